@@ -1,0 +1,317 @@
+"""The Casework application: the one place that checks commands and touches persistence."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID, uuid4
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, PersistenceError
+
+from workflows import SAMPLE_ORGANISATION
+
+from .actor import Actor
+from .case import Case
+from .effects import EFFECTS
+from .errors import (
+    CaseworkError,
+    ConcurrencyConflict,
+    GuardRefused,
+    IllegalTransition,
+    InvalidField,
+    PermissionDenied,
+    StorageError,
+    UnknownCase,
+)
+from .fields import coerce_fields
+from .guards import CONDITIONS, GUARDS
+from .organisation import Organisation
+from .registry import WorkflowRegistry
+from .rules import CommandContext
+from .storage import Storage
+from .timestamps import parse_time, utc_now
+from .views import CaseView, HistoryEntry
+from .workflow import OPEN, STAY, Trigger, Workflow
+
+MAX_ATTEMPTS = 5
+"""How often a command is checked again on a case that changed under it."""
+
+
+class DuplicateCase(CaseworkError):
+    exit_code = 2
+
+
+class Casework(Application[UUID]):
+    """Cases that move through declarative workflows, recorded as events.
+
+    >>> app = Casework("sqlite:///:memory:")
+    >>> clerk = Actor("li", roles=["intake"])
+    >>> case_id = app.open_case("petition", actor=clerk, channel="hotline", title="Broken cover")
+    >>> app.get_case(case_id).state
+    'collected'
+    """
+
+    name = "casework"
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        workflows: WorkflowRegistry | str | Path | None = None,
+        organisation: Organisation | str | Path | None = None,
+        clock: Callable[[], datetime] | None = None,
+        snapshot_interval: int | None = 50,
+    ) -> None:
+        self.storage = Storage.from_url(url)
+        self.workflows = (
+            workflows if isinstance(workflows, WorkflowRegistry)
+            else WorkflowRegistry.from_directory(*([workflows] if workflows else []))
+        )
+        self.organisation = (
+            organisation if isinstance(organisation, Organisation)
+            else Organisation.load(organisation or SAMPLE_ORGANISATION)
+        )
+        self.clock: Callable[[], datetime] = clock or utc_now
+        env = dict(self.storage.event_store_env)
+        if snapshot_interval:
+            env["IS_SNAPSHOTTING_ENABLED"] = "y"
+            self.snapshotting_intervals = {Case: snapshot_interval}
+        try:
+            super().__init__(env)
+        except PersistenceError as error:
+            raise StorageError(f"cannot open {self.storage.display_url}: {error}") from None
+
+    # Commands --------------------------------------------------------------------------
+
+    def open_case(
+        self,
+        kind: str,
+        actor: Actor,
+        at: datetime | str | None = None,
+        *,
+        case_id: UUID | None = None,
+        **fields: Any,
+    ) -> UUID:
+        """Open a case of ``kind`` under the latest version of that workflow."""
+        case = self._opened(kind, actor, at, fields, case_id)
+        try:
+            self.save(case)
+        except IntegrityError:
+            raise DuplicateCase(f"case {case.id} already exists") from None
+        return case.id
+
+    def fire(
+        self,
+        case_id: UUID | str,
+        trigger: str,
+        actor: Actor,
+        at: datetime | str | None = None,
+        **fields: Any,
+    ) -> CaseView:
+        """Fire ``trigger`` on a case; one event records the outcome, or nothing is recorded."""
+        case_id = self.parse_case_id(case_id)
+        for _ in range(MAX_ATTEMPTS):
+            case = self._load(case_id)
+            changed = self._fired(case, trigger, actor, at, fields)
+            try:
+                self.save(*changed)
+            except IntegrityError:
+                continue  # someone else changed the case: check the command again on it
+            return CaseView.of(case)
+        raise ConcurrencyConflict(case_id, MAX_ATTEMPTS)
+
+    # Queries ---------------------------------------------------------------------------
+
+    def get_case(self, case_id: UUID | str, as_of: datetime | str | None = None) -> CaseView:
+        """The case as it is now, or as it was at business time ``as_of``."""
+        case_id = self.parse_case_id(case_id)
+        if as_of is None:
+            return CaseView.of(self._load(case_id))
+        moment = _parse_at(as_of)
+        case: Case | None = None
+        for event in self.events.get(case_id):
+            if event.at > moment:
+                break
+            case = event.mutate(case)
+        if case is None:
+            if self._exists(case_id):
+                raise UnknownCase(case_id, f"it was not opened yet at {moment.isoformat()}")
+            raise UnknownCase(case_id)
+        return CaseView.of(case)
+
+    def history(self, case_id: UUID | str, as_of: datetime | str | None = None
+                ) -> list[HistoryEntry]:
+        """The audit trail: who did what, when, from which state to which, with which fields."""
+        case_id = self.parse_case_id(case_id)
+        moment = None if as_of is None else _parse_at(as_of)
+        entries = [
+            HistoryEntry.of(event)
+            for event in self.events.get(case_id)
+            if moment is None or event.at <= moment
+        ]
+        if not entries and not self._exists(case_id):
+            raise UnknownCase(case_id)
+        return entries
+
+    def allowed_triggers(self, case_id: UUID | str, actor: Actor) -> list[str]:
+        """The triggers this actor may fire on the case in its current state."""
+        case = self._load(self.parse_case_id(case_id))
+        workflow = self.workflow_of(case)
+        return [
+            name for name in workflow.legal_triggers(case.state)
+            if actor.role_for(workflow.triggers[name].roles) is not None
+        ]
+
+    def workflow_of(self, case: Case | CaseView) -> Workflow:
+        version = case.workflow_version if isinstance(case, Case) else case.version
+        return self.workflows.get(case.kind, version)
+
+    @staticmethod
+    def parse_case_id(case_id: UUID | str) -> UUID:
+        if isinstance(case_id, UUID):
+            return case_id
+        try:
+            return UUID(str(case_id).strip())
+        except ValueError:
+            raise UnknownCase(case_id, "not a case id (a UUID)") from None
+
+    # Checking commands -----------------------------------------------------------------
+
+    def _opened(self, kind: str, actor: Actor, at: datetime | str | None,
+                given: Mapping[str, Any], case_id: UUID | None, parent: Case | None = None
+                ) -> Case:
+        workflow = self.workflows.get(kind)
+        trigger = workflow.opening
+        role = self._role(actor, trigger, "(new case)")
+        moment = self._business_time(at, None)
+        fields = coerce_fields(trigger.fields, given, self.organisation, OPEN)
+        new_id = case_id or uuid4()
+        context = CommandContext(parent, trigger, fields, actor, moment, workflow,
+                                 self.organisation, self._find)
+        self._check_guards(context, new_id, "")
+        changes = self._changes(context, trigger.effects)
+        return Case.open(
+            case_id=new_id,
+            recorded_at=utc_now(),
+            kind=workflow.name,
+            workflow_version=workflow.version,
+            trigger=OPEN,
+            to_state=workflow.initial,
+            to_stage=workflow.states[workflow.initial].stage,
+            actor_id=actor.id,
+            role=role,
+            at=moment,
+            fields=fields,
+            changes=changes,
+        )
+
+    def _fired(self, case: Case, name: str, actor: Actor, at: datetime | str | None,
+               given: Mapping[str, Any]) -> list[Case]:
+        """Check the command against the case's workflow; record it on the case.
+
+        Returns every case the command changed (a spawned task is a second one)."""
+        workflow = self.workflow_of(case)
+        trigger = workflow.transitions.get((case.state, name))
+        if trigger is None:
+            raise IllegalTransition(case.id, case.state, name, workflow.legal_triggers(case.state))
+        role = self._role(actor, trigger, case.id)
+        moment = self._business_time(at, case)
+        fields = coerce_fields(trigger.fields, given, self.organisation, name)
+        context = CommandContext(case, trigger, fields, actor, moment, workflow,
+                                 self.organisation, self._find)
+        self._check_guards(context, case.id, case.state)
+        destination, effects = trigger.to, trigger.effects
+        for branch in trigger.branches:
+            if CONDITIONS[branch.when](context):
+                destination, effects = branch.to, (*effects, *branch.effects)
+                break
+        if destination == STAY:
+            destination = case.state
+        changes = self._changes(context, effects)
+        changed = [case]
+        if trigger.spawns is not None:
+            task = self._spawned(trigger.spawns, case, actor, moment, fields)
+            changes["tasks"] = [*case.tasks, str(task.id)]
+            changed.append(task)
+        case.record(
+            Case.Transitioned,
+            recorded_at=utc_now(),
+            trigger=name,
+            from_state=case.state,
+            to_state=destination,
+            to_stage=workflow.states[destination].stage,
+            actor_id=actor.id,
+            role=role,
+            at=moment,
+            fields=fields,
+            changes=changes,
+        )
+        return changed
+
+    def _spawned(self, kind: str, parent: Case, actor: Actor, at: datetime,
+                 fields: Mapping[str, Any]) -> Case:
+        """A case opened by another case's trigger, linked back to it."""
+        given = {**fields, "parent": str(parent.id)}
+        if parent.unit is not None:
+            given.setdefault("location", parent.unit)
+        given.setdefault("channel", parent.kind)
+        opening = self.workflows.get(kind).opening.fields
+        return self._opened(kind, actor, at, {k: v for k, v in given.items() if k in opening},
+                            None, parent)
+
+    @staticmethod
+    def _role(actor: Actor, trigger: Trigger, case: object) -> str:
+        role = actor.role_for(trigger.roles)
+        if role is None:
+            raise PermissionDenied(actor.id, actor.roles, trigger.name, case, trigger.roles)
+        return role
+
+    def _business_time(self, at: datetime | str | None, case: Case | None) -> datetime:
+        moment = _parse_at(at) if at is not None else parse_time(self.clock())
+        if case is not None and moment < case.updated_at:
+            raise InvalidField(
+                "at", f"{moment.isoformat()} is before the case's last event "
+                      f"({case.updated_at.isoformat()}); a case's history runs forward"
+            )
+        return moment
+
+    @staticmethod
+    def _check_guards(context: CommandContext, case_id: object, state: str) -> None:
+        for name in context.trigger.guards:
+            reason = GUARDS[name](context)
+            if reason is not None:
+                raise GuardRefused(case_id, state, context.trigger.name, name, reason)
+
+    @staticmethod
+    def _changes(context: CommandContext, effects: Iterable[str]) -> dict[str, Any]:
+        changes: dict[str, Any] = {}
+        for effect in effects:
+            changes.update(EFFECTS[effect](context))
+        return changes
+
+    # Loading ---------------------------------------------------------------------------
+
+    def _load(self, case_id: UUID) -> Case:
+        try:
+            return self.repository.get(case_id)
+        except AggregateNotFoundError:
+            raise UnknownCase(case_id) from None
+
+    def _find(self, case_id: str) -> Case | None:
+        try:
+            return self._load(self.parse_case_id(case_id))
+        except UnknownCase:
+            return None
+
+    def _exists(self, case_id: UUID) -> bool:
+        return bool(list(self.events.get(case_id, limit=1)))
+
+
+def _parse_at(at: datetime | str) -> datetime:
+    try:
+        return parse_time(at)
+    except ValueError as error:
+        raise InvalidField("at", str(error)) from None

@@ -1,0 +1,334 @@
+"""Load and validate workflow definitions; every problem names the file and the entry.
+
+A definition is a TOML file. Its shape, in brief (see workflows/petition.toml for a full one)::
+
+    name = "petition"
+    version = 1
+    initial = "collected"
+    [states]
+    collected = { stage = "collect" }
+    [[triggers]]
+    name = "open"                    # the trigger that opens a case: no `from`
+    to = "collected"
+    roles = ["intake"]
+    fields.title = { type = "string", required = true }
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+from .effects import EFFECTS, NEEDS_FIELD_OF_TYPE
+from .errors import WorkflowDefinitionError
+from .fields import FIELD_TYPES, FieldSpec
+from .guards import CONDITIONS, GUARDS
+from .organisation import LEVELS, RANK
+from .workflow import OPEN, OUTCOMES, STAGES, STAY, Branch, Grade, State, Trigger, Workflow
+
+_TOP_KEYS = {"name", "version", "title", "description", "initial", "states", "triggers",
+             "grades", "settings", "migrations"}
+_STATE_KEYS = {"stage", "terminal", "outcome", "description"}
+_TRIGGER_KEYS = {"name", "from", "to", "roles", "fields", "guards", "effects", "branches",
+                 "spawns", "description"}
+_FIELD_KEYS = {"type", "required", "choices", "min", "max", "description"}
+_BRANCH_KEYS = {"when", "to", "effects"}
+_GRADE_KEYS = {"deadline_hours", "min_level"}
+
+
+class _Problems:
+    """Collects what is wrong with one file, so the user sees every problem at once."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.messages: list[str] = []
+
+    def add(self, where: str, message: str) -> None:
+        self.messages.append(f"{self.source}: {where}: {message}")
+
+    def raise_if_any(self) -> None:
+        if self.messages:
+            raise WorkflowDefinitionError("\n".join(self.messages))
+
+
+def load_workflow(path: str | Path) -> Workflow:
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise WorkflowDefinitionError(f"{path}: {error.strerror}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise WorkflowDefinitionError(f"{path}: not valid TOML: {error}") from None
+    return compile_workflow(data, source=str(path))
+
+
+def compile_workflow(data: dict[str, Any], source: str = "<definition>") -> Workflow:
+    problems = _Problems(source)
+    _unknown_keys(problems, "top level", data, _TOP_KEYS)
+    for key in ("name", "version", "initial", "states", "triggers"):
+        if key not in data:
+            problems.add("top level", f"missing {key!r}")
+    problems.raise_if_any()
+
+    name, version = data["name"], data["version"]
+    if not isinstance(name, str) or not name.isidentifier():
+        problems.add("name", f"{name!r} is not a simple name (letters, digits, underscores)")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        problems.add("version", f"{version!r} is not a positive integer")
+
+    states = _states(problems, data["states"])
+    grades = _grades(problems, data.get("grades", {}))
+    triggers = _triggers(problems, data["triggers"], states, grades)
+    initial = data["initial"]
+    if initial not in states:
+        problems.add("initial", f"unknown state {initial!r}")
+    opening = triggers.pop(OPEN, None)
+    if opening is None:
+        problems.add("triggers", f"no {OPEN!r} trigger: how does a case start?")
+    elif opening.to != initial:
+        problems.add(f"trigger {OPEN!r}",
+                     f"goes to {opening.to!r}, not the initial state {initial!r}")
+    problems.raise_if_any()
+
+    _check_graph(problems, initial, states, triggers)
+    migrations = _migrations(problems, data.get("migrations", {}), states, version)
+    problems.raise_if_any()
+    assert opening is not None
+    return Workflow(
+        name=name,
+        version=version,
+        title=str(data.get("title", name)),
+        description=str(data.get("description", "")),
+        initial=initial,
+        states=states,
+        opening=opening,
+        triggers=triggers,
+        grades=grades,
+        settings=dict(data.get("settings", {})),
+        migrations=migrations,
+        source=source,
+    )
+
+
+def _unknown_keys(problems: _Problems, where: str, table: Any, allowed: set[str]) -> bool:
+    if not isinstance(table, dict):
+        problems.add(where, "must be a table")
+        return False
+    for key in sorted(set(table) - allowed):
+        problems.add(where, f"unknown key {key!r} (allowed: {', '.join(sorted(allowed))})")
+    return True
+
+
+def _states(problems: _Problems, table: Any) -> dict[str, State]:
+    states: dict[str, State] = {}
+    if not isinstance(table, dict) or not table:
+        problems.add("states", "must be a non-empty table")
+        return states
+    for name, spec in table.items():
+        where = f"state {name!r}"
+        if not _unknown_keys(problems, where, spec, _STATE_KEYS):
+            continue
+        stage = spec.get("stage")
+        if stage not in STAGES:
+            problems.add(where, f"stage {stage!r} is not one of {', '.join(STAGES)}")
+        outcome = spec.get("outcome")
+        if outcome is not None and outcome not in OUTCOMES:
+            problems.add(where, f"outcome {outcome!r} is not one of {', '.join(OUTCOMES)}")
+        states[name] = State(name, stage, bool(spec.get("terminal", False)), outcome)
+    return states
+
+
+def _grades(problems: _Problems, table: Any) -> dict[str, Grade]:
+    grades: dict[str, Grade] = {}
+    if not isinstance(table, dict):
+        problems.add("grades", "must be a table")
+        return grades
+    for name, spec in table.items():
+        where = f"grade {name!r}"
+        if not _unknown_keys(problems, where, spec, _GRADE_KEYS):
+            continue
+        hours = spec.get("deadline_hours")
+        if not isinstance(hours, int | float) or isinstance(hours, bool) or hours <= 0:
+            problems.add(where, f"deadline_hours {hours!r} is not a positive number")
+            continue
+        level = spec.get("min_level", LEVELS[-1])
+        if level not in RANK:
+            problems.add(where, f"min_level {level!r} is not a level ({', '.join(LEVELS)})")
+            continue
+        grades[name] = Grade(name, float(hours), level)
+    return grades
+
+
+def _fields(problems: _Problems, where: str, table: Any) -> dict[str, FieldSpec]:
+    fields: dict[str, FieldSpec] = {}
+    if not isinstance(table, dict):
+        problems.add(where, "fields must be a table")
+        return fields
+    for name, spec in table.items():
+        field_where = f"{where}, field {name!r}"
+        if not _unknown_keys(problems, field_where, spec, _FIELD_KEYS):
+            continue
+        kind = spec.get("type")
+        if kind not in FIELD_TYPES:
+            problems.add(field_where, f"unknown type {kind!r} (types: {', '.join(FIELD_TYPES)})")
+            continue
+        choices = spec.get("choices", [])
+        if kind == "choice" and (not isinstance(choices, list) or not choices
+                                 or not all(isinstance(c, str) for c in choices)):
+            problems.add(field_where, "a choice needs a non-empty list of text choices")
+            continue
+        fields[name] = FieldSpec(
+            name=name,
+            type=kind,
+            required=bool(spec.get("required", False)),
+            choices=tuple(choices),
+            min=spec.get("min"),
+            max=spec.get("max"),
+        )
+    return fields
+
+
+def _names(problems: _Problems, where: str, value: Any, known: dict[str, Any], what: str
+           ) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        problems.add(where, f"{what}s must be a list of names")
+        return ()
+    for item in value:
+        if item not in known:
+            problems.add(where, f"undefined {what} {item!r} (defined: {', '.join(sorted(known))})")
+    return tuple(value)
+
+
+def _triggers(problems: _Problems, entries: Any, states: dict[str, State],
+              grades: dict[str, Grade]) -> dict[str, Trigger]:
+    triggers: dict[str, Trigger] = {}
+    if not isinstance(entries, list) or not entries:
+        problems.add("triggers", "must be a list of [[triggers]] tables")
+        return triggers
+    for position, spec in enumerate(entries, start=1):
+        name = spec.get("name") if isinstance(spec, dict) else None
+        where = f"trigger {name!r}" if name else f"trigger #{position}"
+        if not _unknown_keys(problems, where, spec, _TRIGGER_KEYS):
+            continue
+        if not isinstance(name, str) or not name.isidentifier():
+            problems.add(where, "needs a name (letters, digits, underscores)")
+            continue
+        if name in triggers:
+            problems.add(where, "duplicate trigger: a trigger of this name is defined above")
+            continue
+        sources = spec.get("from", [])
+        if name == OPEN:
+            if sources:
+                problems.add(where, "the opening trigger has no 'from'")
+        else:
+            sources = _names(problems, where, sources, states, "state")
+            if not sources:
+                problems.add(where, "needs 'from': the states it may be fired in")
+        to = spec.get("to")
+        if to != STAY and to not in states:
+            problems.add(where, f"unknown state {to!r} in 'to'")
+        roles = spec.get("roles")
+        if not isinstance(roles, list) or not roles or not all(isinstance(r, str) for r in roles):
+            problems.add(where, "needs 'roles': the roles allowed to fire it")
+            roles = []
+        fields = _fields(problems, where, spec.get("fields", {}))
+        guards = _names(problems, where, spec.get("guards", []), GUARDS, "guard")
+        effects = _names(problems, where, spec.get("effects", []), EFFECTS, "effect")
+        branches = _branches(problems, where, spec.get("branches", []), states)
+        _check_effects(problems, where, (*effects, *(e for b in branches for e in b.effects)),
+                       fields, grades)
+        triggers[name] = Trigger(
+            name=name,
+            sources=tuple(sources),
+            to=to,
+            roles=tuple(roles),
+            fields=fields,
+            guards=guards,
+            effects=effects,
+            branches=branches,
+            spawns=spec.get("spawns"),
+            description=str(spec.get("description", "")),
+        )
+    return triggers
+
+
+def _branches(problems: _Problems, where: str, entries: Any, states: dict[str, State]
+              ) -> tuple[Branch, ...]:
+    if not isinstance(entries, list):
+        problems.add(where, "branches must be a list of tables")
+        return ()
+    branches = []
+    for spec in entries:
+        if not _unknown_keys(problems, f"{where}, branch", spec, _BRANCH_KEYS):
+            continue
+        when = spec.get("when")
+        if when not in CONDITIONS:
+            problems.add(where, f"undefined condition {when!r} "
+                                f"(defined: {', '.join(sorted(CONDITIONS))})")
+        to = spec.get("to")
+        if to != STAY and to not in states:
+            problems.add(where, f"unknown state {to!r} in a branch")
+        effects = _names(problems, where, spec.get("effects", []), EFFECTS, "effect")
+        branches.append(Branch(when, to, effects))
+    return tuple(branches)
+
+
+def _check_effects(problems: _Problems, where: str, effects: tuple[str, ...],
+                   fields: dict[str, FieldSpec], grades: dict[str, Grade]) -> None:
+    for effect in effects:
+        needed = NEEDS_FIELD_OF_TYPE.get(effect)
+        if needed and sum(spec.type == needed for spec in fields.values()) != 1:
+            problems.add(where, f"effect {effect!r} needs exactly one field of type {needed!r}")
+        if effect == "grade":
+            spec = fields.get("grade")
+            if spec is None or spec.type != "choice":
+                problems.add(where, "effect 'grade' needs a choice field named 'grade'")
+            elif set(spec.choices) - set(grades):
+                missing = ", ".join(sorted(set(spec.choices) - set(grades)))
+                problems.add(where, f"grades {missing} have no entry under [grades]")
+
+
+def _check_graph(problems: _Problems, initial: str, states: dict[str, State],
+                 triggers: dict[str, Trigger]) -> None:
+    outgoing: dict[str, set[str]] = {name: set() for name in states}
+    for trigger in triggers.values():
+        targets = {trigger.to, *(branch.to for branch in trigger.branches)}
+        for source in trigger.sources:
+            outgoing[source] |= {source if t == STAY else t for t in targets}
+    reached = {initial}
+    queue = deque([initial])
+    while queue:
+        for target in outgoing[queue.popleft()] - reached:
+            reached.add(target)
+            queue.append(target)
+    for name, state in states.items():
+        if name not in reached:
+            problems.add(f"state {name!r}", f"unreachable from the initial state {initial!r}")
+        if not state.terminal and not outgoing[name] - {name}:
+            problems.add(f"state {name!r}",
+                         "a dead end: no trigger leaves it, and it is not marked terminal")
+
+
+def _migrations(problems: _Problems, table: Any, states: dict[str, State], version: int
+                ) -> dict[int, dict[str, str]]:
+    migrations: dict[int, dict[str, str]] = {}
+    if not isinstance(table, dict):
+        problems.add("migrations", "must be a table")
+        return migrations
+    for key, mapping in table.items():
+        where = f"migrations.{key}"
+        if not key.startswith("from_") or not key[5:].isdigit() or int(key[5:]) >= version:
+            problems.add(where, f"name it from_N with N an older version than {version}")
+            continue
+        if not isinstance(mapping, dict):
+            problems.add(where, "must map old state names to new ones")
+            continue
+        for old, new in mapping.items():
+            if new not in states:
+                problems.add(where, f"{old!r} maps to unknown state {new!r}")
+        migrations[int(key[5:])] = dict(mapping)
+    return migrations

@@ -1,0 +1,59 @@
+"""Named effects: what a trigger changes on a case besides its state and fields.
+
+An effect computes the changes when the command is checked; the event records them, so
+replaying a case never runs an effect again and a later change here cannot rewrite the past.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from .rules import CommandContext
+
+Effect = Callable[[CommandContext], dict[str, Any]]
+
+
+def dispatch(ctx: CommandContext) -> dict[str, Any]:
+    """The case goes to the unit named by the trigger's unit field."""
+    return {"unit": ctx.fields[ctx.trigger.field_of_type("unit") or "unit"]}
+
+
+def escalate(ctx: CommandContext) -> dict[str, Any]:
+    """The case goes to the parent of its unit."""
+    assert ctx.case.unit is not None
+    return {"unit": ctx.organisation.parent(ctx.case.unit), "escalations": ctx.case.escalations + 1}
+
+
+def grade(ctx: CommandContext) -> dict[str, Any]:
+    """The grade sets the deadline to resolve, counted from the assessment."""
+    chosen = ctx.workflow.grades[ctx.fields["grade"]]
+    return {"grade": chosen.name, "deadline": ctx.at + timedelta(hours=chosen.deadline_hours)}
+
+
+def deadline(ctx: CommandContext) -> dict[str, Any]:
+    """The trigger's datetime field is the case's deadline."""
+    moment = ctx.fields.get(ctx.trigger.field_of_type("datetime") or "deadline")
+    return {"deadline": moment} if moment is not None else {}
+
+
+def claim(ctx: CommandContext) -> dict[str, Any]:
+    return {"volunteers": [*ctx.case.volunteers, ctx.actor.id]}
+
+
+def release(ctx: CommandContext) -> dict[str, Any]:
+    return {"volunteers": [v for v in ctx.case.volunteers if v != ctx.actor.id]}
+
+
+def reopen(ctx: CommandContext) -> dict[str, Any]:
+    return {"reopens": ctx.case.reopens + 1}
+
+
+EFFECTS: dict[str, Effect] = {
+    effect.__name__: effect
+    for effect in (dispatch, escalate, grade, deadline, claim, release, reopen)
+}
+
+NEEDS_FIELD_OF_TYPE = {"dispatch": "unit", "deadline": "datetime"}
+"""Effects that read the one field of a given type that their trigger must declare."""

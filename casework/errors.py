@@ -1,0 +1,115 @@
+"""The errors a user of the engine can cause, all under one base class.
+
+Each carries a message meant to be shown as is: the CLI prints ``str(error)`` on one
+line and exits with the error's ``exit_code``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class CaseworkError(Exception):
+    """Base class of every error the engine raises on purpose."""
+
+    exit_code = 1
+
+
+class UnknownCase(CaseworkError):
+    exit_code = 3
+
+    def __init__(self, case_id: object, detail: str = "") -> None:
+        self.case_id = case_id
+        super().__init__(f"unknown case {case_id}" + (f": {detail}" if detail else ""))
+
+
+class UnknownWorkflow(CaseworkError):
+    exit_code = 3
+
+    def __init__(self, name: str, version: int | None = None, known: Iterable[str] = ()) -> None:
+        self.name = name
+        self.version = version
+        what = f"{name} v{version}" if version is not None else name
+        known = sorted(known)
+        hint = f" (known: {', '.join(known)})" if known else ""
+        super().__init__(f"unknown workflow {what}{hint}")
+
+
+class WorkflowDefinitionError(CaseworkError):
+    """A workflow definition file is malformed; the message names file and entry."""
+
+    exit_code = 2
+
+
+class OrganisationError(CaseworkError):
+    """The organisation file is malformed."""
+
+    exit_code = 2
+
+
+class IllegalTransition(CaseworkError):
+    exit_code = 4
+
+    def __init__(self, case_id: object, state: str, trigger: str, legal: Iterable[str]) -> None:
+        self.case_id = case_id
+        self.state = state
+        self.trigger = trigger
+        self.legal = sorted(legal)
+        allowed = ", ".join(self.legal) or "none"
+        super().__init__(
+            f"cannot {trigger} case {case_id}: it is {state}; "
+            f"legal triggers from {state}: {allowed}"
+        )
+
+
+class GuardRefused(IllegalTransition):
+    """The trigger is legal from the state, but one of its guards says no."""
+
+    def __init__(self, case_id: object, state: str, trigger: str, guard: str, reason: str) -> None:
+        self.guard = guard
+        self.reason = reason
+        CaseworkError.__init__(self, f"cannot {trigger} case {case_id}: {reason} (guard {guard})")
+        self.case_id = case_id
+        self.state = state
+        self.trigger = trigger
+        self.legal = []
+
+
+class InvalidField(CaseworkError):
+    exit_code = 2
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(f"field {field!r}: {message}")
+
+
+class PermissionDenied(CaseworkError):
+    exit_code = 5
+
+    def __init__(self, actor: str, roles: Iterable[str], trigger: str, case: object,
+                 allowed: Iterable[str] = (), reason: str = "") -> None:
+        self.actor = actor
+        self.roles = list(roles)
+        self.trigger = trigger
+        self.case = case
+        why = reason or f"{trigger} needs one of the roles {', '.join(sorted(allowed)) or 'none'}"
+        super().__init__(
+            f"permission denied: {actor} (roles {', '.join(self.roles) or 'none'}) "
+            f"may not {trigger} case {case}: {why}"
+        )
+
+
+class ConcurrencyConflict(CaseworkError):
+    exit_code = 6
+
+    def __init__(self, case_id: object, attempts: int) -> None:
+        self.case_id = case_id
+        super().__init__(
+            f"case {case_id} kept changing under this command; gave up after {attempts} attempts"
+        )
+
+
+class StorageError(CaseworkError):
+    """The database URL is not usable, or the database cannot be reached."""
+
+    exit_code = 7

@@ -1,0 +1,159 @@
+"""The typed fields a trigger takes, and how raw input becomes a stored value.
+
+Input arrives as Python values (the library) or as text (the CLI, imports); ``FieldSpec.coerce``
+accepts both and returns the one canonical value stored in the event, or raises InvalidField
+naming the field and what is allowed.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from .errors import InvalidField
+from .timestamps import parse_time
+
+if TYPE_CHECKING:
+    from .organisation import Organisation
+
+FIELD_TYPES = ("string", "text", "integer", "boolean", "choice", "datetime", "unit", "case")
+MAX_LENGTH = {"string": 200, "text": 4000}
+"""Documented size limits of free text, in characters."""
+
+_TRUE = {"true", "yes", "y", "1", "on"}
+_FALSE = {"false", "no", "n", "0", "off"}
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    type: str
+    required: bool = False
+    choices: tuple[str, ...] = ()
+    min: int | None = None
+    max: int | None = None
+
+    def describe(self) -> str:
+        """What the field accepts, in words, for help and error messages."""
+        if self.type == "choice":
+            return "one of " + ", ".join(self.choices)
+        if self.type == "integer" and (self.min is not None or self.max is not None):
+            low = "" if self.min is None else str(self.min)
+            high = "" if self.max is None else str(self.max)
+            return f"an integer {low}..{high}"
+        if self.type in MAX_LENGTH:
+            return f"text of at most {MAX_LENGTH[self.type]} characters"
+        return {
+            "integer": "an integer",
+            "boolean": "true or false",
+            "datetime": "an ISO 8601 time",
+            "unit": "a unit path of the organisation",
+            "case": "a case id (UUID)",
+        }[self.type]
+
+    def coerce(self, value: Any, organisation: Organisation | None = None) -> Any:
+        try:
+            return _COERCERS[self.type](self, value, organisation)
+        except InvalidField:
+            raise
+        except (ValueError, TypeError) as error:
+            raise InvalidField(self.name, f"{error}; expected {self.describe()}") from None
+
+
+def _text(spec: FieldSpec, value: Any, _: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{value!r} is not text")
+    limit = MAX_LENGTH.get(spec.type, MAX_LENGTH["string"])
+    if len(value) > limit:
+        raise ValueError(f"{len(value)} characters is over the limit of {limit}")
+    allowed_controls = "\n\t" if spec.type == "text" else ""
+    for char in value:
+        if unicodedata.category(char) in ("Cc", "Cs") and char not in allowed_controls:
+            raise ValueError(f"control or invalid character {char!r}")
+    if spec.required and not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+def _integer(spec: FieldSpec, value: Any, _: Any) -> int:
+    if isinstance(value, bool):
+        raise TypeError(f"{value!r} is not an integer")
+    if isinstance(value, str):
+        value = int(value.strip())
+    if not isinstance(value, int):
+        raise TypeError(f"{value!r} is not an integer")
+    if (spec.min is not None and value < spec.min) or (spec.max is not None and value > spec.max):
+        raise ValueError(f"{value} is out of range")
+    return value
+
+
+def _boolean(spec: FieldSpec, value: Any, _: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise ValueError(f"{value!r} is not a boolean")
+
+
+def _choice(spec: FieldSpec, value: Any, _: Any) -> str:
+    if not isinstance(value, str) or value not in spec.choices:
+        raise ValueError(f"{value!r} is not allowed")
+    return value
+
+
+def _datetime(spec: FieldSpec, value: Any, _: Any) -> Any:
+    return parse_time(value)
+
+
+def _unit(spec: FieldSpec, value: Any, organisation: Organisation | None) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{value!r} is not a unit path")
+    path = value.strip().strip("/")
+    if organisation is not None and path not in organisation:
+        raise InvalidField(spec.name, f"no unit {value!r} in the organisation")
+    return path
+
+
+def _case(spec: FieldSpec, value: Any, _: Any) -> str:
+    if isinstance(value, UUID):
+        return str(value)
+    if not isinstance(value, str):
+        raise TypeError(f"{value!r} is not a case id")
+    return str(UUID(value.strip()))
+
+
+_COERCERS = {
+    "string": _text,
+    "text": _text,
+    "integer": _integer,
+    "boolean": _boolean,
+    "choice": _choice,
+    "datetime": _datetime,
+    "unit": _unit,
+    "case": _case,
+}
+
+
+def coerce_fields(
+    specs: Mapping[str, FieldSpec],
+    given: Mapping[str, Any],
+    organisation: Organisation | None,
+    trigger: str,
+) -> dict[str, Any]:
+    """Check ``given`` against ``specs``: unknown names, missing required fields, types."""
+    unknown = sorted(set(given) - set(specs))
+    if unknown:
+        allowed = ", ".join(specs) or "no fields"
+        raise InvalidField(unknown[0], f"{trigger} takes no such field (it takes {allowed})")
+    values = {}
+    for name, spec in specs.items():
+        value = given.get(name)
+        if value is None or (isinstance(value, str) and value == "" and spec.type != "text"):
+            if spec.required:
+                raise InvalidField(name, f"{trigger} requires it ({spec.describe()})")
+            continue
+        values[name] = spec.coerce(value, organisation)
+    return values

@@ -1,0 +1,126 @@
+"""The organisation cases are dispatched to: units addressed by path.
+
+A subdistrict (街道) contains communities (社区), blocks (街区), grids (网格), building grids
+(楼栋格) and buildings (楼栋); functional departments (职能部门) stand beside the communities,
+directly under the subdistrict. A unit's path is its parent's path plus one segment, so
+escalation is "drop the last segment" and "below" is a path prefix.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import OrganisationError
+
+LEVELS = ("subdistrict", "community", "block", "grid", "building_grid", "building")
+DEPARTMENT = "department"
+
+# How high a unit stands: 0 is the top. A department counts as community level, so a case
+# that must go "at least to the community" may go to a department.
+RANK = {level: rank for rank, level in enumerate(LEVELS)} | {DEPARTMENT: 1}
+
+
+@dataclass(frozen=True)
+class Unit:
+    path: str
+    level: str
+    name: str
+
+    @property
+    def parent_path(self) -> str | None:
+        head, sep, _ = self.path.rpartition("/")
+        return head if sep else None
+
+
+class Organisation:
+    def __init__(self, units: list[Unit]) -> None:
+        self._units = {unit.path: unit for unit in units}
+        self._check()
+
+    @classmethod
+    def load(cls, path: str | Path) -> Organisation:
+        """Read a CSV file with the columns path, level, name."""
+        path = Path(path)
+        try:
+            with path.open(encoding="utf-8", newline="") as file:
+                reader = csv.DictReader(file)
+                if reader.fieldnames is None or not {"path", "level", "name"} <= set(
+                    reader.fieldnames
+                ):
+                    raise OrganisationError(f"{path}: needs the columns path, level, name")
+                units = [
+                    Unit(row["path"].strip().strip("/"), row["level"].strip(), row["name"].strip())
+                    for row in reader
+                ]
+        except OSError as error:
+            raise OrganisationError(f"{path}: {error.strerror}") from None
+        try:
+            return cls(units)
+        except OrganisationError as error:
+            raise OrganisationError(f"{path}: {error}") from None
+
+    def _check(self) -> None:
+        for unit in self._units.values():
+            if unit.level not in RANK:
+                raise OrganisationError(
+                    f"unit {unit.path}: unknown level {unit.level!r} "
+                    f"(levels: {', '.join((*LEVELS, DEPARTMENT))})"
+                )
+            parent = unit.parent_path
+            if parent is None:
+                continue
+            if parent not in self._units:
+                raise OrganisationError(f"unit {unit.path}: its parent {parent} is not listed")
+            if RANK[self._units[parent].level] >= RANK[unit.level]:
+                raise OrganisationError(
+                    f"unit {unit.path}: a {unit.level} cannot stand under the "
+                    f"{self._units[parent].level} {parent}"
+                )
+
+    def __contains__(self, path: object) -> bool:
+        return path in self._units
+
+    def __iter__(self) -> Iterator[Unit]:
+        return iter(self._units.values())
+
+    def __len__(self) -> int:
+        return len(self._units)
+
+    def __getitem__(self, path: str) -> Unit:
+        return self._units[path]
+
+    def parent(self, path: str) -> str | None:
+        return self._units[path].parent_path
+
+    def rank(self, path: str) -> int:
+        return RANK[self._units[path].level]
+
+    @staticmethod
+    def rank_of_level(level: str) -> int:
+        return RANK[level]
+
+    def ancestor_at(self, path: str, level: str) -> str | None:
+        """The unit at ``level`` that contains ``path`` (itself included), if any."""
+        current: str | None = path
+        while current is not None:
+            unit = self._units.get(current)
+            if unit is None:
+                return None
+            if unit.level == level:
+                return current
+            current = unit.parent_path
+        return None
+
+    def count(self, level: str) -> int:
+        return sum(1 for unit in self._units.values() if unit.level == level)
+
+    def units_at(self, level: str) -> list[str]:
+        return [unit.path for unit in self._units.values() if unit.level == level]
+
+
+def is_within(path: str, ancestor: str) -> bool:
+    """True when ``path`` is ``ancestor`` or below it."""
+    return path == ancestor or path.startswith(ancestor + "/")

@@ -1,0 +1,41 @@
+"""Business time: every ``at`` the engine stores is a timezone-aware datetime.
+
+Callers may pass naive datetimes or ISO 8601 text; naive values are taken as UTC so that
+the same input always means the same instant, whatever the machine's time zone.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """The same instant as an aware datetime (naive means UTC)."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment
+
+
+def parse_time(value: datetime | str) -> datetime:
+    """An aware datetime from a datetime or ISO 8601 text; ValueError if it is not one."""
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            raise ValueError("empty time")
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"{text!r} is not an ISO 8601 time (e.g. 2024-05-26T09:30)") from None
+    if not isinstance(value, datetime):
+        raise ValueError(f"{value!r} is not a time")
+    moment = as_utc(value)
+    if not EARLIEST <= moment < LATEST:
+        raise ValueError(f"{value.isoformat()} is outside {EARLIEST.year}..{LATEST.year - 1}")
+    return moment
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,149 @@
+"""A compiled workflow: states, triggers and the lookup table commands use.
+
+Built by ``casework.compiler`` from a definition file; immutable afterwards. A command costs
+one dictionary lookup in ``Workflow.transitions``; the ``transitions`` machine is built once
+per workflow version, for diagrams, and never bound to a case.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from .fields import FieldSpec
+
+STAGES = ("collect", "assess", "dispatch", "follow_up", "close", "revisit")
+OPEN_STAGES = STAGES[:4]
+OUTCOMES = ("resolved", "rejected", "merged", "cancelled", "expired")
+OPEN = "open"
+"""The name of the trigger that opens a case; it has no source state."""
+STAY = "="
+"""A trigger's destination that means "stay in the current state"."""
+
+
+@dataclass(frozen=True)
+class State:
+    name: str
+    stage: str
+    terminal: bool = False
+    outcome: str | None = None
+
+
+@dataclass(frozen=True)
+class Branch:
+    """Go to ``to`` instead of the trigger's destination when the condition holds."""
+
+    when: str
+    to: str
+    effects: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Trigger:
+    name: str
+    sources: tuple[str, ...]
+    to: str
+    roles: tuple[str, ...]
+    fields: dict[str, FieldSpec]
+    guards: tuple[str, ...] = ()
+    effects: tuple[str, ...] = ()
+    branches: tuple[Branch, ...] = ()
+    spawns: str | None = None
+    description: str = ""
+
+    def field_of_type(self, kind: str) -> str | None:
+        """The name of the trigger's (first) field of type ``kind``."""
+        return next((spec.name for spec in self.fields.values() if spec.type == kind), None)
+
+
+@dataclass(frozen=True)
+class Grade:
+    name: str
+    deadline_hours: float
+    min_level: str
+
+
+@dataclass(frozen=True)
+class Workflow:
+    name: str
+    version: int
+    title: str
+    description: str
+    initial: str
+    states: dict[str, State]
+    opening: Trigger
+    triggers: dict[str, Trigger]
+    grades: dict[str, Grade] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+    migrations: dict[int, dict[str, str]] = field(default_factory=dict)
+    """For each older version, how its states map onto this version's."""
+    source: str = ""
+
+    @cached_property
+    def transitions(self) -> dict[tuple[str, str], Trigger]:
+        """(state, trigger name) → trigger, for every legal pair."""
+        return {
+            (source, trigger.name): trigger
+            for trigger in self.triggers.values()
+            for source in trigger.sources
+        }
+
+    def trigger(self, name: str) -> Trigger:
+        return self.opening if name == OPEN else self.triggers[name]
+
+    def legal_triggers(self, state: str) -> list[str]:
+        return [name for (source, name) in self.transitions if source == state]
+
+    def destinations(self, trigger: Trigger) -> set[str]:
+        return {trigger.to, *(branch.to for branch in trigger.branches)} - {STAY}
+
+    @property
+    def key(self) -> str:
+        return f"{self.name} v{self.version}"
+
+    @cached_property
+    def machine_definition(self) -> dict[str, Any]:
+        """The keyword arguments of a ``transitions.Machine`` for this workflow."""
+        transitions = []
+        for trigger in self.triggers.values():
+            for branch in trigger.branches:
+                transitions.append(
+                    {
+                        "trigger": trigger.name,
+                        "source": list(trigger.sources),
+                        "dest": None if branch.to == STAY else branch.to,
+                        "conditions": [branch.when],
+                    }
+                )
+            transitions.append(
+                {
+                    "trigger": trigger.name,
+                    "source": list(trigger.sources),
+                    "dest": None if trigger.to == STAY else trigger.to,
+                    "conditions": list(trigger.guards),
+                }
+            )
+        return {
+            "states": list(self.states),
+            "transitions": transitions,
+            "initial": self.initial,
+            "auto_transitions": False,
+        }
+
+    def diagram(self) -> str:
+        """The workflow as a mermaid state diagram, drawn by ``transitions``."""
+        from transitions.extensions.diagrams import GraphMachine
+
+        class _Drawing:
+            """GraphMachine draws through a model; this one exists only to be drawn."""
+
+        drawing = _Drawing()
+        GraphMachine(
+            model=drawing,
+            title=f"{self.name} v{self.version}",
+            graph_engine="mermaid",
+            show_conditions=True,
+            **self.machine_definition,
+        )
+        return str(drawing.get_graph().draw(None))  # type: ignore[attr-defined]

@@ -190,7 +190,7 @@ class Casework(Application[UUID]):
         fields = coerce_fields(trigger.fields, given, self.organisation, OPEN)
         new_id = case_id or uuid4()
         context = CommandContext(parent, trigger, fields, actor, moment, workflow,
-                                 self.organisation, self._find)
+                                 self.organisation, self._find, self.workflows)
         self._check_guards(context, new_id, "")
         changes = self._changes(context, trigger.effects)
         return Case.open(
@@ -221,7 +221,7 @@ class Casework(Application[UUID]):
         moment = self._business_time(at, case)
         fields = coerce_fields(trigger.fields, given, self.organisation, name)
         context = CommandContext(case, trigger, fields, actor, moment, workflow,
-                                 self.organisation, self._find)
+                                 self.organisation, self._find, self.workflows)
         self._check_guards(context, case.id, case.state)
         destination, effects = trigger.to, trigger.effects
         for branch in trigger.branches:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .rules import CommandContext
-from .workflow import OPEN_STAGES
 
 Guard = Callable[[CommandContext], str | None]
 Condition = Callable[[CommandContext], bool]
@@ -78,9 +77,14 @@ def mediation_track_advances(ctx: CommandContext) -> str | None:
 
 
 def no_open_tasks(ctx: CommandContext) -> str | None:
+    """A spawned task is open until it reaches an outcome (verified, cancelled, expired...):
+    a completed task still waits for verification and may be sent back."""
     for task_id in ctx.case.tasks:
         task = ctx.load_case(task_id)
-        if task is not None and task.stage in OPEN_STAGES:
+        if task is None:
+            continue
+        state = ctx.workflows.get(task.kind, task.workflow_version).states[task.state]
+        if state.outcome is None:
             return f"its volunteer task {task_id} is still {task.state}"
     return None
 

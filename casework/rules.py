@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from .actor import Actor
     from .case import Case
     from .organisation import Organisation
+    from .registry import WorkflowRegistry
     from .workflow import Trigger, Workflow
 
 
@@ -26,3 +27,4 @@ class CommandContext:
     organisation: Organisation
     load_case: Callable[[str], Case | None]
     """Another case by id (None when there is none): for rules that look across cases."""
+    workflows: WorkflowRegistry

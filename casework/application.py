@@ -39,6 +39,8 @@ from .workflow import OPEN, STAY, Trigger, Workflow
 MAX_ATTEMPTS = 5
 """How often a command is checked again on a case that changed under it."""
 
+Finder = Callable[[str], Case | None]
+
 
 class DuplicateCase(CaseworkError):
     exit_code = 2
@@ -96,12 +98,13 @@ class Casework(Application[UUID]):
         **fields: Any,
     ) -> UUID:
         """Open a case of ``kind`` under the latest version of that workflow."""
-        case = self._opened(kind, actor, at, fields, case_id)
+        batch = self.batch()
+        new_id = batch.open_case(kind, actor, at, case_id=case_id, **fields)
         try:
-            self.save(case)
+            batch.commit()
         except IntegrityError:
-            raise DuplicateCase(f"case {case.id} already exists") from None
-        return case.id
+            raise DuplicateCase(f"case {new_id} already exists") from None
+        return new_id
 
     def fire(
         self,
@@ -114,14 +117,18 @@ class Casework(Application[UUID]):
         """Fire ``trigger`` on a case; one event records the outcome, or nothing is recorded."""
         case_id = self.parse_case_id(case_id)
         for _ in range(MAX_ATTEMPTS):
-            case = self._load(case_id)
-            changed = self._fired(case, trigger, actor, at, fields)
+            batch = self.batch()
+            view = batch.fire(case_id, trigger, actor, at, **fields)
             try:
-                self.save(*changed)
+                batch.commit()
             except IntegrityError:
                 continue  # someone else changed the case: check the command again on it
-            return CaseView.of(case)
+            return view
         raise ConcurrencyConflict(case_id, MAX_ATTEMPTS)
+
+    def batch(self, size: int = 1000) -> Batch:
+        """Many commands, one transaction per ``size`` changed cases (see ``Batch``)."""
+        return Batch(self, size)
 
     # Queries ---------------------------------------------------------------------------
 
@@ -181,8 +188,8 @@ class Casework(Application[UUID]):
     # Checking commands -----------------------------------------------------------------
 
     def _opened(self, kind: str, actor: Actor, at: datetime | str | None,
-                given: Mapping[str, Any], case_id: UUID | None, parent: Case | None = None
-                ) -> Case:
+                given: Mapping[str, Any], case_id: UUID | None, find: Finder,
+                parent: Case | None = None) -> Case:
         workflow = self.workflows.get(kind)
         trigger = workflow.opening
         role = self._role(actor, trigger, "(new case)")
@@ -190,7 +197,7 @@ class Casework(Application[UUID]):
         fields = coerce_fields(trigger.fields, given, self.organisation, OPEN)
         new_id = case_id or uuid4()
         context = CommandContext(parent, trigger, fields, actor, moment, workflow,
-                                 self.organisation, self._find, self.workflows)
+                                 self.organisation, find, self.workflows)
         self._check_guards(context, new_id, "")
         changes = self._changes(context, trigger.effects)
         return Case.open(
@@ -209,7 +216,7 @@ class Casework(Application[UUID]):
         )
 
     def _fired(self, case: Case, name: str, actor: Actor, at: datetime | str | None,
-               given: Mapping[str, Any]) -> list[Case]:
+               given: Mapping[str, Any], find: Finder) -> list[Case]:
         """Check the command against the case's workflow; record it on the case.
 
         Returns every case the command changed (a spawned task is a second one)."""
@@ -221,7 +228,7 @@ class Casework(Application[UUID]):
         moment = self._business_time(at, case)
         fields = coerce_fields(trigger.fields, given, self.organisation, name)
         context = CommandContext(case, trigger, fields, actor, moment, workflow,
-                                 self.organisation, self._find, self.workflows)
+                                 self.organisation, find, self.workflows)
         self._check_guards(context, case.id, case.state)
         destination, effects = trigger.to, trigger.effects
         for branch in trigger.branches:
@@ -233,7 +240,7 @@ class Casework(Application[UUID]):
         changes = self._changes(context, effects)
         changed = [case]
         if trigger.spawns is not None:
-            task = self._spawned(trigger.spawns, case, actor, moment, fields)
+            task = self._spawned(trigger.spawns, case, actor, moment, fields, find)
             changes["tasks"] = [*case.tasks, str(task.id)]
             changed.append(task)
         case.record(
@@ -252,7 +259,7 @@ class Casework(Application[UUID]):
         return changed
 
     def _spawned(self, kind: str, parent: Case, actor: Actor, at: datetime,
-                 fields: Mapping[str, Any]) -> Case:
+                 fields: Mapping[str, Any], find: Finder) -> Case:
         """A case opened by another case's trigger, linked back to it."""
         given = {**fields, "parent": str(parent.id)}
         if parent.unit is not None:
@@ -260,7 +267,7 @@ class Casework(Application[UUID]):
         given.setdefault("channel", parent.kind)
         opening = self.workflows.get(kind).opening.fields
         return self._opened(kind, actor, at, {k: v for k, v in given.items() if k in opening},
-                            None, parent)
+                            None, find, parent)
 
     @staticmethod
     def _role(actor: Actor, trigger: Trigger, case: object) -> str:
@@ -300,12 +307,6 @@ class Casework(Application[UUID]):
         except AggregateNotFoundError:
             raise UnknownCase(case_id) from None
 
-    def _find(self, case_id: str) -> Case | None:
-        try:
-            return self._load(self.parse_case_id(case_id))
-        except UnknownCase:
-            return None
-
     def _exists(self, case_id: UUID) -> bool:
         return bool(list(self.events.get(case_id, limit=1)))
 
@@ -315,3 +316,58 @@ def _parse_at(at: datetime | str) -> datetime:
         return parse_time(at)
     except ValueError as error:
         raise InvalidField("at", str(error)) from None
+
+
+class Batch:
+    """Commands whose events are saved together: one transaction per ``size`` changed cases.
+
+    A refused command raises as usual and records nothing; the batch goes on. Commands in a
+    batch see the cases the batch changed before they are saved. Call ``commit`` at the end.
+
+    >>> app = Casework("sqlite:///:memory:")
+    >>> batch = app.batch()
+    >>> ids = [batch.open_case("volunteer_task", Actor("o", ["organiser"]), title=str(n))
+    ...        for n in range(3)]
+    >>> batch.commit()
+    3
+    """
+
+    def __init__(self, app: Casework, size: int = 1000) -> None:
+        self.app = app
+        self.size = size
+        self.pending: dict[UUID, Case] = {}
+
+    def open_case(self, kind: str, actor: Actor, at: datetime | str | None = None, *,
+                  case_id: UUID | None = None, **fields: Any) -> UUID:
+        case = self.app._opened(kind, actor, at, fields, case_id, self.find)
+        self._changed([case])
+        return case.id
+
+    def fire(self, case_id: UUID | str, trigger: str, actor: Actor,
+             at: datetime | str | None = None, **fields: Any) -> CaseView:
+        case = self.load(self.app.parse_case_id(case_id))
+        self._changed(self.app._fired(case, trigger, actor, at, fields, self.find))
+        return CaseView.of(case)
+
+    def load(self, case_id: UUID) -> Case:
+        return self.pending.get(case_id) or self.app._load(case_id)
+
+    def find(self, case_id: str) -> Case | None:
+        try:
+            return self.load(self.app.parse_case_id(case_id))
+        except UnknownCase:
+            return None
+
+    def commit(self) -> int:
+        """Save every pending event in one transaction; returns how many cases it saved."""
+        saved = len(self.pending)
+        if saved:
+            self.app.save(*self.pending.values())
+            self.pending.clear()
+        return saved
+
+    def _changed(self, cases: list[Case]) -> None:
+        for case in cases:
+            self.pending[case.id] = case
+        if len(self.pending) >= self.size:
+            self.commit()

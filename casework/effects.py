@@ -16,8 +16,9 @@ Effect = Callable[[CommandContext], dict[str, Any]]
 
 
 def dispatch(ctx: CommandContext) -> dict[str, Any]:
-    """The case goes to the unit named by the trigger's unit field."""
-    return {"unit": ctx.fields[ctx.trigger.field_of_type("unit") or "unit"]}
+    """The case goes to the unit named by the trigger's unit field, when it is given."""
+    unit = ctx.fields.get(ctx.trigger.field_of_type("unit") or "unit")
+    return {} if unit is None else {"unit": unit}
 
 
 def escalate(ctx: CommandContext) -> dict[str, Any]:

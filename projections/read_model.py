@@ -1,0 +1,174 @@
+"""Keep the read models up to date with the events: pull, fold, write with tracking.
+
+The read model is eventsourcing's "materialised view": a ``TrackingRecorder`` whose tracking
+position is stored in the same transaction as the rows it describes, so each event is
+applied exactly once even if the process dies half-way. On SQLite the events are pulled
+from the notification log (eventsourcing's SQLite recorder has no subscriptions); a page of
+events costs one transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eventsourcing.persistence import Tracking, TrackingRecorder
+from sqlalchemy import Connection, create_engine, delete, event, insert, select, update
+from sqlalchemy.engine import Engine
+
+from casework import Casework
+
+from .case_summary import summarise
+from .tables import case_summary, metadata, projection_tracking
+
+PAGE_SIZE = 1000
+
+
+class ReadModel(TrackingRecorder):
+    """The ``case_summary`` read model of one Casework application's events."""
+
+    name = "case_summary"
+
+    def __init__(self, app: Casework, page_size: int = PAGE_SIZE) -> None:
+        self.app = app
+        self.page_size = page_size
+        self.engine = _engine(app)
+        self.create()
+
+    # Life cycle --------------------------------------------------------------------------
+
+    def create(self) -> None:
+        metadata.create_all(self.engine)
+        with self.engine.begin() as conn:
+            known = conn.execute(select(projection_tracking.c.projection).where(
+                projection_tracking.c.projection == self.name)).first()
+            if known is None:
+                conn.execute(insert(projection_tracking).values(projection=self.name,
+                                                               notification_id=0))
+
+    def drop(self) -> None:
+        metadata.drop_all(self.engine)
+
+    def rebuild(self) -> int:
+        """Drop the tables and fold every event again; returns how many events it applied."""
+        self.drop()
+        self.create()
+        return self.catch_up()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # Catching up -------------------------------------------------------------------------
+
+    def catch_up(self, progress: Any = None) -> int:
+        """Apply every event not applied yet; cheap when there is none."""
+        applied = 0
+        if self.position() >= (self.app.recorder.max_notification_id() or 0):
+            return applied
+        while True:
+            count = self.apply_next_page()
+            if not count:
+                return applied
+            applied += count
+            if progress is not None:
+                progress(count)
+
+    def apply_next_page(self) -> int:
+        """Fold the next page of events into the rows, in one transaction with the tracking."""
+        with self.engine.begin() as conn:
+            position = self._locked_position(conn)
+            notifications = self.app.recorder.select_notifications(
+                start=position, limit=self.page_size, inclusive_of_start=False
+            )
+            if not notifications:
+                return 0
+            events = [self.app.mapper.to_domain_event(n) for n in notifications]
+            ids = list({str(e.originator_id) for e in events})
+            rows: dict[str, dict[str, Any]] = {}
+            for chunk in _chunks(ids, 500):
+                for row in conn.execute(select(case_summary).where(case_summary.c.id.in_(chunk))):
+                    rows[row.id] = dict(row._mapping)
+            for domain_event in events:
+                case_id = str(domain_event.originator_id)
+                rows[case_id] = summarise(rows.get(case_id), domain_event,
+                                          self.app.workflows, self.app.organisation)
+            for chunk in _chunks(ids, 500):
+                conn.execute(delete(case_summary).where(case_summary.c.id.in_(chunk)))
+            conn.execute(insert(case_summary), list(rows.values()))
+            conn.execute(
+                update(projection_tracking)
+                .where(projection_tracking.c.projection == self.name)
+                .values(notification_id=notifications[-1].id)
+            )
+        return len(notifications)
+
+    def position(self) -> int:
+        with self.engine.connect() as conn:
+            return self._position(conn)
+
+    def _locked_position(self, conn: Connection) -> int:
+        """The tracking position, locked until the transaction ends, so that two processes
+        catching up at once cannot both apply the same page."""
+        value = conn.execute(
+            select(projection_tracking.c.notification_id)
+            .where(projection_tracking.c.projection == self.name)
+            .with_for_update()
+        ).scalar()
+        return int(value or 0)
+
+    def _position(self, conn: Connection) -> int:
+        value = conn.execute(select(projection_tracking.c.notification_id).where(
+            projection_tracking.c.projection == self.name)).scalar()
+        return int(value or 0)
+
+    # eventsourcing's TrackingRecorder interface ------------------------------------------
+
+    def max_tracking_id(self, application_name: str) -> int | None:
+        return self.position() or None
+
+    def insert_tracking(self, tracking: Tracking) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(projection_tracking)
+                .where(projection_tracking.c.projection == self.name)
+                .values(notification_id=tracking.notification_id)
+            )
+
+    # Queries -----------------------------------------------------------------------------
+
+    def case_ids_starting_with(self, prefix: str, limit: int = 2) -> list[str]:
+        self.catch_up()
+        pattern = prefix.lower().replace("%", "").replace("_", "") + "%"
+        with self.engine.connect() as conn:
+            return list(conn.execute(
+                select(case_summary.c.id).where(case_summary.c.id.like(pattern))
+                .order_by(case_summary.c.id).limit(limit)
+            ).scalars())
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Every summary row, by id (for comparisons and audits)."""
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in
+                    conn.execute(select(case_summary).order_by(case_summary.c.id))]
+
+
+def _engine(app: Casework) -> Engine:
+    url = app.storage.sqlalchemy_url
+    if app.storage.backend != "sqlite":
+        return create_engine(url)
+    engine = create_engine(url, connect_args={"timeout": 10, "check_same_thread": False})
+
+    # SQLAlchemy's documented recipe for real SQLite transactions: take the write lock at
+    # BEGIN, so that reading the tracking position and writing after it are one step.
+    @event.listens_for(engine, "connect")
+    def _autocommit_driver(dbapi_connection: Any, _: Any) -> None:
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin_immediate(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _chunks(items: list[str], size: int) -> list[list[str]]:
+    return [items[i:i + size] for i in range(0, len(items), size)]

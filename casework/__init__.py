@@ -16,6 +16,7 @@ from .errors import (
     PermissionDenied,
     StorageError,
     UnknownCase,
+    UnknownTrigger,
     UnknownWorkflow,
     WorkflowDefinitionError,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "PermissionDenied",
     "StorageError",
     "UnknownCase",
+    "UnknownTrigger",
     "UnknownWorkflow",
     "WorkflowDefinitionError",
     "WorkflowRegistry",

@@ -25,6 +25,7 @@ from .errors import (
     PermissionDenied,
     StorageError,
     UnknownCase,
+    UnknownTrigger,
 )
 from .fields import coerce_fields
 from .guards import CONDITIONS, GUARDS
@@ -223,7 +224,10 @@ class Casework(Application[UUID]):
         workflow = self.workflow_of(case)
         trigger = workflow.transitions.get((case.state, name))
         if trigger is None:
-            raise IllegalTransition(case.id, case.state, name, workflow.legal_triggers(case.state))
+            legal = workflow.legal_triggers(case.state)
+            if name not in workflow.triggers:
+                raise UnknownTrigger(case.id, case.state, name, workflow, legal)
+            raise IllegalTransition(case.id, case.state, name, legal)
         role = self._role(actor, trigger, case.id)
         moment = self._business_time(at, case)
         fields = coerce_fields(trigger.fields, given, self.organisation, name)

@@ -75,6 +75,18 @@ class GuardRefused(IllegalTransition):
         self.legal = []
 
 
+class UnknownTrigger(IllegalTransition):
+    """The workflow has no trigger of that name at all (a typo, most likely)."""
+
+    def __init__(self, case_id: object, state: str, trigger: str, workflow: object,
+                 legal: Iterable[str]) -> None:
+        super().__init__(case_id, state, trigger, legal)
+        CaseworkError.__init__(
+            self, f"{getattr(workflow, 'key', workflow)} has no trigger {trigger!r}; "
+                  f"case {case_id} is {state}; legal triggers from {state}: "
+                  f"{', '.join(self.legal) or 'none'}")
+
+
 class InvalidField(CaseworkError):
     exit_code = 2
 

@@ -101,7 +101,7 @@ class Figures:
         if row.outcome == "resolved":
             self.resolved += 1
             self.resolved_locally += not row.left_community
-        if row.deadline is not None:
+        if row.deadline is not None and row.grade:  # deadlines by urgency grade
             self._judge_deadline(row)
         if row.closed_at is not None:
             self.hours_to_close.append((row.closed_at - row.opened_at).total_seconds() / 3600)

@@ -1,0 +1,661 @@
+"""The casework command line: parse, call the engine, print.
+
+Every command takes --db URL (or $CASEWORK_DB); commands that act take --actor and --role
+(or $CASEWORK_ACTOR as "id:role,role"); commands whose output is data take --json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import Any, NoReturn
+from uuid import UUID
+
+import click
+from eventsourcing.persistence import PersistenceError
+
+from casework import Actor, Casework, CaseworkError, UnknownCase
+from casework.simulation import Simulation
+from casework.timestamps import parse_time
+from projections import ReadModel
+from projections.report import GROUPINGS, Filters, report
+
+EXIT_CODES = """\b
+Exit codes:
+  0  success
+  1  audit findings, or an error not listed here
+  2  bad input: an unknown option or field, a malformed value, a bad definition file
+  3  unknown case or workflow
+  4  illegal transition, or a guard refused the trigger
+  5  permission denied
+  6  concurrency conflict: the case kept changing; try again
+  7  database cannot be opened or reached
+"""
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    click.echo(f"casework: {message}", err=True)
+    sys.exit(code)
+
+
+class CaseworkGroup(click.Group):
+    """Turns every user mistake into one line on stderr and a documented exit code."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["standalone_mode"] = False
+        try:
+            result = super().main(*args, **kwargs)
+        except click.exceptions.Abort:
+            fail("aborted", 130)
+        except click.ClickException as error:
+            hint = "" if isinstance(error, click.BadParameter) else " (see casework --help)"
+            fail(error.format_message().replace("\n", " ") + hint, error.exit_code)
+        except CaseworkError as error:
+            fail(str(error).replace("\n", "; "), error.exit_code)
+        except PersistenceError as error:
+            fail(f"database error: {error}".replace("\n", " "), 7)
+        except BrokenPipeError:
+            sys.stderr.close()  # the reader went away (e.g. `| head`): not an error
+            sys.exit(0)
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+@click.group(cls=CaseworkGroup, epilog=EXIT_CODES,
+             context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="casework")
+def cli() -> None:
+    """casework: event-sourced cases (petitions, enterprise requests, volunteer tasks)
+    moving through declarative workflows.
+
+    \b
+    Start with:
+      casework demo                    simulate a month in a subdistrict and report on it
+      casework workflows list          the workflows and their versions
+      casework report --by community   how the offices are doing
+    """
+
+
+# Shared options -----------------------------------------------------------------------
+
+def db_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--db", metavar="URL", envvar="CASEWORK_DB", default=None,
+        help="Database URL: sqlite:///FILE (default sqlite:///casework.db) or "
+             "postgresql://USER@HOST/DB. Env: CASEWORK_DB.",
+    )(command)
+
+
+def json_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(command)
+
+
+def actor_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    command = click.option(
+        "--role", "roles", multiple=True, metavar="ROLE",
+        help="A role the actor acts in (repeat, or separate with commas).",
+    )(command)
+    return click.option(
+        "--actor", metavar="ID", default=None,
+        help='Who acts. Env: CASEWORK_ACTOR, as "id" or "id:role,role".',
+    )(command)
+
+
+def make_actor(actor: str | None, roles: Iterable[str]) -> Actor:
+    from_env = os.environ.get("CASEWORK_ACTOR", "")
+    env_id, _, env_roles = from_env.partition(":")
+    actor_id = actor or env_id or os.environ.get("USER") or "cli"
+    chosen = [r.strip() for group in roles for r in group.split(",") if r.strip()]
+    if not chosen and (not actor or actor == env_id):
+        chosen = [r.strip() for r in env_roles.split(",") if r.strip()]
+    return Actor(actor_id, roles=chosen)
+
+
+def open_app(db: str | None) -> Casework:
+    return Casework(db)
+
+
+def parse_fields(pairs: Iterable[str]) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise click.BadParameter(f"{pair!r} is not NAME=VALUE", param_hint="fields")
+        fields[name.strip()] = value
+    return fields
+
+
+def parse_when(value: str | None, what: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return parse_time(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint=what) from None
+
+
+def resolve_case(app: Casework, given: str) -> UUID:
+    """A full case id, or a unique prefix of one (as git does with commits)."""
+    text = given.strip().lower()
+    try:
+        return UUID(text)
+    except ValueError:
+        pass
+    if len(text) < 4 or any(c not in "0123456789abcdef-" for c in text):
+        raise UnknownCase(given, "give a case id or at least 4 characters of one")
+    read_model = ReadModel(app)
+    try:
+        matches = read_model.case_ids_starting_with(text)
+    finally:
+        read_model.close()
+    if not matches:
+        raise UnknownCase(given)
+    if len(matches) > 1:
+        raise UnknownCase(given, "the prefix is ambiguous; give more characters")
+    return UUID(matches[0])
+
+
+def to_json(value: Any) -> str:
+    def default(item: Any) -> Any:
+        if isinstance(item, datetime):
+            return item.isoformat()
+        if isinstance(item, UUID):
+            return str(item)
+        if isinstance(item, tuple | set):
+            return list(item)
+        raise TypeError(f"cannot print {type(item).__name__}")
+
+    return json.dumps(value, default=default, ensure_ascii=False, indent=2)
+
+
+def when(moment: datetime | None) -> str:
+    return "-" if moment is None else moment.strftime("%Y-%m-%d %H:%M %Z").strip()
+
+
+def table(rows: list[list[str]], headers: list[str]) -> str:
+    columns = zip(headers, *rows, strict=False)
+    widths = [max(len(str(cell)) for cell in column) for column in columns]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    for row in rows:
+        lines.append("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    return "\n".join(lines)
+
+
+# Cases --------------------------------------------------------------------------------
+
+@cli.command("open")
+@click.argument("kind")
+@click.option("--field", "-f", "pairs", multiple=True, metavar="NAME=VALUE",
+              help="A field of the opening trigger (repeat).")
+@click.option("--at", metavar="TIME", help="Business time (ISO 8601); default now.")
+@actor_options
+@db_option
+@json_option
+def open_command(kind: str, pairs: tuple[str, ...], at: str | None, actor: str | None,
+                 roles: tuple[str, ...], db: str | None, as_json: bool) -> None:
+    """Open a case of KIND (petition, enterprise_request, volunteer_task).
+
+    \b
+    Example:
+      casework open petition --actor li --role intake \\
+        -f channel=hotline -f title="Broken manhole cover" -f location=guanlan/guancheng
+    """
+    app = open_app(db)
+    case_id = app.open_case(kind, make_actor(actor, roles), parse_when(at, "--at"),
+                            **parse_fields(pairs))
+    if as_json:
+        click.echo(to_json(case_view_dict(app, case_id)))
+    else:
+        click.echo(str(case_id))
+
+
+@cli.command("fire")
+@click.argument("case")
+@click.argument("trigger")
+@click.argument("pairs", nargs=-1, metavar="[NAME=VALUE]...")
+@click.option("--at", metavar="TIME", help="Business time (ISO 8601); default now.")
+@actor_options
+@db_option
+@json_option
+def fire_command(case: str, trigger: str, pairs: tuple[str, ...], at: str | None,
+                 actor: str | None, roles: tuple[str, ...], db: str | None,
+                 as_json: bool) -> None:
+    """Fire TRIGGER on CASE (an id, or a unique prefix of one).
+
+    \b
+    Example:
+      casework fire 7931a699 assess grade=B category=road --actor li --role assessor
+    """
+    app = open_app(db)
+    view = app.fire(resolve_case(app, case), trigger, make_actor(actor, roles),
+                    parse_when(at, "--at"), **parse_fields(pairs))
+    if as_json:
+        click.echo(to_json(case_view_dict(app, view.id)))
+    else:
+        click.echo(f"{view.id}  {trigger}: now {view.state} ({view.stage})")
+
+
+def case_view_dict(app: Casework, case_id: UUID, as_of: datetime | None = None,
+                   actor: Actor | None = None) -> dict[str, Any]:
+    view = app.get_case(case_id, as_of=as_of)
+    data = {name: getattr(view, name) for name in view.__dataclass_fields__}
+    if actor is not None and as_of is None:
+        data["allowed_triggers"] = app.allowed_triggers(case_id, actor)
+    return data
+
+
+@cli.command("show")
+@click.argument("case")
+@click.option("--as-of", metavar="TIME", help="Show the case as it was at this business time.")
+@actor_options
+@db_option
+@json_option
+def show_command(case: str, as_of: str | None, actor: str | None, roles: tuple[str, ...],
+                 db: str | None, as_json: bool) -> None:
+    """Show a case: state, stage, unit, deadline, fields, and what the actor may do next.
+
+    \b
+    Example:
+      casework show 7931a699 --actor wang --role handler
+      casework show 7931a699 --as-of 2024-05-03T12:00+08:00
+    """
+    app = open_app(db)
+    who = make_actor(actor, roles)
+    data = case_view_dict(app, resolve_case(app, case), parse_when(as_of, "--as-of"), who)
+    if as_json:
+        click.echo(to_json(data))
+        return
+    click.echo(f"case      {data['id']}  ({data['kind']} v{data['version']})")
+    click.echo(f"state     {data['state']}  (stage {data['stage']})")
+    click.echo(f"unit      {data['unit'] or '-'}")
+    grade = data["grade"] or "-"
+    click.echo(f"grade     {grade}   deadline {when(data['deadline'])}")
+    click.echo(f"opened    {when(data['opened_at'])}   last change {when(data['updated_at'])}"
+               f"   events {data['events']}")
+    if data["escalations"] or data["reopens"]:
+        click.echo(f"escalated {data['escalations']}x   reopened {data['reopens']}x")
+    if data["volunteers"]:
+        click.echo(f"volunteers {', '.join(data['volunteers'])}")
+    if data["tasks"]:
+        click.echo(f"tasks     {', '.join(data['tasks'])}")
+    click.echo("fields")
+    width = max((len(k) for k in data["fields"]), default=0)
+    for name, value in data["fields"].items():
+        click.echo(f"  {name.ljust(width)}  {value}")
+    if "allowed_triggers" in data:
+        allowed = ", ".join(data["allowed_triggers"]) or "nothing"
+        click.echo(f"next      {who.id} ({', '.join(who.roles) or 'no roles'}) may: {allowed}")
+
+
+@cli.command("history")
+@click.argument("case")
+@click.option("--as-of", metavar="TIME", help="Only what had happened by this business time.")
+@db_option
+@json_option
+def history_command(case: str, as_of: str | None, db: str | None, as_json: bool) -> None:
+    """The timeline of a case: when, who (role), trigger, from → to, fields.
+
+    \b
+    Example:
+      casework history 7931a699
+      casework history 7931a699 --json | jq '.[].trigger'
+    """
+    app = open_app(db)
+    entries = app.history(resolve_case(app, case), as_of=parse_when(as_of, "--as-of"))
+    if as_json:
+        click.echo(to_json([entry.__dict__ for entry in entries]))
+        return
+    click.echo(history_table(entries))
+
+
+def history_table(entries: list[Any]) -> str:
+    rows = []
+    for entry in entries:
+        fields = ", ".join(f"{k}={v}" for k, v in entry.fields.items())
+        if len(fields) > 60:
+            fields = fields[:57] + "..."
+        rows.append([str(entry.sequence), when(entry.at), f"{entry.actor} ({entry.role})",
+                     entry.trigger, f"{entry.from_state or '·'} → {entry.to_state}", fields])
+    return table(rows, ["#", "at", "who (role)", "trigger", "from → to", "fields"])
+
+
+# Read models and reports --------------------------------------------------------------
+
+@cli.command("report")
+@click.option("--kind", help="Only cases of this kind.")
+@click.option("--unit", metavar="PREFIX", help="Only cases at this unit or below it.")
+@click.option("--since", metavar="TIME", help="Only cases opened at or after this time.")
+@click.option("--until", metavar="TIME", help="Only cases opened before this time.")
+@click.option("--by", type=click.Choice(GROUPINGS), help="One row per value of this.")
+@click.option("--now", metavar="TIME", help="Judge open deadlines at this time (default now).")
+@click.option("--csv", "as_csv", is_flag=True, help="Print the rows as CSV.")
+@db_option
+@json_option
+def report_command(kind: str | None, unit: str | None, since: str | None, until: str | None,
+                   by: str | None, now: str | None, as_csv: bool, db: str | None,
+                   as_json: bool) -> None:
+    """Resolution, local resolution, deadlines, satisfaction and hot spots.
+
+    \b
+    Examples:
+      casework report
+      casework report --kind petition --by community
+      casework report --unit guanlan/guancheng --since 2024-05-01 --json
+    """
+    app = open_app(db)
+    read_model = ReadModel(app)
+    try:
+        figures = report(read_model, Filters(kind, unit, parse_when(since, "--since"),
+                                             parse_when(until, "--until")),
+                         by=by, now=parse_when(now, "--now"))
+    finally:
+        read_model.close()
+    if as_json:
+        click.echo(to_json(figures))
+    elif as_csv:
+        click.echo(report_csv(figures), nl=False)
+    else:
+        click.echo(report_text(figures))
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.1f}%"
+
+
+def _figure_row(label: str, f: dict[str, Any]) -> list[str]:
+    sla = f["sla"].get("overall", {})
+    sat = f["satisfaction"]
+    return [label, str(f["total"]), str(f["open"]), str(f["closed"]), str(f["resolved"]),
+            _percent(f["resolution_rate"]), _percent(f["local_resolution_rate"]),
+            _percent(sla.get("compliance")), str(sla.get("open_overdue", 0)),
+            "-" if f["time_to_close_hours"]["median"] is None
+            else f"{f['time_to_close_hours']['median']:.0f}",
+            "-" if sat["mean"] is None else f"{sat['mean']:.2f}",
+            _percent(f["reopen_rate"])]
+
+
+FIGURE_HEADERS = ["", "cases", "open", "closed", "resolved", "resolution", "local",
+                  "deadlines met", "overdue", "median h", "satisfaction", "reopened"]
+
+
+def report_text(f: dict[str, Any]) -> str:
+    rows = [_figure_row("all cases", f)]
+    rows += [_figure_row(g["key"], g) for g in f["groups"]]
+    parts = [table(rows, FIGURE_HEADERS), ""]
+    parts.append("by stage   " + " · ".join(f"{k} {v}" for k, v in f["by_stage"].items()))
+    parts.append("channels   " + " · ".join(f"{k} {v}" for k, v in f["by_channel"].items()))
+    sla = [f"{grade} {_percent(s['compliance'])} ({s['met']} met, {s['breached']} late, "
+           f"{s['open_overdue']} overdue)" for grade, s in f["sla"].items() if grade != "overall"]
+    if sla:
+        parts.append("deadlines  " + " · ".join(sla))
+    times = f["time_to_close_hours"]
+    if times["count"]:
+        parts.append(f"to close   median {times['median']} h, 90% within {times['p90']} h")
+    sat = f["satisfaction"]
+    if sat["count"]:
+        dist = " ".join(f"{k}★{v}" for k, v in sat["distribution"].items())
+        parts.append(f"revisits   {sat['count']} rated, mean {sat['mean']}: {dist}")
+    if f["hot_spots"]:
+        parts.append("hot spots  " + " · ".join(
+            f"{h['category']} in {h['community'].rsplit('/', 1)[-1]} ({h['count']})"
+            for h in f["hot_spots"][:6]))
+    services = f["enterprise_requests"]["by_service_category"]
+    if services:
+        parts.append("enterprise " + " · ".join(
+            f"{k} {v}" for k, v in sorted(services.items(), key=lambda kv: -kv[1])))
+    tasks = f["volunteer_tasks"]
+    if tasks["published"]:
+        parts.append("volunteers " + " · ".join(f"{k} {v}" for k, v in tasks.items()))
+    return "\n".join(parts)
+
+
+def report_csv(f: dict[str, Any]) -> str:
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["group", "cases", "open", "closed", "resolved", "resolution_rate",
+                     "local_resolution_rate", "sla_compliance", "open_overdue",
+                     "median_hours_to_close", "mean_satisfaction", "reopen_rate"])
+    for label, figures in [("all", f), *[(g["key"], g) for g in f["groups"]]]:
+        sla = figures["sla"].get("overall", {})
+        writer.writerow([label, figures["total"], figures["open"], figures["closed"],
+                         figures["resolved"], figures["resolution_rate"],
+                         figures["local_resolution_rate"], sla.get("compliance"),
+                         sla.get("open_overdue"), figures["time_to_close_hours"]["median"],
+                         figures["satisfaction"]["mean"], figures["reopen_rate"]])
+    return out.getvalue()
+
+
+@cli.command("rebuild")
+@db_option
+@json_option
+def rebuild_command(db: str | None, as_json: bool) -> None:
+    """Drop the read models and build them again from the events.
+
+    Reports afterwards are identical to before: the events are the truth.
+
+    \b
+    Example:
+      casework rebuild --db sqlite:///cases.db
+    """
+    app = open_app(db)
+    read_model = ReadModel(app)
+    try:
+        total = app.recorder.max_notification_id() or 0
+        with click.progressbar(length=total, label="rebuilding", file=sys.stderr) as bar:
+            read_model.drop()
+            read_model.create()
+            applied = read_model.catch_up(progress=bar.update)
+    finally:
+        read_model.close()
+    if as_json:
+        click.echo(to_json({"events": applied}))
+    else:
+        click.echo(f"rebuilt the read models from {applied} events")
+
+
+@cli.command("project")
+@click.option("--follow", is_flag=True, help="Keep going: apply new events as they arrive.")
+@click.option("--interval", default=1.0, show_default=True, metavar="SECONDS",
+              help="With --follow, how often to look for new events.")
+@db_option
+def project_command(follow: bool, interval: float, db: str | None) -> None:
+    """Bring the read models up to date with the events (reports do this too).
+
+    \b
+    Example:
+      casework project --follow &     keep read models current for other processes
+    """
+    import time
+
+    app = open_app(db)
+    read_model = ReadModel(app)
+    try:
+        applied = read_model.catch_up()
+        click.echo(f"applied {applied} events; at notification {read_model.position()}")
+        while follow:
+            time.sleep(interval)
+            applied = read_model.catch_up()
+            if applied:
+                click.echo(f"applied {applied} events; at notification {read_model.position()}")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        read_model.close()
+
+
+# The demo -----------------------------------------------------------------------------
+
+DEMO_DB = "casework-demo.db"
+
+
+@cli.command("demo")
+@click.option("--db", metavar="URL", default=None,
+              help=f"Where to write (default: a fresh ./{DEMO_DB}, replaced on each run). "
+                   "A database given here must have no events yet.")
+@click.option("--seed", default=2024, show_default=True, help="The same seed, the same month.")
+@click.option("--petitions", default=3000, show_default=True)
+@click.option("--enterprise-requests", default=650, show_default=True)
+@click.option("--volunteer-tasks", default=300, show_default=True)
+@json_option
+def demo_command(db: str | None, seed: int, petitions: int, enterprise_requests: int,
+                 volunteer_tasks: int, as_json: bool) -> None:
+    """Simulate a month in a Guanlan-shaped subdistrict, then report on it.
+
+    Thousands of petitions, enterprise requests and volunteer tasks arrive through hotline,
+    mini-program, door-to-door visits, service stations and sensors; they are graded,
+    dispatched, escalated, mediated, resolved, closed and revisited through the engine.
+
+    \b
+    Example:
+      casework demo
+      casework demo --seed 7 --petitions 500 --db sqlite:///small.db
+    """
+    if db is None:
+        for suffix in ("", "-wal", "-shm"):
+            Path(DEMO_DB + suffix).unlink(missing_ok=True)
+        db = f"sqlite:///{DEMO_DB}"
+    app = open_app(db)
+    if app.recorder.max_notification_id():
+        fail(f"{app.storage.display_url} already has events; the demo needs an empty database")
+    total = petitions + enterprise_requests + volunteer_tasks
+    simulation = Simulation(app, seed=seed, petitions=petitions,
+                            enterprise_requests=enterprise_requests,
+                            volunteer_tasks=volunteer_tasks)
+    with click.progressbar(length=total, label="simulating May 2024", file=sys.stderr) as bar:
+        simulation.progress = bar.update
+        result = simulation.run()
+    read_model = ReadModel(app)
+    try:
+        figures = report(read_model, by="kind", now=result.ends_at)
+    finally:
+        read_model.close()
+    if as_json:
+        click.echo(to_json({"database": app.storage.display_url, "seed": seed,
+                            "commands": result.commands, "report": figures}))
+        return
+    click.echo(f"Guanlan subdistrict, May 2024 (seed {seed}): {figures['total']} cases, "
+               f"{result.commands} commands, in {app.storage.display_url}\n")
+    click.echo(report_text(figures))
+    sample = _sample_case(app, simulation)
+    if sample is not None:
+        click.echo(f"\nOne petition's history (casework history {str(sample)[:8]} --db {db}):")
+        click.echo(history_table(app.history(sample)))
+    click.echo(f"\nNext: casework report --db {db} --by community    "
+               f"casework show {str(sample)[:8] if sample else 'CASE'} --db {db}")
+
+
+def _sample_case(app: Casework, simulation: Simulation) -> UUID | None:
+    """A petition that went through every stage and was reopened, if the month has one."""
+    fallback = None
+    for case_id in simulation.petition_ids:
+        view = app.get_case(case_id)
+        if view.state == "revisited" and fallback is None:
+            fallback = case_id
+        if view.reopens and view.stage == "revisit":
+            return case_id
+    return fallback
+
+
+# Workflows ----------------------------------------------------------------------------
+
+@cli.group("workflows")
+def workflows_group() -> None:
+    """The workflow definitions: list them, show one, draw one."""
+
+
+@workflows_group.command("list")
+@json_option
+def workflows_list(as_json: bool) -> None:
+    """Every workflow and its versions.
+
+    \b
+    Example:
+      casework workflows list
+    """
+    from casework import WorkflowRegistry
+
+    registry = WorkflowRegistry.from_directory()
+    rows = [{"name": w.name, "version": w.version, "title": w.title, "states": len(w.states),
+             "triggers": len(w.triggers) + 1, "source": w.source} for w in registry]
+    if as_json:
+        click.echo(to_json(rows))
+        return
+    click.echo(table([[r["name"], str(r["version"]), r["title"], str(r["states"]),
+                       str(r["triggers"])] for r in rows],
+                     ["name", "version", "title", "states", "triggers"]))
+
+
+@workflows_group.command("show")
+@click.argument("name")
+@click.option("--version", "version", type=int, help="A version (default: the latest).")
+@json_option
+def workflows_show(name: str, version: int | None, as_json: bool) -> None:
+    """States (with their stages) and triggers (from, to, roles, fields) of a workflow.
+
+    \b
+    Example:
+      casework workflows show petition
+    """
+    from casework import WorkflowRegistry
+
+    workflow = WorkflowRegistry.from_directory().get(name, version)
+    triggers = [workflow.opening, *workflow.triggers.values()]
+    if as_json:
+        click.echo(to_json({
+            "name": workflow.name, "version": workflow.version, "title": workflow.title,
+            "initial": workflow.initial,
+            "states": {s.name: {"stage": s.stage, "terminal": s.terminal, "outcome": s.outcome}
+                       for s in workflow.states.values()},
+            "triggers": [{"name": t.name, "from": list(t.sources), "to": t.to,
+                          "roles": list(t.roles), "guards": list(t.guards),
+                          "effects": list(t.effects),
+                          "fields": {f.name: {"type": f.type, "required": f.required,
+                                              "choices": list(f.choices)}
+                                     for f in t.fields.values()}} for t in triggers],
+        }))
+        return
+    click.echo(f"{workflow.name} v{workflow.version}: {workflow.title}")
+    if workflow.description:
+        click.echo(workflow.description)
+    click.echo("\nstates")
+    click.echo(table([[s.name, s.stage, s.outcome or "", "terminal" if s.terminal else ""]
+                      for s in workflow.states.values()], ["state", "stage", "outcome", ""]))
+    click.echo("\ntriggers")
+    rows = []
+    for t in triggers:
+        fields = ", ".join(f"{f.name}{'*' if f.required else ''}:{f.type}"
+                           for f in t.fields.values())
+        rows.append([t.name, ",".join(t.sources) or "·", t.to, ",".join(t.roles), fields])
+    click.echo(table(rows, ["trigger", "from", "to", "roles", "fields (* required)"]))
+
+
+@workflows_group.command("diagram")
+@click.argument("name")
+@click.option("--version", "version", type=int, help="A version (default: the latest).")
+@click.option("--format", "fmt", type=click.Choice(["mermaid"]), default="mermaid",
+              show_default=True)
+def workflows_diagram(name: str, version: int | None, fmt: str) -> None:
+    """A state diagram to paste into a mermaid viewer.
+
+    \b
+    Example:
+      casework workflows diagram petition > petition.mmd
+    """
+    from casework import WorkflowRegistry
+
+    click.echo(WorkflowRegistry.from_directory().get(name, version).diagram())
+
+
+def main() -> None:
+    cli(prog_name="casework")
+
+
+if __name__ == "__main__":
+    main()

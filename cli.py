@@ -19,21 +19,32 @@ import click
 from eventsourcing.persistence import PersistenceError
 
 from casework import Actor, Casework, CaseworkError, UnknownCase
+from casework.audit import audit, audit_digest
+from casework.nyc311 import import_nyc311
 from casework.simulation import Simulation
 from casework.timestamps import parse_time
+from casework.transfer import (
+    Importer,
+    ImportResult,
+    RejectFile,
+    export_jsonl,
+    import_jsonl,
+    rejects_path_for,
+)
 from projections import ReadModel
 from projections.report import GROUPINGS, Filters, report
 
 EXIT_CODES = """\b
 Exit codes:
   0  success
-  1  audit findings, or an error not listed here
+  1  audit findings or a digest that no longer matches, or an error not listed here
   2  bad input: an unknown option or field, a malformed value, a bad definition file
   3  unknown case or workflow
   4  illegal transition, or a guard refused the trigger
   5  permission denied
   6  concurrency conflict: the case kept changing; try again
   7  database cannot be opened or reached
+  8  import: some rows were rejected (listed on stderr, kept in the reject file)
 """
 
 
@@ -563,6 +574,155 @@ def _sample_case(app: Casework, simulation: Simulation) -> UUID | None:
     return fallback
 
 
+# Batch jobs ---------------------------------------------------------------------------
+
+def workers_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    command = click.option("--dry-run", is_flag=True,
+                           help="List what would change; write nothing.")(command)
+    return click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+                        help="Processes to share the work (cases are split by id).")(command)
+
+
+def run_batch_job(app: Casework, step: Any, candidates: Any, workers: int, dry_run: bool,
+                  label: str) -> Any:
+    from casework.jobs import run_job
+
+    total = candidates.count(app)
+    with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
+        return run_job(app, step, candidates, workers=workers, dry_run=dry_run,
+                       progress=bar.update)
+
+
+def print_job(summary: Any, as_json: bool, extra: dict[str, Any] | None = None) -> None:
+    if as_json:
+        click.echo(to_json({**summary.as_dict(), **(extra or {})}))
+        return
+    verb = "would change" if summary.dry_run else "changed"
+    kinds: dict[str, int] = {}
+    for change in summary.changes:
+        first = change["change"].split(":")[0].split(" ")[0]
+        kinds[first] = kinds.get(first, 0) + 1
+    click.echo(f"{summary.job}: examined {summary.examined}, {verb} {summary.changed}, "
+               f"refused {summary.refused}")
+    for change in summary.changes[:50]:
+        click.echo(f"  {change['case']}  {change['change']}")
+    if len(summary.changes) > 50:
+        click.echo(f"  ... and {len(summary.changes) - 50} more (--json lists all)")
+    for refusal in summary.refusals[:20]:
+        click.echo(f"  refused {refusal['case']}: {refusal['reason']}")
+    if summary.refused > 20:
+        click.echo(f"  ... and {summary.refused - 20} more refusals (--json lists them)")
+
+
+@cli.command("sweep")
+@click.option("--now", metavar="TIME", help="Business time of the sweep (default: the clock). "
+              "The same --now gives the same result.")
+@workers_option
+@db_option
+@json_option
+def sweep_command(now: str | None, workers: int, dry_run: bool, db: str | None,
+                  as_json: bool) -> None:
+    """Apply the workflows' deadlines to every open case.
+
+    Escalates dispatched or in-progress cases past their deadline to the parent unit
+    (reason "overdue"), closes resolved cases nobody objected to in time, expires volunteer
+    tasks nobody claimed, and lists closed cases due a revisit. Safe to run again, or after
+    it was killed: only what is still due changes.
+
+    \b
+    Examples:
+      casework sweep --now 2024-06-01T08:00+08:00 --dry-run
+      casework sweep --workers 2 --json > sweep.json
+    """
+    from casework.sweep import Sweep, sweep_rules
+    from casework.timestamps import utc_now
+    from projections.selection import Candidates
+
+    app = open_app(db)
+    moment = parse_when(now, "--now") or utc_now()
+    step = Sweep(moment)
+    summary = run_batch_job(app, step, Candidates(due=tuple(sweep_rules(app.workflows, moment))),
+                            workers, dry_run, "sweeping")
+    print_job(summary, as_json, {"now": moment.isoformat()})
+    if not as_json and summary.listed:
+        click.echo(f"{len(summary.listed)} closed cases are due a revisit (--json lists them)")
+
+
+@cli.command("migrate")
+@click.argument("kind")
+@click.option("--to-version", "to_version", type=int, required=True, metavar="N")
+@workers_option
+@actor_options
+@db_option
+@json_option
+def migrate_command(kind: str, to_version: int, workers: int, dry_run: bool,
+                    actor: str | None, roles: tuple[str, ...], db: str | None,
+                    as_json: bool) -> None:
+    """Move the cases of KIND running an older workflow version to version N.
+
+    Uses the state mapping version N declares for older versions (a state of the same name
+    maps to itself). Each migration is a recorded event; cases in a state with no mapping
+    are listed as refused and left alone. Extra definition folders: $CASEWORK_WORKFLOWS.
+
+    \b
+    Example:
+      CASEWORK_WORKFLOWS=./site-workflows casework migrate petition --to-version 2 --dry-run
+    """
+    from casework.migration import Migration
+    from projections.selection import Candidates, CaseFilter
+
+    app = open_app(db)
+    app.workflows.get(kind, to_version)  # an unknown kind or version fails here, clearly
+    who = make_actor(actor, roles) if actor or roles or os.environ.get("CASEWORK_ACTOR") \
+        else Actor("system", roles=["system"])
+    step = Migration(kind, to_version, who)
+    candidates = Candidates(CaseFilter(kind=kind, version_below=to_version))
+    print_job(run_batch_job(app, step, candidates, workers, dry_run, "migrating"), as_json)
+
+
+@cli.command("reprocess")
+@click.option("--where", "conditions", multiple=True, metavar="NAME=VALUE",
+              help="Select cases: kind, state, stage, unit (a prefix), grade, opened_before, "
+                   "opened_after (repeat; all must hold).")
+@click.option("--trigger", required=True, help="The trigger to fire on each case.")
+@click.argument("pairs", nargs=-1, metavar="[NAME=VALUE]...")
+@click.option("--at", metavar="TIME", help="Business time (ISO 8601); default now.")
+@click.option("--job", "job", metavar="NAME",
+              help="Name the job (default: derived from trigger, fields and filter); a rerun "
+                   "of the same job skips the cases it already changed.")
+@workers_option
+@actor_options
+@db_option
+@json_option
+def reprocess_command(conditions: tuple[str, ...], trigger: str, pairs: tuple[str, ...],
+                      at: str | None, job: str | None, workers: int, dry_run: bool,
+                      actor: str | None, roles: tuple[str, ...], db: str | None,
+                      as_json: bool) -> None:
+    """Fire one trigger on every case a filter selects, each checked as a normal command.
+
+    Cases the engine refuses are reported, not half-done.
+
+    \b
+    Example:
+      casework reprocess --where kind=petition --where state=in_progress \\
+        --where unit=guanlan/guancheng --trigger note note="weekly review" \\
+        --actor boss --role supervisor --dry-run
+    """
+    from casework.reprocess import Reprocess, job_name
+    from projections.selection import Candidates, CaseFilter
+
+    app = open_app(db)
+    try:
+        where = CaseFilter.parse(parse_fields(conditions))
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--where") from None
+    fields = parse_fields(pairs)
+    step = Reprocess(trigger, make_actor(actor, roles), parse_when(at, "--at"), fields,
+                     name=job or job_name(trigger, fields, where.as_dict()))
+    print_job(run_batch_job(app, step, Candidates(where), workers, dry_run, "reprocessing"),
+              as_json)
+
+
 # Workflows ----------------------------------------------------------------------------
 
 @cli.group("workflows")
@@ -581,7 +741,7 @@ def workflows_list(as_json: bool) -> None:
     """
     from casework import WorkflowRegistry
 
-    registry = WorkflowRegistry.from_directory()
+    registry = WorkflowRegistry.default()
     rows = [{"name": w.name, "version": w.version, "title": w.title, "states": len(w.states),
              "triggers": len(w.triggers) + 1, "source": w.source} for w in registry]
     if as_json:
@@ -605,7 +765,7 @@ def workflows_show(name: str, version: int | None, as_json: bool) -> None:
     """
     from casework import WorkflowRegistry
 
-    workflow = WorkflowRegistry.from_directory().get(name, version)
+    workflow = WorkflowRegistry.default().get(name, version)
     triggers = [workflow.opening, *workflow.triggers.values()]
     if as_json:
         click.echo(to_json({
@@ -650,7 +810,173 @@ def workflows_diagram(name: str, version: int | None, fmt: str) -> None:
     """
     from casework import WorkflowRegistry
 
-    click.echo(WorkflowRegistry.from_directory().get(name, version).diagram())
+    click.echo(WorkflowRegistry.default().get(name, version).diagram())
+
+
+# Audit, export and import -------------------------------------------------------------
+
+@cli.command("audit")
+@click.argument("cases", nargs=-1, metavar="[CASE]...")
+@click.option("--kind", help="Only cases of this kind.")
+@click.option("--digest", "show_digest", is_flag=True,
+              help="Also print the store's digest, as the last line: keep it elsewhere.")
+@click.option("--expect-digest", metavar="DIGEST",
+              help="Fail (exit 1) unless the store's digest is still DIGEST.")
+@db_option
+@json_option
+def audit_command(cases: tuple[str, ...], kind: str | None, show_digest: bool,
+                  expect_digest: str | None, db: str | None, as_json: bool) -> int:
+    """Replay cases and check them: hash chain, versions, transitions, read model.
+
+    Every case (or each CASE: an id or a unique prefix) is replayed against the workflow
+    version it ran under. Each finding is one line, case and event first: an illegal
+    transition, a missing or repeated event, a hash that does not link (an event edited in
+    the database), an event that cannot be read, a read-model row that disagrees with the
+    events. Exit status 0 when clean, 1 with findings.
+
+    The digest covers the latest hash of every case, whatever CASEs are given: a store whose
+    chains were recomputed after an edit passes the chain checks, but not --expect-digest.
+
+    \b
+    Examples:
+      casework audit
+      casework audit 7931a699 --json
+      casework audit --digest | tail -1 > digest.txt
+      casework audit --expect-digest "$(cat digest.txt)"
+    """
+    app = open_app(db)
+    if kind is not None:
+        app.workflows.get(kind)  # an unknown kind is a typo, not an empty audit
+    selected = [resolve_case(app, case) for case in cases] or None
+    read_model = ReadModel(app)
+    try:
+        result = audit(app, selected, kind=kind, read_model=read_model)
+    finally:
+        read_model.close()
+    digest = audit_digest(app) if show_digest or expect_digest else None
+    if as_json:
+        click.echo(to_json({**result.as_dict(), **({"digest": digest} if digest else {})}))
+    else:
+        for finding in result.findings:
+            click.echo(str(finding))
+        verdict = "no findings" if result.clean else _amount(len(result.findings), "finding")
+        click.echo(f"audited {_amount(result.cases, 'case')}, {_amount(result.events, 'event')}"
+                   f": {verdict}", err=True)
+        if show_digest:
+            click.echo(digest)
+    if expect_digest is not None and expect_digest.strip().lower() != digest:
+        fail(f"the store no longer matches digest {expect_digest.strip()}: it is now {digest}", 1)
+    return 0 if result.clean else 1
+
+
+EXPORTERS: dict[str, Callable[..., int]] = {"jsonl": export_jsonl}
+IMPORTERS: dict[str, Importer] = {"jsonl": import_jsonl, "nyc311": import_nyc311}
+"""``casework import --format``: each reads the lines, writes the rejected ones to the reject
+file and returns an ImportResult, which the command reports the same way for every format."""
+SHOWN_REJECTS = 10
+
+
+@cli.command("export")
+@click.option("--format", "fmt", type=click.Choice(sorted(EXPORTERS)), default="jsonl",
+              show_default=True, help="jsonl: one case per line, with its full history.")
+@click.option("--output", "-o", metavar="FILE", default="-",
+              help="Write here (default: standard output); the file appears once complete.")
+@db_option
+def export_command(fmt: str, output: str, db: str | None) -> None:
+    """Write every case with its full event history, to import elsewhere.
+
+    One JSON object per case and line: id, kind, and its events with every attribute (type,
+    version, recorded time, business time, actor, role, trigger, states, fields, changes,
+    hash), times in ISO 8601. casework import recreates exactly the same events.
+
+    \b
+    Examples:
+      casework export -o cases.jsonl
+      casework export --db sqlite:///old.db | casework import - --db sqlite:///new.db
+    """
+    app = open_app(db)
+    total = app.recorder.max_notification_id() or 0
+    with (
+        click.open_file(output, "w", encoding="utf-8", atomic=output != "-") as out,
+        click.progressbar(length=total, label="exporting", file=sys.stderr) as bar,
+    ):
+        exported = EXPORTERS[fmt](app, out, progress=bar.update)
+    click.echo(f"exported {exported} cases" + ("" if output == "-" else f" to {output}"),
+               err=True)
+
+
+@cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@click.option("--format", "fmt", type=click.Choice(sorted(IMPORTERS)), default="jsonl",
+              show_default=True, help="jsonl: as written by casework export. nyc311: NYC "
+                                      "311 service requests (CSV), each one a petition.")
+@click.option("--rejects", "rejects_path", metavar="FILE",
+              help="Where rejected rows go (default: beside FILE, e.g. cases.rejects.jsonl).")
+@db_option
+@json_option
+def import_command(file: str, fmt: str, rejects_path: str | None, db: str | None,
+                   as_json: bool) -> int:
+    """Import cases from FILE (- for standard input); bad rows are set aside, not fatal.
+
+    Each case is checked as casework audit checks it (hash chain, versions, transitions, a
+    known workflow) and stored all or nothing; a case already stored exactly as given is
+    skipped, so importing a file twice adds nothing. Rejected rows are listed on stderr with
+    their line numbers and written to the reject file, to fix and import again; the rest is
+    imported. Exit status 0 when nothing was rejected, 8 otherwise.
+
+    With --format nyc311 each row of an NYC Open Data 311 CSV becomes a petition, opened,
+    graded, dispatched to its agency (nyc/nypd, ...), accepted, and resolved and closed when
+    the request was; its Unique Key is the idempotency key (see casework/nyc311.py).
+
+    \b
+    Examples:
+      casework import cases.jsonl --db sqlite:///copy.db
+      casework import cases.jsonl --rejects bad.jsonl
+      casework import 311.csv --format nyc311 --rejects 311-bad.csv
+    """
+    app = open_app(db)
+    rejects = RejectFile(rejects_path or rejects_path_for(file))
+    if file != "-" and rejects.path.exists() and rejects.path.samefile(file):
+        raise click.BadParameter("it is the file being imported", param_hint="--rejects")
+    size = 0 if file == "-" else os.path.getsize(file)
+    with (
+        click.open_file(file, encoding="utf-8", errors="replace") as source,
+        click.progressbar(length=size, label=f"importing {file}", file=sys.stderr) as bar,
+    ):
+        try:
+            result = IMPORTERS[fmt](app, _counted(source, bar.update), rejects)
+        finally:
+            rejects.close()
+    _report_import(result, rejects, as_json)
+    return 8 if result.rejected else 0
+
+
+def _counted(lines: Iterable[str], progress: Callable[[int], None]) -> Iterable[str]:
+    """The lines, moving the progress bar by the bytes each took in the file."""
+    for line in lines:
+        progress(len(line.encode()))
+        yield line
+
+
+def _report_import(result: ImportResult, rejects: RejectFile, as_json: bool) -> None:
+    where = str(rejects.path) if rejects.written else None
+    for line, reason in result.rejected[:SHOWN_REJECTS]:
+        click.echo(f"line {line}: {reason}", err=True)
+    if len(result.rejected) > SHOWN_REJECTS:
+        click.echo(f"... and {len(result.rejected) - SHOWN_REJECTS} more", err=True)
+    if as_json:
+        click.echo(to_json({**result.as_dict(), "rejects_file": where}))
+        return
+    summary = f"imported {_amount(result.imported, 'case')}, skipped {result.skipped} already " \
+              "present"
+    if result.rejected:
+        summary += f", rejected {len(result.rejected)}"
+        summary += f" (written to {where})" if where else ""
+    click.echo(summary)
+
+
+def _amount(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def main() -> None:

@@ -9,9 +9,13 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, PersistenceError
+from eventsourcing.persistence import (
+    InfrastructureFactoryError,
+    IntegrityError,
+    PersistenceError,
+)
 
-from workflows import SAMPLE_ORGANISATION
+from workflows import ORGANISATION
 
 from .actor import Actor
 from .case import Case
@@ -32,7 +36,7 @@ from .guards import CONDITIONS, GUARDS
 from .organisation import Organisation
 from .registry import WorkflowRegistry
 from .rules import CommandContext
-from .storage import Storage
+from .storage import Storage, recorded_ids
 from .timestamps import parse_time, utc_now
 from .views import CaseView, HistoryEntry
 from .workflow import OPEN, STAY, Trigger, Workflow
@@ -45,6 +49,14 @@ Finder = Callable[[str], Case | None]
 
 class DuplicateCase(CaseworkError):
     exit_code = 2
+
+
+class NotMigratable(CaseworkError):
+    exit_code = 4
+
+    def __init__(self, case_id: object, reason: str) -> None:
+        self.case_id = case_id
+        super().__init__(f"cannot migrate case {case_id}: {reason}")
 
 
 class Casework(Application[UUID]):
@@ -71,11 +83,12 @@ class Casework(Application[UUID]):
         self.storage = Storage.from_url(url)
         self.workflows = (
             workflows if isinstance(workflows, WorkflowRegistry)
-            else WorkflowRegistry.from_directory(*([workflows] if workflows else []))
+            else WorkflowRegistry.from_directory(workflows) if workflows
+            else WorkflowRegistry.default()
         )
         self.organisation = (
             organisation if isinstance(organisation, Organisation)
-            else Organisation.load(organisation or SAMPLE_ORGANISATION)
+            else Organisation.load(organisation or ORGANISATION)
         )
         self.clock: Callable[[], datetime] = clock or utc_now
         env = dict(self.storage.event_store_env)
@@ -83,9 +96,14 @@ class Casework(Application[UUID]):
             env["IS_SNAPSHOTTING_ENABLED"] = "y"
             self.snapshotting_intervals = {Case: snapshot_interval}
         try:
+            self.storage.prepare()
             super().__init__(env)
         except PersistenceError as error:
             raise StorageError(f"cannot open {self.storage.display_url}: {error}") from None
+        except InfrastructureFactoryError:
+            raise StorageError(
+                f"{self.storage.backend} support is not installed: "
+                "pip install 'casework[postgres]'") from None
 
     # Commands --------------------------------------------------------------------------
 
@@ -164,6 +182,10 @@ class Casework(Application[UUID]):
             raise UnknownCase(case_id)
         return entries
 
+    def existing_cases(self, case_ids: Iterable[UUID]) -> set[UUID]:
+        """Which of these case ids are taken: how an importer skips what it imported before."""
+        return recorded_ids(self.recorder, list(case_ids))
+
     def allowed_triggers(self, case_id: UUID | str, actor: Actor) -> list[str]:
         """The triggers this actor may fire on the case in its current state."""
         case = self._load(self.parse_case_id(case_id))
@@ -217,7 +239,7 @@ class Casework(Application[UUID]):
         )
 
     def _fired(self, case: Case, name: str, actor: Actor, at: datetime | str | None,
-               given: Mapping[str, Any], find: Finder) -> list[Case]:
+               given: Mapping[str, Any], find: Finder, job: str | None = None) -> list[Case]:
         """Check the command against the case's workflow; record it on the case.
 
         Returns every case the command changed (a spawned task is a second one)."""
@@ -247,6 +269,8 @@ class Casework(Application[UUID]):
             task = self._spawned(trigger.spawns, case, actor, moment, fields, find)
             changes["tasks"] = [*case.tasks, str(task.id)]
             changed.append(task)
+        if job is not None:
+            changes["jobs"] = [*case.jobs, job]
         case.record(
             Case.Transitioned,
             recorded_at=utc_now(),
@@ -261,6 +285,33 @@ class Casework(Application[UUID]):
             changes=changes,
         )
         return changed
+
+    def _migrated(self, case: Case, to_version: int, actor: Actor,
+                  at: datetime | str | None) -> None:
+        target = self.workflows.get(case.kind, to_version)
+        if to_version <= case.workflow_version:
+            raise NotMigratable(case.id, f"it already runs {case.kind} v{case.workflow_version}")
+        mapping = target.migrations.get(case.workflow_version, {})
+        state = mapping.get(case.state, case.state)
+        if state not in target.states:
+            raise NotMigratable(
+                case.id, f"{target.key} has no state {case.state!r} and maps it to nothing")
+        moment = self._business_time(at, case)
+        case.record(
+            Case.Migrated,
+            recorded_at=utc_now(),
+            trigger="migrate",
+            from_state=case.state,
+            to_state=state,
+            to_stage=target.states[state].stage,
+            from_version=case.workflow_version,
+            workflow_version=to_version,
+            actor_id=actor.id,
+            role=actor.roles[0] if actor.roles else "",
+            at=moment,
+            fields={},
+            changes={},
+        )
 
     def _spawned(self, kind: str, parent: Case, actor: Actor, at: datetime,
                  fields: Mapping[str, Any], find: Finder) -> Case:
@@ -348,9 +399,20 @@ class Batch:
         return case.id
 
     def fire(self, case_id: UUID | str, trigger: str, actor: Actor,
-             at: datetime | str | None = None, **fields: Any) -> CaseView:
+             at: datetime | str | None = None, *, job: str | None = None,
+             **fields: Any) -> CaseView:
+        """As ``Casework.fire``; ``job`` names the batch job firing it (recorded on the case)."""
         case = self.load(self.app.parse_case_id(case_id))
-        self._changed(self.app._fired(case, trigger, actor, at, fields, self.find))
+        self._changed(self.app._fired(case, trigger, actor, at, fields, self.find, job))
+        return CaseView.of(case)
+
+    def migrate(self, case_id: UUID, to_version: int, actor: Actor,
+                at: datetime | str | None = None) -> CaseView:
+        """Move a case to another version of its workflow, by the state mapping that version
+        declares (a state of the same name maps to itself)."""
+        case = self.load(case_id)
+        self.app._migrated(case, to_version, actor, at)
+        self._changed([case])
         return CaseView.of(case)
 
     def load(self, case_id: UUID) -> Case:

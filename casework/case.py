@@ -19,7 +19,7 @@ GENESIS = "0" * 64
 """The hash a case's chain starts from."""
 
 CHANGEABLE = frozenset(
-    {"unit", "grade", "deadline", "volunteers", "tasks", "escalations", "reopens"}
+    {"unit", "grade", "deadline", "volunteers", "tasks", "escalations", "reopens", "jobs"}
 )
 """Attributes an event's ``changes`` may set; anything else in a stored event is ignored."""
 
@@ -68,6 +68,7 @@ class Case(Aggregate):
             case.tasks = []
             case.escalations = 0
             case.reopens = 0
+            case.jobs = []
             case.fields = dict(self.fields)
             case.opened_at = self.at
             case.updated_at = self.at
@@ -130,6 +131,8 @@ class Case(Aggregate):
         tasks: list[str]
         escalations: int
         reopens: int
+        jobs: list[str]
+        """The batch jobs that changed this case, so that a rerun skips it."""
         fields: dict[str, Any]
         opened_at: datetime
         updated_at: datetime

@@ -224,6 +224,9 @@ def _triggers(problems: _Problems, entries: Any, states: dict[str, State],
         if name == OPEN:
             if sources:
                 problems.add(where, "the opening trigger has no 'from'")
+            if spec.get("branches"):
+                problems.add(where, "the opening trigger has no branches: a case opens in "
+                                    "the initial state")
         else:
             sources = _names(problems, where, sources, states, "state")
             if not sources:

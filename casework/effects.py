@@ -22,9 +22,14 @@ def dispatch(ctx: CommandContext) -> dict[str, Any]:
 
 
 def escalate(ctx: CommandContext) -> dict[str, Any]:
-    """The case goes to the parent of its unit."""
+    """The case goes to the parent of its unit, which gets the grade's time to resolve it."""
     assert ctx.case.unit is not None
-    return {"unit": ctx.organisation.parent(ctx.case.unit), "escalations": ctx.case.escalations + 1}
+    changes: dict[str, Any] = {"unit": ctx.organisation.parent(ctx.case.unit),
+                               "escalations": ctx.case.escalations + 1}
+    grade = ctx.workflow.grades.get(ctx.case.grade or "")
+    if grade is not None:
+        changes["deadline"] = ctx.at + timedelta(hours=grade.deadline_hours)
+    return changes
 
 
 def grade(ctx: CommandContext) -> dict[str, Any]:

@@ -41,9 +41,29 @@ class Organisation:
         self._check()
 
     @classmethod
-    def load(cls, path: str | Path) -> Organisation:
-        """Read a CSV file with the columns path, level, name."""
-        path = Path(path)
+    def load(cls, *paths: str | Path) -> Organisation:
+        """Read CSV files with the columns path, level, name; a directory means its ``*.csv``.
+
+        Each file is a whole tree (every unit's parent is in the same file), so several files
+        make one organisation with several roots, e.g. a subdistrict and a city.
+        """
+        files = [file for path in paths for file in _csv_files(Path(path))]
+        if not files:
+            raise OrganisationError(f"no organisation files in {', '.join(map(str, paths))}")
+        units: list[Unit] = []
+        listed_in: dict[str, Path] = {}
+        for file in files:
+            for unit in cls._read(file):
+                if unit.path in listed_in:
+                    raise OrganisationError(
+                        f"{file}: unit {unit.path} is also listed in {listed_in[unit.path]}"
+                    )
+                listed_in[unit.path] = file
+                units.append(unit)
+        return cls(units)
+
+    @classmethod
+    def _read(cls, path: Path) -> list[Unit]:
         try:
             with path.open(encoding="utf-8", newline="") as file:
                 reader = csv.DictReader(file)
@@ -58,9 +78,10 @@ class Organisation:
         except OSError as error:
             raise OrganisationError(f"{path}: {error.strerror}") from None
         try:
-            return cls(units)
+            cls(units)  # checked alone, so that a mistake is reported with its file
         except OrganisationError as error:
             raise OrganisationError(f"{path}: {error}") from None
+        return units
 
     def _check(self) -> None:
         for unit in self._units.values():
@@ -119,6 +140,10 @@ class Organisation:
 
     def units_at(self, level: str) -> list[str]:
         return [unit.path for unit in self._units.values() if unit.level == level]
+
+
+def _csv_files(path: Path) -> list[Path]:
+    return sorted(path.glob("*.csv")) if path.is_dir() else [path]
 
 
 def is_within(path: str, ancestor: str) -> bool:

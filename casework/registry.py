@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -10,6 +11,8 @@ from workflows import DEFINITIONS, definition_files
 from .compiler import load_workflow
 from .errors import UnknownWorkflow, WorkflowDefinitionError
 from .workflow import Workflow
+
+EXTRA_ENV = "CASEWORK_WORKFLOWS"
 
 
 class WorkflowRegistry:
@@ -30,6 +33,18 @@ class WorkflowRegistry:
                         f"{workflow.source}: trigger {trigger.name!r}: spawns unknown workflow "
                         f"{trigger.spawns!r}"
                     )
+
+    @classmethod
+    def default(cls) -> WorkflowRegistry:
+        """The shipped definitions, plus those in the folders $CASEWORK_WORKFLOWS names
+        (separated by the path separator): where a site keeps its own versions."""
+        extra = [Path(p) for p in os.environ.get(EXTRA_ENV, "").split(os.pathsep) if p]
+        files = definition_files(DEFINITIONS)
+        for directory in extra:
+            if not directory.is_dir():
+                raise WorkflowDefinitionError(f"{directory} (in ${EXTRA_ENV}) is not a folder")
+            files += definition_files(directory)
+        return cls(load_workflow(path) for path in files)
 
     @classmethod
     def from_directory(cls, directory: str | Path = DEFINITIONS) -> WorkflowRegistry:

@@ -64,7 +64,11 @@ class Simulation:
         self.result = SimulationResult()
         org = app.organisation
         self.building_grids = org.units_at("building_grid")
-        self.departments = org.units_at("department")
+        # The organisation may hold other trees (New York's 311 agencies): a petition from a
+        # Guanlan building never goes to one of their departments.
+        subdistricts = {org.ancestor_at(grid, "subdistrict") for grid in self.building_grids}
+        self.departments = [unit for unit in org.units_at("department")
+                            if org.parent(unit) in subdistricts]
         self.volunteers = [Actor(f"volunteer-{n:03d}", roles=["volunteer"]) for n in range(1, 241)]
         self.petition_ids: list[UUID] = []
 

@@ -8,8 +8,10 @@ PostgreSQL recorder; the read models reach the same database through SQLAlchemy.
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from dataclasses import dataclass
-from uuid import uuid4
+from typing import Any
+from uuid import UUID, uuid4
 
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -33,6 +35,8 @@ class Storage:
     backend: str
     event_store_env: dict[str, str]
     sqlalchemy_url: URL
+    schema: str | None = None
+    """PostgreSQL only: the schema that holds everything (``?schema=NAME``)."""
 
     @classmethod
     def from_url(cls, url: str | None = None) -> Storage:
@@ -85,11 +89,96 @@ class Storage:
             "POSTGRES_CONNECT_TIMEOUT": "10",
         }
         schema = parsed.query.get("schema")
-        if isinstance(schema, str) and schema:
+        if not isinstance(schema, str) or not schema:
+            schema = None
+        elif not schema.replace("_", "").isalnum():
+            raise StorageError(f"schema {schema!r}: use letters, digits and underscores")
+        else:
             env["POSTGRES_SCHEMA"] = schema
         alchemy = parsed.set(drivername="postgresql+psycopg").difference_update_query(["schema"])
-        return cls(text, "postgresql", env, alchemy)
+        return cls(text, "postgresql", env, alchemy, schema)
+
+    def prepare(self) -> None:
+        """Create the PostgreSQL schema named in the URL, if it does not exist yet."""
+        if self.backend != "postgresql" or self.schema is None:
+            return
+        import psycopg
+
+        url = self.sqlalchemy_url.set(drivername="postgresql")
+        try:
+            with psycopg.connect(url.render_as_string(hide_password=False), autocommit=True,
+                                 connect_timeout=10) as conn:
+                conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+        except psycopg.Error as error:
+            raise StorageError(f"cannot open {self.display_url}: {error}".strip()) from None
+
+    @property
+    def sqlalchemy_connect_args(self) -> dict[str, Any]:
+        """How the read models' engine connects: on PostgreSQL, into the URL's schema."""
+        if self.backend == "postgresql":
+            args: dict[str, Any] = {"connect_timeout": 10}
+            if self.schema:
+                args["options"] = f"-csearch_path={self.schema}"
+            return args
+        return {"timeout": 10, "check_same_thread": False}
 
     @property
     def display_url(self) -> str:
         return self.sqlalchemy_url.render_as_string(hide_password=True)
+
+
+IDS_PER_QUERY = 500
+"""Below SQLite's oldest limit on parameters of one statement (999)."""
+
+
+def recorded_ids(recorder: Any, ids: Collection[UUID]) -> set[UUID]:
+    """Which of ``ids`` have events in ``recorder``: one query per few hundred ids.
+
+    Asking the recorder id by id is correct everywhere but costs a round trip each; an importer
+    that checks thousands of external keys asks the events table directly instead.
+    """
+    from eventsourcing.sqlite import SQLiteAggregateRecorder
+
+    lookup = (
+        _sqlite_ids if isinstance(recorder, SQLiteAggregateRecorder)
+        else _postgres_ids if _is_postgres(recorder)
+        else _ids_one_by_one
+    )
+    wanted = list(ids)
+    found: set[UUID] = set()
+    for start in range(0, len(wanted), IDS_PER_QUERY):
+        found |= lookup(recorder, wanted[start:start + IDS_PER_QUERY])
+    return found
+
+
+def _sqlite_ids(recorder: Any, ids: list[UUID]) -> set[UUID]:
+    # The SQLite recorder stores a UUID as its 32 hex digits (see its insert_events).
+    statement = (f"SELECT DISTINCT originator_id FROM {recorder.events_table_name} "
+                 f"WHERE originator_id IN ({','.join('?' * len(ids))})")
+    with recorder.datastore.transaction(commit=False) as cursor:
+        cursor.execute(statement, [case_id.hex for case_id in ids])
+        return {UUID(row["originator_id"]) for row in cursor.fetchall()}
+
+
+def _postgres_ids(recorder: Any, ids: list[UUID]) -> set[UUID]:
+    from psycopg.sql import SQL, Identifier
+
+    statement = SQL(
+        "SELECT DISTINCT originator_id FROM {schema}.{table} WHERE originator_id = ANY(%s)"
+    ).format(schema=Identifier(recorder.datastore.schema),
+             table=Identifier(recorder.events_table_name))
+    with recorder.datastore.get_connection() as connection, connection.cursor() as cursor:
+        cursor.execute(statement, [ids])
+        return {UUID(str(row["originator_id"])) for row in cursor.fetchall()}
+
+
+def _ids_one_by_one(recorder: Any, ids: list[UUID]) -> set[UUID]:
+    return {case_id for case_id in ids if recorder.select_events(case_id, limit=1)}
+
+
+def _is_postgres(recorder: Any) -> bool:
+    try:
+        from eventsourcing.postgres import PostgresAggregateRecorder
+    except ImportError:  # PostgreSQL support is an optional extra: then it is not in use
+        return False
+    return isinstance(recorder, PostgresAggregateRecorder)

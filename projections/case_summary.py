@@ -45,7 +45,8 @@ def summarise(row: dict[str, Any] | None, event: Any, workflows: WorkflowRegistr
             "stage": None, "outcome": None,
         }
     else:
-        assert row is not None, f"event {event.originator_version} of an unknown case"
+        if row is None:
+            raise ValueError("the case's history does not start with Opened")
         row = dict(row)
     if isinstance(event, Case.Migrated):
         row["workflow_version"] = event.workflow_version

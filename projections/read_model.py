@@ -14,13 +14,18 @@ from typing import Any
 from eventsourcing.persistence import Tracking, TrackingRecorder
 from sqlalchemy import Connection, create_engine, delete, event, insert, select, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.pool import QueuePool
 
-from casework import Casework
+from casework import Casework, CaseworkError
 
 from .case_summary import summarise
 from .tables import case_summary, metadata, projection_tracking
 
 PAGE_SIZE = 1000
+
+
+class ProjectionError(CaseworkError):
+    """The read models cannot be brought up to date: a stored event is corrupt."""
 
 
 class ReadModel(TrackingRecorder):
@@ -31,14 +36,16 @@ class ReadModel(TrackingRecorder):
     def __init__(self, app: Casework, page_size: int = PAGE_SIZE) -> None:
         self.app = app
         self.page_size = page_size
-        self.engine = _engine(app)
+        self.engine = _engine(app, writer=False)
+        """For reading: on SQLite a reader never holds up writers (WAL)."""
+        self._writer = _engine(app, writer=True)
         self.create()
 
     # Life cycle --------------------------------------------------------------------------
 
     def create(self) -> None:
-        metadata.create_all(self.engine)
-        with self.engine.begin() as conn:
+        metadata.create_all(self._writer)
+        with self._writer.begin() as conn:
             known = conn.execute(select(projection_tracking.c.projection).where(
                 projection_tracking.c.projection == self.name)).first()
             if known is None:
@@ -46,7 +53,7 @@ class ReadModel(TrackingRecorder):
                                                                notification_id=0))
 
     def drop(self) -> None:
-        metadata.drop_all(self.engine)
+        metadata.drop_all(self._writer)
 
     def rebuild(self) -> int:
         """Drop the tables and fold every event again; returns how many events it applied."""
@@ -56,6 +63,7 @@ class ReadModel(TrackingRecorder):
 
     def close(self) -> None:
         self.engine.dispose()
+        self._writer.dispose()
 
     # Catching up -------------------------------------------------------------------------
 
@@ -74,14 +82,14 @@ class ReadModel(TrackingRecorder):
 
     def apply_next_page(self) -> int:
         """Fold the next page of events into the rows, in one transaction with the tracking."""
-        with self.engine.begin() as conn:
+        with self._writer.begin() as conn:
             position = self._locked_position(conn)
             notifications = self.app.recorder.select_notifications(
                 start=position, limit=self.page_size, inclusive_of_start=False
             )
             if not notifications:
                 return 0
-            events = [self.app.mapper.to_domain_event(n) for n in notifications]
+            events = [self._decoded(n) for n in notifications]
             ids = list({str(e.originator_id) for e in events})
             rows: dict[str, dict[str, Any]] = {}
             for chunk in _chunks(ids, 500):
@@ -89,8 +97,16 @@ class ReadModel(TrackingRecorder):
                     rows[row.id] = dict(row._mapping)
             for domain_event in events:
                 case_id = str(domain_event.originator_id)
-                rows[case_id] = summarise(rows.get(case_id), domain_event,
-                                          self.app.workflows, self.app.organisation)
+                try:
+                    rows[case_id] = summarise(rows.get(case_id), domain_event,
+                                              self.app.workflows, self.app.organisation)
+                except CaseworkError:
+                    raise
+                except Exception as error:  # a stored history the engine could not have made
+                    raise ProjectionError(
+                        f"cannot apply event {domain_event.originator_version} of case "
+                        f"{case_id} to the read model ({type(error).__name__}: {error}); "
+                        "run `casework audit` on it") from None
             for chunk in _chunks(ids, 500):
                 conn.execute(delete(case_summary).where(case_summary.c.id.in_(chunk)))
             conn.execute(insert(case_summary), list(rows.values()))
@@ -100,6 +116,15 @@ class ReadModel(TrackingRecorder):
                 .values(notification_id=notifications[-1].id)
             )
         return len(notifications)
+
+    def _decoded(self, notification: Any) -> Any:
+        try:
+            return self.app.mapper.to_domain_event(notification)
+        except Exception as error:  # tampered or corrupt: say where, not a traceback
+            raise ProjectionError(
+                f"cannot read event {notification.originator_version} of case "
+                f"{notification.originator_id} ({type(error).__name__}); "
+                "run `casework audit` on it") from None
 
     def position(self) -> int:
         with self.engine.connect() as conn:
@@ -126,7 +151,7 @@ class ReadModel(TrackingRecorder):
         return self.position() or None
 
     def insert_tracking(self, tracking: Tracking) -> None:
-        with self.engine.begin() as conn:
+        with self._writer.begin() as conn:
             conn.execute(
                 update(projection_tracking)
                 .where(projection_tracking.c.projection == self.name)
@@ -151,14 +176,18 @@ class ReadModel(TrackingRecorder):
                     conn.execute(select(case_summary).order_by(case_summary.c.id))]
 
 
-def _engine(app: Casework) -> Engine:
-    url = app.storage.sqlalchemy_url
-    if app.storage.backend != "sqlite":
-        return create_engine(url)
-    engine = create_engine(url, connect_args={"timeout": 10, "check_same_thread": False})
+def _engine(app: Casework, writer: bool) -> Engine:
+    storage = app.storage
+    if storage.backend != "sqlite":
+        return create_engine(storage.sqlalchemy_url, connect_args=storage.sqlalchemy_connect_args)
+    # QueuePool also for the shared in-memory database: each connection sees the same one.
+    engine = create_engine(storage.sqlalchemy_url, poolclass=QueuePool,
+                           connect_args=storage.sqlalchemy_connect_args)
+    if not writer:
+        return engine
 
-    # SQLAlchemy's documented recipe for real SQLite transactions: take the write lock at
-    # BEGIN, so that reading the tracking position and writing after it are one step.
+    # SQLAlchemy's documented recipe for real SQLite transactions: the writer takes the write
+    # lock at BEGIN, so that reading the tracking position and writing after it are one step.
     @event.listens_for(engine, "connect")
     def _autocommit_driver(dbapi_connection: Any, _: Any) -> None:
         dbapi_connection.isolation_level = None

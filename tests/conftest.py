@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from uuid import uuid4
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -45,13 +47,52 @@ def new_app(url: str = "sqlite:///:memory:", **options) -> Casework:
     return Casework(url, **options)
 
 
+POSTGRES_URL = os.environ.get("CASEWORK_TEST_POSTGRES_URL", "")
+NO_POSTGRES = "PostgreSQL tests skipped: set CASEWORK_TEST_POSTGRES_URL (CI sets it)"
+
+
+@contextmanager
+def postgres_schema() -> Iterator[str]:
+    """A URL to a schema of its own in the test server, dropped afterwards, so that tests
+    never see each other's events."""
+    import psycopg
+
+    schema = f"casework_test_{uuid4().hex[:16]}"
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    try:
+        yield f"{POSTGRES_URL}{separator}schema={schema}"
+    finally:
+        plain = POSTGRES_URL.replace("postgresql+psycopg://", "postgresql://")
+        with psycopg.connect(plain, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@contextmanager
+def database(backend: str) -> Iterator[str]:
+    """A fresh, empty database URL on ``backend`` ("sqlite" or "postgresql")."""
+    if backend == "sqlite":
+        yield "sqlite:///:memory:"
+        return
+    if not POSTGRES_URL:
+        pytest.skip(NO_POSTGRES)
+    with postgres_schema() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Each test that uses it runs on both back ends."""
+    with database(request.param) as url:
+        yield url
+
+
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
 
 
 @pytest.fixture
-def app(clock: Clock) -> Iterator[Casework]:
-    engine = new_app(clock=clock)
+def app(database_url: str, clock: Clock) -> Iterator[Casework]:
+    engine = new_app(database_url, clock=clock)
     yield engine
     engine.close()

@@ -15,7 +15,7 @@ import pytest
 from casework import Organisation, OrganisationError, WorkflowDefinitionError
 from casework.compiler import compile_workflow, load_workflow
 from casework.workflow import Workflow
-from workflows import DEFINITIONS, SAMPLE_ORGANISATION
+from workflows import DEFINITIONS, ORGANISATION, SAMPLE_ORGANISATION
 
 VALID = """\
 name = "errand"
@@ -250,3 +250,44 @@ def test_a_well_formed_small_organisation_loads(tmp_path: Path) -> None:
 def test_a_missing_organisation_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(OrganisationError, match=r"nowhere\.csv"):
         Organisation.load(tmp_path / "nowhere.csv")
+
+
+def test_the_default_organisation_is_guanlan_and_new_york_side_by_side() -> None:
+    org = Organisation.load(ORGANISATION)
+    assert sorted(unit.path for unit in org if org.parent(unit.path) is None) == ["guanlan", "nyc"]
+    assert org.count("community") == 10 + 5  # Guanlan's communities, New York's boroughs
+    assert org["nyc/manhattan"].level == "community"
+    assert org["nyc/nypd"].level == "department"
+    assert org.parent("nyc/nypd") == "nyc"
+    assert org.ancestor_at("guanlan/guancheng/b1/g1/bg1", "subdistrict") == "guanlan"
+
+
+def test_several_files_make_one_organisation(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text(HEADER + GOOD_ROWS, encoding="utf-8")
+    (tmp_path / "b.csv").write_text(HEADER + "city,subdistrict,City\ncity/d,department,D\n",
+                                    encoding="utf-8")
+    org = Organisation.load(tmp_path)
+    assert len(org) == 4
+    assert org.parent("city/d") == "city"
+    assert len(Organisation.load(tmp_path / "a.csv", tmp_path / "b.csv")) == 4
+
+
+def test_a_unit_listed_in_two_files_is_refused_naming_both(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text(HEADER + GOOD_ROWS, encoding="utf-8")
+    (tmp_path / "b.csv").write_text(HEADER + GOOD_ROWS, encoding="utf-8")
+    with pytest.raises(OrganisationError) as raised:
+        Organisation.load(tmp_path)
+    assert str(raised.value) == f"{tmp_path / 'b.csv'}: unit top is also listed in " \
+                                f"{tmp_path / 'a.csv'}"
+
+
+def test_each_file_is_a_whole_tree(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text(HEADER + GOOD_ROWS, encoding="utf-8")
+    (tmp_path / "b.csv").write_text(HEADER + "top/c1/b1,block,B1\n", encoding="utf-8")
+    with pytest.raises(OrganisationError, match=r"b\.csv: unit top/c1/b1: its parent top/c1"):
+        Organisation.load(tmp_path)
+
+
+def test_a_directory_without_organisation_files_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(OrganisationError, match="no organisation files"):
+        Organisation.load(tmp_path)

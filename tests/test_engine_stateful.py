@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from hypothesis import event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -25,7 +26,7 @@ from casework import Actor, CaseView, CaseworkError, GuardRefused
 from casework.fields import FieldSpec
 from casework.workflow import OPEN, Workflow
 
-from .conftest import REGISTRY, Clock, new_app
+from .conftest import NO_POSTGRES, POSTGRES_URL, REGISTRY, Clock, database, new_app
 
 ACTORS = [
     Actor("clerk", roles=["intake", "assessor", "dispatcher"]),
@@ -73,10 +74,13 @@ def value_for(spec: FieldSpec, cases: list[str]) -> st.SearchStrategy[Any]:
 class CaseworkMachine(RuleBasedStateMachine):
     cases = Bundle("cases")
 
+    backend = "sqlite"
+
     def __init__(self) -> None:
         super().__init__()
         self.clock = Clock()
-        self.app = new_app(clock=self.clock, snapshot_interval=3)
+        self.database = database(self.backend)
+        self.app = new_app(self.database.__enter__(), clock=self.clock, snapshot_interval=3)
         self.expected_events: dict[str, int] = {}
         self.timeline: dict[str, list[tuple[Any, CaseView]]] = {}
         self.touched: str | None = None
@@ -87,6 +91,7 @@ class CaseworkMachine(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         self.app.close()
+        self.database.__exit__(None, None, None)
 
     def _fields(self, data: st.DataObject, specs: dict[str, FieldSpec], careful: bool
                 ) -> dict[str, Any]:
@@ -223,3 +228,14 @@ def _has_mistake(fields: dict[str, Any], specs: dict[str, FieldSpec]) -> bool:
 
 CaseworkMachine.TestCase.settings = settings(stateful_step_count=30)
 TestCasework = CaseworkMachine.TestCase
+
+
+class PostgresCaseworkMachine(CaseworkMachine):
+    """The same machine on PostgreSQL: fewer examples, since each one gets its own schema."""
+
+    backend = "postgresql"
+
+
+PostgresCaseworkMachine.TestCase.settings = settings(stateful_step_count=30, max_examples=25)
+TestCaseworkOnPostgres = pytest.mark.skipif(not POSTGRES_URL, reason=NO_POSTGRES)(
+    PostgresCaseworkMachine.TestCase)

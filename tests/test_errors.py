@@ -51,13 +51,6 @@ VOLUNTEER = Actor("vol.a", roles=["volunteer"])
 ORGANISER = Actor("lin.yu", roles=["organiser"])
 
 
-@pytest.fixture
-def app() -> Iterator[Casework]:
-    engine = Casework("sqlite:///:memory:")
-    yield engine
-    engine.close()
-
-
 @contextmanager
 def nothing_recorded(app: Casework, case_id: UUID) -> Iterator[None]:
     """The block must leave the case exactly as it found it."""

@@ -6,7 +6,6 @@ so that deadlines, history and time travel are exact.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
@@ -49,13 +48,6 @@ SYSTEM = Actor("system", roles=["system"])
 VOLUNTEER_A = Actor("vol.a", roles=["volunteer"])
 VOLUNTEER_B = Actor("vol.b", roles=["volunteer"])
 VOLUNTEER_C = Actor("vol.c", roles=["volunteer"])
-
-
-@pytest.fixture
-def app() -> Iterator[Casework]:
-    engine = Casework("sqlite:///:memory:")
-    yield engine
-    engine.close()
 
 
 def stages_visited(app: Casework, case_id: UUID) -> list[str]:
@@ -186,6 +178,21 @@ def test_grade_sets_deadline_from_the_assessment_time(app: Casework, grade: str,
     assert app.get_case(case_id).deadline == assessed_at + timedelta(hours=hours)
 
 
+def test_a_due_time_given_at_dispatch_overrides_the_grades_deadline(app: Casework) -> None:
+    case_id = open_petition(app)
+    app.fire(case_id, "assess", ASSESSOR, at=at(1), grade="C", category="roads")
+    view = app.fire(case_id, "dispatch", DISPATCHER, at=at(2), unit=COMMUNITY, due=at(10))
+    assert view.deadline == at(10)
+    assert app.history(case_id)[-1].changes == {"unit": COMMUNITY, "deadline": at(10)}
+
+
+def test_without_a_due_time_dispatch_keeps_the_grades_deadline(app: Casework) -> None:
+    case_id = open_petition(app)
+    app.fire(case_id, "assess", ASSESSOR, at=at(1), grade="C", category="roads")
+    view = app.fire(case_id, "dispatch", DISPATCHER, at=at(2), unit=COMMUNITY)
+    assert view.deadline == at(1 + 168)
+
+
 def test_get_case_as_of_shows_the_case_as_it_was(app: Casework) -> None:
     case_id = petition_in_progress(app, grade="B")
     app.fire(case_id, "mediate", MEDIATOR, at=at(5), track="people")
@@ -273,7 +280,9 @@ def test_escalation_moves_the_case_up_one_unit_at_a_time(app: Casework) -> None:
 
     view = app.fire(case_id, "escalate", HANDLER, at=at(3), reason="Needs the community")
     assert (view.state, view.unit, view.escalations) == ("dispatched", COMMUNITY, 1)
-    assert app.history(case_id)[-1].changes == {"unit": COMMUNITY, "escalations": 1}
+    # The new unit gets the grade's time to resolve (C: 168 hours) from the escalation.
+    assert app.history(case_id)[-1].changes == {
+        "unit": COMMUNITY, "escalations": 1, "deadline": at(3) + timedelta(hours=168)}
 
     app.fire(case_id, "accept", HANDLER, at=at(4))
     view = app.fire(case_id, "escalate", SYSTEM, at=at(5), reason="Deadline passed")

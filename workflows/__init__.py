@@ -1,7 +1,9 @@
 """The workflow definitions shipped with casework, and where to find them.
 
 Each ``*.toml`` file here is one version of one workflow (see casework.compiler for the
-format); ``organisation/`` holds the sample organisation, shaped like Guanlan subdistrict.
+format); ``organisation/`` holds the organisation cases are dispatched to: every ``*.csv``
+there is one tree (a root and its units), the sample Guanlan subdistrict and New York City's
+311 agencies.
 """
 
 from __future__ import annotations
@@ -9,7 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 DEFINITIONS = Path(__file__).resolve().parent
-SAMPLE_ORGANISATION = DEFINITIONS / "organisation" / "guanlan.csv"
+ORGANISATION = DEFINITIONS / "organisation"
+"""The default organisation: all its files together (see ``Organisation.load``)."""
+SAMPLE_ORGANISATION = ORGANISATION / "guanlan.csv"
 
 
 def definition_files(directory: str | Path = DEFINITIONS) -> list[Path]:

@@ -1,0 +1,443 @@
+"""Replay the recorded cases and say what does not add up: tamper evidence for the store.
+
+Each event's ``hash`` chains it to the one before (see ``casework.case.chain_hash``), so an
+event edited, inserted or removed in the database shows as a broken link or a gap. Replaying
+the events against the workflow version each case ran under shows transitions the engine
+would have refused, and folding them again shows read-model rows that drifted. One thing a
+chain cannot show is a case whose whole chain was recomputed after an edit: ``audit_digest``
+commits to every case's head, to be kept somewhere else and compared later.
+
+``check_history`` and ``check_summary`` are pure functions of a case's events; ``audit``
+feeds them from the store, one case at a time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import typing
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache
+from itertools import islice
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.utils import get_topic
+from sqlalchemy import func, select
+
+from projections.case_summary import summarise
+from projections.read_model import ReadModel
+from projections.tables import case_summary
+
+from .application import Casework
+from .case import GENESIS, Case, chain_hash, event_content
+from .errors import UnknownCase, UnknownWorkflow
+from .organisation import Organisation
+from .registry import WorkflowRegistry
+from .scan import case_ids as all_case_ids
+from .workflow import OPEN, STAY, Trigger, Workflow
+
+CASE_TOPIC = get_topic(Case)
+CASE_EVENTS = (Case.Opened, Case.Transitioned, Case.Migrated)
+CHUNK = 500
+"""Cases audited per read-model query."""
+SHOWN_DIFFERENCES = 3
+
+
+@dataclass(frozen=True)
+class Finding:
+    case_id: str | None
+    """None when the finding is about the store as a whole."""
+    version: int | None
+    """The event the finding is about; None when it is about the case's read-model row."""
+    description: str
+
+    def __str__(self) -> str:
+        where = "" if self.version is None else f"  event {self.version}"
+        return f"{self.case_id or '(store)'}{where}: {self.description}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class AuditReport:
+    cases: int = 0
+    events: int = 0
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        return not self.findings
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"cases": self.cases, "events": self.events, "clean": self.clean,
+                "findings": [finding.as_dict() for finding in self.findings]}
+
+
+@dataclass(frozen=True)
+class Undecodable:
+    """A stored event that could not be turned back into an event at all."""
+
+    originator_version: int
+    reason: str
+
+
+# Checking a case's history (pure) ------------------------------------------------------
+
+def check_history(case_id: str, events: Iterable[Any], workflows: WorkflowRegistry
+                  ) -> list[Finding]:
+    """What is wrong with a case's events, in version order (decoded, or ``Undecodable``)."""
+    replay = _Replay(workflows)
+    findings = []
+    for event in events:
+        for problem in replay.step(event):
+            findings.append(Finding(case_id, event.originator_version, problem))
+    return findings
+
+
+class _Replay:
+    """What the events so far say about the case: what the next event must agree with."""
+
+    def __init__(self, workflows: WorkflowRegistry) -> None:
+        self.workflows = workflows
+        self.version = 0
+        self.head: str | None = GENESIS
+        """The hash the next event must link to; None when unknown (after a gap)."""
+        self.opened = False
+        self.kind: str | None = None
+        self.workflow: Workflow | None = None
+        """None when the case's workflow is unknown: its transitions cannot be judged."""
+        self.state: str | None = None
+        """None before the first event, and after a gap or an unreadable event: the next
+        event's ``from_state`` is then taken at its word."""
+
+    def step(self, event: Any) -> list[str]:
+        problems = self._sequence(event.originator_version)
+        if isinstance(event, Undecodable):
+            return [*problems, *self._unknowable(f"cannot be decoded: {event.reason}")]
+        malformed = _malformed(event)
+        if malformed is not None:
+            return [*problems, *self._unknowable(malformed)]
+        problems += self._link(event)
+        if isinstance(event, Case.Opened):
+            problems += self._opened(event)
+        elif not self.opened:
+            problems += self._unopened(event)
+        elif isinstance(event, Case.Transitioned):
+            problems += self._transitioned(event)
+        else:
+            problems += self._migrated(event)
+        return problems
+
+    def _sequence(self, version: int) -> list[str]:
+        expected = self.version + 1
+        problems = []
+        if version == self.version:
+            problems.append(f"repeats event {version}")
+        elif version < self.version:
+            problems.append(f"comes after event {self.version}: out of order")
+        elif version > expected:
+            missing = f"event {expected} is" if version == expected + 1 \
+                else f"events {expected}-{version - 1} are"
+            problems.append(f"{missing} missing before it")
+            self.head = self.state = None  # what the missing events did is unknown
+        self.version = max(self.version, version)
+        return problems
+
+    def _unknowable(self, problem: str) -> list[str]:
+        """After this event, what the case was is unknown: the next one is taken at its word."""
+        self.head = None
+        self.state = None
+        return [problem]
+
+    def _link(self, event: Any) -> list[str]:
+        previous, self.head = self.head, event.hash
+        if previous is None:
+            return []
+        try:
+            expected = chain_hash(previous, event_content(event))
+        except TypeError as error:
+            return [f"content cannot be hashed: {error}"]
+        if event.hash == expected:
+            return []
+        return ["hash does not match the event's content and the previous event's hash: "
+                "edited or inserted after it was recorded"]
+
+    def _opened(self, event: Case.Opened) -> list[str]:
+        problems = []
+        if self.opened:
+            problems.append("opens the case a second time")
+        if event.originator_topic != CASE_TOPIC:
+            problems.append(f"opens a {event.originator_topic}, not a {CASE_TOPIC}")
+        self.opened, self.kind = True, event.kind
+        self.workflow = self._workflow(event.kind, event.workflow_version, problems)
+        if self.workflow is not None:
+            if event.trigger != OPEN:
+                problems.append(f"opened by {event.trigger!r}, not by {OPEN!r}")
+            if event.to_state != self.workflow.initial:
+                problems.append(f"opened in state {event.to_state!r}, not in the initial state "
+                                f"{self.workflow.initial!r} of {self.workflow.key}")
+            problems += _stage(self.workflow, event)
+        self.state = event.to_state
+        return problems
+
+    def _unopened(self, event: Any) -> list[str]:
+        # A missing first event is already a gap; say nothing more about each later event.
+        problem = ["the case's first event does not open it"] if event.originator_version == 1 \
+            else []
+        self.state = event.to_state
+        return problem
+
+    def _transitioned(self, event: Case.Transitioned) -> list[str]:
+        problems = self._left(event)
+        workflow, state = self.workflow, self.state or event.from_state
+        if workflow is not None:
+            trigger = workflow.transitions.get((state, event.trigger))
+            if trigger is None:
+                legal = ", ".join(workflow.legal_triggers(state)) or "none"
+                problems.append(f"illegal transition: {event.trigger!r} from {state!r} in "
+                                f"{workflow.key} (legal from {state!r}: {legal})")
+            else:
+                allowed = _destinations(workflow, trigger, state)
+                if event.to_state not in allowed:
+                    problems.append(
+                        f"illegal transition: {event.trigger!r} from {state!r} leads to "
+                        f"{event.to_state!r}; in {workflow.key} it leads only to "
+                        f"{', '.join(sorted(allowed))}")
+            problems += _stage(workflow, event)
+        self.state = event.to_state
+        return problems
+
+    def _migrated(self, event: Case.Migrated) -> list[str]:
+        problems = self._left(event)
+        if self.workflow is not None and event.from_version != self.workflow.version:
+            problems.append(f"migrates from v{event.from_version}, but the case ran under "
+                            f"v{self.workflow.version}")
+        if event.workflow_version <= event.from_version:
+            problems.append(f"migrates from v{event.from_version} to v{event.workflow_version}: "
+                            "migrations only go forward")
+        assert self.kind is not None
+        target = self._workflow(self.kind, event.workflow_version, problems)
+        if target is not None:
+            mapped = target.migrations.get(event.from_version, {}).get(event.from_state,
+                                                                       event.from_state)
+            if event.to_state not in target.states:
+                problems.append(f"migrates to state {event.to_state!r}, which {target.key} "
+                                "does not have")
+            elif event.to_state != mapped:
+                problems.append(f"migrates {event.from_state!r} to {event.to_state!r}, but "
+                                f"{target.key} maps it to {mapped!r}")
+            problems += _stage(target, event)
+        self.workflow, self.state = target, event.to_state
+        return problems
+
+    def _left(self, event: Any) -> list[str]:
+        if self.state is None or event.from_state == self.state:
+            return []
+        return [f"says the case left {event.from_state!r}, but it was {self.state!r}"]
+
+    def _workflow(self, kind: str, version: int, problems: list[str]) -> Workflow | None:
+        try:
+            return self.workflows.get(kind, version)
+        except UnknownWorkflow:
+            problems.append(f"runs under {kind} v{version}, a workflow not installed here")
+            return None
+
+
+def _destinations(workflow: Workflow, trigger: Trigger, state: str) -> set[str]:
+    stays = STAY in {trigger.to, *(branch.to for branch in trigger.branches)}
+    return workflow.destinations(trigger) | ({state} if stays else set())
+
+
+def _stage(workflow: Workflow, event: Any) -> list[str]:
+    state = workflow.states.get(event.to_state)
+    if state is None or state.stage == event.to_stage:
+        return []  # an unknown state is reported as an illegal transition
+    return [f"records stage {event.to_stage!r}, but {event.to_state!r} is in stage "
+            f"{state.stage!r} of {workflow.key}"]
+
+
+def _malformed(event: Any) -> str | None:
+    """Why the event cannot be judged at all: not an event of a case, or attributes that are
+    missing or of the wrong type (the hash covers values, not whether a time is a time)."""
+    if not isinstance(event, CASE_EVENTS):
+        return f"is a {type(event).__qualname__}, not an event of a case"
+    attributes = vars(event)
+    missing = [name for name in _attribute_types(type(event)) if name not in attributes]
+    if missing:
+        return f"has no {', '.join(missing)}"
+    wrong = [name for name, kind in _attribute_types(type(event)).items()
+             if not isinstance(attributes[name], kind)]
+    if wrong:
+        return f"has {', '.join(wrong)} of the wrong type"
+    return None
+
+
+@cache
+def _attribute_types(event_class: type) -> dict[str, type]:
+    hints = typing.get_type_hints(event_class)
+    types = {}
+    for attribute in dataclasses.fields(event_class):
+        hint = hints[attribute.name]
+        kind = typing.get_origin(hint) or hint
+        types[attribute.name] = kind if isinstance(kind, type) else object
+    return types
+
+
+# Checking a case's read-model row (pure) -----------------------------------------------
+
+COLUMNS = tuple(column.name for column in case_summary.columns)
+
+
+def check_summary(case_id: str, events: Sequence[Any], row: dict[str, Any] | None,
+                  workflows: WorkflowRegistry, organisation: Organisation) -> list[Finding]:
+    """Whether the case's ``case_summary`` row is what its events fold into."""
+    if not events or not isinstance(events[0], Case.Opened) or any(
+            isinstance(event, Undecodable) or _malformed(event) for event in events):
+        return []  # the history's findings say why it cannot be folded
+    last = events[-1].originator_version
+    try:
+        expected: dict[str, Any] | None = None
+        for event in events:
+            expected = summarise(expected, event, workflows, organisation)
+    except Exception as error:  # whatever the fold trips over, the audit goes on
+        return [Finding(case_id, None, f"the events cannot be folded into a read-model row "
+                                       f"({type(error).__name__}: {error})")]
+    assert expected is not None
+    if row is None:
+        return [Finding(case_id, None, f"the read model has no row for this case "
+                                       f"(events up to {last})")]
+    differences = [name for name in COLUMNS if row.get(name) != expected.get(name)]
+    if not differences:
+        return []
+    shown = ", ".join(f"{name} {_shown(row.get(name))} (events say {_shown(expected.get(name))})"
+                      for name in differences[:SHOWN_DIFFERENCES])
+    more = len(differences) - SHOWN_DIFFERENCES
+    return [Finding(case_id, None, f"the read-model row disagrees with the events: {shown}"
+                                   + (f" and {more} more" if more > 0 else ""))]
+
+
+def _shown(value: Any) -> str:
+    return value.isoformat(sep=" ") if isinstance(value, datetime) else repr(value)
+
+
+# Reading the store ---------------------------------------------------------------------
+
+def audit(app: Casework, case_ids: Iterable[UUID | str] | None = None, kind: str | None = None,
+          read_model: ReadModel | None = None) -> AuditReport:
+    """Replay the selected cases (all when ``case_ids`` is None) and report what is wrong.
+
+    With a ``read_model``, it is first brought up to date and each case's row is compared
+    with its events; without one, only the events are checked.
+    """
+    report = AuditReport()
+    everything = case_ids is None and kind is None
+    if case_ids is None:
+        selected: Iterable[UUID] = all_case_ids(app)
+    else:
+        selected = list(dict.fromkeys(app.parse_case_id(case_id) for case_id in case_ids))
+        for case_id in selected:
+            if not app.recorder.select_events(case_id, limit=1):
+                raise UnknownCase(case_id)
+    compared = read_model is not None and _caught_up(read_model, report)
+    rows_seen = 0
+    for chunk in _chunks(selected, CHUNK):
+        rows = _rows(read_model, chunk) if compared and read_model is not None else {}
+        for case_id in chunk:
+            events = stored_history(app, case_id)
+            if not events:
+                continue  # deleted since the scan went by
+            if kind is not None and getattr(events[0], "kind", kind) != kind:
+                continue  # a case whose kind cannot be read is audited whatever the filter
+            report.cases += 1
+            report.events += len(events)
+            report.findings += check_history(str(case_id), events, app.workflows)
+            if compared:
+                row = rows.get(str(case_id))
+                rows_seen += row is not None
+                report.findings += check_summary(str(case_id), events, row, app.workflows,
+                                                 app.organisation)
+    if compared and everything and read_model is not None:
+        report.findings += _rows_without_events(app, read_model, rows_seen)
+    return report
+
+
+def stored_history(app: Casework, case_id: UUID) -> list[Any]:
+    """A case's stored events in version order, each decoded or ``Undecodable``."""
+    history: list[Any] = []
+    for stored in app.recorder.select_events(case_id):
+        try:
+            history.append(app.mapper.to_domain_event(stored))
+        except Exception as error:  # a corrupt row is a finding, never a crash
+            history.append(Undecodable(stored.originator_version, _reason(error)))
+    return history
+
+
+def audit_digest(app: Casework) -> str:
+    """One sha256 over every case's head: the lines "<case id> <head hash>\\n" sorted by id.
+
+    Keep it somewhere else; a later digest that differs means the store changed, even where
+    every chain was recomputed to hide it. Holds one short entry per case while it sorts.
+    """
+    entries = sorted(f"{case_id} {_head(app, case_id)}\n" for case_id in all_case_ids(app))
+    digest = hashlib.sha256()
+    for entry in entries:
+        digest.update(entry.encode())
+    return digest.hexdigest()
+
+
+def _head(app: Casework, case_id: UUID) -> str:
+    (last,) = app.recorder.select_events(case_id, desc=True, limit=1)
+    try:
+        return str(app.mapper.to_domain_event(last).hash)
+    except Exception:  # an unreadable head still commits to exactly what is stored
+        return "undecodable:" + hashlib.sha256(last.state).hexdigest()
+
+
+def _caught_up(read_model: ReadModel, report: AuditReport) -> bool:
+    try:
+        read_model.catch_up()
+    except Exception as error:  # the events it trips over are findings of their own
+        report.findings.append(Finding(None, None, "read model not compared: it cannot catch "
+                                                   f"up with the events ({_reason(error)})"))
+        return False
+    return True
+
+
+def _rows(read_model: ReadModel, case_ids: list[UUID]) -> dict[str, dict[str, Any]]:
+    query = select(case_summary).where(case_summary.c.id.in_([str(i) for i in case_ids]))
+    with read_model.engine.connect() as conn:
+        return {row.id: dict(row._mapping) for row in conn.execute(query)}
+
+
+def _rows_without_events(app: Casework, read_model: ReadModel, rows_seen: int
+                         ) -> list[Finding]:
+    with read_model.engine.connect() as conn:
+        total = conn.execute(select(func.count()).select_from(case_summary)).scalar_one()
+        if total == rows_seen:
+            return []  # the usual answer, without looking at every row again
+        findings = []
+        ids = conn.execution_options(yield_per=CHUNK).execute(select(case_summary.c.id))
+        for (row_id,) in ids:
+            try:
+                known = bool(app.recorder.select_events(UUID(row_id), limit=1))
+            except ValueError:
+                known = False
+            if not known:
+                findings.append(Finding(row_id, None, "the read model has a row for a case "
+                                                      "that has no events"))
+        return findings
+
+
+def _chunks(items: Iterable[UUID], size: int) -> Iterator[list[UUID]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def _reason(error: Exception) -> str:
+    cause = error.__cause__ or error
+    return f"{type(cause).__name__}: {cause}".replace("\n", " ")

@@ -1,0 +1,177 @@
+"""Batch jobs over many cases: sweeps, migrations, reprocessing.
+
+A job is a selection of candidate cases and a step that decides, case by case, whether to
+fire a command. The runner streams candidates, commits one transaction per chunk of changed
+cases, and can split the work across processes (cases partitioned by id). Every step checks
+the case as it is now, so running a job again, or after it was killed, changes only what is
+still to change: jobs are idempotent and resumable by construction.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import queue
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError
+
+from .application import Batch, Casework
+from .errors import CaseworkError
+
+CHUNK = 500
+"""Changed cases per transaction."""
+REFUSALS_KEPT = 1000
+"""How many refusals a summary lists in full (the count is always exact)."""
+
+
+class Selection(Protocol):
+    """Where a job's candidates come from (see projections.selection); picklable, so that
+    worker processes can open it on their own connection."""
+
+    def case_ids(self, app: Casework, partition: tuple[int, int]) -> Iterator[UUID]: ...
+
+
+class Step(Protocol):
+    """What a job does to one case: fire through ``batch``, or return None to leave it.
+
+    Returns a short description of the change (listed in dry runs), or None."""
+
+    name: str
+
+    def __call__(self, batch: Batch, case_id: UUID) -> str | None: ...
+
+
+@dataclass
+class JobSummary:
+    job: str
+    dry_run: bool = False
+    examined: int = 0
+    changed: int = 0
+    refused: int = 0
+    changes: list[dict[str, str]] = field(default_factory=list)
+    """With --dry-run: every change it would make."""
+    refusals: list[dict[str, str]] = field(default_factory=list)
+    listed: list[dict[str, Any]] = field(default_factory=list)
+
+    def merge(self, other: JobSummary) -> None:
+        self.examined += other.examined
+        self.changed += other.changed
+        self.refused += other.refused
+        self.changes += other.changes
+        self.refusals += other.refusals[: max(0, REFUSALS_KEPT - len(self.refusals))]
+        self.listed += other.listed
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"job": self.job, "dry_run": self.dry_run, "examined": self.examined,
+                "changed": self.changed, "refused": self.refused, "changes": self.changes,
+                "refusals": self.refusals, "listed": self.listed}
+
+
+def run_job(app: Casework, step: Step, selection: Selection, *, workers: int = 1,
+            dry_run: bool = False, progress: Callable[[int], None] | None = None) -> JobSummary:
+    """Run ``step`` over the cases ``selection`` gives, in ``workers`` processes."""
+    if workers <= 1:
+        return _run_partition(app, step, selection, (0, 1), dry_run, progress)
+    context = multiprocessing.get_context("spawn")  # fresh processes: no inherited connections
+    messages = context.Queue()
+    processes = [
+        context.Process(target=_worker, daemon=True,
+                        args=(app.storage.url, _engine_options(app), step, selection,
+                              (k, workers), dry_run, messages))
+        for k in range(workers)
+    ]
+    for process in processes:
+        process.start()
+    summary = JobSummary(step.name, dry_run)
+    finished, failures = 0, []
+    while finished < workers:
+        try:
+            kind, payload = messages.get(timeout=1)
+        except queue.Empty:
+            if not any(p.is_alive() for p in processes) and messages.empty():
+                failures.append("a worker died")
+                break
+            continue
+        if kind == "progress" and progress is not None:
+            progress(payload)
+        elif kind == "done":
+            summary.merge(payload)
+            finished += 1
+        elif kind == "failed":
+            failures.append(payload)
+            finished += 1
+    for process in processes:
+        process.join()
+    if failures:
+        raise CaseworkError(f"{step.name}: {failures[0]} (run it again: finished work is kept)")
+    return summary
+
+
+def _engine_options(app: Casework) -> dict[str, Any]:
+    return {"workflows": app.workflows, "organisation": app.organisation}
+
+
+def _worker(url: str, options: dict[str, Any], step: Step, selection: Selection,
+            partition: tuple[int, int], dry_run: bool, messages: Any) -> None:
+    try:
+        app = Casework(url, **options)
+        summary = _run_partition(app, step, selection, partition, dry_run,
+                                 lambda n: messages.put(("progress", n)))
+        messages.put(("done", summary))
+    except Exception as error:  # reported to the parent, which fails the job in one line
+        messages.put(("failed", f"{type(error).__name__}: {error}"))
+
+
+def _run_partition(app: Casework, step: Step, selection: Selection,
+                   partition: tuple[int, int], dry_run: bool,
+                   progress: Callable[[int], None] | None) -> JobSummary:
+    summary = JobSummary(step.name, dry_run)
+    batch = app.batch(size=10**9)  # committed here, chunk by chunk
+    chunk: list[UUID] = []
+    for case_id in selection.case_ids(app, partition):
+        summary.examined += 1
+        try:
+            change = step(batch, case_id)
+        except CaseworkError as refusal:
+            summary.refused += 1
+            if len(summary.refusals) < REFUSALS_KEPT:
+                summary.refusals.append({"case": str(case_id), "reason": str(refusal)})
+            change = None
+        if change is not None:
+            summary.changed += 1
+            chunk.append(case_id)
+            if dry_run:
+                summary.changes.append({"case": str(case_id), "change": change})
+        listed = getattr(step, "listed", None)
+        if listed:
+            summary.listed.extend(listed)
+            listed.clear()
+        if progress is not None:
+            progress(1)
+        if len(chunk) >= CHUNK:
+            _commit(app, step, batch, chunk, dry_run)
+            chunk = []
+    _commit(app, step, batch, chunk, dry_run)
+    return summary
+
+
+def _commit(app: Casework, step: Step, batch: Batch, chunk: list[UUID], dry_run: bool) -> None:
+    if dry_run:
+        batch.pending.clear()
+        return
+    try:
+        batch.commit()
+    except IntegrityError:
+        # Another process changed one of these cases meanwhile: decide again, case by case,
+        # on the fresh state (deciding twice is safe: each step checks the case as it is).
+        batch.pending.clear()
+        for case_id in chunk:
+            single = app.batch()
+            try:
+                step(single, case_id)
+                single.commit()
+            except (CaseworkError, IntegrityError):
+                continue

@@ -1,0 +1,286 @@
+"""The audit: a store nobody touched is clean; one edited behind the engine's back is not.
+
+The tampering is done the way an intruder or a careless administrator would do it: straight
+in the SQLite file, with the sqlite3 module, on a copy of a simulated month.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+from uuid import UUID
+
+import pytest
+from click.testing import CliRunner, Result
+
+from casework import Actor, Casework
+from casework.audit import audit, audit_digest, check_history
+from casework.case import Case, chain_hash, event_content
+from casework.simulation import Simulation
+from casework.timestamps import utc_now
+from cli import cli
+from projections import ReadModel
+
+from .conftest import REGISTRY, new_app
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A simulated month in a SQLite file, read model included: made once, copied per test."""
+    path = tmp_path_factory.mktemp("simulated") / "month.db"
+    app = new_app(f"sqlite:///{path}")
+    Simulation(app, petitions=60, enterprise_requests=15, volunteer_tasks=10).run()
+    read_model = ReadModel(app)
+    read_model.catch_up()
+    read_model.close()
+    app.close()
+    return path
+
+
+@pytest.fixture
+def db(simulated: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "cases.db"
+    with closing(sqlite3.connect(simulated)) as source, closing(sqlite3.connect(copy)) as target:
+        source.backup(target)
+    return copy
+
+
+@pytest.fixture
+def app(db: Path) -> Iterator[Casework]:
+    engine = new_app(f"sqlite:///{db}")
+    yield engine
+    engine.close()
+
+
+def run(db: Path, *args: str) -> Result:
+    return CliRunner().invoke(cli, ["audit", "--db", f"sqlite:///{db}", *args],
+                              env={"CASEWORK_DB": None}, prog_name="casework")
+
+
+def a_case_with_events(db: Path, at_least: int) -> UUID:
+    with closing(sqlite3.connect(db)) as conn:
+        (hex_id,) = conn.execute(
+            "SELECT originator_id FROM stored_events GROUP BY originator_id "
+            "HAVING max(originator_version) >= ? ORDER BY originator_id LIMIT 1", (at_least,)
+        ).fetchone()
+    return UUID(hex_id)
+
+
+def edit_event(db: Path, case_id: UUID, version: int, change: dict) -> None:
+    """Change a stored event's JSON in place, as someone with the database file could."""
+    with closing(sqlite3.connect(db)) as conn, conn:
+        # eventsourcing's SQLite recorder keeps a case id as 32 hex digits, the event as JSON.
+        (state,) = conn.execute(
+            "SELECT state FROM stored_events WHERE originator_id = ? AND originator_version = ?",
+            (case_id.hex, version)).fetchone()
+        event = json.loads(state)
+        for path, value in change.items():
+            *parents, name = path.split(".")
+            target = event
+            for parent in parents:
+                target = target[parent]
+            target[name] = value
+        conn.execute(
+            "UPDATE stored_events SET state = ? WHERE originator_id = ? AND originator_version = ?",
+            (json.dumps(event).encode(), case_id.hex, version))
+
+
+def findings_of(result: Result) -> list[str]:
+    return result.stdout.splitlines()
+
+
+# A clean store ---------------------------------------------------------------------------
+
+def test_a_store_only_the_engine_wrote_has_no_findings(app: Casework, db: Path) -> None:
+    read_model = ReadModel(app)
+    report = audit(app, read_model=read_model)
+    read_model.close()
+    assert report.clean, report.findings
+    assert report.cases >= 85  # the simulated arrivals, and the tasks they spawned
+    assert report.events == app.recorder.max_notification_id()
+
+    result = run(db)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    assert result.stderr == f"audited {report.cases} cases, {report.events} events: no findings\n"
+
+
+def test_the_audit_of_some_cases_covers_only_those(app: Casework, db: Path) -> None:
+    case_id = a_case_with_events(db, 4)
+    assert audit(app, [case_id]).cases == 1
+    result = run(db, str(case_id)[:8], "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["cases"] == 1
+
+    volunteer_tasks = audit(app, kind="volunteer_task")
+    assert 0 < volunteer_tasks.cases < audit(app).cases
+
+
+# Tampering -------------------------------------------------------------------------------
+
+def test_an_event_edited_in_the_database_is_found_by_case_and_version(db: Path) -> None:
+    case_id = a_case_with_events(db, 3)
+    edit_event(db, case_id, 2, {"actor_id": "somebody-else"})
+
+    result = run(db)
+
+    assert result.exit_code == 1
+    assert findings_of(result) == [
+        f"{case_id}  event 2: hash does not match the event's content and the previous "
+        "event's hash: edited or inserted after it was recorded"
+    ]
+    assert result.stderr.endswith(": 1 finding\n")
+
+
+def test_an_edited_field_shows_in_the_chain_and_in_the_read_model(db: Path) -> None:
+    case_id = a_case_with_events(db, 3)
+    edit_event(db, case_id, 1, {"fields.channel": "tampered"})
+
+    lines = findings_of(run(db))
+
+    assert lines[0].startswith(f"{case_id}  event 1: hash does not match")
+    assert lines[1].startswith(f"{case_id}: the read-model row disagrees with the events: "
+                               "channel ")
+    assert "(events say 'tampered')" in lines[1]
+
+
+def test_an_event_that_cannot_be_decoded_is_a_finding_not_a_crash(db: Path) -> None:
+    case_id = a_case_with_events(db, 3)
+    with closing(sqlite3.connect(db)) as conn, conn:
+        conn.execute("UPDATE stored_events SET state = ? WHERE originator_id = ? "
+                     "AND originator_version = 2", (b"{not json", case_id.hex))
+
+    result = run(db)
+
+    assert result.exit_code == 1
+    assert findings_of(result) == [f"{case_id}  event 2: cannot be decoded: JSONDecodeError: "
+                                   "Expecting property name enclosed in double quotes: "
+                                   "line 1 column 2 (char 1)"]
+
+
+def test_a_deleted_event_is_a_gap(db: Path) -> None:
+    case_id = a_case_with_events(db, 4)
+    with closing(sqlite3.connect(db)) as conn, conn:
+        conn.execute("DELETE FROM stored_events WHERE originator_id = ? "
+                     "AND originator_version = 3", (case_id.hex,))
+
+    result = run(db)
+
+    assert result.exit_code == 1
+    assert f"{case_id}  event 4: event 3 is missing before it" in findings_of(result)
+
+
+def test_a_read_model_row_edited_by_hand_is_found(db: Path) -> None:
+    case_id = a_case_with_events(db, 2)
+    with closing(sqlite3.connect(db)) as conn, conn:
+        conn.execute("UPDATE case_summary SET reopens = 7 WHERE id = ?", (str(case_id),))
+
+    result = run(db)
+
+    assert result.exit_code == 1
+    assert findings_of(result) == [f"{case_id}: the read-model row disagrees with the events: "
+                                   "reopens 7 (events say 0)"]
+
+
+def test_a_read_model_row_without_events_is_found(db: Path) -> None:
+    stray = "00000000-0000-4000-8000-000000000000"
+    with closing(sqlite3.connect(db)) as conn, conn:
+        conn.execute("INSERT INTO case_summary SELECT ?, kind, workflow_version, state, stage, "
+                     "outcome, grade, category, channel, unit, community, block, level, "
+                     "left_community, opened_at, dispatched_at, resolved_at, closed_at, deadline, "
+                     "breached, resolved_level, escalations, reopens, ever_closed, satisfaction, "
+                     "volunteers, claimed_at, completed_at, parent, events, updated_at, head "
+                     "FROM case_summary LIMIT 1", (stray,))
+
+    assert findings_of(run(db)) == [
+        f"{stray}: the read model has a row for a case that has no events"]
+
+
+def test_an_illegal_transition_recorded_around_the_engine_is_found(app: Casework) -> None:
+    # A perfectly chained event that the engine's checks would have refused: a petition
+    # closed straight after it was opened.
+    case_id = app.open_case("petition", Actor("li", ["intake"]), channel="hotline",
+                            title="Broken cover", location="guanlan/guancheng/b1/g1/bg1")
+    case = app.repository.get(case_id)
+    case.record(Case.Transitioned, recorded_at=utc_now(), trigger="close",
+                from_state=case.state, to_state="closed", to_stage="close", actor_id="x",
+                role="system", at=case.updated_at, fields={}, changes={})
+    app.save(case)
+
+    findings = audit(app, [case_id]).findings
+
+    assert [(f.version, f.description) for f in findings] == [
+        (2, "illegal transition: 'close' from 'collected' in petition v1 "
+            "(legal from 'collected': assess, reject, merge)")]
+
+
+# The digest ------------------------------------------------------------------------------
+
+def test_the_digest_is_the_same_run_after_run(app: Casework, db: Path) -> None:
+    first, second = run(db, "--digest"), run(db, "--digest")
+    assert first.exit_code == second.exit_code == 0
+    assert first.stdout == second.stdout == audit_digest(app) + "\n"
+    assert run(db, "--expect-digest", audit_digest(app)).exit_code == 0
+
+
+def test_a_recomputed_chain_passes_the_chain_check_but_not_the_digest(db: Path) -> None:
+    kept = run(db, "--digest").stdout.strip()
+    case_id = a_case_with_events(db, 3)
+    rechain(db, case_id, {"actor_id": "somebody-else"})
+    app = new_app(f"sqlite:///{db}")
+    try:
+        assert audit(app).clean  # every link holds: the chain alone cannot tell
+    finally:
+        app.close()
+
+    result = run(db, "--expect-digest", kept)
+
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1] == (
+        f"casework: the store no longer matches digest {kept}: it is now "
+        f"{run(db, '--digest').stdout.strip()}")
+
+
+def test_expect_digest_fails_after_an_edit(db: Path) -> None:
+    kept = run(db, "--digest").stdout.strip()
+    case_id = a_case_with_events(db, 3)
+    edit_event(db, case_id, 2, {"role": "nobody"})
+    assert run(db, "--expect-digest", kept).exit_code == 1
+
+
+def rechain(db: Path, case_id: UUID, change: dict) -> None:
+    """Edit a case's second event and recompute every hash after it, as a careful forger
+    would; the read model is rebuilt too, so that only the digest can tell."""
+    edit_event(db, case_id, 2, change)
+    app = new_app(f"sqlite:///{db}")
+    try:
+        events = list(app.events.get(case_id))
+        head = events[0].hash
+        for event in events[1:]:
+            head = chain_hash(head, event_content(event))
+            edit_event(db, case_id, event.originator_version, {"hash": head})
+        read_model = ReadModel(app)
+        read_model.rebuild()
+        read_model.close()
+    finally:
+        app.close()
+
+
+# The checks themselves -------------------------------------------------------------------
+
+def test_a_trigger_that_stays_may_record_the_state_it_left(app: Casework, db: Path) -> None:
+    stays = [event for case_id in _some_cases(db) for event in app.events.get(case_id)
+             if getattr(event, "from_state", None) == event.to_state]
+    assert stays, "the simulated month has no trigger that stays in its state"
+    for event in stays:
+        history = list(app.events.get(event.originator_id))
+        assert check_history(str(event.originator_id), history, REGISTRY) == []
+
+
+def _some_cases(db: Path) -> list[UUID]:
+    with closing(sqlite3.connect(db)) as conn:
+        return [UUID(row[0]) for row in conn.execute(
+            "SELECT DISTINCT originator_id FROM stored_events")]

@@ -32,6 +32,7 @@ from casework.transfer import (
     rejects_path_for,
 )
 from projections import ReadModel
+from projections.audit import ReadModelCheck
 from projections.report import GROUPINGS, Filters, report
 
 EXIT_CODES = """\b
@@ -46,6 +47,15 @@ Exit codes:
   7  database cannot be opened or reached
   8  import: some rows were rejected (listed on stderr, kept in the reject file)
 """
+
+
+def installed_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("casework")
+    except PackageNotFoundError:  # run from a checkout without installing
+        return "unknown (not installed)"
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -77,7 +87,7 @@ class CaseworkGroup(click.Group):
 
 @click.group(cls=CaseworkGroup, epilog=EXIT_CODES,
              context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="casework")
+@click.version_option(version=installed_version(), prog_name="casework")
 def cli() -> None:
     """casework: event-sourced cases (petitions, enterprise requests, volunteer tasks)
     moving through declarative workflows.
@@ -850,7 +860,7 @@ def audit_command(cases: tuple[str, ...], kind: str | None, show_digest: bool,
     selected = [resolve_case(app, case) for case in cases] or None
     read_model = ReadModel(app)
     try:
-        result = audit(app, selected, kind=kind, read_model=read_model)
+        result = audit(app, selected, kind=kind, also=[ReadModelCheck(read_model)])
     finally:
         read_model.close()
     digest = audit_digest(app) if show_digest or expect_digest else None

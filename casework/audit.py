@@ -18,23 +18,16 @@ import hashlib
 import typing
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from functools import cache
 from itertools import islice
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from eventsourcing.utils import get_topic
-from sqlalchemy import func, select
-
-from projections.case_summary import summarise
-from projections.read_model import ReadModel
-from projections.tables import case_summary
 
 from .application import Casework
 from .case import GENESIS, Case, chain_hash, event_content
 from .errors import UnknownCase, UnknownWorkflow
-from .organisation import Organisation
 from .registry import WorkflowRegistry
 from .scan import case_ids as all_case_ids
 from .workflow import OPEN, STAY, Trigger, Workflow
@@ -43,7 +36,6 @@ CASE_TOPIC = get_topic(Case)
 CASE_EVENTS = (Case.Opened, Case.Transitioned, Case.Migrated)
 CHUNK = 500
 """Cases audited per read-model query."""
-SHOWN_DIFFERENCES = 3
 
 
 @dataclass(frozen=True)
@@ -118,9 +110,9 @@ class _Replay:
         problems = self._sequence(event.originator_version)
         if isinstance(event, Undecodable):
             return [*problems, *self._unknowable(f"cannot be decoded: {event.reason}")]
-        malformed = _malformed(event)
-        if malformed is not None:
-            return [*problems, *self._unknowable(malformed)]
+        problem = malformed(event)
+        if problem is not None:
+            return [*problems, *self._unknowable(problem)]
         problems += self._link(event)
         if isinstance(event, Case.Opened):
             problems += self._opened(event)
@@ -260,7 +252,7 @@ def _stage(workflow: Workflow, event: Any) -> list[str]:
             f"{state.stage!r} of {workflow.key}"]
 
 
-def _malformed(event: Any) -> str | None:
+def malformed(event: Any) -> str | None:
     """Why the event cannot be judged at all: not an event of a case, or attributes that are
     missing or of the wrong type (the hash covers values, not whether a time is a time)."""
     if not isinstance(event, CASE_EVENTS):
@@ -287,51 +279,27 @@ def _attribute_types(event_class: type) -> dict[str, type]:
     return types
 
 
-# Checking a case's read-model row (pure) -----------------------------------------------
-
-COLUMNS = tuple(column.name for column in case_summary.columns)
-
-
-def check_summary(case_id: str, events: Sequence[Any], row: dict[str, Any] | None,
-                  workflows: WorkflowRegistry, organisation: Organisation) -> list[Finding]:
-    """Whether the case's ``case_summary`` row is what its events fold into."""
-    if not events or not isinstance(events[0], Case.Opened) or any(
-            isinstance(event, Undecodable) or _malformed(event) for event in events):
-        return []  # the history's findings say why it cannot be folded
-    last = events[-1].originator_version
-    try:
-        expected: dict[str, Any] | None = None
-        for event in events:
-            expected = summarise(expected, event, workflows, organisation)
-    except Exception as error:  # whatever the fold trips over, the audit goes on
-        return [Finding(case_id, None, f"the events cannot be folded into a read-model row "
-                                       f"({type(error).__name__}: {error})")]
-    assert expected is not None
-    if row is None:
-        return [Finding(case_id, None, f"the read model has no row for this case "
-                                       f"(events up to {last})")]
-    differences = [name for name in COLUMNS if row.get(name) != expected.get(name)]
-    if not differences:
-        return []
-    shown = ", ".join(f"{name} {_shown(row.get(name))} (events say {_shown(expected.get(name))})"
-                      for name in differences[:SHOWN_DIFFERENCES])
-    more = len(differences) - SHOWN_DIFFERENCES
-    return [Finding(case_id, None, f"the read-model row disagrees with the events: {shown}"
-                                   + (f" and {more} more" if more > 0 else ""))]
-
-
-def _shown(value: Any) -> str:
-    return value.isoformat(sep=" ") if isinstance(value, datetime) else repr(value)
-
-
 # Reading the store ---------------------------------------------------------------------
 
+class CaseCheck(Protocol):
+    """A further check over the audited histories (the read models plug in here)."""
+
+    def ready(self, report: AuditReport) -> bool:
+        """Prepare; False (with a finding in ``report``) when it cannot check this time."""
+
+    def check_cases(self, histories: dict[UUID, list[Any]]) -> list[Finding]:
+        """Findings for a chunk of cases, given their decoded histories."""
+
+    def finish(self, cases_seen: int, complete: bool) -> list[Finding]:
+        """Findings left at the end (``complete``: every case was audited)."""
+
+
 def audit(app: Casework, case_ids: Iterable[UUID | str] | None = None, kind: str | None = None,
-          read_model: ReadModel | None = None) -> AuditReport:
+          also: Sequence[CaseCheck] = ()) -> AuditReport:
     """Replay the selected cases (all when ``case_ids`` is None) and report what is wrong.
 
-    With a ``read_model``, it is first brought up to date and each case's row is compared
-    with its events; without one, only the events are checked.
+    Each case is checked against the workflow version it ran under and its hash chain; the
+    checks in ``also`` (such as projections.audit.ReadModelCheck) see the same histories.
     """
     report = AuditReport()
     everything = case_ids is None and kind is None
@@ -342,10 +310,9 @@ def audit(app: Casework, case_ids: Iterable[UUID | str] | None = None, kind: str
         for case_id in selected:
             if not app.recorder.select_events(case_id, limit=1):
                 raise UnknownCase(case_id)
-    compared = read_model is not None and _caught_up(read_model, report)
-    rows_seen = 0
+    checks = [check for check in also if check.ready(report)]
     for chunk in _chunks(selected, CHUNK):
-        rows = _rows(read_model, chunk) if compared and read_model is not None else {}
+        histories: dict[UUID, list[Any]] = {}
         for case_id in chunk:
             events = stored_history(app, case_id)
             if not events:
@@ -355,13 +322,11 @@ def audit(app: Casework, case_ids: Iterable[UUID | str] | None = None, kind: str
             report.cases += 1
             report.events += len(events)
             report.findings += check_history(str(case_id), events, app.workflows)
-            if compared:
-                row = rows.get(str(case_id))
-                rows_seen += row is not None
-                report.findings += check_summary(str(case_id), events, row, app.workflows,
-                                                 app.organisation)
-    if compared and everything and read_model is not None:
-        report.findings += _rows_without_events(app, read_model, rows_seen)
+            histories[case_id] = events
+        for check in checks:
+            report.findings += check.check_cases(histories)
+    for check in checks:
+        report.findings += check.finish(report.cases, everything)
     return report
 
 
@@ -372,7 +337,7 @@ def stored_history(app: Casework, case_id: UUID) -> list[Any]:
         try:
             history.append(app.mapper.to_domain_event(stored))
         except Exception as error:  # a corrupt row is a finding, never a crash
-            history.append(Undecodable(stored.originator_version, _reason(error)))
+            history.append(Undecodable(stored.originator_version, reason(error)))
     return history
 
 
@@ -397,47 +362,12 @@ def _head(app: Casework, case_id: UUID) -> str:
         return "undecodable:" + hashlib.sha256(last.state).hexdigest()
 
 
-def _caught_up(read_model: ReadModel, report: AuditReport) -> bool:
-    try:
-        read_model.catch_up()
-    except Exception as error:  # the events it trips over are findings of their own
-        report.findings.append(Finding(None, None, "read model not compared: it cannot catch "
-                                                   f"up with the events ({_reason(error)})"))
-        return False
-    return True
-
-
-def _rows(read_model: ReadModel, case_ids: list[UUID]) -> dict[str, dict[str, Any]]:
-    query = select(case_summary).where(case_summary.c.id.in_([str(i) for i in case_ids]))
-    with read_model.engine.connect() as conn:
-        return {row.id: dict(row._mapping) for row in conn.execute(query)}
-
-
-def _rows_without_events(app: Casework, read_model: ReadModel, rows_seen: int
-                         ) -> list[Finding]:
-    with read_model.engine.connect() as conn:
-        total = conn.execute(select(func.count()).select_from(case_summary)).scalar_one()
-        if total == rows_seen:
-            return []  # the usual answer, without looking at every row again
-        findings = []
-        ids = conn.execution_options(yield_per=CHUNK).execute(select(case_summary.c.id))
-        for (row_id,) in ids:
-            try:
-                known = bool(app.recorder.select_events(UUID(row_id), limit=1))
-            except ValueError:
-                known = False
-            if not known:
-                findings.append(Finding(row_id, None, "the read model has a row for a case "
-                                                      "that has no events"))
-        return findings
-
-
 def _chunks(items: Iterable[UUID], size: int) -> Iterator[list[UUID]]:
     iterator = iter(items)
     while chunk := list(islice(iterator, size)):
         yield chunk
 
 
-def _reason(error: Exception) -> str:
+def reason(error: Exception) -> str:
     cause = error.__cause__ or error
     return f"{type(cause).__name__}: {cause}".replace("\n", " ")

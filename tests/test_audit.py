@@ -23,6 +23,7 @@ from casework.simulation import Simulation
 from casework.timestamps import utc_now
 from cli import cli
 from projections import ReadModel
+from projections.audit import ReadModelCheck
 
 from .conftest import REGISTRY, new_app
 
@@ -96,7 +97,7 @@ def findings_of(result: Result) -> list[str]:
 
 def test_a_store_only_the_engine_wrote_has_no_findings(app: Casework, db: Path) -> None:
     read_model = ReadModel(app)
-    report = audit(app, read_model=read_model)
+    report = audit(app, also=[ReadModelCheck(read_model)])
     read_model.close()
     assert report.clean, report.findings
     assert report.cases >= 85  # the simulated arrivals, and the tasks they spawned

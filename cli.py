@@ -921,7 +921,8 @@ def export_command(fmt: str, output: str, db: str | None) -> None:
               show_default=True, help="jsonl: as written by casework export. nyc311: NYC "
                                       "311 service requests (CSV), each one a petition.")
 @click.option("--rejects", "rejects_path", metavar="FILE",
-              help="Where rejected rows go (default: beside FILE, e.g. cases.rejects.jsonl).")
+              help="Where rejected rows go (default: NAME.rejects.EXT in the working "
+                   "directory, e.g. cases.rejects.jsonl).")
 @db_option
 @json_option
 def import_command(file: str, fmt: str, rejects_path: str | None, db: str | None,

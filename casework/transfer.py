@@ -105,11 +105,12 @@ class RejectFile:
 
 
 def rejects_path_for(source: str | Path) -> Path:
-    """The default reject file of an import: cases.jsonl → cases.rejects.jsonl."""
+    """The default reject file of an import, in the working directory (the input's folder may
+    be shared or read-only): data/cases.jsonl → ./cases.rejects.jsonl."""
     if str(source) == "-":
         return Path("stdin.rejects")
     path = Path(source)
-    return path.with_name(f"{path.stem}.rejects{path.suffix}")
+    return Path(f"{path.stem}.rejects{path.suffix}")
 
 
 class BadLine(ValueError):

@@ -207,18 +207,21 @@ def test_export_then_import_on_the_command_line(tmp_path: Path, exported: str) -
 
 
 def test_import_with_bad_rows_lists_them_writes_them_aside_and_exits_8(
-        tmp_path: Path, exported: str) -> None:
+        tmp_path: Path, exported: str, monkeypatch: pytest.MonkeyPatch) -> None:
     good = lines_of(exported)[:3]
-    given = tmp_path / "cases.jsonl"
+    (tmp_path / "data").mkdir()
+    given = tmp_path / "data" / "cases.jsonl"  # the input's folder may be read-only
+    monkeypatch.chdir(tmp_path)
     given.write_text("".join([good[0], "oops\n", good[1], *["[]\n"] * 11, good[2]]),
                      encoding="utf-8")
 
     result = invoke("import", str(given), "--db", f"sqlite:///{tmp_path / 'cases.db'}")
 
     assert result.exit_code == 8
-    rejects = tmp_path / "cases.rejects.jsonl"
+    rejects = Path("cases.rejects.jsonl")  # in the working directory
     assert result.stdout == (f"imported 3 cases, skipped 0 already present, rejected 12 "
                              f"(written to {rejects})\n")
+    assert not (tmp_path / "data" / "cases.rejects.jsonl").exists()
     shown = [line for line in result.stderr.splitlines() if line.startswith("line ")]
     assert shown[:2] == ["line 2: not valid JSON (Expecting value: line 1 column 1 (char 0))",
                          "line 4: not a JSON object"]

@@ -413,6 +413,10 @@ def report_text(f: dict[str, Any]) -> str:
            f"{s['open_overdue']} overdue)" for grade, s in f["sla"].items() if grade != "overall"]
     if sla:
         parts.append("deadlines  " + " · ".join(sla))
+    escalations = f["escalations"]
+    if escalations["cases"]:
+        parts.append(f"escalated  {escalations['cases']} cases "
+                     f"({_percent(escalations['rate'])}), {escalations['total']} escalations")
     times = f["time_to_close_hours"]
     if times["count"]:
         parts.append(f"to close   median {times['median']} h, 90% within {times['p90']} h")

@@ -38,7 +38,7 @@ def summarise(row: dict[str, Any] | None, event: Any, workflows: WorkflowRegistr
             "left_community": False,
             "opened_at": at,
             "dispatched_at": None, "resolved_at": None, "closed_at": None, "deadline": None,
-            "breached": None, "resolved_level": None,
+            "breached": None, "missed_deadline": False, "resolved_level": None,
             "escalations": 0, "reopens": 0, "ever_closed": False, "satisfaction": None,
             "volunteers": 0, "claimed_at": None, "completed_at": None,
             "parent": event.fields.get("parent"),
@@ -52,6 +52,10 @@ def summarise(row: dict[str, Any] | None, event: Any, workflows: WorkflowRegistr
         row["workflow_version"] = event.workflow_version
 
     previous_stage, previous_outcome = row["stage"], row["outcome"]
+    if previous_stage in OPEN_STAGES and row["deadline"] is not None and at > row["deadline"]:
+        # Sticky: a deadline that passed while the case was open stays missed, even when
+        # an escalation then gives the new unit a fresh one.
+        row["missed_deadline"] = True
     fields, changes = event.fields, event.changes
     for name in ("category", "channel", "satisfaction"):
         if name in fields:
@@ -87,7 +91,8 @@ def summarise(row: dict[str, Any] | None, event: Any, workflows: WorkflowRegistr
     if outcome == "resolved" and previous_outcome != "resolved":
         row["resolved_at"] = at
         row["resolved_level"] = row["level"]
-        row["breached"] = row["deadline"] is not None and at > row["deadline"]
+        row["breached"] = row["missed_deadline"] or (
+            row["deadline"] is not None and at > row["deadline"])
 
     row["events"] = event.originator_version
     row["updated_at"] = at

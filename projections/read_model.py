@@ -12,7 +12,16 @@ from __future__ import annotations
 from typing import Any
 
 from eventsourcing.persistence import Tracking, TrackingRecorder
-from sqlalchemy import Connection, create_engine, delete, event, insert, select, update
+from sqlalchemy import (
+    Connection,
+    create_engine,
+    delete,
+    event,
+    insert,
+    inspect,
+    select,
+    update,
+)
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import QueuePool
 
@@ -44,6 +53,13 @@ class ReadModel(TrackingRecorder):
     # Life cycle --------------------------------------------------------------------------
 
     def create(self) -> None:
+        """Create the tables; tables of an older layout are dropped first, and so rebuilt
+        from the events by the next catch-up (read models are disposable)."""
+        existing = inspect(self._writer)
+        if existing.has_table(case_summary.name):
+            columns = {column["name"] for column in existing.get_columns(case_summary.name)}
+            if columns != set(case_summary.columns.keys()):
+                self.drop()
         metadata.create_all(self._writer)
         with self._writer.begin() as conn:
             known = conn.execute(select(projection_tracking.c.projection).where(

@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, select
 
 from casework.timestamps import utc_now
 from casework.workflow import OPEN_STAGES, STAGES
 
 from .case_summary import naive_utc
 from .read_model import ReadModel
+from .selection import CaseFilter
 from .tables import case_summary
 
 GROUPINGS = ("stage", "state", "unit", "community", "grade", "category", "channel", "kind")
@@ -37,17 +38,9 @@ class Filters:
     """Cases opened before this time."""
 
     def apply(self, query: Select[Any]) -> Select[Any]:
-        c = case_summary.c
-        if self.kind:
-            query = query.where(c.kind == self.kind)
-        if self.unit:
-            unit = self.unit.strip("/")
-            query = query.where(or_(c.unit == unit, c.unit.startswith(unit + "/", autoescape=True)))
-        if self.since:
-            query = query.where(c.opened_at >= naive_utc(self.since))
-        if self.until:
-            query = query.where(c.opened_at < naive_utc(self.until))
-        return query
+        where = CaseFilter(kind=self.kind or None, unit=self.unit or None,
+                           opened_after=self.since, opened_before=self.until)
+        return query.where(where.clause())
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -87,6 +80,8 @@ class Figures:
     satisfaction: Counter[int] = field(default_factory=Counter)
     ever_closed: int = 0
     reopened: int = 0
+    escalated: int = 0
+    escalations: int = 0
     hot_spots: Counter[tuple[str, str]] = field(default_factory=Counter)
     service_categories: Counter[str] = field(default_factory=Counter)
     tasks: Counter[str] = field(default_factory=Counter)
@@ -110,6 +105,9 @@ class Figures:
         if row.ever_closed:
             self.ever_closed += 1
             self.reopened += row.reopens > 0
+        if row.escalations:
+            self.escalated += 1
+            self.escalations += row.escalations
         if row.category and row.community:
             self.hot_spots[(row.category, row.community)] += 1
         if row.kind == "enterprise_request" and row.category:
@@ -130,7 +128,7 @@ class Figures:
                     sla.breached += 1
                 else:
                     sla.met += 1
-            elif row.stage in OPEN_STAGES and row.deadline < self.now:
+            elif row.stage in OPEN_STAGES and (row.missed_deadline or row.deadline < self.now):
                 sla.open_overdue += 1
 
     def as_dict(self) -> dict[str, Any]:
@@ -161,6 +159,8 @@ class Figures:
                 "distribution": {str(score): self.satisfaction[score] for score in range(1, 6)},
             },
             "reopen_rate": _ratio(self.reopened, self.ever_closed),
+            "escalations": {"cases": self.escalated, "total": self.escalations,
+                            "rate": _ratio(self.escalated, self.total)},
             "hot_spots": [
                 {"category": category, "community": community, "count": count}
                 for (category, community), count in sorted(

@@ -39,6 +39,7 @@ case_summary = Table(
     Column("closed_at", DateTime),
     Column("deadline", DateTime),
     Column("breached", Boolean),
+    Column("missed_deadline", Boolean, nullable=False, default=False),
     Column("resolved_level", String(20)),
     Column("escalations", Integer, nullable=False, default=0),
     Column("reopens", Integer, nullable=False, default=0),

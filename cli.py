@@ -32,7 +32,7 @@ from casework.transfer import (
     rejects_path_for,
 )
 from projections import ReadModel
-from projections.audit import ReadModelCheck
+from projections.audit import ReadModelCheck, rows_a_rebuild_would_change
 from projections.report import GROUPINGS, Filters, report
 
 EXIT_CODES = """\b
@@ -458,20 +458,34 @@ def report_csv(f: dict[str, Any]) -> str:
 
 
 @cli.command("rebuild")
+@click.option("--dry-run", is_flag=True,
+              help="List the rows a rebuild would change (it changes none on a sound store).")
 @db_option
 @json_option
-def rebuild_command(db: str | None, as_json: bool) -> None:
+def rebuild_command(dry_run: bool, db: str | None, as_json: bool) -> int:
     """Drop the read models and build them again from the events.
 
-    Reports afterwards are identical to before: the events are the truth.
+    Reports afterwards are identical to before: the events are the truth. Safe to run again
+    after an interruption: it starts over.
 
     \b
     Example:
       casework rebuild --db sqlite:///cases.db
+      casework rebuild --dry-run
     """
     app = open_app(db)
     read_model = ReadModel(app)
     try:
+        if dry_run:
+            findings = rows_a_rebuild_would_change(read_model)
+            if as_json:
+                click.echo(to_json({"dry_run": True,
+                                    "rows_to_change": [f.as_dict() for f in findings]}))
+            else:
+                for finding in findings:
+                    click.echo(str(finding))
+                click.echo(f"a rebuild would change {_amount(len(findings), 'row')}")
+            return 0
         total = app.recorder.max_notification_id() or 0
         with click.progressbar(length=total, label="rebuilding", file=sys.stderr) as bar:
             read_model.drop()
@@ -483,6 +497,7 @@ def rebuild_command(db: str | None, as_json: bool) -> None:
         click.echo(to_json({"events": applied}))
     else:
         click.echo(f"rebuilt the read models from {applied} events")
+    return 0
 
 
 @cli.command("project")
@@ -927,10 +942,12 @@ def export_command(fmt: str, output: str, db: str | None) -> None:
 @click.option("--rejects", "rejects_path", metavar="FILE",
               help="Where rejected rows go (default: NAME.rejects.EXT in the working "
                    "directory, e.g. cases.rejects.jsonl).")
+@click.option("--dry-run", is_flag=True,
+              help="Check every row and report; store nothing and write no reject file.")
 @db_option
 @json_option
-def import_command(file: str, fmt: str, rejects_path: str | None, db: str | None,
-                   as_json: bool) -> int:
+def import_command(file: str, fmt: str, rejects_path: str | None, dry_run: bool,
+                   db: str | None, as_json: bool) -> int:
     """Import cases from FILE (- for standard input); bad rows are set aside, not fatal.
 
     Each case is checked as casework audit checks it (hash chain, versions, transitions, a
@@ -948,6 +965,7 @@ def import_command(file: str, fmt: str, rejects_path: str | None, db: str | None
       casework import cases.jsonl --db sqlite:///copy.db
       casework import cases.jsonl --rejects bad.jsonl
       casework import 311.csv --format nyc311 --rejects 311-bad.csv
+      casework import 311.csv --format nyc311 --dry-run
     """
     app = open_app(db)
     rejects = RejectFile(rejects_path or rejects_path_for(file))
@@ -959,10 +977,11 @@ def import_command(file: str, fmt: str, rejects_path: str | None, db: str | None
         click.progressbar(length=size, label=f"importing {file}", file=sys.stderr) as bar,
     ):
         try:
-            result = IMPORTERS[fmt](app, _counted(source, bar.update), rejects)
+            result = IMPORTERS[fmt](app, _counted(source, bar.update),
+                                    None if dry_run else rejects, dry_run=dry_run)
         finally:
             rejects.close()
-    _report_import(result, rejects, as_json)
+    _report_import(result, rejects, as_json, dry_run)
     return 8 if result.rejected else 0
 
 
@@ -973,16 +992,18 @@ def _counted(lines: Iterable[str], progress: Callable[[int], None]) -> Iterable[
         yield line
 
 
-def _report_import(result: ImportResult, rejects: RejectFile, as_json: bool) -> None:
+def _report_import(result: ImportResult, rejects: RejectFile, as_json: bool,
+                   dry_run: bool = False) -> None:
     where = str(rejects.path) if rejects.written else None
     for line, reason in result.rejected[:SHOWN_REJECTS]:
         click.echo(f"line {line}: {reason}", err=True)
     if len(result.rejected) > SHOWN_REJECTS:
         click.echo(f"... and {len(result.rejected) - SHOWN_REJECTS} more", err=True)
     if as_json:
-        click.echo(to_json({**result.as_dict(), "rejects_file": where}))
+        click.echo(to_json({**result.as_dict(), "rejects_file": where, "dry_run": dry_run}))
         return
-    summary = f"imported {_amount(result.imported, 'case')}, skipped {result.skipped} already " \
+    verb = "would import" if dry_run else "imported"
+    summary = f"{verb} {_amount(result.imported, 'case')}, skipped {result.skipped} already " \
               "present"
     if result.rejected:
         summary += f", rejected {len(result.rejected)}"

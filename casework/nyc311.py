@@ -114,13 +114,14 @@ def import_nyc311(
     rejects: Sink | None = None,
     *,
     chunk_rows: int = CHUNK_ROWS,
+    dry_run: bool = False,
 ) -> ImportResult:
     """Import the requests of an NYC 311 CSV (an open text file, or any iterable of lines).
 
     ``rejects`` receives a CSV of the rejected rows, from the first one on: a header, then
     line, reason and the row as it was. A row whose case exists already (imported before, or
     earlier in the file) is skipped. Raises NotNyc311 when the header lacks the columns the
-    import needs.
+    import needs. ``dry_run`` checks every row and stores nothing.
     """
     reader = csv.reader(lines)
     header = _header(reader)
@@ -128,7 +129,7 @@ def import_nyc311(
     writer = None if rejects is None else csv.writer(rejects)
     result = ImportResult()
     for rows in _chunks(_numbered(reader), chunk_rows):
-        chunk = _import_chunk(app, mapper, rows)
+        chunk = _import_chunk(app, mapper, rows, dry_run)
         result.imported += chunk.imported
         result.skipped += chunk.skipped
         for line, reason, cells in chunk.rejected:
@@ -311,17 +312,19 @@ class _ChunkResult:
     rejected: list[tuple[int, str, list[str]]] = field(default_factory=list)
 
 
-def _import_chunk(app: Casework, mapper: _RowMapper, rows: list[Row]) -> _ChunkResult:
+def _import_chunk(app: Casework, mapper: _RowMapper, rows: list[Row],
+                  dry_run: bool = False) -> _ChunkResult:
     for _ in range(MAX_ATTEMPTS):
         try:
-            return _try_chunk(app, mapper, rows)
+            return _try_chunk(app, mapper, rows, dry_run)
         except IntegrityError:
             continue  # another writer imported some of these requests meanwhile: look again
     raise CaseworkError(f"the rows from line {rows[0][0]} kept being imported by another "
                         f"writer; gave up after {MAX_ATTEMPTS} attempts")
 
 
-def _try_chunk(app: Casework, mapper: _RowMapper, rows: list[Row]) -> _ChunkResult:
+def _try_chunk(app: Casework, mapper: _RowMapper, rows: list[Row],
+               dry_run: bool = False) -> _ChunkResult:
     result = _ChunkResult()
     requests: list[tuple[int, list[str], _Request]] = []
     for line, cells, unreadable in rows:
@@ -345,7 +348,7 @@ def _try_chunk(app: Casework, mapper: _RowMapper, rows: list[Row]) -> _ChunkResu
             continue
         taken.add(request.case_id)  # the same key again further down the chunk is skipped
         result.imported += 1
-    if cases:
+    if cases and not dry_run:
         app.save(*cases)
     result.rejected.sort(key=lambda rejected: rejected[0])
     return result

@@ -386,3 +386,53 @@ def _matches(view: Any, where: dict[str, Any]) -> bool:
         "opened_before" not in where or view.opened_at < where["opened_before"],
         "opened_after" not in where or view.opened_at >= where["opened_after"],
     ])
+
+
+# Dry runs of import and rebuild ---------------------------------------------------------
+
+def test_an_import_dry_run_checks_every_row_and_stores_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from cli import cli
+
+    monkeypatch.chdir(tmp_path)
+    source = new_app(f"sqlite:///{tmp_path / 'source.db'}")
+    overdue_petitions(source, 5)
+    runner = CliRunner()
+    exported = runner.invoke(cli, ["export", "--db", f"sqlite:///{tmp_path / 'source.db'}"])
+    (tmp_path / "cases.jsonl").write_text(exported.stdout + "not json\n", encoding="utf-8")
+    target = f"sqlite:///{tmp_path / 'target.db'}"
+
+    result = runner.invoke(cli, ["import", "cases.jsonl", "--dry-run", "--db", target])
+
+    assert result.exit_code == 8
+    assert result.stdout.startswith("would import 5 cases, skipped 0 already present, "
+                                    "rejected 1")
+    assert "line 6: not valid JSON" in result.stderr
+    assert not (tmp_path / "cases.rejects.jsonl").exists()
+    assert new_app(target).recorder.max_notification_id() is None
+
+
+def test_a_rebuild_dry_run_lists_the_rows_a_rebuild_would_change(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from cli import cli
+
+    database = tmp_path / "cases.db"
+    ids = overdue_petitions(new_app(f"sqlite:///{database}"), 3)
+    runner = CliRunner()
+    assert runner.invoke(cli, ["rebuild", "--dry-run", "--db", f"sqlite:///{database}"]
+                         ).stdout == "a rebuild would change 0 rows\n"
+    with sqlite3.connect(database) as conn:
+        conn.execute("UPDATE case_summary SET state = 'teleported' WHERE id = ?", (ids[1],))
+
+    result = runner.invoke(cli, ["rebuild", "--dry-run", "--db", f"sqlite:///{database}"])
+
+    assert result.stdout.splitlines() == [
+        f"{ids[1]}: the read-model row disagrees with the events: state 'teleported' "
+        "(events say 'in_progress')",
+        "a rebuild would change 1 row"]
+    assert runner.invoke(cli, ["rebuild", "--db", f"sqlite:///{database}"]).exit_code == 0
+    assert runner.invoke(cli, ["rebuild", "--dry-run", "--db", f"sqlite:///{database}"]
+                         ).stdout == "a rebuild would change 0 rows\n"

@@ -240,7 +240,7 @@ def test_import_can_write_its_rejects_elsewhere_and_report_as_json(tmp_path: Pat
 
     assert result.exit_code == 8
     assert json.loads(result.stdout) == {
-        "imported": 0, "skipped": 0, "rejects_file": str(rejects),
+        "imported": 0, "skipped": 0, "rejects_file": str(rejects), "dry_run": False,
         "rejected": [{"line": 1, "reason": "a case has exactly the keys events, id, kind "
                                            "(this line has id)"}]}
     assert rejects.read_text(encoding="utf-8") == '{"id": 1}\n'

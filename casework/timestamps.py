@@ -6,17 +6,22 @@ the same input always means the same instant, whatever the machine's time zone.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timezone
 
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
 
 def as_utc(moment: datetime) -> datetime:
-    """The same instant as an aware datetime (naive means UTC)."""
+    """The same instant as an aware datetime with a fixed offset (naive means UTC).
+
+    A zone with daylight saving (ZoneInfo) becomes its offset at that instant, so that adding
+    "72 hours" to it means 72 elapsed hours, whatever the clocks do meanwhile."""
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
-    return moment
+    offset = moment.utcoffset()
+    assert offset is not None
+    return moment.astimezone(timezone(offset))
 
 
 def parse_time(value: datetime | str) -> datetime:

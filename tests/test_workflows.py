@@ -587,3 +587,14 @@ def test_an_unclaimed_task_expires(app: Casework) -> None:
     assert (last.actor, last.role, last.trigger, last.fields) == (
         "system", "system", "expire", {})
     assert app.get_case(task_id, as_of=at(23)).state == "published"
+
+
+def test_a_deadline_counts_elapsed_hours_across_a_daylight_saving_change(app: Casework) -> None:
+    from zoneinfo import ZoneInfo
+
+    new_york = ZoneInfo("America/New_York")
+    assessed = datetime(2024, 3, 9, 12, 0, tzinfo=new_york)  # clocks go forward on 10 March
+    case_id = app.open_case("petition", INTAKE, at=assessed, channel="hotline", title="Pothole")
+    view = app.fire(case_id, "assess", ASSESSOR, at=assessed, grade="B", category="road")
+    assert view.deadline - assessed == timedelta(hours=72)
+    assert view.deadline == datetime(2024, 3, 12, 13, 0, tzinfo=new_york)  # 13:00 local, EDT

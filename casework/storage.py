@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID, uuid4
 
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy import Connection, create_engine, event
+from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError
+from sqlalchemy.pool import QueuePool
 
 from .errors import StorageError
 
@@ -111,6 +113,27 @@ class Storage:
                 conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
         except psycopg.Error as error:
             raise StorageError(f"cannot open {self.display_url}: {error}".strip()) from None
+
+    def sqlalchemy_engine(self, writer: bool) -> Engine:
+        """An engine on this database for tables beside the events (read models, leases).
+
+        On SQLite a writer takes the write lock at BEGIN (SQLAlchemy's documented recipe for
+        real SQLite transactions), so that what it reads and what it writes after are one
+        step; readers stay plain, and in WAL mode never hold up writers."""
+        if self.backend != "sqlite":
+            return create_engine(self.sqlalchemy_url, connect_args=self.sqlalchemy_connect_args)
+        # QueuePool also for the shared in-memory database: each connection sees the same one.
+        engine = create_engine(self.sqlalchemy_url, poolclass=QueuePool,
+                               connect_args=self.sqlalchemy_connect_args)
+        if writer:
+            @event.listens_for(engine, "connect")
+            def _autocommit_driver(dbapi_connection: Any, _: Any) -> None:
+                dbapi_connection.isolation_level = None
+
+            @event.listens_for(engine, "begin")
+            def _begin_immediate(conn: Connection) -> None:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+        return engine
 
     @property
     def sqlalchemy_connect_args(self) -> dict[str, Any]:

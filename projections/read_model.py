@@ -12,18 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from eventsourcing.persistence import Tracking, TrackingRecorder
-from sqlalchemy import (
-    Connection,
-    create_engine,
-    delete,
-    event,
-    insert,
-    inspect,
-    select,
-    update,
-)
-from sqlalchemy.engine import Engine
-from sqlalchemy.pool import QueuePool
+from sqlalchemy import Connection, delete, insert, inspect, select, update
 
 from casework import Casework, CaseworkError
 
@@ -45,9 +34,9 @@ class ReadModel(TrackingRecorder):
     def __init__(self, app: Casework, page_size: int = PAGE_SIZE) -> None:
         self.app = app
         self.page_size = page_size
-        self.engine = _engine(app, writer=False)
+        self.engine = app.storage.sqlalchemy_engine(writer=False)
         """For reading: on SQLite a reader never holds up writers (WAL)."""
-        self._writer = _engine(app, writer=True)
+        self._writer = app.storage.sqlalchemy_engine(writer=True)
         self.create()
 
     # Life cycle --------------------------------------------------------------------------
@@ -190,29 +179,6 @@ class ReadModel(TrackingRecorder):
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in
                     conn.execute(select(case_summary).order_by(case_summary.c.id))]
-
-
-def _engine(app: Casework, writer: bool) -> Engine:
-    storage = app.storage
-    if storage.backend != "sqlite":
-        return create_engine(storage.sqlalchemy_url, connect_args=storage.sqlalchemy_connect_args)
-    # QueuePool also for the shared in-memory database: each connection sees the same one.
-    engine = create_engine(storage.sqlalchemy_url, poolclass=QueuePool,
-                           connect_args=storage.sqlalchemy_connect_args)
-    if not writer:
-        return engine
-
-    # SQLAlchemy's documented recipe for real SQLite transactions: the writer takes the write
-    # lock at BEGIN, so that reading the tracking position and writing after it are one step.
-    @event.listens_for(engine, "connect")
-    def _autocommit_driver(dbapi_connection: Any, _: Any) -> None:
-        dbapi_connection.isolation_level = None
-
-    @event.listens_for(engine, "begin")
-    def _begin_immediate(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-    return engine
 
 
 def _chunks(items: list[str], size: int) -> list[list[str]]:

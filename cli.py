@@ -612,14 +612,22 @@ def workers_option(command: Callable[..., Any]) -> Callable[..., Any]:
                         help="Processes to share the work (cases are split by id).")(command)
 
 
+def job_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--job", metavar="NAME",
+        help="Name the run: workers started with the same name against the same database, "
+             "on any machine, share its cases; after a crash the same name resumes it.",
+    )(command)
+
+
 def run_batch_job(app: Casework, step: Any, candidates: Any, workers: int, dry_run: bool,
-                  label: str) -> Any:
+                  label: str, job: str | None = None) -> Any:
     from casework.jobs import run_job
 
     total = candidates.count(app)
     with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
         return run_job(app, step, candidates, workers=workers, dry_run=dry_run,
-                       progress=bar.update)
+                       progress=bar.update, job=job)
 
 
 def print_job(summary: Any, as_json: bool, extra: dict[str, Any] | None = None) -> None:
@@ -647,10 +655,11 @@ def print_job(summary: Any, as_json: bool, extra: dict[str, Any] | None = None) 
 @click.option("--now", metavar="TIME", help="Business time of the sweep (default: the clock). "
               "The same --now gives the same result.")
 @workers_option
+@job_option
 @db_option
 @json_option
-def sweep_command(now: str | None, workers: int, dry_run: bool, db: str | None,
-                  as_json: bool) -> None:
+def sweep_command(now: str | None, workers: int, dry_run: bool, job: str | None,
+                  db: str | None, as_json: bool) -> None:
     """Apply the workflows' deadlines to every open case.
 
     Escalates dispatched or in-progress cases past their deadline to the parent unit
@@ -662,6 +671,8 @@ def sweep_command(now: str | None, workers: int, dry_run: bool, db: str | None,
     Examples:
       casework sweep --now 2024-06-01T08:00+08:00 --dry-run
       casework sweep --workers 2 --json > sweep.json
+      casework sweep --now 2024-06-01T08:00+08:00 --job nightly-0601 --workers 2   (on each
+                                                                  machine, same database)
     """
     from casework.sweep import Sweep, sweep_rules
     from casework.timestamps import utc_now
@@ -671,7 +682,7 @@ def sweep_command(now: str | None, workers: int, dry_run: bool, db: str | None,
     moment = parse_when(now, "--now") or utc_now()
     step = Sweep(moment)
     summary = run_batch_job(app, step, Candidates(due=tuple(sweep_rules(app.workflows, moment))),
-                            workers, dry_run, "sweeping")
+                            workers, dry_run, "sweeping", job)
     print_job(summary, as_json, {"now": moment.isoformat()})
     if not as_json and summary.listed:
         click.echo(f"{len(summary.listed)} closed cases are due a revisit (--json lists them)")
@@ -681,10 +692,11 @@ def sweep_command(now: str | None, workers: int, dry_run: bool, db: str | None,
 @click.argument("kind")
 @click.option("--to-version", "to_version", type=int, required=True, metavar="N")
 @workers_option
+@job_option
 @actor_options
 @db_option
 @json_option
-def migrate_command(kind: str, to_version: int, workers: int, dry_run: bool,
+def migrate_command(kind: str, to_version: int, workers: int, dry_run: bool, job: str | None,
                     actor: str | None, roles: tuple[str, ...], db: str | None,
                     as_json: bool) -> None:
     """Move the cases of KIND running an older workflow version to version N.
@@ -706,7 +718,7 @@ def migrate_command(kind: str, to_version: int, workers: int, dry_run: bool,
         else Actor("system", roles=["system"])
     step = Migration(kind, to_version, who)
     candidates = Candidates(CaseFilter(kind=kind, version_below=to_version))
-    print_job(run_batch_job(app, step, candidates, workers, dry_run, "migrating"), as_json)
+    print_job(run_batch_job(app, step, candidates, workers, dry_run, "migrating", job), as_json)
 
 
 @cli.command("reprocess")
@@ -718,7 +730,8 @@ def migrate_command(kind: str, to_version: int, workers: int, dry_run: bool,
 @click.option("--at", metavar="TIME", help="Business time (ISO 8601); default now.")
 @click.option("--job", "job", metavar="NAME",
               help="Name the job (default: derived from trigger, fields and filter); a rerun "
-                   "of the same job skips the cases it already changed.")
+                   "of the same job skips the cases it already changed, and workers started "
+                   "with the same name, on any machine, share its cases.")
 @workers_option
 @actor_options
 @db_option
@@ -748,8 +761,8 @@ def reprocess_command(conditions: tuple[str, ...], trigger: str, pairs: tuple[st
     fields = parse_fields(pairs)
     step = Reprocess(trigger, make_actor(actor, roles), parse_when(at, "--at"), fields,
                      name=job or job_name(trigger, fields, where.as_dict()))
-    print_job(run_batch_job(app, step, Candidates(where), workers, dry_run, "reprocessing"),
-              as_json)
+    print_job(run_batch_job(app, step, Candidates(where), workers, dry_run, "reprocessing",
+                            step.name if job else None), as_json)
 
 
 # Workflows ----------------------------------------------------------------------------

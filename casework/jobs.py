@@ -2,24 +2,28 @@
 
 A job is a selection of candidate cases and a step that decides, case by case, whether to
 fire a command. The runner streams candidates, commits one transaction per chunk of changed
-cases, and can split the work across processes (cases partitioned by id). Every step checks
-the case as it is now, so running a job again, or after it was killed, changes only what is
-still to change: jobs are idempotent and resumable by construction.
+cases, and can split the work across processes and machines (partitions of the case ids,
+claimed with leases: casework.leases). Every step checks the case as it is now, so running a
+job again, or after it was killed, changes only what is still to change: jobs are idempotent
+and resumable by construction.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
 import queue
+import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from eventsourcing.persistence import IntegrityError
 
 from .application import Batch, Casework
 from .errors import CaseworkError
+from .leases import PartitionLeases
 
 CHUNK = 500
 """Changed cases per transaction."""
@@ -55,6 +59,8 @@ class JobSummary:
     """With --dry-run: every change it would make."""
     refusals: list[dict[str, str]] = field(default_factory=list)
     listed: list[dict[str, Any]] = field(default_factory=list)
+    interrupted: bool = False
+    """A partition given up half-way because its lease was lost."""
 
     def merge(self, other: JobSummary) -> None:
         self.examined += other.examined
@@ -71,17 +77,29 @@ class JobSummary:
 
 
 def run_job(app: Casework, step: Step, selection: Selection, *, workers: int = 1,
-            dry_run: bool = False, progress: Callable[[int], None] | None = None) -> JobSummary:
-    """Run ``step`` over the cases ``selection`` gives, in ``workers`` processes."""
-    if workers <= 1:
+            dry_run: bool = False, progress: Callable[[int], None] | None = None,
+            job: str | None = None, parts: int | None = None) -> JobSummary:
+    """Run ``step`` over the cases ``selection`` gives.
+
+    One worker and no ``job`` name: here, in one pass. Otherwise the cases are split into
+    ``parts`` partitions claimed with leases (casework.leases): ``workers`` processes here,
+    and any other process — on any machine — that runs the same ``job`` against the same
+    database, share them; a dead worker's partitions are taken over when its leases run out.
+    A dry run always runs here, in one pass.
+    """
+    if dry_run or (workers <= 1 and job is None):
         return _run_partition(app, step, selection, (0, 1), dry_run, progress)
+    job = job or f"{step.name}-{uuid4().hex[:12]}"
+    PartitionLeases(app.storage, job, parts or max(16, 4 * workers)).close()
+    if workers <= 1:
+        return work_on_job(app, step, selection, job, progress)
     context = multiprocessing.get_context("spawn")  # fresh processes: no inherited connections
     messages = context.Queue()
     processes = [
         context.Process(target=_worker, daemon=True,
-                        args=(app.storage.url, _engine_options(app), step, selection,
-                              (k, workers), dry_run, messages))
-        for k in range(workers)
+                        args=(app.storage.url, _engine_options(app), step, selection, job,
+                              messages))
+        for _ in range(workers)
     ]
     for process in processes:
         process.start()
@@ -110,16 +128,33 @@ def run_job(app: Casework, step: Step, selection: Selection, *, workers: int = 1
     return summary
 
 
+def work_on_job(app: Casework, step: Step, selection: Selection, job: str,
+                progress: Callable[[int], None] | None = None) -> JobSummary:
+    """Claim partitions of ``job`` until none is left, and work through each."""
+    leases = PartitionLeases(app.storage, job, parts=1)
+    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid4().hex[:8]}"
+    summary = JobSummary(step.name)
+    try:
+        while (part := leases.claim(owner)) is not None:
+            done = _run_partition(app, step, selection, (part, leases.parts), False, progress,
+                                  heartbeat=lambda p=part: leases.renew(p, owner))
+            summary.merge(done)
+            if not done.interrupted:
+                leases.finish(part, owner)
+    finally:
+        leases.close()
+    return summary
+
+
 def _engine_options(app: Casework) -> dict[str, Any]:
     return {"workflows": app.workflows, "organisation": app.organisation}
 
 
-def _worker(url: str, options: dict[str, Any], step: Step, selection: Selection,
-            partition: tuple[int, int], dry_run: bool, messages: Any) -> None:
+def _worker(url: str, options: dict[str, Any], step: Step, selection: Selection, job: str,
+            messages: Any) -> None:
     try:
         app = Casework(url, **options)
-        summary = _run_partition(app, step, selection, partition, dry_run,
-                                 lambda n: messages.put(("progress", n)))
+        summary = work_on_job(app, step, selection, job, lambda n: messages.put(("progress", n)))
         messages.put(("done", summary))
     except Exception as error:  # reported to the parent, which fails the job in one line
         messages.put(("failed", f"{type(error).__name__}: {error}"))
@@ -127,7 +162,8 @@ def _worker(url: str, options: dict[str, Any], step: Step, selection: Selection,
 
 def _run_partition(app: Casework, step: Step, selection: Selection,
                    partition: tuple[int, int], dry_run: bool,
-                   progress: Callable[[int], None] | None) -> JobSummary:
+                   progress: Callable[[int], None] | None,
+                   heartbeat: Callable[[], bool] | None = None) -> JobSummary:
     summary = JobSummary(step.name, dry_run)
     batch = app.batch(size=10**9)  # committed here, chunk by chunk
     chunk: list[UUID] = []
@@ -154,6 +190,9 @@ def _run_partition(app: Casework, step: Step, selection: Selection,
         if len(chunk) >= CHUNK:
             _commit(app, step, batch, chunk, dry_run)
             chunk = []
+            if heartbeat is not None and not heartbeat():
+                summary.interrupted = True  # the lease was lost: its new owner goes on
+                return summary
     _commit(app, step, batch, chunk, dry_run)
     return summary
 

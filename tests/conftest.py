@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from uuid import uuid4
 
 import pytest
@@ -84,6 +85,14 @@ def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """Each test that uses it runs on both back ends."""
     with database(request.param) as url:
         yield url
+
+
+@pytest.fixture(autouse=True)
+def _work_in_a_temporary_folder(tmp_path: Path,
+                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Files a command writes by default (reject files, casework.db) never land in the
+    checkout."""
+    monkeypatch.chdir(tmp_path)
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import sys
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -17,11 +18,13 @@ from uuid import UUID
 
 import click
 from eventsourcing.persistence import PersistenceError
+from sqlalchemy.exc import SQLAlchemyError
 
-from casework import Actor, Casework, CaseworkError, UnknownCase
+from casework import Actor, Casework, CaseworkError, StorageError, UnknownCase
 from casework.audit import audit, audit_digest
 from casework.nyc311 import import_nyc311
 from casework.simulation import Simulation
+from casework.storage import Storage
 from casework.timestamps import parse_time
 from casework.transfer import (
     Importer,
@@ -79,6 +82,10 @@ class CaseworkGroup(click.Group):
             fail(str(error).replace("\n", "; "), error.exit_code)
         except PersistenceError as error:
             fail(f"database error: {error}".replace("\n", " "), 7)
+        except (sqlite3.Error, SQLAlchemyError) as error:
+            cause = getattr(error, "orig", None) or error
+            fail(f"database error: {cause} (is another process holding it?)".replace("\n", " "),
+                 7)
         except BrokenPipeError:
             sys.stderr.close()  # the reader went away (e.g. `| head`): not an error
             sys.exit(0)
@@ -135,8 +142,32 @@ def make_actor(actor: str | None, roles: Iterable[str]) -> Actor:
     return Actor(actor_id, roles=chosen)
 
 
-def open_app(db: str | None) -> Casework:
+def open_app(db: str | None, create: bool = False) -> Casework:
+    """The engine on ``db``. Only commands that add cases (open, import, demo) may create a
+    database: anywhere else a mistyped path must not quietly give an empty one."""
+    storage = Storage.from_url(db)
+    if not create and not storage.exists():
+        raise StorageError(f"no database at {storage.display_url} (casework open, import and "
+                           "demo create one)")
     return Casework(db)
+
+
+def progress_bar(length: int, label: str) -> Any:
+    """A progress bar on a terminal; silent otherwise (logs, pipes, CI)."""
+    if sys.stderr.isatty():
+        return click.progressbar(length=length, label=label, file=sys.stderr)
+    return _Silent()
+
+
+class _Silent:
+    def __enter__(self) -> _Silent:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        return None
+
+    def update(self, _: int) -> None:
+        return None
 
 
 def parse_fields(pairs: Iterable[str]) -> dict[str, str]:
@@ -225,7 +256,7 @@ def open_command(kind: str, pairs: tuple[str, ...], at: str | None, actor: str |
       casework open petition --actor li --role intake \\
         -f channel=hotline -f title="Broken manhole cover" -f location=guanlan/guancheng
     """
-    app = open_app(db)
+    app = open_app(db, create=True)
     case_id = app.open_case(kind, make_actor(actor, roles), parse_when(at, "--at"),
                             **parse_fields(pairs))
     if as_json:
@@ -487,7 +518,7 @@ def rebuild_command(dry_run: bool, db: str | None, as_json: bool) -> int:
                 click.echo(f"a rebuild would change {_amount(len(findings), 'row')}")
             return 0
         total = app.recorder.max_notification_id() or 0
-        with click.progressbar(length=total, label="rebuilding", file=sys.stderr) as bar:
+        with progress_bar(total, "rebuilding") as bar:
             read_model.drop()
             read_model.create()
             applied = read_model.catch_up(progress=bar.update)
@@ -561,14 +592,14 @@ def demo_command(db: str | None, seed: int, petitions: int, enterprise_requests:
         for suffix in ("", "-wal", "-shm"):
             Path(DEMO_DB + suffix).unlink(missing_ok=True)
         db = f"sqlite:///{DEMO_DB}"
-    app = open_app(db)
+    app = open_app(db, create=True)
     if app.recorder.max_notification_id():
         fail(f"{app.storage.display_url} already has events; the demo needs an empty database")
     total = petitions + enterprise_requests + volunteer_tasks
     simulation = Simulation(app, seed=seed, petitions=petitions,
                             enterprise_requests=enterprise_requests,
                             volunteer_tasks=volunteer_tasks)
-    with click.progressbar(length=total, label="simulating May 2024", file=sys.stderr) as bar:
+    with progress_bar(total, "simulating May 2024") as bar:
         simulation.progress = bar.update
         result = simulation.run()
     read_model = ReadModel(app)
@@ -625,7 +656,7 @@ def run_batch_job(app: Casework, step: Any, candidates: Any, workers: int, dry_r
     from casework.jobs import run_job
 
     total = candidates.count(app)
-    with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
+    with progress_bar(total, label) as bar:
         return run_job(app, step, candidates, workers=workers, dry_run=dry_run,
                        progress=bar.update, job=job)
 
@@ -940,7 +971,7 @@ def export_command(fmt: str, output: str, db: str | None) -> None:
     total = app.recorder.max_notification_id() or 0
     with (
         click.open_file(output, "w", encoding="utf-8", atomic=output != "-") as out,
-        click.progressbar(length=total, label="exporting", file=sys.stderr) as bar,
+        progress_bar(total, "exporting") as bar,
     ):
         exported = EXPORTERS[fmt](app, out, progress=bar.update)
     click.echo(f"exported {exported} cases" + ("" if output == "-" else f" to {output}"),
@@ -980,14 +1011,14 @@ def import_command(file: str, fmt: str, rejects_path: str | None, dry_run: bool,
       casework import 311.csv --format nyc311 --rejects 311-bad.csv
       casework import 311.csv --format nyc311 --dry-run
     """
-    app = open_app(db)
+    app = open_app(db, create=True)
     rejects = RejectFile(rejects_path or rejects_path_for(file))
     if file != "-" and rejects.path.exists() and rejects.path.samefile(file):
         raise click.BadParameter("it is the file being imported", param_hint="--rejects")
     size = 0 if file == "-" else os.path.getsize(file)
     with (
         click.open_file(file, encoding="utf-8", errors="replace") as source,
-        click.progressbar(length=size, label=f"importing {file}", file=sys.stderr) as bar,
+        progress_bar(size, f"importing {file}") as bar,
     ):
         try:
             result = IMPORTERS[fmt](app, _counted(source, bar.update),

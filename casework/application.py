@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -98,7 +99,7 @@ class Casework(Application[UUID]):
         try:
             self.storage.prepare()
             super().__init__(env)
-        except PersistenceError as error:
+        except (PersistenceError, sqlite3.Error) as error:
             raise StorageError(f"cannot open {self.storage.display_url}: {error}") from None
         except InfrastructureFactoryError:
             raise StorageError(

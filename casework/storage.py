@@ -100,6 +100,14 @@ class Storage:
         alchemy = parsed.set(drivername="postgresql+psycopg").difference_update_query(["schema"])
         return cls(text, "postgresql", env, alchemy, schema)
 
+    def exists(self) -> bool:
+        """False for a SQLite file that is not there yet (a server database always "exists":
+        connecting says whether it is reachable)."""
+        if self.backend != "sqlite":
+            return True
+        name = self.event_store_env["SQLITE_DBNAME"]
+        return "mode=memory" in name or os.path.exists(name)
+
     def prepare(self) -> None:
         """Create the PostgreSQL schema named in the URL, if it does not exist yet."""
         if self.backend != "postgresql" or self.schema is None:

@@ -44,9 +44,11 @@ class ReadModel(TrackingRecorder):
     def create(self) -> None:
         """Create the tables; tables of an older layout are dropped first, and so rebuilt
         from the events by the next catch-up (read models are disposable)."""
-        existing = inspect(self._writer)
+        existing = inspect(self.engine)
         if existing.has_table(case_summary.name):
             columns = {column["name"] for column in existing.get_columns(case_summary.name)}
+            if columns == set(case_summary.columns.keys()) and self._tracked():
+                return  # nothing to write: a report must not wait for the write lock
             if columns != set(case_summary.columns.keys()):
                 self.drop()
         metadata.create_all(self._writer)
@@ -56,6 +58,13 @@ class ReadModel(TrackingRecorder):
             if known is None:
                 conn.execute(insert(projection_tracking).values(projection=self.name,
                                                                notification_id=0))
+
+    def _tracked(self) -> bool:
+        if not inspect(self.engine).has_table(projection_tracking.name):
+            return False
+        with self.engine.connect() as conn:
+            return conn.execute(select(projection_tracking.c.projection).where(
+                projection_tracking.c.projection == self.name)).first() is not None
 
     def drop(self) -> None:
         metadata.drop_all(self._writer)

@@ -548,7 +548,13 @@ def test_a_real_process_prints_results_and_one_line_errors(casework: list[str],
     assert listed.returncode == 0, listed.stderr
     assert "petition" in listed.stdout
 
-    for args, code in ((["show", UNKNOWN, "--db", f"sqlite:///{tmp_path / 'x.db'}"], 3),
+    database = f"sqlite:///{tmp_path / 'x.db'}"
+    opened = call("open", "volunteer_task", "-f", "title=Collect listings", "--actor", "o",
+                  "--role", "organiser", "--db", database)
+    assert opened.returncode == 0, opened.stderr
+
+    for args, code in ((["show", UNKNOWN, "--db", database], 3),
+                       (["show", UNKNOWN, "--db", f"sqlite:///{tmp_path / 'typo.db'}"], 7),
                        (["report", "--db", "sqlite:///nonexistent/dir/x.db"], 7),
                        (["shwo"], 2)):
         failed = call(*args)
@@ -556,3 +562,4 @@ def test_a_real_process_prints_results_and_one_line_errors(casework: list[str],
         assert "Traceback" not in failed.stderr
         assert failed.stderr.count("\n") == 1 and failed.stderr.startswith("casework: ")
         assert failed.stdout == ""
+    assert not (tmp_path / "typo.db").exists()  # a mistyped database is not created

@@ -20,7 +20,14 @@ import click
 from eventsourcing.persistence import PersistenceError
 from sqlalchemy.exc import SQLAlchemyError
 
-from casework import Actor, Casework, CaseworkError, StorageError, UnknownCase
+from casework import (
+    Actor,
+    Casework,
+    CaseworkError,
+    InvalidField,
+    StorageError,
+    UnknownCase,
+)
 from casework.audit import audit, audit_digest
 from casework.nyc311 import import_nyc311
 from casework.simulation import Simulation
@@ -41,7 +48,8 @@ from projections.report import GROUPINGS, Filters, report
 EXIT_CODES = """\b
 Exit codes:
   0  success
-  1  audit findings or a digest that no longer matches, or an error not listed here
+  1  audit findings or a digest that no longer matches; a batch job refused some cases;
+     or an error not listed here
   2  bad input: an unknown option or field, a malformed value, a bad definition file
   3  unknown case or workflow
   4  illegal transition, or a guard refused the trigger
@@ -168,6 +176,14 @@ class _Silent:
 
     def update(self, _: int) -> None:
         return None
+
+
+def check_selection(app: Casework, kind: str | None, unit: str | None) -> None:
+    """A kind or unit that does not exist is a typo: say so rather than report nothing."""
+    if kind is not None:
+        app.workflows.get(kind)
+    if unit is not None and unit.strip("/") not in app.organisation:
+        raise InvalidField("unit", f"no unit {unit!r} in the organisation")
 
 
 def parse_fields(pairs: Iterable[str]) -> dict[str, str]:
@@ -399,6 +415,7 @@ def report_command(kind: str | None, unit: str | None, since: str | None, until:
       casework report --unit guanlan/guancheng --since 2024-05-01 --json
     """
     app = open_app(db)
+    check_selection(app, kind, unit)
     read_model = ReadModel(app)
     try:
         figures = report(read_model, Filters(kind, unit, parse_when(since, "--since"),
@@ -661,10 +678,12 @@ def run_batch_job(app: Casework, step: Any, candidates: Any, workers: int, dry_r
                        progress=bar.update, job=job)
 
 
-def print_job(summary: Any, as_json: bool, extra: dict[str, Any] | None = None) -> None:
+def print_job(summary: Any, as_json: bool, extra: dict[str, Any] | None = None) -> int:
+    """Print a batch job's summary; the exit status is 1 when it refused any case."""
+    status = 1 if summary.refused else 0
     if as_json:
         click.echo(to_json({**summary.as_dict(), **(extra or {})}))
-        return
+        return status
     verb = "would change" if summary.dry_run else "changed"
     kinds: dict[str, int] = {}
     for change in summary.changes:
@@ -680,6 +699,7 @@ def print_job(summary: Any, as_json: bool, extra: dict[str, Any] | None = None) 
         click.echo(f"  refused {refusal['case']}: {refusal['reason']}")
     if summary.refused > 20:
         click.echo(f"  ... and {summary.refused - 20} more refusals (--json lists them)")
+    return status
 
 
 @cli.command("sweep")
@@ -690,7 +710,7 @@ def print_job(summary: Any, as_json: bool, extra: dict[str, Any] | None = None) 
 @db_option
 @json_option
 def sweep_command(now: str | None, workers: int, dry_run: bool, job: str | None,
-                  db: str | None, as_json: bool) -> None:
+                  db: str | None, as_json: bool) -> int:
     """Apply the workflows' deadlines to every open case.
 
     Escalates dispatched or in-progress cases past their deadline to the parent unit
@@ -714,9 +734,10 @@ def sweep_command(now: str | None, workers: int, dry_run: bool, job: str | None,
     step = Sweep(moment)
     summary = run_batch_job(app, step, Candidates(due=tuple(sweep_rules(app.workflows, moment))),
                             workers, dry_run, "sweeping", job)
-    print_job(summary, as_json, {"now": moment.isoformat()})
+    status = print_job(summary, as_json, {"now": moment.isoformat()})
     if not as_json and summary.listed:
         click.echo(f"{len(summary.listed)} closed cases are due a revisit (--json lists them)")
+    return status
 
 
 @cli.command("migrate")
@@ -729,7 +750,7 @@ def sweep_command(now: str | None, workers: int, dry_run: bool, job: str | None,
 @json_option
 def migrate_command(kind: str, to_version: int, workers: int, dry_run: bool, job: str | None,
                     actor: str | None, roles: tuple[str, ...], db: str | None,
-                    as_json: bool) -> None:
+                    as_json: bool) -> int:
     """Move the cases of KIND running an older workflow version to version N.
 
     Uses the state mapping version N declares for older versions (a state of the same name
@@ -749,7 +770,8 @@ def migrate_command(kind: str, to_version: int, workers: int, dry_run: bool, job
         else Actor("system", roles=["system"])
     step = Migration(kind, to_version, who)
     candidates = Candidates(CaseFilter(kind=kind, version_below=to_version))
-    print_job(run_batch_job(app, step, candidates, workers, dry_run, "migrating", job), as_json)
+    return print_job(run_batch_job(app, step, candidates, workers, dry_run, "migrating", job),
+                     as_json)
 
 
 @cli.command("reprocess")
@@ -770,7 +792,7 @@ def migrate_command(kind: str, to_version: int, workers: int, dry_run: bool, job
 def reprocess_command(conditions: tuple[str, ...], trigger: str, pairs: tuple[str, ...],
                       at: str | None, job: str | None, workers: int, dry_run: bool,
                       actor: str | None, roles: tuple[str, ...], db: str | None,
-                      as_json: bool) -> None:
+                      as_json: bool) -> int:
     """Fire one trigger on every case a filter selects, each checked as a normal command.
 
     Cases the engine refuses are reported, not half-done.
@@ -790,10 +812,12 @@ def reprocess_command(conditions: tuple[str, ...], trigger: str, pairs: tuple[st
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--where") from None
     fields = parse_fields(pairs)
+    check_selection(app, where.kind, where.unit)
     step = Reprocess(trigger, make_actor(actor, roles), parse_when(at, "--at"), fields,
                      name=job or job_name(trigger, fields, where.as_dict()))
-    print_job(run_batch_job(app, step, Candidates(where), workers, dry_run, "reprocessing",
-                            step.name if job else None), as_json)
+    step.check(app.workflows, app.organisation, where.kind)
+    return print_job(run_batch_job(app, step, Candidates(where), workers, dry_run,
+                                   "reprocessing", step.name if job else None), as_json)
 
 
 # Workflows ----------------------------------------------------------------------------

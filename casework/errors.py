@@ -81,10 +81,16 @@ class UnknownTrigger(IllegalTransition):
     def __init__(self, case_id: object, state: str, trigger: str, workflow: object,
                  legal: Iterable[str]) -> None:
         super().__init__(case_id, state, trigger, legal)
-        CaseworkError.__init__(
-            self, f"{getattr(workflow, 'key', workflow)} has no trigger {trigger!r}; "
-                  f"case {case_id} is {state}; legal triggers from {state}: "
-                  f"{', '.join(self.legal) or 'none'}")
+        key = getattr(workflow, "key", workflow)
+        if workflow is None:
+            message = f"no workflow has a trigger {trigger!r}"
+        elif state == "-":  # no particular case: a batch job's trigger
+            names = ", ".join(sorted(getattr(workflow, "triggers", {})))
+            message = f"{key} has no trigger {trigger!r} (its triggers: {names})"
+        else:
+            message = (f"{key} has no trigger {trigger!r}; case {case_id} is {state}; "
+                       f"legal triggers from {state}: {', '.join(self.legal) or 'none'}")
+        CaseworkError.__init__(self, message)
 
 
 class InvalidField(CaseworkError):

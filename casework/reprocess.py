@@ -16,6 +16,10 @@ from uuid import UUID
 
 from .actor import Actor
 from .application import Batch
+from .errors import UnknownTrigger
+from .fields import coerce_fields
+from .organisation import Organisation
+from .registry import WorkflowRegistry
 
 
 def job_name(trigger: str, fields: dict[str, Any], where: dict[str, Any]) -> str:
@@ -40,3 +44,17 @@ class Reprocess:
         view = batch.fire(case_id, self.trigger, self.actor, self.at, job=self.name,
                           **self.fields)
         return f"{self.trigger}: {before} → {view.state}"
+
+    def check(self, workflows: WorkflowRegistry, organisation: Organisation,
+              kind: str | None) -> None:
+        """Refuse, before touching any case, a trigger no selected workflow has, or fields
+        it does not take: a typo must not become thousands of refusals."""
+        names = [kind] if kind is not None else workflows.names()
+        having = [workflow for workflow in (workflows.get(name) for name in names)
+                  if self.trigger in workflow.triggers]
+        if not having:
+            raise UnknownTrigger("(any)", "-", self.trigger,
+                                 workflows.get(kind) if kind is not None else None, [])
+        for workflow in having:
+            trigger = workflow.triggers[self.trigger]
+            coerce_fields(trigger.fields, self.fields, organisation, self.trigger)

@@ -401,7 +401,6 @@ def test_report_by_community_splits_the_total(run: Run, cases: Cases) -> None:
     (["--kind", "enterprise_request"], 1),
     (["--unit", "guanlan/guancheng"], 1),
     (["--unit", "guanlan"], 4),
-    (["--unit", "guanlan/guan"], 0),
     (["--since", hours(24)], 4),
     (["--until", hours(24)], 1),
     (["--since", hours(12), "--until", hours(60)], 3),
@@ -409,6 +408,15 @@ def test_report_by_community_splits_the_total(run: Run, cases: Cases) -> None:
 def test_report_filters(run: Run, cases: Cases, options: list[str], total: int) -> None:
     figures = data(run("report", *options, "--json", "--now", NOW, "--db", cases.url))
     assert figures["total"] == total
+
+
+@pytest.mark.parametrize(("options", "code", "fragment"), [
+    (["--unit", "guanlan/guan"], 2, "no unit 'guanlan/guan'"),  # not a prefix of a path
+    (["--kind", "petitoin"], 3, "unknown workflow petitoin"),
+])
+def test_report_refuses_a_unit_or_kind_that_does_not_exist(
+        run: Run, cases: Cases, options: list[str], code: int, fragment: str) -> None:
+    assert_one_line_error(run("report", *options, "--db", cases.url), code, fragment)
 
 
 def test_rebuild_leaves_the_report_as_it_was(run: Run, cases: Cases) -> None:

@@ -436,3 +436,29 @@ def test_a_rebuild_dry_run_lists_the_rows_a_rebuild_would_change(tmp_path: Path)
     assert runner.invoke(cli, ["rebuild", "--db", f"sqlite:///{database}"]).exit_code == 0
     assert runner.invoke(cli, ["rebuild", "--dry-run", "--db", f"sqlite:///{database}"]
                          ).stdout == "a rebuild would change 0 rows\n"
+
+
+def test_a_reprocess_typo_is_refused_before_any_case_is_touched(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from cli import cli
+
+    database = f"sqlite:///{tmp_path / 'cases.db'}"
+    app = new_app(database)
+    overdue_petitions(app, 4)
+    before = app.recorder.max_notification_id()
+    runner = CliRunner()
+    base = ["reprocess", "--db", database, "--where", "kind=petition", "--actor", "boss",
+            "--role", "supervisor"]
+    for extra, code, fragment in (
+            (["--trigger", "nte", "note=x"], 4, "petition v1 has no trigger 'nte'"),
+            (["--trigger", "note", "nte=x"], 2, "field 'nte'"),
+            (["--trigger", "note"], 2, "field 'note': note requires it")):
+        result = runner.invoke(cli, [*base, *extra])
+        assert result.exit_code == code, result.stderr
+        assert result.stderr.startswith("casework: ") and fragment in result.stderr
+    assert app.recorder.max_notification_id() == before  # nothing recorded
+
+    refused = runner.invoke(cli, [*base, "--trigger", "resolve", "resolution=bulk"])
+    assert refused.exit_code == 1  # some cases refused: the status says so
+    assert "refused 2" in refused.stdout  # the two still dispatched cannot be resolved

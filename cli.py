@@ -10,6 +10,7 @@ import json
 import os
 import sqlite3
 import sys
+import unicodedata
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
@@ -243,14 +244,21 @@ def when(moment: datetime | None) -> str:
     return "-" if moment is None else moment.strftime("%Y-%m-%d %H:%M %Z").strip()
 
 
+def width(text: str) -> int:
+    """Columns the text takes on a terminal: Chinese characters take two."""
+    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
+
+
 def table(rows: list[list[str]], headers: list[str]) -> str:
     columns = zip(headers, *rows, strict=False)
-    widths = [max(len(str(cell)) for cell in column) for column in columns]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
-    lines.append("  ".join("-" * w for w in widths))
-    for row in rows:
-        lines.append("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
-    return "\n".join(lines)
+    widths = [max(width(str(cell)) for cell in column) for column in columns]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(str(cell) + " " * (w - width(str(cell)))
+                         for cell, w in zip(cells, widths, strict=True)).rstrip()
+
+    return "\n".join([line(headers), "  ".join("-" * w for w in widths),
+                      *(line(row) for row in rows)])
 
 
 # Cases --------------------------------------------------------------------------------
@@ -588,9 +596,9 @@ DEMO_DB = "casework-demo.db"
               help=f"Where to write (default: a fresh ./{DEMO_DB}, replaced on each run). "
                    "A database given here must have no events yet.")
 @click.option("--seed", default=2024, show_default=True, help="The same seed, the same month.")
-@click.option("--petitions", default=3000, show_default=True)
-@click.option("--enterprise-requests", default=650, show_default=True)
-@click.option("--volunteer-tasks", default=300, show_default=True)
+@click.option("--petitions", default=3000, type=click.IntRange(0), show_default=True)
+@click.option("--enterprise-requests", default=650, type=click.IntRange(0), show_default=True)
+@click.option("--volunteer-tasks", default=300, type=click.IntRange(0), show_default=True)
 @json_option
 def demo_command(db: str | None, seed: int, petitions: int, enterprise_requests: int,
                  volunteer_tasks: int, as_json: bool) -> None:
@@ -824,7 +832,14 @@ def reprocess_command(conditions: tuple[str, ...], trigger: str, pairs: tuple[st
 
 @cli.group("workflows")
 def workflows_group() -> None:
-    """The workflow definitions: list them, show one, draw one."""
+    """The workflow definitions: list them, show one, draw one.
+
+    \b
+    Examples:
+      casework workflows list
+      casework workflows show petition
+      casework workflows diagram petition > petition.mmd
+    """
 
 
 @workflows_group.command("list")
@@ -882,8 +897,9 @@ def workflows_show(name: str, version: int | None, as_json: bool) -> None:
     if workflow.description:
         click.echo(workflow.description)
     click.echo("\nstates")
-    click.echo(table([[s.name, s.stage, s.outcome or "", "terminal" if s.terminal else ""]
-                      for s in workflow.states.values()], ["state", "stage", "outcome", ""]))
+    click.echo(table([[s.name, s.stage, s.outcome or "", "yes" if s.terminal else ""]
+                      for s in workflow.states.values()],
+                     ["state", "stage", "outcome", "terminal"]))
     click.echo("\ntriggers")
     rows = []
     for t in triggers:

@@ -47,6 +47,9 @@ MAX_ATTEMPTS = 5
 
 Finder = Callable[[str], Case | None]
 
+MIGRATING_ROLES = ("system", "supervisor")
+"""Who may move a case to another workflow version (no workflow defines it: it is above them)."""
+
 
 class DuplicateCase(CaseworkError):
     exit_code = 2
@@ -290,6 +293,9 @@ class Casework(Application[UUID]):
     def _migrated(self, case: Case, to_version: int, actor: Actor,
                   at: datetime | str | None) -> None:
         target = self.workflows.get(case.kind, to_version)
+        role = actor.role_for(MIGRATING_ROLES)
+        if role is None:
+            raise PermissionDenied(actor.id, actor.roles, "migrate", case.id, MIGRATING_ROLES)
         if to_version <= case.workflow_version:
             raise NotMigratable(case.id, f"it already runs {case.kind} v{case.workflow_version}")
         mapping = target.migrations.get(case.workflow_version, {})
@@ -308,7 +314,7 @@ class Casework(Application[UUID]):
             from_version=case.workflow_version,
             workflow_version=to_version,
             actor_id=actor.id,
-            role=actor.roles[0] if actor.roles else "",
+            role=role,
             at=moment,
             fields={},
             changes={},

@@ -13,6 +13,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue
+import signal
 import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -105,24 +106,30 @@ def run_job(app: Casework, step: Step, selection: Selection, *, workers: int = 1
         process.start()
     summary = JobSummary(step.name, dry_run)
     finished, failures = 0, []
-    while finished < workers:
-        try:
-            kind, payload = messages.get(timeout=1)
-        except queue.Empty:
-            if not any(p.is_alive() for p in processes) and messages.empty():
-                failures.append("a worker died")
-                break
-            continue
-        if kind == "progress" and progress is not None:
-            progress(payload)
-        elif kind == "done":
-            summary.merge(payload)
-            finished += 1
-        elif kind == "failed":
-            failures.append(payload)
-            finished += 1
-    for process in processes:
-        process.join()
+    try:
+        while finished < workers:
+            try:
+                kind, payload = messages.get(timeout=1)
+            except queue.Empty:
+                if not any(p.is_alive() for p in processes) and messages.empty():
+                    failures.append("a worker died")
+                    break
+                continue
+            if kind == "progress" and progress is not None:
+                progress(payload)
+            elif kind == "done":
+                summary.merge(payload)
+                finished += 1
+            elif kind == "failed":
+                failures.append(payload)
+                finished += 1
+    except KeyboardInterrupt:
+        for process in processes:  # their leases run out; a rerun of the job goes on
+            process.terminate()
+        raise
+    finally:
+        for process in processes:
+            process.join()
     if failures:
         raise CaseworkError(f"{step.name}: {failures[0]} (run it again: finished work is kept)")
     return summary
@@ -152,6 +159,7 @@ def _engine_options(app: Casework) -> dict[str, Any]:
 
 def _worker(url: str, options: dict[str, Any], step: Step, selection: Selection, job: str,
             messages: Any) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     try:
         app = Casework(url, **options)
         summary = work_on_job(app, step, selection, job, lambda n: messages.put(("progress", n)))

@@ -146,4 +146,7 @@ class Workflow:
             show_conditions=True,
             **self.machine_definition,
         )
-        return str(drawing.get_graph().draw(None))  # type: ignore[attr-defined]
+        markup = str(drawing.get_graph().draw(None))  # type: ignore[attr-defined]
+        # Drop the styling of a *current* state: an unbound definition has none.
+        return "\n".join(line for line in markup.splitlines()
+                         if not line.lstrip().startswith(("classDef ", "Class ")))

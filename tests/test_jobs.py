@@ -271,6 +271,18 @@ def test_migration_moves_cases_in_every_state_and_keeps_their_history(tmp_path: 
     assert audit(app).findings == []
 
 
+def test_only_the_system_or_a_supervisor_may_migrate(tmp_path: Path) -> None:
+    old, app = running_v1_then_v2(tmp_path, petition_v2(tmp_path))
+    case_id = old.open_case("petition", CLERK, T0, channel="hotline", title="x")
+    by_clerk = run_job(app, Migration("petition", 2, CLERK), Candidates(CaseFilter()))
+    assert (by_clerk.changed, by_clerk.refused) == (0, 1)
+    assert "permission denied: clerk" in by_clerk.refusals[0]["reason"]
+    by_supervisor = run_job(app, Migration("petition", 2, Actor("boss", ["supervisor"])),
+                            Candidates(CaseFilter()))
+    assert by_supervisor.changed == 1
+    assert app.history(case_id)[-1].role == "supervisor"
+
+
 def test_a_state_without_a_mapping_is_listed_and_left_alone(tmp_path: Path) -> None:
     petition_v2(tmp_path)
     text = (tmp_path / "petition.v2.toml").read_text(encoding="utf-8")

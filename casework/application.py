@@ -100,8 +100,8 @@ class Casework(Application[UUID]):
             env["IS_SNAPSHOTTING_ENABLED"] = "y"
             self.snapshotting_intervals = {Case: snapshot_interval}
         try:
-            self.storage.prepare()
-            super().__init__(env)
+            with self.storage.setting_up():
+                super().__init__(env)
         except (PersistenceError, sqlite3.Error) as error:
             raise StorageError(f"cannot open {self.storage.display_url}: {error}") from None
         except InfrastructureFactoryError:

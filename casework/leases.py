@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import (
     Boolean,
     Column,
+    Connection,
     DateTime,
     Integer,
     MetaData,
@@ -58,8 +59,11 @@ class PartitionLeases:
         self.job = job
         self.lease = lease
         self.engine: Engine = storage.sqlalchemy_engine(writer=True)
-        metadata.create_all(self.engine)
-        with self.engine.begin() as conn:
+        joined: list[int] = []
+
+        def create_or_join(conn: Connection) -> None:
+            # Under the setup lock: two workers starting the same job create it once.
+            metadata.create_all(conn)
             known = conn.execute(select(job_partitions.c.parts).where(
                 job_partitions.c.job == job).limit(1)).scalar()
             if known is None:
@@ -67,7 +71,10 @@ class PartitionLeases:
                     {"job": job, "part": part, "parts": parts, "done": False}
                     for part in range(parts)])
                 known = parts
-        self.parts = int(known)  # a worker joining a job takes the job's partitioning
+            joined.append(int(known))
+
+        storage.change_tables(self.engine, create_or_join)
+        self.parts = joined[0]  # a worker joining a job takes the job's partitioning
 
     def claim(self, owner: str) -> int | None:
         """A partition for ``owner`` to work on, or None when none is left to claim."""

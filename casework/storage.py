@@ -8,12 +8,13 @@ PostgreSQL recorder; the read models reach the same database through SQLAlchemy.
 from __future__ import annotations
 
 import os
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID, uuid4
 
-from sqlalchemy import Connection, create_engine, event
+from sqlalchemy import Connection, create_engine, event, text
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import QueuePool
@@ -22,6 +23,8 @@ from .errors import StorageError
 
 DEFAULT_URL = "sqlite:///casework.db"
 ENV_VAR = "CASEWORK_DB"
+DDL_LOCK = 7_239_001
+"""The advisory lock key under which casework changes its own tables on PostgreSQL."""
 LOCK_TIMEOUT_SECONDS = 10
 """How long a command waits for a database another process has locked, before it fails."""
 
@@ -108,19 +111,30 @@ class Storage:
         name = self.event_store_env["SQLITE_DBNAME"]
         return "mode=memory" in name or os.path.exists(name)
 
-    def prepare(self) -> None:
-        """Create the PostgreSQL schema named in the URL, if it does not exist yet."""
-        if self.backend != "postgresql" or self.schema is None:
+    @contextmanager
+    def setting_up(self) -> Iterator[None]:
+        """Around creating the event store's tables: on PostgreSQL, create the URL's schema
+        and hold the setup lock, because eventsourcing's CREATE ... IF NOT EXISTS and CREATE
+        OR REPLACE FUNCTION race with themselves when several processes start at once."""
+        if self.backend != "postgresql":
+            yield
             return
         import psycopg
 
         url = self.sqlalchemy_url.set(drivername="postgresql")
         try:
-            with psycopg.connect(url.render_as_string(hide_password=False), autocommit=True,
-                                 connect_timeout=10) as conn:
-                conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+            conn = psycopg.connect(url.render_as_string(hide_password=False), autocommit=True,
+                                   connect_timeout=10)
         except psycopg.Error as error:
             raise StorageError(f"cannot open {self.display_url}: {error}".strip()) from None
+        with conn:
+            conn.execute("SELECT pg_advisory_lock(%s)", (DDL_LOCK,))
+            try:
+                if self.schema is not None:
+                    conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+                yield
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (DDL_LOCK,))
 
     def sqlalchemy_engine(self, writer: bool) -> Engine:
         """An engine on this database for tables beside the events (read models, leases).
@@ -142,6 +156,15 @@ class Storage:
             def _begin_immediate(conn: Connection) -> None:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
         return engine
+
+    def change_tables(self, engine: Engine, change: Callable[[Connection], None]) -> None:
+        """Create or drop tables one process at a time: PostgreSQL's CREATE TABLE IF NOT
+        EXISTS races with itself across processes (a duplicate key in pg_type), so take a
+        transaction-scoped advisory lock first; SQLite's writer already locks at BEGIN."""
+        with engine.begin() as conn:
+            if self.backend == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": DDL_LOCK})
+            change(conn)
 
     @property
     def sqlalchemy_connect_args(self) -> dict[str, Any]:

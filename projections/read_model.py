@@ -51,13 +51,17 @@ class ReadModel(TrackingRecorder):
                 return  # nothing to write: a report must not wait for the write lock
             if columns != set(case_summary.columns.keys()):
                 self.drop()
-        metadata.create_all(self._writer)
-        with self._writer.begin() as conn:
-            known = conn.execute(select(projection_tracking.c.projection).where(
-                projection_tracking.c.projection == self.name)).first()
-            if known is None:
-                conn.execute(insert(projection_tracking).values(projection=self.name,
-                                                               notification_id=0))
+        self.app.storage.change_tables(self._writer, self._create_tracked)
+
+    def _create_tracked(self, conn: Connection) -> None:
+        # Under the setup lock: processes starting at once create the tables and the
+        # tracking row once.
+        metadata.create_all(conn)
+        known = conn.execute(select(projection_tracking.c.projection).where(
+            projection_tracking.c.projection == self.name)).first()
+        if known is None:
+            conn.execute(insert(projection_tracking).values(projection=self.name,
+                                                           notification_id=0))
 
     def _tracked(self) -> bool:
         if not inspect(self.engine).has_table(projection_tracking.name):
@@ -67,7 +71,7 @@ class ReadModel(TrackingRecorder):
                 projection_tracking.c.projection == self.name)).first() is not None
 
     def drop(self) -> None:
-        metadata.drop_all(self._writer)
+        self.app.storage.change_tables(self._writer, metadata.drop_all)
 
     def rebuild(self) -> int:
         """Drop the tables and fold every event again; returns how many events it applied."""

@@ -135,9 +135,12 @@ def test_a_job_resumed_by_name_does_only_the_partitions_left(shared_url: str) ->
 
 
 def _sweeper(url: str, job: str, now: datetime, results: Any) -> None:
-    app = Casework(url)
-    candidates = Candidates(due=tuple(sweep_rules(app.workflows, now)))
-    results.put(run_job(app, Sweep(now), candidates, workers=2, job=job).changed)
+    try:
+        app = Casework(url)
+        candidates = Candidates(due=tuple(sweep_rules(app.workflows, now)))
+        results.put(run_job(app, Sweep(now), candidates, workers=2, job=job).changed)
+    except BaseException as error:  # the test fails with it, rather than waiting
+        results.put(f"{type(error).__name__}: {error}")
 
 
 def test_workers_started_separately_with_one_job_name_share_it(shared_url: str) -> None:
@@ -155,6 +158,7 @@ def test_workers_started_separately_with_one_job_name_share_it(shared_url: str) 
     changed = [results.get(timeout=240) for _ in machines]
     for machine in machines:
         machine.join(timeout=60)
+    assert all(isinstance(count, int) for count in changed), changed
     assert sum(changed) == 300
     assert all(sum(e.trigger == "escalate" for e in app.history(c)) == 1 for c in ids)
 
@@ -167,6 +171,13 @@ COMMANDS = 150
 def _fire_at_random(url: str, ids: list[str], seed: int, results: Any) -> None:
     """One process: random commands on the shared cases, catching up the read model now and
     then; reports how many commands were accepted."""
+    try:
+        _fire_commands(url, ids, seed, results)
+    except BaseException as error:  # the test fails with it, rather than waiting
+        results.put(("error", f"{type(error).__name__}: {error}"))
+
+
+def _fire_commands(url: str, ids: list[str], seed: int, results: Any) -> None:
     app = Casework(url)
     read_model = ReadModel(app, page_size=50)
     rng = random.Random(seed)
@@ -219,3 +230,28 @@ def test_four_processes_firing_on_shared_cases_lose_and_double_nothing(shared_ur
     read_model.rebuild()
     assert read_model.rows() == caught_up
     read_model.close()
+
+
+def _start_up(url: str, results: Any) -> None:
+    try:
+        app = Casework(url)
+        ReadModel(app).close()
+        PartitionLeases(app.storage, "first-night", parts=4).close()
+        results.put("ok")
+    except BaseException as error:
+        results.put(f"{type(error).__name__}: {error}")
+
+
+def test_processes_starting_at_once_on_a_new_database_all_start(shared_url: str) -> None:
+    """Creating tables, the tracking row and a job's partitions must not race."""
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    processes = [context.Process(target=_start_up, args=(shared_url, results))
+                 for _ in range(6)]
+    for process in processes:
+        process.start()
+    outcomes = [results.get(timeout=120) for _ in processes]
+    for process in processes:
+        process.join(timeout=60)
+    assert outcomes == ["ok"] * 6
+    assert PartitionLeases(new_app(shared_url).storage, "first-night", parts=9).parts == 4

@@ -144,8 +144,3 @@ class Organisation:
 
 def _csv_files(path: Path) -> list[Path]:
     return sorted(path.glob("*.csv")) if path.is_dir() else [path]
-
-
-def is_within(path: str, ancestor: str) -> bool:
-    """True when ``path`` is ``ancestor`` or below it."""
-    return path == ancestor or path.startswith(ancestor + "/")

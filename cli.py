@@ -1,7 +1,8 @@
 """The casework command line: parse, call the engine, print.
 
 Every command takes --db URL (or $CASEWORK_DB); commands that act take --actor and --role
-(or $CASEWORK_ACTOR as "id:role,role"); commands whose output is data take --json.
+(or $CASEWORK_ACTOR as "id:role,role" or "id@unit:role,role"); commands whose output is data
+take --json.
 """
 
 from __future__ import annotations
@@ -136,19 +137,21 @@ def actor_options(command: Callable[..., Any]) -> Callable[..., Any]:
         help="A role the actor acts in (repeat, or separate with commas).",
     )(command)
     return click.option(
-        "--actor", metavar="ID", default=None,
-        help='Who acts. Env: CASEWORK_ACTOR, as "id" or "id:role,role".',
+        "--actor", metavar="ID[@UNIT]", default=None,
+        help="Who acts; with @UNIT, bound to that unit: they see and act only on cases at it "
+             'or below it. Env: CASEWORK_ACTOR, as "id", "id:role,role" or "id@unit:role,role".',
     )(command)
 
 
 def make_actor(actor: str | None, roles: Iterable[str]) -> Actor:
     from_env = os.environ.get("CASEWORK_ACTOR", "")
-    env_id, _, env_roles = from_env.partition(":")
-    actor_id = actor or env_id or os.environ.get("USER") or "cli"
+    env_actor, _, env_roles = from_env.partition(":")
+    given = (actor or env_actor or os.environ.get("USER") or "cli").strip()
+    actor_id, _, unit = given.partition("@")
     chosen = [r.strip() for group in roles for r in group.split(",") if r.strip()]
-    if not chosen and (not actor or actor == env_id):
+    if not chosen and (not actor or actor == env_actor):
         chosen = [r.strip() for r in env_roles.split(",") if r.strip()]
-    return Actor(actor_id, roles=chosen)
+    return Actor(actor_id.strip(), roles=chosen, unit=unit.strip().strip("/") or None)
 
 
 def open_app(db: str | None, create: bool = False) -> Casework:
@@ -317,7 +320,7 @@ def fire_command(case: str, trigger: str, pairs: tuple[str, ...], at: str | None
 
 def case_view_dict(app: Casework, case_id: UUID, as_of: datetime | None = None,
                    actor: Actor | None = None) -> dict[str, Any]:
-    view = app.get_case(case_id, as_of=as_of)
+    view = app.get_case(case_id, as_of=as_of, actor=actor)
     data = {name: getattr(view, name) for name in view.__dataclass_fields__}
     if actor is not None and as_of is None:
         data["allowed_triggers"] = app.allowed_triggers(case_id, actor)
@@ -370,9 +373,11 @@ def show_command(case: str, as_of: str | None, actor: str | None, roles: tuple[s
 @cli.command("history")
 @click.argument("case")
 @click.option("--as-of", metavar="TIME", help="Only what had happened by this business time.")
+@actor_options
 @db_option
 @json_option
-def history_command(case: str, as_of: str | None, db: str | None, as_json: bool) -> None:
+def history_command(case: str, as_of: str | None, actor: str | None, roles: tuple[str, ...],
+                    db: str | None, as_json: bool) -> None:
     """The timeline of a case: when, who (role), trigger, from → to, fields.
 
     \b
@@ -381,7 +386,8 @@ def history_command(case: str, as_of: str | None, db: str | None, as_json: bool)
       casework history 7931a699 --json | jq '.[].trigger'
     """
     app = open_app(db)
-    entries = app.history(resolve_case(app, case), as_of=parse_when(as_of, "--as-of"))
+    entries = app.history(resolve_case(app, case), as_of=parse_when(as_of, "--as-of"),
+                          actor=make_actor(actor, roles))
     if as_json:
         click.echo(to_json([entry.__dict__ for entry in entries]))
         return

@@ -1,4 +1,9 @@
-"""Who fires a command: an id, the roles they hold and, optionally, the unit they belong to."""
+"""Who fires a command: an id, the roles they hold and, optionally, the unit they belong to.
+
+An actor bound to a unit works in that unit's part of the organisation: a grid worker on the
+cases of the grid, a community supervisor on everything in the community. An actor bound to
+no unit (the subdistrict's office, the system) works everywhere.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +26,14 @@ class Actor:
         """The first of this actor's roles that ``allowed`` admits, or None."""
         allowed = set(allowed)
         return next((role for role in self.roles if role in allowed), None)
+
+    def reaches(self, place: str | None) -> bool:
+        """Whether a case at unit path ``place`` is this actor's to see and act on: their unit
+        or below it. A case placed nowhere yet (not dispatched, no location) is everyone's:
+        intake has not said where it belongs."""
+        if self.unit is None or place is None:
+            return True
+        return place == self.unit or place.startswith(self.unit + "/")
 
 
 SYSTEM = Actor("system", roles=["system"])

@@ -155,11 +155,18 @@ class Casework(Application[UUID]):
 
     # Queries ---------------------------------------------------------------------------
 
-    def get_case(self, case_id: UUID | str, as_of: datetime | str | None = None) -> CaseView:
-        """The case as it is now, or as it was at business time ``as_of``."""
+    def get_case(self, case_id: UUID | str, as_of: datetime | str | None = None, *,
+                 actor: Actor | None = None) -> CaseView:
+        """The case as it is now, or as it was at business time ``as_of``.
+
+        With ``actor``, only a case in that actor's part of the organisation (PermissionDenied
+        otherwise)."""
         case_id = self.parse_case_id(case_id)
         if as_of is None:
-            return CaseView.of(self._load(case_id))
+            case = self._load(case_id)
+            if actor is not None:
+                self._check_reach(actor, case, "see")
+            return CaseView.of(case)
         moment = _parse_at(as_of)
         case: Case | None = None
         for event in self.events.get(case_id):
@@ -170,12 +177,18 @@ class Casework(Application[UUID]):
             if self._exists(case_id):
                 raise UnknownCase(case_id, f"it was not opened yet at {moment.isoformat()}")
             raise UnknownCase(case_id)
+        if actor is not None:
+            self._check_reach(actor, case, "see")
         return CaseView.of(case)
 
-    def history(self, case_id: UUID | str, as_of: datetime | str | None = None
-                ) -> list[HistoryEntry]:
-        """The audit trail: who did what, when, from which state to which, with which fields."""
+    def history(self, case_id: UUID | str, as_of: datetime | str | None = None, *,
+                actor: Actor | None = None) -> list[HistoryEntry]:
+        """The audit trail: who did what, when, from which state to which, with which fields.
+
+        With ``actor``, only of a case in that actor's part of the organisation."""
         case_id = self.parse_case_id(case_id)
+        if actor is not None:
+            self._check_reach(actor, self._load(case_id), "see")
         moment = None if as_of is None else _parse_at(as_of)
         entries = [
             HistoryEntry.of(event)
@@ -193,6 +206,8 @@ class Casework(Application[UUID]):
     def allowed_triggers(self, case_id: UUID | str, actor: Actor) -> list[str]:
         """The triggers this actor may fire on the case in its current state."""
         case = self._load(self.parse_case_id(case_id))
+        if not self._actor_reaches(actor, case.place):
+            return []
         workflow = self.workflow_of(case)
         return [
             name for name in workflow.legal_triggers(case.state)
@@ -223,6 +238,10 @@ class Casework(Application[UUID]):
         moment = self._business_time(at, None)
         fields = coerce_fields(trigger.fields, given, self.organisation, OPEN)
         new_id = case_id or uuid4()
+        place = fields.get(trigger.field_of_type("unit") or "location")
+        if parent is None and not self._actor_reaches(actor, place):
+            raise PermissionDenied(actor.id, actor.roles, OPEN, "(new case)",
+                                   reason=self._outside(actor, place))
         context = CommandContext(parent, trigger, fields, actor, moment, workflow,
                                  self.organisation, find, self.workflows)
         self._check_guards(context, new_id, "")
@@ -247,6 +266,7 @@ class Casework(Application[UUID]):
         """Check the command against the case's workflow; record it on the case.
 
         Returns every case the command changed (a spawned task is a second one)."""
+        self._check_reach(actor, case, name)
         workflow = self.workflow_of(case)
         trigger = workflow.transitions.get((case.state, name))
         if trigger is None:
@@ -296,6 +316,7 @@ class Casework(Application[UUID]):
         role = actor.role_for(MIGRATING_ROLES)
         if role is None:
             raise PermissionDenied(actor.id, actor.roles, "migrate", case.id, MIGRATING_ROLES)
+        self._check_reach(actor, case, "migrate")
         if to_version <= case.workflow_version:
             raise NotMigratable(case.id, f"it already runs {case.kind} v{case.workflow_version}")
         mapping = target.migrations.get(case.workflow_version, {})
@@ -330,6 +351,22 @@ class Casework(Application[UUID]):
         opening = self.workflows.get(kind).opening.fields
         return self._opened(kind, actor, at, {k: v for k, v in given.items() if k in opening},
                             None, find, parent)
+
+    def _check_reach(self, actor: Actor, case: Case, action: str) -> None:
+        """An actor bound to a unit sees and acts on the cases at that unit or below it."""
+        if not self._actor_reaches(actor, case.place):
+            raise PermissionDenied(actor.id, actor.roles, action, case.id,
+                                   reason=self._outside(actor, case.place))
+
+    def _actor_reaches(self, actor: Actor, place: str | None) -> bool:
+        if actor.unit is not None and actor.unit not in self.organisation:
+            raise InvalidField("actor", f"{actor.id} is bound to {actor.unit!r}, which is not "
+                                        "a unit of the organisation")
+        return actor.reaches(place)
+
+    @staticmethod
+    def _outside(actor: Actor, place: str | None) -> str:
+        return f"the case is at {place}, outside {actor.id}'s unit {actor.unit}"
 
     @staticmethod
     def _role(actor: Actor, trigger: Trigger, case: object) -> str:

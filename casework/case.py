@@ -161,6 +161,12 @@ class Case(Aggregate):
             **attributes,
         )
 
+    @property
+    def place(self) -> str | None:
+        """Where the case belongs in the organisation: the unit it was dispatched to, else
+        where the problem is (its location), else nowhere yet."""
+        return self.unit or self.fields.get("location")
+
     def _apply_changes(self, changes: dict[str, Any]) -> None:
         for name, value in changes.items():
             if name in CHANGEABLE:

@@ -36,6 +36,11 @@ class CaseView:
     events: int
     """How many events the case has: the aggregate's version."""
 
+    @property
+    def place(self) -> str | None:
+        """The unit the case was dispatched to, else its location (see ``Case.place``)."""
+        return self.unit or self.fields.get("location")
+
     @classmethod
     def of(cls, case: Case) -> CaseView:
         return cls(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ from .errors import (
 from .fields import coerce_fields
 from .guards import CONDITIONS, GUARDS
 from .organisation import Organisation
+from .personal import FORGETTING_ROLES, Forgotten, PersonKeys, UnknownPerson, person_id
 from .registry import WorkflowRegistry
 from .rules import CommandContext
 from .storage import Storage, recorded_ids
@@ -95,6 +97,7 @@ class Casework(Application[UUID]):
             else Organisation.load(organisation or ORGANISATION)
         )
         self.clock: Callable[[], datetime] = clock or utc_now
+        self.personal = PersonKeys(self.storage)
         env = dict(self.storage.event_store_env)
         if snapshot_interval:
             env["IS_SNAPSHOTTING_ENABLED"] = "y"
@@ -118,11 +121,15 @@ class Casework(Application[UUID]):
         at: datetime | str | None = None,
         *,
         case_id: UUID | None = None,
+        person: str | UUID | None = None,
         **fields: Any,
     ) -> UUID:
-        """Open a case of ``kind`` under the latest version of that workflow."""
+        """Open a case of ``kind`` under the latest version of that workflow.
+
+        ``person`` names the resident whose personal fields these are (a UUID: the person of
+        another case, to share its key); without it, personal fields get a new person."""
         batch = self.batch()
-        new_id = batch.open_case(kind, actor, at, case_id=case_id, **fields)
+        new_id = batch.open_case(kind, actor, at, case_id=case_id, person=person, **fields)
         try:
             batch.commit()
         except IntegrityError:
@@ -149,6 +156,33 @@ class Casework(Application[UUID]):
             return view
         raise ConcurrencyConflict(case_id, MAX_ATTEMPTS)
 
+    def forget(self, person: str | UUID, actor: Actor, at: datetime | str | None = None
+               ) -> Forgotten:
+        """Delete the person's key: their personal fields read as erased from now on, in
+        every case, history and export; nothing else changes. Raises ``UnknownPerson``."""
+        role = actor.role_for(FORGETTING_ROLES)
+        if role is None:
+            raise PermissionDenied(actor.id, actor.roles, "forget", f"of person {person}",
+                                   FORGETTING_ROLES)
+        moment = None if at is None else _parse_at(at)
+        return self.personal.forget(str(person), actor.id, role, moment)
+
+    def person_of(self, case_id: UUID | str) -> str:
+        """The person whose personal fields the case holds; ``UnknownPerson`` when none."""
+        person = self.get_case(case_id).person
+        if person is None:
+            raise UnknownPerson(f"of case {case_id}", "the case holds no personal data")
+        return person
+
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        # The keys of new persons first: an event must never be stored without its key.
+        self.personal.save_new()
+        return super().save(*objs, **kwargs)
+
+    def close(self) -> None:
+        self.personal.close()
+        super().close()
+
     def batch(self, size: int = 1000) -> Batch:
         """Many commands, one transaction per ``size`` changed cases (see ``Batch``)."""
         return Batch(self, size)
@@ -159,7 +193,7 @@ class Casework(Application[UUID]):
         """The case as it is now, or as it was at business time ``as_of``."""
         case_id = self.parse_case_id(case_id)
         if as_of is None:
-            return CaseView.of(self._load(case_id))
+            return self.revealed(CaseView.of(self._load(case_id)))
         moment = _parse_at(as_of)
         case: Case | None = None
         for event in self.events.get(case_id):
@@ -170,7 +204,7 @@ class Casework(Application[UUID]):
             if self._exists(case_id):
                 raise UnknownCase(case_id, f"it was not opened yet at {moment.isoformat()}")
             raise UnknownCase(case_id)
-        return CaseView.of(case)
+        return self.revealed(CaseView.of(case))
 
     def history(self, case_id: UUID | str, as_of: datetime | str | None = None
                 ) -> list[HistoryEntry]:
@@ -178,9 +212,9 @@ class Casework(Application[UUID]):
         case_id = self.parse_case_id(case_id)
         moment = None if as_of is None else _parse_at(as_of)
         entries = [
-            HistoryEntry.of(event)
-            for event in self.events.get(case_id)
-            if moment is None or event.at <= moment
+            replace(entry, fields=self.personal.reveal(entry.fields))
+            for entry in map(HistoryEntry.of, self.events.get(case_id))
+            if moment is None or entry.at <= moment
         ]
         if not entries and not self._exists(case_id):
             raise UnknownCase(case_id)
@@ -199,6 +233,10 @@ class Casework(Application[UUID]):
             if actor.role_for(workflow.triggers[name].roles) is not None
         ]
 
+    def revealed(self, view: CaseView) -> CaseView:
+        """The view with its personal fields decrypted, or reading as erased."""
+        return replace(view, fields=self.personal.reveal(view.fields))
+
     def workflow_of(self, case: Case | CaseView) -> Workflow:
         version = case.workflow_version if isinstance(case, Case) else case.version
         return self.workflows.get(case.kind, version)
@@ -216,7 +254,7 @@ class Casework(Application[UUID]):
 
     def _opened(self, kind: str, actor: Actor, at: datetime | str | None,
                 given: Mapping[str, Any], case_id: UUID | None, find: Finder,
-                parent: Case | None = None) -> Case:
+                parent: Case | None = None, person: str | UUID | None = None) -> Case:
         workflow = self.workflows.get(kind)
         trigger = workflow.opening
         role = self._role(actor, trigger, "(new case)")
@@ -227,6 +265,8 @@ class Casework(Application[UUID]):
                                  self.organisation, find, self.workflows)
         self._check_guards(context, new_id, "")
         changes = self._changes(context, trigger.effects)
+        fields = self._protected(trigger, fields, changes, None, person,
+                                 inherited=getattr(parent, "person", None))
         return Case.open(
             case_id=new_id,
             recorded_at=utc_now(),
@@ -275,6 +315,7 @@ class Casework(Application[UUID]):
             changed.append(task)
         if job is not None:
             changes["jobs"] = [*case.jobs, job]
+        fields = self._protected(trigger, fields, changes, getattr(case, "person", None))
         case.record(
             Case.Transitioned,
             recorded_at=utc_now(),
@@ -330,6 +371,26 @@ class Casework(Application[UUID]):
         opening = self.workflows.get(kind).opening.fields
         return self._opened(kind, actor, at, {k: v for k, v in given.items() if k in opening},
                             None, find, parent)
+
+    def _protected(self, trigger: Trigger, fields: dict[str, Any], changes: dict[str, Any],
+                   person: str | None, given: str | UUID | None = None,
+                   inherited: str | None = None) -> dict[str, Any]:
+        """The fields as the event stores them: each personal one encrypted under the key of
+        the case's person. A case gets its person (``changes``) when the caller names one,
+        or with its first personal field: its parent's person (a spawned case), or a new one."""
+        if person is None and given is not None:
+            person = person_id(given)
+            self.personal.ensure(person)
+            changes["person"] = person
+        personal = [name for name in fields if trigger.fields[name].personal]
+        if not personal:
+            return fields
+        if person is None:
+            person = inherited if inherited and self.personal.has_key(inherited) \
+                else self.personal.new_person()
+            changes["person"] = person
+        return {name: self.personal.encrypt(person, name, value) if name in personal else value
+                for name, value in fields.items()}
 
     @staticmethod
     def _role(actor: Actor, trigger: Trigger, case: object) -> str:
@@ -400,8 +461,9 @@ class Batch:
         self.pending: dict[UUID, Case] = {}
 
     def open_case(self, kind: str, actor: Actor, at: datetime | str | None = None, *,
-                  case_id: UUID | None = None, **fields: Any) -> UUID:
-        case = self.app._opened(kind, actor, at, fields, case_id, self.find)
+                  case_id: UUID | None = None, person: str | UUID | None = None,
+                  **fields: Any) -> UUID:
+        case = self.app._opened(kind, actor, at, fields, case_id, self.find, person=person)
         self._changed([case])
         return case.id
 
@@ -411,7 +473,7 @@ class Batch:
         """As ``Casework.fire``; ``job`` names the batch job firing it (recorded on the case)."""
         case = self.load(self.app.parse_case_id(case_id))
         self._changed(self.app._fired(case, trigger, actor, at, fields, self.find, job))
-        return CaseView.of(case)
+        return self.app.revealed(CaseView.of(case))
 
     def migrate(self, case_id: UUID, to_version: int, actor: Actor,
                 at: datetime | str | None = None) -> CaseView:

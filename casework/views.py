@@ -35,6 +35,8 @@ class CaseView:
     updated_at: datetime
     events: int
     """How many events the case has: the aggregate's version."""
+    person: str | None = None
+    """The pseudonym of the resident the personal fields belong to (see casework.personal)."""
 
     @classmethod
     def of(cls, case: Case) -> CaseView:
@@ -56,6 +58,7 @@ class CaseView:
             opened_at=case.opened_at,
             updated_at=case.updated_at,
             events=case.version,
+            person=getattr(case, "person", None),  # absent from snapshots older than persons
         )
 
 

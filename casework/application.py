@@ -36,7 +36,14 @@ from .errors import (
 from .fields import coerce_fields
 from .guards import CONDITIONS, GUARDS
 from .organisation import Organisation
-from .personal import FORGETTING_ROLES, Forgotten, PersonKeys, UnknownPerson, person_id
+from .personal import (
+    FORGETTING_ROLES,
+    ForgetDenied,
+    Forgotten,
+    PersonKeys,
+    UnknownPerson,
+    person_id,
+)
 from .registry import WorkflowRegistry
 from .rules import CommandContext
 from .storage import Storage, recorded_ids
@@ -162,8 +169,7 @@ class Casework(Application[UUID]):
         every case, history and export; nothing else changes. Raises ``UnknownPerson``."""
         role = actor.role_for(FORGETTING_ROLES)
         if role is None:
-            raise PermissionDenied(actor.id, actor.roles, "forget", f"of person {person}",
-                                   FORGETTING_ROLES)
+            raise ForgetDenied(actor.id, actor.roles, person)
         moment = None if at is None else _parse_at(at)
         return self.personal.forget(str(person), actor.id, role, moment)
 

@@ -52,7 +52,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from .errors import CaseworkError, InvalidField
+from .errors import CaseworkError, InvalidField, PermissionDenied
 from .storage import Storage
 
 ERASED = "[erased]"
@@ -84,6 +84,15 @@ class UnknownPerson(CaseworkError):
     def __init__(self, person: object, detail: str = "") -> None:
         self.person = person
         super().__init__(f"unknown person {person}" + (f": {detail}" if detail else ""))
+
+
+class ForgetDenied(PermissionDenied):
+    def __init__(self, actor: str, roles: Iterable[str], person: object) -> None:
+        super().__init__(actor, roles, "forget", person, FORGETTING_ROLES)
+        CaseworkError.__init__(
+            self, f"permission denied: {actor} (roles {', '.join(self.roles) or 'none'}) may "
+                  f"not forget person {person}: forget needs one of the roles "
+                  f"{', '.join(FORGETTING_ROLES)}")
 
 
 @dataclass(frozen=True)
@@ -241,21 +250,27 @@ class PersonKeys:
                            "forgotten_by": row.forgotten_by,
                            "forgotten_role": row.forgotten_role}
 
-    def restore(self, records: Iterable[dict[str, Any]]) -> list[tuple[dict[str, Any], str]]:
+    def restore(self, records: Iterable[dict[str, Any]]
+                ) -> tuple[int, list[tuple[dict[str, Any], str]]]:
         """Store records read by ``read_record``: keys this database does not have, and
-        forgetting. A person forgotten here stays forgotten. Returns the records refused,
-        with the reason (a person who has another key here)."""
-        refused = []
+        forgetting. A person forgotten here stays forgotten. Returns how many records changed
+        something, and the records refused with the reason (a person with another key here)."""
+        changed, refused, forgot = 0, [], False
         with self.engine.begin() as conn:
             for record in records:
-                reason = self._restore_one(conn, record)
-                if reason is not None:
-                    refused.append((record, reason))
+                outcome = self._restore_one(conn, record)
+                if isinstance(outcome, str):
+                    refused.append((record, outcome))
+                elif outcome:
+                    changed += 1
+                    forgot = forgot or "key" not in record
         self._ciphers.clear()
-        self._wipe_old_copies()
-        return refused
+        if forgot:
+            self._wipe_old_copies()
+        return changed, refused
 
-    def _restore_one(self, conn: Connection, record: dict[str, Any]) -> str | None:
+    def _restore_one(self, conn: Connection, record: dict[str, Any]) -> bool | str:
+        """True when the record changed something; the reason when it is refused."""
         c = person_keys.c
         person = record["person"]
         row = conn.execute(select(person_keys).where(c.person == person)).first()
@@ -264,9 +279,10 @@ class PersonKeys:
                 conn.execute(insert(person_keys).values(
                     person=person, key=record["key"],
                     created_at=_naive_utc(datetime.now(UTC))))
-            elif row.key is not None and row.key != record["key"]:
+                return True
+            if row.key is not None and row.key != record["key"]:
                 return f"person {person} has another key in this database"
-            return None  # the same key, or forgotten here: it stays forgotten
+            return False  # the same key, or forgotten here: it stays forgotten
         forgotten = {"key": None, "forgotten_at": _naive_utc(record["forgotten_at"]),
                      "forgotten_by": record["forgotten_by"],
                      "forgotten_role": record["forgotten_role"]}
@@ -275,7 +291,9 @@ class PersonKeys:
                 person=person, created_at=forgotten["forgotten_at"], **forgotten))
         elif row.key is not None:
             conn.execute(update(person_keys).where(c.person == person).values(**forgotten))
-        return None
+        else:
+            return False
+        return True
 
     def close(self) -> None:
         for engine in (self._engine, self._reader):

@@ -62,6 +62,7 @@ UNREADABLE = "[unreadable]"
 FORGETTING_ROLES = ("supervisor", "system")
 """Who may forget a person: it cannot be undone."""
 KEY_BYTES = 32  # AES-256
+PLAIN_CACHE = 10_000
 NONCE_BYTES = 12  # AES-GCM's standard nonce; random, so never reused under one key in practice
 
 # Its own MetaData: rebuilding the read models drops theirs, and must never drop the keys.
@@ -145,6 +146,9 @@ class PersonKeys:
         self._ciphers: dict[str, AESGCM | None] = {}
         """Known persons: their cipher, or None when their key is not in this database."""
         self._new: dict[str, bytes] = {}
+        self._plain: dict[str, Any] = {}
+        """Values decrypted lately, by ciphertext: a batch reads the same case again and
+        again (its view after every command), and decrypting is most of what that costs."""
 
     # Encrypting and decrypting -------------------------------------------------------
 
@@ -191,6 +195,15 @@ class PersonKeys:
         cipher = self._cipher(value["person"])
         if cipher is None:
             return ERASED
+        plain = self._plain.get(value["ciphertext"])
+        if plain is None:
+            if len(self._plain) >= PLAIN_CACHE:
+                self._plain.clear()
+            plain = self._plain[value["ciphertext"]] = self._decrypted(cipher, field, value)
+        return plain
+
+    @staticmethod
+    def _decrypted(cipher: AESGCM, field: str, value: Mapping[str, str]) -> Any:
         try:
             raw = base64.b64decode(value["ciphertext"], validate=True)
             plain = cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:],
@@ -201,6 +214,8 @@ class PersonKeys:
 
     def reveal(self, fields: Mapping[str, Any]) -> dict[str, Any]:
         """The fields with each personal value decrypted, or ``ERASED``."""
+        if not any(type(value) is dict for value in fields.values()):
+            return dict(fields)
         return {name: self.decrypt(name, value) if is_encrypted(value) else value
                 for name, value in fields.items()}
 
@@ -233,6 +248,7 @@ class PersonKeys:
             conn.execute(update(person_keys).where(c.person == person).values(
                 key=None, forgotten_at=moment, forgotten_by=actor, forgotten_role=role))
         self._ciphers[person] = None
+        self._plain.clear()
         self._wipe_old_copies()
         return Forgotten(person, moment.replace(tzinfo=UTC), actor, role)
 
@@ -265,6 +281,7 @@ class PersonKeys:
                     changed += 1
                     forgot = forgot or "key" not in record
         self._ciphers.clear()
+        self._plain.clear()
         if forgot:
             self._wipe_old_copies()
         return changed, refused

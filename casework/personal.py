@@ -45,6 +45,7 @@ from sqlalchemy import (
     Table,
     event,
     insert,
+    inspect,
     select,
     text,
     update,
@@ -319,10 +320,13 @@ class PersonKeys:
 
     @property
     def reader(self) -> Engine:
-        """For reading keys: on SQLite a reader never takes the write lock."""
+        """For reading keys: on SQLite a reader never takes the write lock (nor waits for it,
+        unless the table is still to be made)."""
         if self._reader is None:
-            self.engine  # noqa: B018 (creates the table)
-            self._reader = self.storage.sqlalchemy_engine(writer=False)
+            reader = self.storage.sqlalchemy_engine(writer=False)
+            if not inspect(reader).has_table(person_keys.name):
+                self.engine  # noqa: B018 (creates the table)
+            self._reader = reader
         return self._reader
 
     @property

@@ -137,6 +137,11 @@ def test_the_stored_value_is_ciphertext_under_the_cases_person_and_the_hash_cove
     assert office.cli("audit").exit_code == 0
 
 
+def test_rebuilding_the_read_models_keeps_the_keys(office: Office) -> None:
+    assert office.cli("rebuild").exit_code == 0
+    assert office.show(office.first)["fields"]["phone"] == PHONE
+
+
 # Forgotten ------------------------------------------------------------------------------
 
 def test_after_forget_the_data_is_nowhere_readable_and_reads_as_erased(office: Office) -> None:

@@ -37,6 +37,7 @@ from .fields import coerce_fields
 from .guards import CONDITIONS, GUARDS
 from .organisation import Organisation
 from .personal import (
+    ACTOR_LENGTH,
     FORGETTING_ROLES,
     ForgetDenied,
     Forgotten,
@@ -170,6 +171,8 @@ class Casework(Application[UUID]):
         role = actor.role_for(FORGETTING_ROLES)
         if role is None:
             raise ForgetDenied(actor.id, actor.roles, person)
+        if not 0 < len(actor.id) <= ACTOR_LENGTH:
+            raise InvalidField("actor", f"an actor id has 1 to {ACTOR_LENGTH} characters")
         moment = None if at is None else _parse_at(at)
         return self.personal.forget(str(person), actor.id, role, moment)
 

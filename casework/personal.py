@@ -64,6 +64,8 @@ FORGETTING_ROLES = ("supervisor", "system")
 """Who may forget a person: it cannot be undone."""
 KEY_BYTES = 32  # AES-256
 PLAIN_CACHE = 10_000
+ACTOR_LENGTH = 200
+"""The longest actor id or role the record of forgetting holds."""
 NONCE_BYTES = 12  # AES-GCM's standard nonce; random, so never reused under one key in practice
 
 # Its own MetaData: rebuilding the read models drops theirs, and must never drop the keys.
@@ -75,8 +77,8 @@ person_keys = Table(
     Column("key", LargeBinary(KEY_BYTES)),  # NULL once the person is forgotten
     Column("created_at", DateTime, nullable=False),
     Column("forgotten_at", DateTime),
-    Column("forgotten_by", String(200)),
-    Column("forgotten_role", String(200)),
+    Column("forgotten_by", String(ACTOR_LENGTH)),
+    Column("forgotten_role", String(ACTOR_LENGTH)),
 )
 
 
@@ -379,6 +381,15 @@ class PersonKeys:
                 conn.execute(text(f"VACUUM FULL {person_keys.name}"))
 
 
+def _name(record: Mapping[str, Any], key: str) -> str:
+    value = record[key]
+    if not isinstance(value, str) or not 0 < len(value) <= ACTOR_LENGTH \
+            or not value.isprintable():
+        raise ValueError(f"{key!r} must be an actor or role: text of 1 to {ACTOR_LENGTH} "
+                         "printable characters")
+    return value
+
+
 def _associated(person: str, field: str) -> bytes:
     """Authenticated with the ciphertext: a value moved to another field or person fails."""
     return f"{person}/{field}".encode()
@@ -399,8 +410,12 @@ def read_record(record: Mapping[str, Any]) -> dict[str, Any]:
         moment = datetime.fromisoformat(str(record["forgotten_at"]))
         if moment.tzinfo is None:
             raise ValueError("'forgotten_at' has no UTC offset")
+        try:
+            _naive_utc(moment)
+        except OverflowError:
+            raise ValueError("'forgotten_at' is out of range") from None
         return {"person": person, "forgotten_at": moment,
-                "forgotten_by": str(record["forgotten_by"]),
-                "forgotten_role": str(record["forgotten_role"])}
+                "forgotten_by": _name(record, "forgotten_by"),
+                "forgotten_role": _name(record, "forgotten_role")}
     raise ValueError("a person line has the keys person and key, or person, forgotten_at, "
                      "forgotten_by and forgotten_role")

@@ -332,6 +332,30 @@ def test_a_key_line_that_disagrees_with_this_database_is_rejected(app: Casework)
     assert app.get_case(case).fields["phone"] == PHONE
 
 
+@pytest.mark.parametrize(("record", "reason"), [
+    ({"person": "x", "key": "A" * 43 + "="}, "badly formed hexadecimal UUID string"),
+    ({"person": str(uuid4()), "key": "not base64!"}, "'key' is not base64"),
+    ({"person": str(uuid4()), "key": "AAAA"}, "'key' must be 32 bytes"),
+    ({"person": str(uuid4()), "forgotten_at": "2024-06-01T10:00", "forgotten_by": "boss",
+      "forgotten_role": "supervisor"}, "no UTC offset"),
+    ({"person": str(uuid4()), "forgotten_at": "2024-06-01T10:00+08:00",
+      "forgotten_by": {"a": 1}, "forgotten_role": "supervisor"}, "must be an actor"),
+    ({"person": str(uuid4()), "forgotten_at": "2024-06-01T10:00+08:00",
+      "forgotten_by": "x" * 201, "forgotten_role": "supervisor"}, "must be an actor"),
+    ({"person": str(uuid4()), "key": "A" * 43 + "=", "extra": 1}, "a person line has"),
+])
+def test_a_malformed_person_line_is_rejected_and_the_rest_imported(
+        app: Casework, record: dict, reason: str) -> None:
+    good = {"person": str(uuid4()), "forgotten_at": "2024-06-01T10:00+08:00",
+            "forgotten_by": "boss", "forgotten_role": "supervisor"}
+
+    result = import_jsonl(app, [json.dumps(record), json.dumps(good)])
+
+    assert [line for line, _ in result.rejected] == [1]
+    assert reason in result.rejected[0][1]
+    assert result.keys == 1
+
+
 # Which fields are personal --------------------------------------------------------------
 
 def test_the_shipped_workflows_mark_the_fields_that_identify_a_person() -> None:

@@ -898,7 +898,8 @@ def workflows_show(name: str, version: int | None, as_json: bool) -> None:
                           "roles": list(t.roles), "guards": list(t.guards),
                           "effects": list(t.effects),
                           "fields": {f.name: {"type": f.type, "required": f.required,
-                                              "choices": list(f.choices)}
+                                              "choices": list(f.choices),
+                                              "personal": f.personal}
                                      for f in t.fields.values()}} for t in triggers],
         }))
         return
@@ -913,6 +914,7 @@ def workflows_show(name: str, version: int | None, as_json: bool) -> None:
     rows = []
     for t in triggers:
         fields = ", ".join(f"{f.name}{'*' if f.required else ''}:{f.type}"
+                           f"{' (personal)' if f.personal else ''}"
                            for f in t.fields.values())
         rows.append([t.name, ",".join(t.sources) or "·", t.to, ",".join(t.roles), fields])
     click.echo(table(rows, ["trigger", "from", "to", "roles", "fields (* required)"]))

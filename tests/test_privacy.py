@@ -20,7 +20,14 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import select
 
-from casework import Actor, Casework, InvalidField, PermissionDenied, WorkflowDefinitionError
+from casework import (
+    Actor,
+    Casework,
+    InvalidField,
+    PermissionDenied,
+    WorkflowDefinitionError,
+    WorkflowRegistry,
+)
 from casework.audit import audit, audit_digest
 from casework.compiler import load_workflow
 from casework.personal import ERASED, UnknownPerson, person_keys
@@ -354,6 +361,38 @@ def test_a_malformed_person_line_is_rejected_and_the_rest_imported(
     assert [line for line, _ in result.rejected] == [1]
     assert reason in result.rejected[0][1]
     assert result.keys == 1
+
+
+def test_a_case_gets_its_person_with_its_first_personal_field(tmp_path: Path) -> None:
+    """A site marks a later trigger's field personal: the volunteers' progress notes."""
+    source = (Path(__file__).parents[1] / "workflows" / "volunteer_task.toml").read_text()
+    marked = 'fields.note = { type = "text", required = true, personal = true }'
+    (tmp_path / "volunteer_task.toml").write_text(
+        source.replace('fields.note = { type = "text", required = true }', marked, 1))
+    app = new_app(workflows=WorkflowRegistry.from_directory(tmp_path))
+    organiser, volunteer = Actor("o", ["organiser"]), Actor("v", ["volunteer"])
+    try:
+        task = app.open_case("volunteer_task", organiser, T0, title="help Ms Liu move")
+        app.fire(task, "claim", volunteer, T0)
+        app.fire(task, "start", volunteer, T0)
+        assert app.get_case(task).person is None
+        app.fire(task, "progress", volunteer, T0, note=f"call her on {PHONE}")
+        app.fire(task, "progress", volunteer, T0, note="viewed two flats")
+
+        person = app.get_case(task).person
+        assert person is not None
+        assert [entry.fields.get("note") for entry in app.history(task)[-2:]] == [
+            f"call her on {PHONE}", "viewed two flats"]
+        stored = [event.fields["note"] for event in app.events.get(task)
+                  if event.trigger == "progress"]
+        assert all(value["person"] == person for value in stored)
+
+        app.forget(person, SUPERVISOR)
+        assert [entry.fields.get("note") for entry in app.history(task)[-2:]] == [ERASED] * 2
+        assert app.get_case(task).fields["title"] \
+            == "help Ms Liu move"  # free text in a field not marked personal stays
+    finally:
+        app.close()
 
 
 # Which fields are personal --------------------------------------------------------------

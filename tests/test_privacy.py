@@ -389,8 +389,8 @@ def test_a_case_gets_its_person_with_its_first_personal_field(tmp_path: Path) ->
 
         app.forget(person, SUPERVISOR)
         assert [entry.fields.get("note") for entry in app.history(task)[-2:]] == [ERASED] * 2
-        assert app.get_case(task).fields["title"] \
-            == "help Ms Liu move"  # free text in a field not marked personal stays
+        # Free text in a field not marked personal is not erased.
+        assert app.get_case(task).fields["title"] == "help Ms Liu move"
     finally:
         app.close()
 

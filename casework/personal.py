@@ -2,10 +2,11 @@
 
 A workflow marks the fields that identify a resident ``personal = true`` (a petitioner's name,
 phone and address). The application encrypts their values at command time, before the event
-is created, so the events, their hash chain, the snapshots and the read models only ever hold
-ciphertext; the hash covers the ciphertext. Each value is AES-GCM encrypted (the
-``cryptography`` library) under the key of the case's *person*: a pseudonym (a UUID) recorded
-in clear on the case, shared by every case of the same resident when the office says so.
+is created, so the events and the snapshots only ever hold ciphertext, and the hash chain
+covers the ciphertext (the read models hold no personal field at all). Each value is AES-GCM
+encrypted (the ``cryptography`` library) under the key of the case's *person*: a pseudonym (a
+UUID) recorded in clear on the case, shared by every case of the same resident when the office
+says so.
 
 The keys live in the ``person_keys`` table beside the events, not in them. Forgetting a
 person deletes their key (crypto-shredding): the events stay as they were, so histories,
@@ -149,9 +150,10 @@ class PersonKeys:
         self._ciphers: dict[str, AESGCM | None] = {}
         """Known persons: their cipher, or None when their key is not in this database."""
         self._new: dict[str, bytes] = {}
-        self._plain: dict[str, Any] = {}
-        """Values decrypted lately, by ciphertext: a batch reads the same case again and
-        again (its view after every command), and decrypting is most of what that costs."""
+        self._plain: dict[tuple[str, str, str], Any] = {}
+        """Values decrypted lately, by person, field and ciphertext: a batch reads the same
+        case again and again (its view after every command), and decrypting is most of what
+        that costs."""
 
     # Encrypting and decrypting -------------------------------------------------------
 
@@ -198,11 +200,12 @@ class PersonKeys:
         cipher = self._cipher(value["person"])
         if cipher is None:
             return ERASED
-        plain = self._plain.get(value["ciphertext"])
+        seen = (value["person"], field, value["ciphertext"])
+        plain = self._plain.get(seen)
         if plain is None:
             if len(self._plain) >= PLAIN_CACHE:
                 self._plain.clear()
-            plain = self._plain[value["ciphertext"]] = self._decrypted(cipher, field, value)
+            plain = self._plain[seen] = self._decrypted(cipher, field, value)
         return plain
 
     @staticmethod

@@ -349,7 +349,8 @@ class _JsonlImport:
         return True
 
     def flush(self) -> None:
-        """Save the pending cases not stored yet, in one transaction."""
+        """Store the persons' lines, then save the pending cases not stored yet, in one
+        transaction."""
         if self.persons and not self.dry_run:
             lines = {id(record): (number, text) for number, text, record in self.persons}
             changed, refused = self.app.personal.restore(r for _, _, r in self.persons)

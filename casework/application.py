@@ -202,7 +202,7 @@ class Casework(Application[UUID]):
         """The case as it is now, or as it was at business time ``as_of``."""
         case_id = self.parse_case_id(case_id)
         if as_of is None:
-            return self.revealed(CaseView.of(self._load(case_id)))
+            return self.view_of(self._load(case_id))
         moment = _parse_at(as_of)
         case: Case | None = None
         for event in self.events.get(case_id):
@@ -213,7 +213,7 @@ class Casework(Application[UUID]):
             if self._exists(case_id):
                 raise UnknownCase(case_id, f"it was not opened yet at {moment.isoformat()}")
             raise UnknownCase(case_id)
-        return self.revealed(CaseView.of(case))
+        return self.view_of(case)
 
     def history(self, case_id: UUID | str, as_of: datetime | str | None = None
                 ) -> list[HistoryEntry]:
@@ -241,6 +241,10 @@ class Casework(Application[UUID]):
             name for name in workflow.legal_triggers(case.state)
             if actor.role_for(workflow.triggers[name].roles) is not None
         ]
+
+    def view_of(self, case: Case) -> CaseView:
+        """The case for readers: its personal fields decrypted, or reading as erased."""
+        return CaseView.of(case, self.personal.reveal(case.fields))
 
     def revealed(self, view: CaseView) -> CaseView:
         """The view with its personal fields decrypted, or reading as erased."""
@@ -482,7 +486,7 @@ class Batch:
         """As ``Casework.fire``; ``job`` names the batch job firing it (recorded on the case)."""
         case = self.load(self.app.parse_case_id(case_id))
         self._changed(self.app._fired(case, trigger, actor, at, fields, self.find, job))
-        return self.app.revealed(CaseView.of(case))
+        return self.app.view_of(case)
 
     def migrate(self, case_id: UUID, to_version: int, actor: Actor,
                 at: datetime | str | None = None) -> CaseView:

@@ -222,8 +222,8 @@ class PersonKeys:
         """The fields with each personal value decrypted, or ``ERASED``."""
         if not any(type(value) is dict for value in fields.values()):
             return dict(fields)
-        return {name: self.decrypt(name, value) if is_encrypted(value) else value
-                for name, value in fields.items()}
+        return {name: self.decrypt(name, value) if type(value) is dict and is_encrypted(value)
+                else value for name, value in fields.items()}
 
     # The table -----------------------------------------------------------------------
 

@@ -39,7 +39,8 @@ class CaseView:
     """The pseudonym of the resident the personal fields belong to (see casework.personal)."""
 
     @classmethod
-    def of(cls, case: Case) -> CaseView:
+    def of(cls, case: Case, fields: dict[str, Any] | None = None) -> CaseView:
+        """The case as it stands; ``fields`` instead of the case's own (decrypted ones)."""
         return cls(
             id=case.id,
             kind=case.kind,
@@ -50,7 +51,7 @@ class CaseView:
             unit=case.unit,
             grade=case.grade,
             deadline=case.deadline,
-            fields=dict(case.fields),
+            fields=dict(case.fields) if fields is None else fields,
             volunteers=tuple(case.volunteers),
             tasks=tuple(case.tasks),
             escalations=case.escalations,

@@ -9,6 +9,7 @@ the audit, export and import) works as before.
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import re
@@ -18,7 +19,7 @@ from uuid import uuid4
 
 import pytest
 from click.testing import CliRunner, Result
-from sqlalchemy import select
+from sqlalchemy import inspect, select, table, text
 
 from casework import (
     Actor,
@@ -33,6 +34,7 @@ from casework.compiler import load_workflow
 from casework.personal import ERASED, UnknownPerson, person_keys
 from casework.transfer import export_jsonl, import_jsonl
 from cli import cli
+from projections import ReadModel
 
 from .conftest import REGISTRY, Clock, new_app
 
@@ -68,7 +70,9 @@ def stored_bytes(db: Path) -> bytes:
 
 
 def readable(data: bytes, *values: str) -> list[str]:
-    return [value for value in values if value.encode() in data]
+    """The values found in ``data`` as UTF-8, or as JSON writes them with ASCII escapes."""
+    return [value for value in values
+            if value.encode() in data or json.dumps(value)[1:-1].encode() in data]
 
 
 class Office:
@@ -260,6 +264,40 @@ def test_forgetting_one_person_erases_their_cases_only(app: Casework) -> None:
     assert app.get_case(someone_elses).fields["phone"] == OTHER_PHONE
     assert audit(app).clean
     assert app.forget(person, SUPERVISOR).already
+
+
+def every_stored_value(app: Casework) -> bytes:
+    """Every value of every table of the database (events, snapshots, read models, keys)."""
+    engine = app.storage.sqlalchemy_engine(writer=False)
+    found = []
+    try:
+        with engine.connect() as conn:
+            for name in inspect(engine).get_table_names():
+                for row in conn.execute(select(text("*")).select_from(table(name))):
+                    found += [bytes(value) if isinstance(value, bytes | memoryview)
+                              else str(value).encode() for value in row]
+    finally:
+        engine.dispose()
+    return b"\n".join(found)
+
+
+def test_no_table_holds_the_data_in_plain_text_nor_the_key_once_forgotten(app: Casework
+                                                                          ) -> None:
+    case = closed_petition(app, petitioner=NAME, phone=PHONE, address=ADDRESS)
+    app.take_snapshot(app.parse_case_id(case))
+    read_model = ReadModel(app)
+    read_model.catch_up()
+    read_model.close()
+    person = app.person_of(case)
+    stored = every_stored_value(app)
+    key = next(record["key"] for record in app.personal.records() if record["person"] == person)
+
+    assert readable(stored, NAME, PHONE, ADDRESS) == []
+    assert key.encode() not in stored and base64.b64decode(key) in stored
+
+    app.forget(person, SUPERVISOR)
+
+    assert base64.b64decode(key) not in every_stored_value(app)
 
 
 def test_forget_is_refused_for_a_clerk_and_for_an_unknown_person(app: Casework) -> None:

@@ -53,7 +53,7 @@ Exit codes:
   1  audit findings or a digest that no longer matches; a batch job refused some cases;
      or an error not listed here
   2  bad input: an unknown option or field, a malformed value, a bad definition file
-  3  unknown case or workflow
+  3  unknown case, workflow or person
   4  illegal transition, or a guard refused the trigger
   5  permission denied
   6  concurrency conflict: the case kept changing; try again
@@ -271,12 +271,19 @@ def table(rows: list[list[str]], headers: list[str]) -> str:
 @click.option("--field", "-f", "pairs", multiple=True, metavar="NAME=VALUE",
               help="A field of the opening trigger (repeat).")
 @click.option("--at", metavar="TIME", help="Business time (ISO 8601); default now.")
+@click.option("--person", metavar="ID",
+              help="The resident's person id (shown by casework show) when they have cases "
+                   "already: their personal fields then share one key.")
 @actor_options
 @db_option
 @json_option
-def open_command(kind: str, pairs: tuple[str, ...], at: str | None, actor: str | None,
-                 roles: tuple[str, ...], db: str | None, as_json: bool) -> None:
+def open_command(kind: str, pairs: tuple[str, ...], at: str | None, person: str | None,
+                 actor: str | None, roles: tuple[str, ...], db: str | None,
+                 as_json: bool) -> None:
     """Open a case of KIND (petition, enterprise_request, volunteer_task).
+
+    Personal fields (petitioner, phone, address, contact) are stored encrypted under the key
+    of the case's person: a new one, or the one --person names.
 
     \b
     Example:
@@ -285,7 +292,7 @@ def open_command(kind: str, pairs: tuple[str, ...], at: str | None, actor: str |
     """
     app = open_app(db, create=True)
     case_id = app.open_case(kind, make_actor(actor, roles), parse_when(at, "--at"),
-                            **parse_fields(pairs))
+                            person=person, **parse_fields(pairs))
     if as_json:
         click.echo(to_json(case_view_dict(app, case_id)))
     else:
@@ -351,6 +358,8 @@ def show_command(case: str, as_of: str | None, actor: str | None, roles: tuple[s
     click.echo(f"case      {data['id']}  ({data['kind']} v{data['version']})")
     click.echo(f"state     {data['state']}  (stage {data['stage']})")
     click.echo(f"unit      {data['unit'] or '-'}")
+    if data["person"]:
+        click.echo(f"person    {data['person']}")
     grade = data["grade"] or "-"
     click.echo(f"grade     {grade}   deadline {when(data['deadline'])}")
     click.echo(f"opened    {when(data['opened_at'])}   last change {when(data['updated_at'])}"
@@ -895,7 +904,8 @@ def workflows_show(name: str, version: int | None, as_json: bool) -> None:
                           "roles": list(t.roles), "guards": list(t.guards),
                           "effects": list(t.effects),
                           "fields": {f.name: {"type": f.type, "required": f.required,
-                                              "choices": list(f.choices)}
+                                              "choices": list(f.choices),
+                                              "personal": f.personal}
                                      for f in t.fields.values()}} for t in triggers],
         }))
         return
@@ -910,6 +920,7 @@ def workflows_show(name: str, version: int | None, as_json: bool) -> None:
     rows = []
     for t in triggers:
         fields = ", ".join(f"{f.name}{'*' if f.required else ''}:{f.type}"
+                           f"{' (personal)' if f.personal else ''}"
                            for f in t.fields.values())
         rows.append([t.name, ",".join(t.sources) or "·", t.to, ",".join(t.roles), fields])
     click.echo(table(rows, ["trigger", "from", "to", "roles", "fields (* required)"]))
@@ -995,18 +1006,61 @@ file and returns an ImportResult, which the command reports the same way for eve
 SHOWN_REJECTS = 10
 
 
+@cli.command("forget")
+@click.argument("person", required=False)
+@click.option("--case", "case", metavar="CASE",
+              help="Forget the person of this case (an id, or a unique prefix of one).")
+@click.option("--at", metavar="TIME", help="When, as recorded (ISO 8601); default now.")
+@actor_options
+@db_option
+@json_option
+def forget_command(person: str | None, case: str | None, at: str | None, actor: str | None,
+                   roles: tuple[str, ...], db: str | None, as_json: bool) -> None:
+    """Forget a resident: delete the key of PERSON (or of the person of --case).
+
+    Their personal fields, in every one of their cases, then read as [erased] in show,
+    history, export and the revisit list; the cases, their histories, reports and the audit
+    are unchanged. Who forgot them and when is recorded (nothing personal). It cannot be
+    undone, so only a supervisor (or the system) may do it.
+
+    \b
+    Examples:
+      casework forget 3f2a9c1e-0b7d-4a35-9e61-2c4d8f0a1b23 --actor boss --role supervisor
+      casework forget --case 7931a699 --actor boss --role supervisor
+    """
+    if (person is None) == (case is None):
+        raise click.UsageError("give a PERSON or --case CASE (one of them)")
+    app = open_app(db)
+    if case is not None:
+        person = app.person_of(resolve_case(app, case))
+    assert person is not None
+    done = app.forget(person, make_actor(actor, roles), parse_when(at, "--at"))
+    if as_json:
+        click.echo(to_json(done.__dict__))
+    elif done.already:
+        click.echo(f"person {done.person} was already forgotten, on {when(done.at)} by "
+                   f"{done.actor} ({done.role})")
+    else:
+        click.echo(f"forgot person {done.person}: their personal fields now read as [erased]")
+
+
 @cli.command("export")
 @click.option("--format", "fmt", type=click.Choice(sorted(EXPORTERS)), default="jsonl",
               show_default=True, help="jsonl: one case per line, with its full history.")
 @click.option("--output", "-o", metavar="FILE", default="-",
               help="Write here (default: standard output); the file appears once complete.")
+@click.option("--without-keys", is_flag=True,
+              help="Leave out the persons' keys: personal fields read as [erased] where the "
+                   "file is imported.")
 @db_option
-def export_command(fmt: str, output: str, db: str | None) -> None:
+def export_command(fmt: str, output: str, without_keys: bool, db: str | None) -> None:
     """Write every case with its full event history, to import elsewhere.
 
     One JSON object per case and line: id, kind, and its events with every attribute (type,
     version, recorded time, business time, actor, role, trigger, states, fields, changes,
-    hash), times in ISO 8601. casework import recreates exactly the same events.
+    hash), times in ISO 8601. casework import recreates exactly the same events. Personal
+    fields stay encrypted; the persons' keys come first, one line each (unless
+    --without-keys), with who was forgotten: keep a file with keys as safe as the database.
 
     \b
     Examples:
@@ -1019,7 +1073,7 @@ def export_command(fmt: str, output: str, db: str | None) -> None:
         click.open_file(output, "w", encoding="utf-8", atomic=output != "-") as out,
         progress_bar(total, "exporting") as bar,
     ):
-        exported = EXPORTERS[fmt](app, out, progress=bar.update)
+        exported = EXPORTERS[fmt](app, out, progress=bar.update, with_keys=not without_keys)
     click.echo(f"exported {exported} cases" + ("" if output == "-" else f" to {output}"),
                err=True)
 
@@ -1093,8 +1147,10 @@ def _report_import(result: ImportResult, rejects: RejectFile, as_json: bool,
         click.echo(to_json({**result.as_dict(), "rejects_file": where, "dry_run": dry_run}))
         return
     verb = "would import" if dry_run else "imported"
-    summary = f"{verb} {_amount(result.imported, 'case')}, skipped {result.skipped} already " \
-              "present"
+    summary = f"{verb} {_amount(result.imported, 'case')}"
+    if result.keys:
+        summary += f" (and {result.keys} persons' keys)"
+    summary += f", skipped {result.skipped} already present"
     if result.rejected:
         summary += f", rejected {len(result.rejected)}"
         summary += f" (written to {where})" if where else ""

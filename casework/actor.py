@@ -27,13 +27,13 @@ class Actor:
         allowed = set(allowed)
         return next((role for role in self.roles if role in allowed), None)
 
-    def reaches(self, place: str | None) -> bool:
-        """Whether a case at unit path ``place`` is this actor's to see and act on: their unit
+    def reaches(self, unit: str | None) -> bool:
+        """Whether a case at unit path ``unit`` is this actor's to see and act on: their unit
         or below it. A case placed nowhere yet (not dispatched, no location) is everyone's:
         intake has not said where it belongs."""
-        if self.unit is None or place is None:
+        if self.unit is None or unit is None:
             return True
-        return place == self.unit or place.startswith(self.unit + "/")
+        return unit == self.unit or unit.startswith(self.unit + "/")
 
 
 SYSTEM = Actor("system", roles=["system"])

@@ -35,6 +35,8 @@ class FieldSpec:
     choices: tuple[str, ...] = ()
     min: int | None = None
     max: int | None = None
+    personal: bool = False
+    """It identifies a person: stored encrypted under their key (see casework.personal)."""
 
     def describe(self) -> str:
         """What the field accepts, in words, for help and error messages."""

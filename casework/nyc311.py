@@ -7,7 +7,8 @@ trigger   at          with
 ========  ==========  ==============================================================
 open      Created     channel from ``Open Data Channel Type``, title from ``Descriptor``
                       (else ``Complaint Type``), ``external_id`` = ``Unique Key``,
-                      location = the borough, address = ``Incident Address``
+                      location = the borough, place = ``Incident Address`` (where the
+                      problem is: not personal, unlike a petitioner's ``address``)
 assess    Created     category = ``Complaint Type``, grade by ``grade_for``
 dispatch  Created     unit = the ``Agency``'s department under ``nyc/``, due = ``Due Date``
 accept    Created     (the agency took it on)
@@ -246,7 +247,7 @@ class _RowMapper:
                                     OTHER_CHANNEL),
             "title": self._text(cells, "Descriptor") or complaint,
             "external_id": key,
-            "address": self._text(cells, "Incident Address"),
+            "place": self._text(cells, "Incident Address"),
             "location": self._borough(cells),
         }
         allowed = None if due is None else due - created

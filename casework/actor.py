@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from .fields import FieldSpec
+
 
 @dataclass(frozen=True)
 class Actor:
@@ -13,14 +15,19 @@ class Actor:
     unit: str | None = None
 
     def __init__(self, id: str, roles: Iterable[str] = (), unit: str | None = None) -> None:
-        object.__setattr__(self, "id", id)
-        object.__setattr__(self, "roles", tuple(roles))
+        # Checked as a string field: the id is recorded in every event and its hash.
+        object.__setattr__(self, "id", _NAME.coerce(id))
+        object.__setattr__(self, "roles", tuple(_ROLE.coerce(role) for role in roles))
         object.__setattr__(self, "unit", unit)
 
     def role_for(self, allowed: Iterable[str]) -> str | None:
         """The first of this actor's roles that ``allowed`` admits, or None."""
         allowed = set(allowed)
         return next((role for role in self.roles if role in allowed), None)
+
+
+_NAME = FieldSpec("actor", "string", required=True)
+_ROLE = FieldSpec("role", "string", required=True)
 
 
 SYSTEM = Actor("system", roles=["system"])

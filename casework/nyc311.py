@@ -288,7 +288,10 @@ class _RowMapper:
         moment = local.replace(tzinfo=self.zone)
         # A fixed offset, so that "deadline in 24 hours" is 24 elapsed hours across a change
         # of clocks (datetime arithmetic within one ZoneInfo counts wall-clock hours).
-        return moment.astimezone(timezone(moment.utcoffset() or timedelta(0)))
+        try:
+            return moment.astimezone(timezone(moment.utcoffset() or timedelta(0)))
+        except OverflowError:  # 12/31/9999 11:00:00 PM is in year 10000 in UTC
+            raise _Rejected(f"{column} {text!r} is out of range") from None
 
 
 @functools.cache

@@ -20,24 +20,34 @@ def as_utc(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
     offset = moment.utcoffset()
-    assert offset is not None
+    if offset is None:  # a tzinfo that knows no offset: as naive
+        return moment.replace(tzinfo=UTC)
     return moment.astimezone(timezone(offset))
 
 
 def parse_time(value: datetime | str) -> datetime:
-    """An aware datetime from a datetime or ISO 8601 text; ValueError if it is not one."""
+    """An aware datetime from a datetime or ISO 8601 text; ValueError if it is not one.
+
+    Only times from EARLIEST to LATEST pass, so that adding any deadline to one, or
+    converting it to UTC, stays within what a datetime can hold (year 9999 -05:00 cannot)."""
     if isinstance(value, str):
         text = value.strip()
         if not text:
             raise ValueError("empty time")
+        if not text.isprintable():
+            raise ValueError(f"{text!r} contains control or invalid characters")
         try:
             value = datetime.fromisoformat(text)
         except ValueError:
             raise ValueError(f"{text!r} is not an ISO 8601 time (e.g. 2024-05-26T09:30)") from None
     if not isinstance(value, datetime):
         raise ValueError(f"{value!r} is not a time")
-    moment = as_utc(value)
-    if not EARLIEST <= moment < LATEST:
+    try:
+        moment = as_utc(value)
+        within = EARLIEST <= moment < LATEST
+    except OverflowError:  # so far out that even its UTC time is not a datetime
+        within = False
+    if not within:
         raise ValueError(f"{value.isoformat()} is outside {EARLIEST.year}..{LATEST.year - 1}")
     return moment
 

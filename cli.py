@@ -1057,7 +1057,7 @@ def import_command(file: str, fmt: str, rejects_path: str | None, dry_run: bool,
         raise click.BadParameter("it is the file being imported", param_hint="--rejects")
     size = 0 if file == "-" else os.path.getsize(file)
     with (
-        click.open_file(file, encoding="utf-8", errors="replace") as source,
+        click.open_file(file, encoding="utf-8", errors="surrogateescape") as source,
         progress_bar(size, f"importing {file}") as bar,
     ):
         try:

@@ -18,6 +18,7 @@ import hashlib
 import typing
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cache
 from itertools import islice
 from typing import Any, Protocol
@@ -30,6 +31,7 @@ from .case import GENESIS, Case, chain_hash, event_content
 from .errors import UnknownCase, UnknownWorkflow
 from .registry import WorkflowRegistry
 from .scan import case_ids as all_case_ids
+from .timestamps import parse_time
 from .workflow import OPEN, STAY, Trigger, Workflow
 
 CASE_TOPIC = get_topic(Case)
@@ -265,6 +267,39 @@ def malformed(event: Any) -> str | None:
              if not isinstance(attributes[name], kind)]
     if wrong:
         return f"has {', '.join(wrong)} of the wrong type"
+    return _out_of_range(attributes) or _wrong_changes(attributes["changes"])
+
+
+def _out_of_range(value: Any, where: str = "") -> str | None:
+    """A time outside what the engine records (parse_time's range), anywhere in the event:
+    the deadline arithmetic and the read models could not handle it."""
+    if isinstance(value, datetime):
+        try:
+            parse_time(value)
+        except ValueError:
+            return f"has {where.lstrip('/')} {value.isoformat()}, out of range"
+    items = value.items() if isinstance(value, dict) else \
+        enumerate(value) if isinstance(value, list | tuple) else ()
+    for key, item in items:
+        problem = _out_of_range(item, f"{where}/{key}")
+        if problem is not None:
+            return problem
+    return None
+
+
+_CHANGE_TYPES = {"unit": str, "grade": str, "deadline": datetime, "escalations": int,
+                 "reopens": int, "volunteers": list, "tasks": list, "jobs": list}
+
+
+def _wrong_changes(changes: dict[str, Any]) -> str | None:
+    """A change the engine could not have recorded: the case would not replay."""
+    for name, kind in _CHANGE_TYPES.items():
+        value = changes.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, kind) or isinstance(value, bool) or (
+                kind is list and not all(isinstance(item, str) for item in value)):
+            return f"changes {name} to a value of the wrong type"
     return None
 
 

@@ -45,7 +45,7 @@ from .application import Casework
 from .case import Case
 from .errors import CaseworkError
 from .organisation import DEPARTMENT
-from .transfer import ImportResult, Sink
+from .transfer import ImportResult, Sink, invalid_utf8
 from .workflow import Grade
 
 NAMESPACE = UUID("8620e08f-b9dd-487e-9d8f-f3508956c9d7")
@@ -224,6 +224,10 @@ class _RowMapper:
     def request(self, cells: list[str]) -> _Request:
         if len(cells) != self.width:
             raise _Rejected(f"{len(cells)} fields where the header has {self.width}")
+        for cell in cells:
+            encoding = invalid_utf8(cell)
+            if encoding is not None:
+                raise _Rejected(encoding)
         key = self._text(cells, "Unique Key")
         if not key:
             raise _Rejected("no Unique Key")

@@ -98,6 +98,8 @@ class CaseworkGroup(click.Group):
         except BrokenPipeError:
             sys.stderr.close()  # the reader went away (e.g. `| head`): not an error
             sys.exit(0)
+        except OSError as error:  # a file to read or write: missing, a folder, not allowed
+            fail(f"{error.strerror or error}: {error.filename or ''}".rstrip(": "), 1)
         sys.exit(result if isinstance(result, int) else 0)
 
 
@@ -559,6 +561,7 @@ def rebuild_command(dry_run: bool, db: str | None, as_json: bool) -> int:
 @cli.command("project")
 @click.option("--follow", is_flag=True, help="Keep going: apply new events as they arrive.")
 @click.option("--interval", default=1.0, show_default=True, metavar="SECONDS",
+              type=click.FloatRange(min=0.01, max=86400),
               help="With --follow, how often to look for new events.")
 @db_option
 def project_command(follow: bool, interval: float, db: str | None) -> None:
@@ -570,6 +573,8 @@ def project_command(follow: bool, interval: float, db: str | None) -> None:
     """
     import time
 
+    if not interval > 0:  # NaN passes FloatRange
+        raise click.BadParameter(f"{interval} is not a number of seconds", param_hint="--interval")
     app = open_app(db)
     read_model = ReadModel(app)
     try:
@@ -1072,7 +1077,7 @@ def import_command(file: str, fmt: str, rejects_path: str | None, dry_run: bool,
 def _counted(lines: Iterable[str], progress: Callable[[int], None]) -> Iterable[str]:
     """The lines, moving the progress bar by the bytes each took in the file."""
     for line in lines:
-        progress(len(line.encode()))
+        progress(len(line.encode(errors="surrogateescape")))
         yield line
 
 

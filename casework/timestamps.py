@@ -6,7 +6,7 @@ the same input always means the same instant, whatever the machine's time zone.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
@@ -50,6 +50,19 @@ def parse_time(value: datetime | str) -> datetime:
     if not within:
         raise ValueError(f"{value.isoformat()} is outside {EARLIEST.year}..{LATEST.year - 1}")
     return moment
+
+
+def deadline_after(moment: datetime, hours: float) -> datetime:
+    """``hours`` after ``moment``; ValueError if that is past LATEST (or past year 9999)."""
+    try:
+        deadline = moment + timedelta(hours=hours)
+        within = deadline < LATEST
+    except OverflowError:
+        within = False
+    if not within:
+        raise ValueError(f"a deadline {hours:g} hours after {moment.isoformat()} is past "
+                         f"{LATEST.year - 1}")
+    return deadline
 
 
 def utc_now() -> datetime:

@@ -32,7 +32,7 @@ from casework import (
 from casework.audit import audit, audit_digest
 from casework.nyc311 import import_nyc311
 from casework.simulation import Simulation
-from casework.storage import Storage
+from casework.storage import Storage, lock_timed_out
 from casework.timestamps import parse_time
 from casework.transfer import (
     Importer,
@@ -90,8 +90,10 @@ class CaseworkGroup(click.Group):
         except CaseworkError as error:
             fail(str(error).replace("\n", "; "), error.exit_code)
         except PersistenceError as error:
-            fail(f"database error: {error}".replace("\n", " "), 7)
+            fail(lock_timed_out(error) or f"database error: {error}".replace("\n", " "), 7)
         except (sqlite3.Error, SQLAlchemyError) as error:
+            if lock_timed_out(error):
+                fail(lock_timed_out(error) or "", 7)
             cause = getattr(error, "orig", None) or error
             fail(f"database error: {cause} (is another process holding it?)".replace("\n", " "),
                  7)

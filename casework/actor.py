@@ -17,6 +17,8 @@ class Actor:
     def __init__(self, id: str, roles: Iterable[str] = (), unit: str | None = None) -> None:
         # Checked as a string field: the id is recorded in every event and its hash.
         object.__setattr__(self, "id", _NAME.coerce(id))
+        if isinstance(roles, str) or roles is None:  # Actor("li", "intake"): one role
+            roles = [roles] if roles else []
         object.__setattr__(self, "roles", tuple(_ROLE.coerce(role) for role in roles))
         object.__setattr__(self, "unit", unit)
 

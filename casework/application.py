@@ -193,6 +193,7 @@ class Casework(Application[UUID]):
     def allowed_triggers(self, case_id: UUID | str, actor: Actor) -> list[str]:
         """The triggers this actor may fire on the case in its current state."""
         case = self._load(self.parse_case_id(case_id))
+        _check_actor(actor)
         workflow = self.workflow_of(case)
         return [
             name for name in workflow.legal_triggers(case.state)
@@ -222,6 +223,8 @@ class Casework(Application[UUID]):
         role = self._role(actor, trigger, "(new case)")
         moment = self._business_time(at, None)
         fields = coerce_fields(trigger.fields, given, self.organisation, OPEN)
+        if case_id is not None and not isinstance(case_id, UUID):
+            raise InvalidField("case_id", f"{case_id!r} is not a UUID")
         new_id = case_id or uuid4()
         context = CommandContext(parent, trigger, fields, actor, moment, workflow,
                                  self.organisation, find, self.workflows)
@@ -248,10 +251,10 @@ class Casework(Application[UUID]):
 
         Returns every case the command changed (a spawned task is a second one)."""
         workflow = self.workflow_of(case)
-        trigger = workflow.transitions.get((case.state, name))
+        trigger = workflow.transitions.get((case.state, name)) if isinstance(name, str) else None
         if trigger is None:
             legal = workflow.legal_triggers(case.state)
-            if name not in workflow.triggers:
+            if not isinstance(name, str) or name not in workflow.triggers:
                 raise UnknownTrigger(case.id, case.state, name, workflow, legal)
             raise IllegalTransition(case.id, case.state, name, legal)
         role = self._role(actor, trigger, case.id)
@@ -333,6 +336,7 @@ class Casework(Application[UUID]):
 
     @staticmethod
     def _role(actor: Actor, trigger: Trigger, case: object) -> str:
+        _check_actor(actor)
         role = actor.role_for(trigger.roles)
         if role is None:
             raise PermissionDenied(actor.id, actor.roles, trigger.name, case, trigger.roles)
@@ -371,6 +375,11 @@ class Casework(Application[UUID]):
 
     def _exists(self, case_id: UUID) -> bool:
         return bool(list(self.events.get(case_id, limit=1)))
+
+
+def _check_actor(actor: Any) -> None:
+    if not isinstance(actor, Actor):
+        raise InvalidField("actor", f"{actor!r} is not an Actor (casework.Actor(id, roles))")
 
 
 def _parse_at(at: datetime | str) -> datetime:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import typing
+import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,7 +32,7 @@ from .case import GENESIS, Case, chain_hash, event_content
 from .errors import UnknownCase, UnknownWorkflow
 from .registry import WorkflowRegistry
 from .scan import case_ids as all_case_ids
-from .timestamps import parse_time
+from .timestamps import EARLIEST, LATEST
 from .workflow import OPEN, STAY, Trigger, Workflow
 
 CASE_TOPIC = get_topic(Case)
@@ -267,23 +268,36 @@ def malformed(event: Any) -> str | None:
              if not isinstance(attributes[name], kind)]
     if wrong:
         return f"has {', '.join(wrong)} of the wrong type"
-    return _out_of_range(attributes) or _wrong_changes(attributes["changes"])
+    for name, value in attributes.items():
+        problem = _never_recorded(value)
+        if problem is not None:
+            path, what = problem
+            return f"has {what} in {'/'.join([name, *reversed(path)])}"
+    return _wrong_changes(attributes["changes"])
 
 
-def _out_of_range(value: Any, where: str = "") -> str | None:
-    """A time outside what the engine records (parse_time's range), anywhere in the event:
-    the deadline arithmetic and the read models could not handle it."""
+def _never_recorded(value: Any) -> tuple[list[str], str] | None:
+    """What the engine never records, anywhere in a value: a time outside parse_time's range
+    (the deadline arithmetic and the read models could not handle it), or text with control
+    characters. Returns the path to it (innermost first) and what it is."""
+    if isinstance(value, str):
+        if value.isprintable() or not any(  # the quick test first: imports check every text
+                unicodedata.category(char) in ("Cc", "Cs") and char not in "\n\t"
+                for char in value):
+            return None
+        return [], "a control or invalid character"
     if isinstance(value, datetime):
         try:
-            parse_time(value)
-        except ValueError:
-            return f"has {where.lstrip('/')} {value.isoformat()}, out of range"
-    items = value.items() if isinstance(value, dict) else \
-        enumerate(value) if isinstance(value, list | tuple) else ()
-    for key, item in items:
-        problem = _out_of_range(item, f"{where}/{key}")
-        if problem is not None:
-            return problem
+            within = EARLIEST <= value < LATEST
+        except (OverflowError, TypeError):  # far out, or without an offset
+            within = False
+        return None if within else ([], f"{value.isoformat()}, out of range,")
+    if isinstance(value, dict | list | tuple):
+        for key, item in (value.items() if isinstance(value, dict) else enumerate(value)):
+            problem = _never_recorded(item)
+            if problem is not None:
+                problem[0].append(str(key))
+                return problem
     return None
 
 

@@ -62,6 +62,8 @@ class Storage:
     @classmethod
     def from_url(cls, url: str | None = None) -> Storage:
         text = url or default_url()
+        if not isinstance(text, str) or "\x00" in text:
+            raise StorageError(f"not a database URL: {text!r}")
         if "://" not in text:
             text = f"sqlite:///{text}"  # a bare path is a SQLite file
         try:

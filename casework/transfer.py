@@ -193,7 +193,7 @@ def read_case(text: str) -> tuple[UUID, str, list[Any]]:
         raise BadLine(encoding)
     try:
         record = json.loads(text)
-    except json.JSONDecodeError as error:
+    except (ValueError, RecursionError) as error:  # also nesting too deep, a number too long
         raise BadLine(f"not valid JSON ({error})") from None
     if not isinstance(record, dict):
         raise BadLine("not a JSON object")

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from casework import Actor, Casework, InvalidField
+from casework import Actor, Casework, CaseworkError, InvalidField
 from casework.transfer import export_jsonl, import_jsonl
 from cli import cli
 from projections import ReadModel
@@ -227,7 +227,7 @@ def test_an_imported_event_with_a_time_out_of_range_is_rejected_even_when_rehash
     result = import_jsonl(new_app(), [json.dumps(rehashed(record))])
 
     assert result.imported == 0
-    assert result.rejected == [(1, f"event 1: has at {at}, out of range")]
+    assert result.rejected == [(1, f"event 1: has {at}, out of range, in at")]
 
 
 def test_an_nyc311_row_that_is_not_utf8_is_rejected_and_the_others_imported(
@@ -299,3 +299,55 @@ def test_injection_strings_on_the_command_line_are_unknown_units(run: Run, db: s
     assert_one_line_error(run("report", "--unit", text, "--db", db), 2, "no unit")
     assert_one_line_error(run("report", "--kind", text, "--db", db), 3, "unknown workflow")
     assert json.loads(run("report", "--db", db, "--json").stdout)["total"] == 1
+
+
+@pytest.mark.parametrize(("where", "value"), [("actor_id", "li\x00"), ("role", "intake\x1b"),
+                                              ("fields/title", "a\x07b")])
+def test_an_imported_event_with_control_characters_is_rejected_even_when_rehashed(
+        where: str, value: str) -> None:
+    source = new_app()
+    source.open_case("petition", CLERK, T0, channel="hotline", title="ok")
+    out = io.StringIO()
+    export_jsonl(source, out)
+    record = json.loads(out.getvalue())
+    event = record["events"][0]
+    if where.startswith("fields/"):
+        event["fields"]["title"] = value
+    else:
+        event[where] = value
+
+    result = import_jsonl(new_app(), [json.dumps(rehashed(record))])
+
+    assert result.rejected == [(1, f"event 1: has a control or invalid character in {where}")]
+
+
+@pytest.mark.parametrize("line", ["[" * 100_000 + "]" * 100_000, '{"id": 1' + "0" * 5000 + "}"])
+def test_json_the_decoder_cannot_take_is_a_rejected_line(line: str) -> None:
+    result = import_jsonl(new_app(), [line])
+    assert [number for number, _ in result.rejected] == [1]
+    assert result.rejected[0][1].startswith("not valid JSON")
+
+
+@pytest.mark.parametrize(("call", "error"), [
+    (lambda app, case: app.open_case(["petition"], CLERK, title="x"), "UnknownWorkflow"),
+    (lambda app, case: app.open_case("petition", "li", channel="hotline", title="x"),
+     "InvalidField"),
+    (lambda app, case: app.open_case("petition", CLERK, case_id="abc", channel="hotline",
+                                     title="x"), "InvalidField"),
+    (lambda app, case: app.fire(case, ["assess"], CLERK), "UnknownTrigger"),
+    (lambda app, case: app.fire(case, "assess", CLERK, grade={"A": 1}, category="x"),
+     "InvalidField"),
+    (lambda app, case: app.allowed_triggers(case, "li"), "InvalidField"),
+    (lambda app, case: app.get_case({}), "UnknownCase"),
+    (lambda app, case: app.workflows.get("petition", "one"), "UnknownWorkflow"),
+    (lambda app, case: Casework(5), "StorageError"),
+    (lambda app, case: Casework("sqlite:///a\x00b.db"), "StorageError"),
+])
+def test_the_library_refuses_values_of_the_wrong_type_with_its_own_errors(
+        call: Callable[[Casework, Any], Any], error: str) -> None:
+    app = new_app()
+    case_id = app.open_case("petition", CLERK, T0, channel="hotline", title="x")
+    with pytest.raises(CaseworkError) as raised:
+        call(app, case_id)
+    assert type(raised.value).__name__ == error
+    assert app.recorder.max_notification_id() == 1

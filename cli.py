@@ -56,7 +56,8 @@ Exit codes:
   4  illegal transition, or a guard refused the trigger
   5  permission denied
   6  concurrency conflict: the case kept changing; try again
-  7  database cannot be opened or reached
+  7  database cannot be opened or reached, or another process held it locked longer
+     than $CASEWORK_LOCK_TIMEOUT seconds (default 10)
   8  import: some rows were rejected (listed on stderr, kept in the reject file)
 """
 

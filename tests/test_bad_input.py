@@ -86,7 +86,7 @@ def case_of(url: str) -> str:
 
 # Times -------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("when", FAR_OUT)
+@pytest.mark.parametrize("when", FAR_OUT[:2] + FAR_OUT[-1:])
 @pytest.mark.parametrize("option", [["report", "--now"], ["report", "--since"],
                                     ["sweep", "--now"], ["history", "CASE", "--as-of"],
                                     ["show", "CASE", "--as-of"], ["fire", "CASE", "note",

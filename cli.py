@@ -72,8 +72,18 @@ def installed_version() -> str:
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
-    click.echo(f"casework: {message}", err=True)
+    click.echo(f"casework: {one_line(message)}", err=True)
     sys.exit(code)
+
+
+UNPRINTABLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line and safe for a terminal: messages quote what the user gave, and a
+    line break, escape sequence or byte that was not UTF-8 in it is shown escaped."""
+    return "".join(repr(char)[1:-1] if unicodedata.category(char) in UNPRINTABLE else char
+                   for char in text)
 
 
 class CaseworkGroup(click.Group):
@@ -1088,7 +1098,7 @@ def _report_import(result: ImportResult, rejects: RejectFile, as_json: bool,
                    dry_run: bool = False) -> None:
     where = str(rejects.path) if rejects.written else None
     for line, reason in result.rejected[:SHOWN_REJECTS]:
-        click.echo(f"line {line}: {reason}", err=True)
+        click.echo(f"line {line}: {one_line(reason)}", err=True)
     if len(result.rejected) > SHOWN_REJECTS:
         click.echo(f"... and {len(result.rejected) - SHOWN_REJECTS} more", err=True)
     if as_json:

@@ -351,3 +351,10 @@ def test_the_library_refuses_values_of_the_wrong_type_with_its_own_errors(
         call(app, case_id)
     assert type(raised.value).__name__ == error
     assert app.recorder.max_notification_id() == 1
+
+
+@pytest.mark.parametrize("kind", ["a\rb", "a\nb", "\x1b[31mred", "a\u2028b", "\u202eevil"])
+def test_an_error_that_quotes_the_input_stays_one_line_and_escapes_it(run: Run, db: str,
+                                                                      kind: str) -> None:
+    line = assert_one_line_error(run("report", "--kind", kind, "--db", db), 3)
+    assert line.isprintable()

@@ -17,6 +17,7 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from click.testing import CliRunner
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
@@ -24,8 +25,10 @@ from casework import Actor, Casework, CaseworkError, InvalidField, Organisation
 from casework.audit import audit
 from casework.fields import FIELD_TYPES, MAX_LENGTH, FieldSpec, coerce_fields
 from casework.nyc311 import case_id_of, import_nyc311
+from casework.scan import case_ids
 from casework.simulation import Simulation
 from casework.transfer import case_line, export_jsonl, import_jsonl
+from cli import cli
 from projections import ReadModel
 from projections.report import report
 from workflows import ORGANISATION as ALL_UNITS
@@ -326,3 +329,59 @@ def test_times_far_out_of_range_are_refused_not_overflowed() -> None:
         with pytest.raises(InvalidField):
             spec.coerce(value)
 
+
+
+# The command line ------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def cli_db(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A database with one petition, assessed: what the fuzzed commands act on."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('cli') / 'cases.db'}"
+    app = Casework(url)
+    case_id = app.open_case("petition", Actor("li", ["intake"]), datetime(2024, 5, 1, tzinfo=UTC),
+                            channel="hotline", title="x")
+    app.fire(case_id, "assess", Actor("li", ["assessor"]), datetime(2024, 5, 1, tzinfo=UTC),
+             grade="B", category="road")
+    app.close()
+    return url
+
+
+# What a shell can pass: any text, with bytes that are not UTF-8 arriving surrogate-escaped.
+argv_text = st.text(st.characters(blacklist_categories=("Cs",)) | st.sampled_from(
+    ["\udcff", "\udc80", "\x00", "=", "/"]), max_size=12) | st.sampled_from(
+    ["guanlan/guancheng", "9999-12-31T23:59-05:00", "2024-05-02T09:00+08:00", "x" * 201])
+
+
+@settings(max_examples=60)
+@given(kind=st.sampled_from(["petition", "volunteer_task"]) | argv_text,
+       pairs=st.lists(st.tuples(st.sampled_from(["channel", "title", "location", "phone",
+                                                 "volunteers_needed"]) | argv_text,
+                                argv_text | st.sampled_from(["hotline", "3"])), max_size=4),
+       at=st.none() | argv_text, actor=argv_text, case_trigger=st.booleans(),
+       trigger=st.sampled_from(["dispatch", "reject", "merge"]) | argv_text)
+def test_any_command_line_is_done_or_refused_in_one_line_with_a_documented_code(
+        cli_db: str, kind: str, pairs: list[tuple[str, str]], at: str | None, actor: str,
+        case_trigger: bool, trigger: str) -> None:
+    app = Casework(cli_db)
+    case_id = str(next(iter(case_ids(app))))
+    before = app.recorder.max_notification_id()
+    app.close()
+    fields = [f"{name}={value}" for name, value in pairs]
+    if case_trigger:
+        args = ["fire", case_id, trigger, *fields]
+    else:
+        args = ["open", kind, *(arg for field in fields for arg in ("-f", field))]
+    args += ["--db", cli_db, "--actor", actor, "--role", "intake,assessor,dispatcher"]
+    if at is not None:
+        args += ["--at", at]
+
+    result = CliRunner().invoke(cli, args, env={"CASEWORK_DB": None, "CASEWORK_ACTOR": None})
+
+    assert isinstance(result.exception, SystemExit), result.exception  # never a traceback
+    assert result.exit_code in (0, 2, 3, 4, 5), (result.exit_code, result.stderr)
+    if result.exit_code:
+        assert len(result.stderr.splitlines()) == 1, result.stderr
+        assert result.stderr.startswith("casework: ")
+        app = Casework(cli_db)
+        assert app.recorder.max_notification_id() == before  # a refused command records nothing
+        app.close()

@@ -52,6 +52,9 @@ class CaseFilter:
             # Values are bound as parameters; PostgreSQL refuses NUL in one, so refuse first.
             if value is not None and (not isinstance(value, str) or not value.isprintable()):
                 raise InvalidField(name, f"{value!r} is not printable text")
+        version = self.version_below
+        if version is not None and not (isinstance(version, int) and 0 <= version < 2**31):
+            raise InvalidField("version_below", f"{version!r} is not a workflow version")
 
     @classmethod
     def parse(cls, pairs: dict[str, str]) -> CaseFilter:

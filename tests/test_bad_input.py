@@ -358,3 +358,10 @@ def test_an_error_that_quotes_the_input_stays_one_line_and_escapes_it(run: Run, 
                                                                       kind: str) -> None:
     line = assert_one_line_error(run("report", "--kind", kind, "--db", db), 3)
     assert line.isprintable()
+
+
+@pytest.mark.parametrize("version", ["99999999999999999999999", "-99999999999999999999999"])
+def test_a_version_no_database_integer_holds_is_refused(run: Run, db: str, version: str) -> None:
+    assert_one_line_error(run("reprocess", "--where", f"version_below={version}", "--trigger",
+                              "note", "note=x", "--dry-run", "--actor", "boss", "--role",
+                              "supervisor", "--db", db), 2, "version_below")

@@ -45,7 +45,8 @@ values = st.one_of(
     st.none(), st.booleans(), st.integers(), st.floats(), st.text(), st.binary(),
     st.datetimes(timezones=st.one_of(st.none(), st.timezones())),
     st.uuids(), st.sampled_from(["A", "guanlan/guancheng", "2024-05-01T09:00+08:00", "true",
-                                 "9999-12-31T23:59-05:00", "0001-01-01", " 7 ", "x" * 4001]),
+                                 "9999-12-31T23:59-05:00", "0001-01-01", " 7 ", "x" * 4001,
+                                 2**63, -2**63 - 1, 10**5000, "9" * 30]),
     st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=3), st.integers(),
                                                          max_size=2),
 )
@@ -76,6 +77,8 @@ def test_a_field_takes_a_value_or_refuses_it_with_invalid_field(spec: FieldSpec,
         assert stored in ORGANISATION
     if spec.type == "case":
         assert UUID(stored)
+    if spec.type == "integer":
+        assert -2**63 <= stored < 2**63  # a database integer holds it
     json.dumps(stored, default=str)  # it can go into an event
 
 

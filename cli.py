@@ -33,7 +33,7 @@ from casework import (
 from casework.audit import audit, audit_digest
 from casework.nyc311 import import_nyc311
 from casework.simulation import Simulation
-from casework.storage import Storage
+from casework.storage import Storage, lock_timed_out
 from casework.timestamps import parse_time
 from casework.transfer import (
     Importer,
@@ -57,7 +57,8 @@ Exit codes:
   4  illegal transition, or a guard refused the trigger
   5  permission denied
   6  concurrency conflict: the case kept changing; try again
-  7  database cannot be opened or reached
+  7  database cannot be opened or reached, or another process held it locked longer
+     than $CASEWORK_LOCK_TIMEOUT seconds (default 10)
   8  import: some rows were rejected (listed on stderr, kept in the reject file)
 """
 
@@ -72,8 +73,18 @@ def installed_version() -> str:
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
-    click.echo(f"casework: {message}", err=True)
+    click.echo(f"casework: {one_line(message)}", err=True)
     sys.exit(code)
+
+
+UNPRINTABLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line and safe for a terminal: messages quote what the user gave, and a
+    line break, escape sequence or byte that was not UTF-8 in it is shown escaped."""
+    return "".join(repr(char)[1:-1] if unicodedata.category(char) in UNPRINTABLE else char
+                   for char in text)
 
 
 class CaseworkGroup(click.Group):
@@ -91,14 +102,18 @@ class CaseworkGroup(click.Group):
         except CaseworkError as error:
             fail(str(error).replace("\n", "; "), error.exit_code)
         except PersistenceError as error:
-            fail(f"database error: {error}".replace("\n", " "), 7)
+            fail(lock_timed_out(error) or f"database error: {error}".replace("\n", " "), 7)
         except (sqlite3.Error, SQLAlchemyError) as error:
+            if lock_timed_out(error):
+                fail(lock_timed_out(error) or "", 7)
             cause = getattr(error, "orig", None) or error
             fail(f"database error: {cause} (is another process holding it?)".replace("\n", " "),
                  7)
         except BrokenPipeError:
             sys.stderr.close()  # the reader went away (e.g. `| head`): not an error
             sys.exit(0)
+        except OSError as error:  # a file to read or write: missing, a folder, not allowed
+            fail(f"{error.strerror or error}: {error.filename or ''}".rstrip(": "), 1)
         sys.exit(result if isinstance(result, int) else 0)
 
 
@@ -574,6 +589,7 @@ def rebuild_command(dry_run: bool, db: str | None, as_json: bool) -> int:
 @cli.command("project")
 @click.option("--follow", is_flag=True, help="Keep going: apply new events as they arrive.")
 @click.option("--interval", default=1.0, show_default=True, metavar="SECONDS",
+              type=click.FloatRange(min=0.01, max=86400),
               help="With --follow, how often to look for new events.")
 @db_option
 def project_command(follow: bool, interval: float, db: str | None) -> None:
@@ -585,6 +601,8 @@ def project_command(follow: bool, interval: float, db: str | None) -> None:
     """
     import time
 
+    if not interval > 0:  # NaN passes FloatRange
+        raise click.BadParameter(f"{interval} is not a number of seconds", param_hint="--interval")
     app = open_app(db)
     read_model = ReadModel(app)
     try:
@@ -1117,7 +1135,7 @@ def import_command(file: str, fmt: str, rejects_path: str | None, dry_run: bool,
         raise click.BadParameter("it is the file being imported", param_hint="--rejects")
     size = 0 if file == "-" else os.path.getsize(file)
     with (
-        click.open_file(file, encoding="utf-8", errors="replace") as source,
+        click.open_file(file, encoding="utf-8", errors="surrogateescape") as source,
         progress_bar(size, f"importing {file}") as bar,
     ):
         try:
@@ -1132,7 +1150,7 @@ def import_command(file: str, fmt: str, rejects_path: str | None, dry_run: bool,
 def _counted(lines: Iterable[str], progress: Callable[[int], None]) -> Iterable[str]:
     """The lines, moving the progress bar by the bytes each took in the file."""
     for line in lines:
-        progress(len(line.encode()))
+        progress(len(line.encode(errors="surrogateescape")))
         yield line
 
 
@@ -1140,7 +1158,7 @@ def _report_import(result: ImportResult, rejects: RejectFile, as_json: bool,
                    dry_run: bool = False) -> None:
     where = str(rejects.path) if rejects.written else None
     for line, reason in result.rejected[:SHOWN_REJECTS]:
-        click.echo(f"line {line}: {reason}", err=True)
+        click.echo(f"line {line}: {one_line(reason)}", err=True)
     if len(result.rejected) > SHOWN_REJECTS:
         click.echo(f"... and {len(result.rejected) - SHOWN_REJECTS} more", err=True)
     if as_json:

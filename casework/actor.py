@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from .fields import FieldSpec
+
 
 @dataclass(frozen=True)
 class Actor:
@@ -18,8 +20,11 @@ class Actor:
     unit: str | None = None
 
     def __init__(self, id: str, roles: Iterable[str] = (), unit: str | None = None) -> None:
-        object.__setattr__(self, "id", id)
-        object.__setattr__(self, "roles", tuple(roles))
+        # Checked as a string field: the id is recorded in every event and its hash.
+        object.__setattr__(self, "id", _NAME.coerce(id))
+        if isinstance(roles, str) or roles is None:  # Actor("li", "intake"): one role
+            roles = [roles] if roles else []
+        object.__setattr__(self, "roles", tuple(_ROLE.coerce(role) for role in roles))
         object.__setattr__(self, "unit", unit)
 
     def role_for(self, allowed: Iterable[str]) -> str | None:
@@ -34,6 +39,10 @@ class Actor:
         if self.unit is None or unit is None:
             return True
         return unit == self.unit or unit.startswith(self.unit + "/")
+
+
+_NAME = FieldSpec("actor", "string", required=True)
+_ROLE = FieldSpec("role", "string", required=True)
 
 
 SYSTEM = Actor("system", roles=["system"])

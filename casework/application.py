@@ -288,6 +288,8 @@ class Casework(Application[UUID]):
         role = self._role(actor, trigger, "(new case)")
         moment = self._business_time(at, None)
         fields = coerce_fields(trigger.fields, given, self.organisation, OPEN)
+        if case_id is not None and not isinstance(case_id, UUID):
+            raise InvalidField("case_id", f"{case_id!r} is not a UUID")
         new_id = case_id or uuid4()
         location = fields.get(trigger.field_of_type("unit") or "location")
         if parent is None and not self._actor_reaches(actor, location):
@@ -321,10 +323,10 @@ class Casework(Application[UUID]):
         Returns every case the command changed (a spawned task is a second one)."""
         self._check_reach(actor, case, name)
         workflow = self.workflow_of(case)
-        trigger = workflow.transitions.get((case.state, name))
+        trigger = workflow.transitions.get((case.state, name)) if isinstance(name, str) else None
         if trigger is None:
             legal = workflow.legal_triggers(case.state)
-            if name not in workflow.triggers:
+            if not isinstance(name, str) or name not in workflow.triggers:
                 raise UnknownTrigger(case.id, case.state, name, workflow, legal)
             raise IllegalTransition(case.id, case.state, name, legal)
         role = self._role(actor, trigger, case.id)
@@ -413,6 +415,7 @@ class Casework(Application[UUID]):
                                    reason=self._outside(actor, case.jurisdiction))
 
     def _actor_reaches(self, actor: Actor, unit: str | None) -> bool:
+        _check_actor(actor)
         if actor.unit is not None and actor.unit not in self.organisation:
             raise InvalidField("actor", f"{actor.id} is bound to {actor.unit!r}, which is not "
                                         "a unit of the organisation")
@@ -444,6 +447,7 @@ class Casework(Application[UUID]):
 
     @staticmethod
     def _role(actor: Actor, trigger: Trigger, case: object) -> str:
+        _check_actor(actor)
         role = actor.role_for(trigger.roles)
         if role is None:
             raise PermissionDenied(actor.id, actor.roles, trigger.name, case, trigger.roles)
@@ -482,6 +486,11 @@ class Casework(Application[UUID]):
 
     def _exists(self, case_id: UUID) -> bool:
         return bool(list(self.events.get(case_id, limit=1)))
+
+
+def _check_actor(actor: Any) -> None:
+    if not isinstance(actor, Actor):
+        raise InvalidField("actor", f"{actor!r} is not an Actor (casework.Actor(id, roles))")
 
 
 def _parse_at(at: datetime | str) -> datetime:

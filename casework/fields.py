@@ -89,6 +89,8 @@ def _integer(spec: FieldSpec, value: Any, _: Any) -> int:
         raise TypeError(f"{value!r} is not an integer")
     if (spec.min is not None and value < spec.min) or (spec.max is not None and value > spec.max):
         raise ValueError(f"{value} is out of range")
+    if not -2**63 <= value < 2**63:  # what a database integer holds, whatever the workflow says
+        raise ValueError("out of range: more than 64 bits")
     return value
 
 

@@ -106,7 +106,9 @@ class RejectFile:
 
     def write(self, text: str, /) -> int:
         if self._file is None:
-            self._file = open(self.path, "w", encoding="utf-8", newline="")  # noqa: SIM115
+            # surrogateescape: a line that was not UTF-8 is written back byte for byte.
+            self._file = open(self.path, "w", encoding="utf-8", errors="surrogateescape",  # noqa: SIM115
+                              newline="")
         return self._file.write(text)
 
     def close(self) -> None:
@@ -125,6 +127,18 @@ def rejects_path_for(source: str | Path) -> Path:
 
 class BadLine(ValueError):
     """The reason a line is rejected."""
+
+
+def invalid_utf8(text: str) -> str | None:
+    """Why ``text`` was not valid UTF-8, or None when it was.
+
+    Files are read with ``errors="surrogateescape"`` (as the CLI does), so that each byte that
+    is not UTF-8 arrives as a lone surrogate: the line is rejected rather than imported with
+    replacement characters, and its bytes go to the reject file unchanged."""
+    for column, char in enumerate(text, start=1):
+        if "\udc80" <= char <= "\udcff":
+            return f"not valid UTF-8 (byte 0x{ord(char) - 0xDC00:02x} at character {column})"
+    return None
 
 
 # Export ------------------------------------------------------------------------------
@@ -186,12 +200,21 @@ def _plain(value: Any, pointer: str, datetimes: list[str]) -> Any:
 
 def read_case(text: str) -> tuple[UUID, str, list[Any]]:
     """The case id, kind and events a line holds; ``BadLine`` says why not."""
+    encoding = invalid_utf8(text)
+    if encoding is not None:
+        raise BadLine(encoding)
     try:
         record = json.loads(text)
-    except json.JSONDecodeError as error:
+    except (ValueError, RecursionError) as error:  # also nesting too deep, a number too long
         raise BadLine(f"not valid JSON ({error})") from None
     if not isinstance(record, dict):
         raise BadLine("not a JSON object")
+    if "\\ud" in text.lower():  # an escaped lone surrogate (\udc80) cannot be stored as text
+        try:
+            json.dumps(record, ensure_ascii=False).encode()
+        except UnicodeEncodeError:
+            raise BadLine("contains an escaped lone surrogate (\\ud800-\\udfff): not text"
+                          ) from None
     if record.keys() != CASE_KEYS:
         raise BadLine(f"a case has exactly the keys {', '.join(sorted(CASE_KEYS))} "
                       f"(this line has {', '.join(sorted(record)) or 'none'})")
@@ -336,7 +359,7 @@ class _JsonlImport:
         """Take a person's line (a key, or a record of forgetting); False if it is none."""
         try:
             record = json.loads(text)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # not JSON at all: read_case said why
             return False
         if not isinstance(record, dict) or "person" not in record or "id" in record:
             return False

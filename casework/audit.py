@@ -30,6 +30,7 @@ from eventsourcing.utils import get_topic
 from .application import Casework
 from .case import GENESIS, Case, chain_hash, event_content
 from .errors import UnknownCase, UnknownWorkflow
+from .personal import is_encrypted
 from .registry import WorkflowRegistry
 from .scan import case_ids as all_case_ids
 from .timestamps import EARLIEST, LATEST
@@ -176,6 +177,7 @@ class _Replay:
                 problems.append(f"opened in state {event.to_state!r}, not in the initial state "
                                 f"{self.workflow.initial!r} of {self.workflow.key}")
             problems += _stage(self.workflow, event)
+            problems += _plain_personal(self.workflow.opening, event)
         self.state = event.to_state
         return problems
 
@@ -202,6 +204,7 @@ class _Replay:
                         f"illegal transition: {event.trigger!r} from {state!r} leads to "
                         f"{event.to_state!r}; in {workflow.key} it leads only to "
                         f"{', '.join(sorted(allowed))}")
+                problems += _plain_personal(trigger, event)
             problems += _stage(workflow, event)
         self.state = event.to_state
         return problems
@@ -245,6 +248,15 @@ class _Replay:
 def _destinations(workflow: Workflow, trigger: Trigger, state: str) -> set[str]:
     stays = STAY in {trigger.to, *(branch.to for branch in trigger.branches)}
     return workflow.destinations(trigger) | ({state} if stays else set())
+
+
+def _plain_personal(trigger: Trigger, event: Any) -> list[str]:
+    """Personal fields the engine would have encrypted, stored readable: recorded before
+    casework encrypted them (0.1), or written by another producer."""
+    return [f"personal field {name!r} is stored in plain text, not encrypted under a "
+            "person's key" for name, value in event.fields.items()
+            if (spec := trigger.fields.get(name)) is not None and spec.personal
+            and not is_encrypted(value)]
 
 
 def _stage(workflow: Workflow, event: Any) -> list[str]:

@@ -15,7 +15,7 @@ import json
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 from click.testing import CliRunner, Result
@@ -37,6 +37,7 @@ from cli import cli
 from projections import ReadModel
 
 from .conftest import REGISTRY, Clock, new_app
+from .test_transfer import rehashed
 
 T0 = datetime(2024, 5, 6, 9, 0, tzinfo=UTC)
 CLERK = Actor("li.na", roles=["intake", "assessor", "dispatcher"])
@@ -375,6 +376,28 @@ def test_a_key_line_that_disagrees_with_this_database_is_rejected(app: Casework)
     assert [line for line, _ in result.rejected] == [1, 2]
     assert "another key" in result.rejected[0][1]
     assert app.get_case(case).fields["phone"] == PHONE
+
+
+def test_a_case_with_personal_data_in_plain_text_is_an_audit_finding_and_not_imported(
+        app: Casework) -> None:
+    """As an export of casework 0.1 carries them (it did not encrypt), hash chain and all."""
+    case = closed_petition(app, phone=PHONE)
+    out = io.StringIO()
+    export_jsonl(app, out, with_keys=False)
+    line = json.loads(next(text for text in out.getvalue().splitlines() if '"id"' in text))
+    line["events"][0]["fields"]["phone"] = PHONE
+    plain = json.dumps(rehashed(line))
+    copy = new_app()
+    try:
+        result = import_jsonl(copy, [plain])
+
+        assert result.imported == 0
+        assert [number for number, _ in result.rejected] == [1]
+        assert "personal field 'phone' is stored in plain text" in result.rejected[0][1]
+        assert copy.existing_cases([UUID(case)]) == set()
+        assert audit(app).clean
+    finally:
+        copy.close()
 
 
 @pytest.mark.parametrize(("record", "reason"), [

@@ -516,9 +516,13 @@ def report_csv(f: dict[str, Any]) -> str:
 @cli.command("rebuild")
 @click.option("--dry-run", is_flag=True,
               help="List the rows a rebuild would change (it changes none on a sound store).")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Processes to share the rebuild (cases are split by id). With more than "
+                   "one, the rows are built beside the read model, which reports go on "
+                   "using until the new rows replace it; a killed rebuild resumes.")
 @db_option
 @json_option
-def rebuild_command(dry_run: bool, db: str | None, as_json: bool) -> int:
+def rebuild_command(dry_run: bool, workers: int, db: str | None, as_json: bool) -> int:
     """Drop the read models and build them again from the events.
 
     Reports afterwards are identical to before: the events are the truth. Safe to run again
@@ -528,6 +532,7 @@ def rebuild_command(dry_run: bool, db: str | None, as_json: bool) -> int:
     Example:
       casework rebuild --db sqlite:///cases.db
       casework rebuild --dry-run
+      casework rebuild --workers 2 --db postgresql://...
     """
     app = open_app(db)
     read_model = ReadModel(app)
@@ -544,9 +549,14 @@ def rebuild_command(dry_run: bool, db: str | None, as_json: bool) -> int:
             return 0
         total = app.recorder.max_notification_id() or 0
         with progress_bar(total, "rebuilding") as bar:
-            read_model.drop()
-            read_model.create()
-            applied = read_model.catch_up(progress=bar.update)
+            if workers > 1:
+                from projections.parallel_rebuild import rebuild_in_parallel
+
+                applied = rebuild_in_parallel(app, workers, bar.update)
+            else:
+                read_model.drop()
+                read_model.create()
+                applied = read_model.catch_up(progress=bar.update)
     finally:
         read_model.close()
     if as_json:

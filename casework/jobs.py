@@ -151,6 +151,8 @@ def run_in_partitions(app: Casework, work: PartitionWork, *, job: str, parts: in
     work on them here (one worker) or in ``workers`` processes; any other process running the
     same ``job`` against the same database shares them. Returns the merged summary."""
     PartitionLeases(app.storage, job, parts).close()
+    if "mode=memory" in app.storage.event_store_env.get("SQLITE_DBNAME", ""):
+        workers = 1  # other processes cannot open a database in this one's memory
     if workers <= 1:
         return work_on_partitions(app, work, job, progress)
     context = multiprocessing.get_context("spawn")  # fresh processes: no inherited connections

@@ -14,6 +14,7 @@ go on using it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -25,13 +26,19 @@ from casework import Casework, CaseworkError
 from casework.jobs import run_in_partitions
 
 from .case_summary import summarise
-from .read_model import PAGE_SIZE, ProjectionError, ReadModel
+from .read_model import ProjectionError, ReadModel
 from .tables import case_summary, projection_tracking
 
 staging_metadata = MetaData()
 staging = Table("case_summary_rebuild", staging_metadata,
                 *(column._copy() for column in case_summary.columns))
 """The rows being rebuilt; no secondary indexes (they are the live table's business)."""
+
+PAGE = 5000
+"""Events read per transaction of a worker: few transactions, since on SQLite each waits for
+the one write lock (and SQLite's wait backs off in steps of up to 100 ms)."""
+RENEW_EVERY_SECONDS = 10.0
+"""How often a worker renews its lease (leases last 60 s)."""
 
 PREFIX = "case_summary rebuild "
 """Tracking rows of the partitions: ``case_summary rebuild 3/8``."""
@@ -55,7 +62,7 @@ class RebuildSummary:
 class _RebuildWork:
     stop: int
     """The last event to fold: the last one recorded when the rebuild started."""
-    page_size: int = PAGE_SIZE
+    page_size: int = PAGE
     name: str = "rebuild"
 
     def summary(self) -> RebuildSummary:
@@ -66,14 +73,17 @@ class _RebuildWork:
                  heartbeat: Callable[[], bool]) -> RebuildSummary:
         summary = RebuildSummary()
         engine = app.storage.sqlalchemy_engine(writer=True)
+        renewed = time.monotonic()
         try:
             while (folded := self._fold_next_page(app, engine, partition)) is not None:
                 summary.events += folded
                 if progress is not None and folded:
                     progress(folded)
-                if not heartbeat():
-                    summary.interrupted = True  # the lease was lost: its new owner goes on
-                    break
+                if time.monotonic() - renewed > RENEW_EVERY_SECONDS:
+                    if not heartbeat():
+                        summary.interrupted = True  # the lease was lost: its new owner goes on
+                        break
+                    renewed = time.monotonic()
         finally:
             engine.dispose()
         return summary
@@ -81,27 +91,52 @@ class _RebuildWork:
     def _fold_next_page(self, app: Casework, engine: Any, partition: tuple[int, int]
                         ) -> int | None:
         """Fold the partition's events of the next page into the staging rows, in one
-        transaction with the partition's tracking position; None when it is done."""
+        transaction with the partition's tracking position; None when it is done.
+
+        The events are read and folded before the transaction, which on SQLite holds the one
+        write lock: the workers write one after the other, but fold side by side."""
         part, parts = partition
         name = _tracking_name(part, parts)
+        tracking = projection_tracking.c
+        with engine.connect() as conn:
+            position = conn.execute(select(tracking.notification_id)
+                                    .where(tracking.projection == name)).scalar()
+        if position is None or position >= self.stop:
+            return None
+        notifications = app.recorder.select_notifications(
+            start=position, limit=self.page_size, stop=self.stop, inclusive_of_start=False)
+        if not notifications:
+            return None
+        events = [_decoded(app, n) for n in notifications
+                  if n.originator_id.int % parts == part]
+        ids = list({str(e.originator_id) for e in events})
+        with engine.connect() as conn:
+            rows = _staged_rows(conn, ids)
+        _fold(app, rows, events)
         with engine.begin() as conn:
-            position = conn.execute(
-                select(projection_tracking.c.notification_id)
-                .where(projection_tracking.c.projection == name).with_for_update()
-            ).scalar()
-            if position is None or position >= self.stop:
-                return None
-            notifications = app.recorder.select_notifications(
-                start=position, limit=self.page_size, stop=self.stop, inclusive_of_start=False)
-            if not notifications:
-                return None
-            events = [_decoded(app, n) for n in notifications
-                      if n.originator_id.int % parts == part]
-            _fold(app, conn, events)
-            conn.execute(update(projection_tracking)
-                         .where(projection_tracking.c.projection == name)
+            now = conn.execute(select(tracking.notification_id)
+                               .where(tracking.projection == name).with_for_update()).scalar()
+            if now != position:
+                return 0  # another worker folded this page meanwhile (it took the lease over)
+            for chunk in _chunks(ids):
+                conn.execute(delete(staging).where(staging.c.id.in_(chunk)))
+            if rows:
+                conn.execute(insert(staging), list(rows.values()))
+            conn.execute(update(projection_tracking).where(tracking.projection == name)
                          .values(notification_id=notifications[-1].id))
         return len(events)
+
+
+def _chunks(ids: list[str], size: int = 500) -> list[list[str]]:
+    return [ids[start:start + size] for start in range(0, len(ids), size)]
+
+
+def _staged_rows(conn: Connection, ids: list[str]) -> dict[str, dict[str, Any]]:
+    rows: dict[str, dict[str, Any]] = {}
+    for chunk in _chunks(ids):
+        for row in conn.execute(select(staging).where(staging.c.id.in_(chunk))):
+            rows[row.id] = dict(row._mapping)
+    return rows
 
 
 def _decoded(app: Casework, notification: Any) -> Any:
@@ -114,14 +149,7 @@ def _decoded(app: Casework, notification: Any) -> Any:
             "run `casework audit` on it") from None
 
 
-def _fold(app: Casework, conn: Connection, events: list[Any]) -> None:
-    if not events:
-        return
-    ids = list({str(e.originator_id) for e in events})
-    rows: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(ids), 500):
-        for row in conn.execute(select(staging).where(staging.c.id.in_(ids[start:start + 500]))):
-            rows[row.id] = dict(row._mapping)
+def _fold(app: Casework, rows: dict[str, dict[str, Any]], events: list[Any]) -> None:
     for event in events:
         case_id = str(event.originator_id)
         try:
@@ -134,9 +162,6 @@ def _fold(app: Casework, conn: Connection, events: list[Any]) -> None:
                 f"cannot apply event {event.originator_version} of case {case_id} to the "
                 f"read model ({type(error).__name__}: {error}); run `casework audit` on it"
             ) from None
-    for start in range(0, len(ids), 500):
-        conn.execute(delete(staging).where(staging.c.id.in_(ids[start:start + 500])))
-    conn.execute(insert(staging), list(rows.values()))
 
 
 def rebuild_in_parallel(app: Casework, workers: int,

@@ -139,7 +139,9 @@ class _ImportSummary:
             # Given up half-way (its lease was lost): the worker that took the partition over
             # reads it from the start and reports its skipped and rejected records.
             return
-        self.result.skipped += other.result.skipped
+        for name, value in vars(other.result).items():  # skipped, and any other count
+            if name != "imported" and isinstance(value, int):
+                setattr(self.result, name, getattr(self.result, name) + value)
         self.result.rejected += other.result.rejected
 
 

@@ -1,7 +1,8 @@
 """The casework command line: parse, call the engine, print.
 
 Every command takes --db URL (or $CASEWORK_DB); commands that act take --actor and --role
-(or $CASEWORK_ACTOR as "id:role,role"); commands whose output is data take --json.
+(or $CASEWORK_ACTOR as "id:role,role" or "id@unit:role,role"); commands whose output is data
+take --json.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from casework import (
 from casework.audit import audit, audit_digest
 from casework.nyc311 import import_nyc311
 from casework.simulation import Simulation
-from casework.storage import Storage
+from casework.storage import Storage, lock_timed_out
 from casework.timestamps import parse_time
 from casework.transfer import (
     Importer,
@@ -52,11 +53,12 @@ Exit codes:
   1  audit findings or a digest that no longer matches; a batch job refused some cases;
      or an error not listed here
   2  bad input: an unknown option or field, a malformed value, a bad definition file
-  3  unknown case or workflow
+  3  unknown case, workflow or person
   4  illegal transition, or a guard refused the trigger
   5  permission denied
   6  concurrency conflict: the case kept changing; try again
-  7  database cannot be opened or reached
+  7  database cannot be opened or reached, or another process held it locked longer
+     than $CASEWORK_LOCK_TIMEOUT seconds (default 10)
   8  import: some rows were rejected (listed on stderr, kept in the reject file)
 """
 
@@ -71,8 +73,18 @@ def installed_version() -> str:
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
-    click.echo(f"casework: {message}", err=True)
+    click.echo(f"casework: {one_line(message)}", err=True)
     sys.exit(code)
+
+
+UNPRINTABLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line and safe for a terminal: messages quote what the user gave, and a
+    line break, escape sequence or byte that was not UTF-8 in it is shown escaped."""
+    return "".join(repr(char)[1:-1] if unicodedata.category(char) in UNPRINTABLE else char
+                   for char in text)
 
 
 class CaseworkGroup(click.Group):
@@ -90,14 +102,18 @@ class CaseworkGroup(click.Group):
         except CaseworkError as error:
             fail(str(error).replace("\n", "; "), error.exit_code)
         except PersistenceError as error:
-            fail(f"database error: {error}".replace("\n", " "), 7)
+            fail(lock_timed_out(error) or f"database error: {error}".replace("\n", " "), 7)
         except (sqlite3.Error, SQLAlchemyError) as error:
+            if lock_timed_out(error):
+                fail(lock_timed_out(error) or "", 7)
             cause = getattr(error, "orig", None) or error
             fail(f"database error: {cause} (is another process holding it?)".replace("\n", " "),
                  7)
         except BrokenPipeError:
             sys.stderr.close()  # the reader went away (e.g. `| head`): not an error
             sys.exit(0)
+        except OSError as error:  # a file to read or write: missing, a folder, not allowed
+            fail(f"{error.strerror or error}: {error.filename or ''}".rstrip(": "), 1)
         sys.exit(result if isinstance(result, int) else 0)
 
 
@@ -136,19 +152,21 @@ def actor_options(command: Callable[..., Any]) -> Callable[..., Any]:
         help="A role the actor acts in (repeat, or separate with commas).",
     )(command)
     return click.option(
-        "--actor", metavar="ID", default=None,
-        help='Who acts. Env: CASEWORK_ACTOR, as "id" or "id:role,role".',
+        "--actor", metavar="ID[@UNIT]", default=None,
+        help="Who acts; with @UNIT, bound to that unit: they see and act only on cases at it "
+             'or below it. Env: CASEWORK_ACTOR, as "id", "id:role,role" or "id@unit:role,role".',
     )(command)
 
 
 def make_actor(actor: str | None, roles: Iterable[str]) -> Actor:
     from_env = os.environ.get("CASEWORK_ACTOR", "")
-    env_id, _, env_roles = from_env.partition(":")
-    actor_id = actor or env_id or os.environ.get("USER") or "cli"
+    env_actor, _, env_roles = from_env.partition(":")
+    given = (actor or env_actor or os.environ.get("USER") or "cli").strip()
+    actor_id, _, unit = given.partition("@")
     chosen = [r.strip() for group in roles for r in group.split(",") if r.strip()]
-    if not chosen and (not actor or actor == env_id):
+    if not chosen and (not actor or actor == env_actor):
         chosen = [r.strip() for r in env_roles.split(",") if r.strip()]
-    return Actor(actor_id, roles=chosen)
+    return Actor(actor_id.strip(), roles=chosen, unit=unit.strip().strip("/") or None)
 
 
 def open_app(db: str | None, create: bool = False) -> Casework:
@@ -268,12 +286,19 @@ def table(rows: list[list[str]], headers: list[str]) -> str:
 @click.option("--field", "-f", "pairs", multiple=True, metavar="NAME=VALUE",
               help="A field of the opening trigger (repeat).")
 @click.option("--at", metavar="TIME", help="Business time (ISO 8601); default now.")
+@click.option("--person", metavar="ID",
+              help="The resident's person id (shown by casework show) when they have cases "
+                   "already: their personal fields then share one key.")
 @actor_options
 @db_option
 @json_option
-def open_command(kind: str, pairs: tuple[str, ...], at: str | None, actor: str | None,
-                 roles: tuple[str, ...], db: str | None, as_json: bool) -> None:
+def open_command(kind: str, pairs: tuple[str, ...], at: str | None, person: str | None,
+                 actor: str | None, roles: tuple[str, ...], db: str | None,
+                 as_json: bool) -> None:
     """Open a case of KIND (petition, enterprise_request, volunteer_task).
+
+    Personal fields (petitioner, phone, address, contact) are stored encrypted under the key
+    of the case's person: a new one, or the one --person names.
 
     \b
     Example:
@@ -282,7 +307,7 @@ def open_command(kind: str, pairs: tuple[str, ...], at: str | None, actor: str |
     """
     app = open_app(db, create=True)
     case_id = app.open_case(kind, make_actor(actor, roles), parse_when(at, "--at"),
-                            **parse_fields(pairs))
+                            person=person, **parse_fields(pairs))
     if as_json:
         click.echo(to_json(case_view_dict(app, case_id)))
     else:
@@ -317,7 +342,7 @@ def fire_command(case: str, trigger: str, pairs: tuple[str, ...], at: str | None
 
 def case_view_dict(app: Casework, case_id: UUID, as_of: datetime | None = None,
                    actor: Actor | None = None) -> dict[str, Any]:
-    view = app.get_case(case_id, as_of=as_of)
+    view = app.get_case(case_id, as_of=as_of, actor=actor)
     data = {name: getattr(view, name) for name in view.__dataclass_fields__}
     if actor is not None and as_of is None:
         data["allowed_triggers"] = app.allowed_triggers(case_id, actor)
@@ -348,6 +373,8 @@ def show_command(case: str, as_of: str | None, actor: str | None, roles: tuple[s
     click.echo(f"case      {data['id']}  ({data['kind']} v{data['version']})")
     click.echo(f"state     {data['state']}  (stage {data['stage']})")
     click.echo(f"unit      {data['unit'] or '-'}")
+    if data["person"]:
+        click.echo(f"person    {data['person']}")
     grade = data["grade"] or "-"
     click.echo(f"grade     {grade}   deadline {when(data['deadline'])}")
     click.echo(f"opened    {when(data['opened_at'])}   last change {when(data['updated_at'])}"
@@ -370,9 +397,11 @@ def show_command(case: str, as_of: str | None, actor: str | None, roles: tuple[s
 @cli.command("history")
 @click.argument("case")
 @click.option("--as-of", metavar="TIME", help="Only what had happened by this business time.")
+@actor_options
 @db_option
 @json_option
-def history_command(case: str, as_of: str | None, db: str | None, as_json: bool) -> None:
+def history_command(case: str, as_of: str | None, actor: str | None, roles: tuple[str, ...],
+                    db: str | None, as_json: bool) -> None:
     """The timeline of a case: when, who (role), trigger, from → to, fields.
 
     \b
@@ -381,7 +410,8 @@ def history_command(case: str, as_of: str | None, db: str | None, as_json: bool)
       casework history 7931a699 --json | jq '.[].trigger'
     """
     app = open_app(db)
-    entries = app.history(resolve_case(app, case), as_of=parse_when(as_of, "--as-of"))
+    entries = app.history(resolve_case(app, case), as_of=parse_when(as_of, "--as-of"),
+                          actor=make_actor(actor, roles))
     if as_json:
         click.echo(to_json([entry.__dict__ for entry in entries]))
         return
@@ -569,6 +599,7 @@ def rebuild_command(dry_run: bool, workers: int, db: str | None, as_json: bool) 
 @cli.command("project")
 @click.option("--follow", is_flag=True, help="Keep going: apply new events as they arrive.")
 @click.option("--interval", default=1.0, show_default=True, metavar="SECONDS",
+              type=click.FloatRange(min=0.01, max=86400),
               help="With --follow, how often to look for new events.")
 @db_option
 def project_command(follow: bool, interval: float, db: str | None) -> None:
@@ -580,6 +611,8 @@ def project_command(follow: bool, interval: float, db: str | None) -> None:
     """
     import time
 
+    if not interval > 0:  # NaN passes FloatRange
+        raise click.BadParameter(f"{interval} is not a number of seconds", param_hint="--interval")
     app = open_app(db)
     read_model = ReadModel(app)
     try:
@@ -899,7 +932,8 @@ def workflows_show(name: str, version: int | None, as_json: bool) -> None:
                           "roles": list(t.roles), "guards": list(t.guards),
                           "effects": list(t.effects),
                           "fields": {f.name: {"type": f.type, "required": f.required,
-                                              "choices": list(f.choices)}
+                                              "choices": list(f.choices),
+                                              "personal": f.personal}
                                      for f in t.fields.values()}} for t in triggers],
         }))
         return
@@ -914,6 +948,7 @@ def workflows_show(name: str, version: int | None, as_json: bool) -> None:
     rows = []
     for t in triggers:
         fields = ", ".join(f"{f.name}{'*' if f.required else ''}:{f.type}"
+                           f"{' (personal)' if f.personal else ''}"
                            for f in t.fields.values())
         rows.append([t.name, ",".join(t.sources) or "·", t.to, ",".join(t.roles), fields])
     click.echo(table(rows, ["trigger", "from", "to", "roles", "fields (* required)"]))
@@ -999,18 +1034,61 @@ file and returns an ImportResult, which the command reports the same way for eve
 SHOWN_REJECTS = 10
 
 
+@cli.command("forget")
+@click.argument("person", required=False)
+@click.option("--case", "case", metavar="CASE",
+              help="Forget the person of this case (an id, or a unique prefix of one).")
+@click.option("--at", metavar="TIME", help="When, as recorded (ISO 8601); default now.")
+@actor_options
+@db_option
+@json_option
+def forget_command(person: str | None, case: str | None, at: str | None, actor: str | None,
+                   roles: tuple[str, ...], db: str | None, as_json: bool) -> None:
+    """Forget a resident: delete the key of PERSON (or of the person of --case).
+
+    Their personal fields, in every one of their cases, then read as [erased] in show,
+    history, export and the revisit list; the cases, their histories, reports and the audit
+    are unchanged. Who forgot them and when is recorded (nothing personal). It cannot be
+    undone, so only a supervisor (or the system) may do it.
+
+    \b
+    Examples:
+      casework forget 3f2a9c1e-0b7d-4a35-9e61-2c4d8f0a1b23 --actor boss --role supervisor
+      casework forget --case 7931a699 --actor boss --role supervisor
+    """
+    if (person is None) == (case is None):
+        raise click.UsageError("give a PERSON or --case CASE (one of them)")
+    app = open_app(db)
+    if case is not None:
+        person = app.person_of(resolve_case(app, case))
+    assert person is not None
+    done = app.forget(person, make_actor(actor, roles), parse_when(at, "--at"))
+    if as_json:
+        click.echo(to_json(done.__dict__))
+    elif done.already:
+        click.echo(f"person {done.person} was already forgotten, on {when(done.at)} by "
+                   f"{done.actor} ({done.role})")
+    else:
+        click.echo(f"forgot person {done.person}: their personal fields now read as [erased]")
+
+
 @cli.command("export")
 @click.option("--format", "fmt", type=click.Choice(sorted(EXPORTERS)), default="jsonl",
               show_default=True, help="jsonl: one case per line, with its full history.")
 @click.option("--output", "-o", metavar="FILE", default="-",
               help="Write here (default: standard output); the file appears once complete.")
+@click.option("--without-keys", is_flag=True,
+              help="Leave out the persons' keys: personal fields read as [erased] where the "
+                   "file is imported.")
 @db_option
-def export_command(fmt: str, output: str, db: str | None) -> None:
+def export_command(fmt: str, output: str, without_keys: bool, db: str | None) -> None:
     """Write every case with its full event history, to import elsewhere.
 
     One JSON object per case and line: id, kind, and its events with every attribute (type,
     version, recorded time, business time, actor, role, trigger, states, fields, changes,
-    hash), times in ISO 8601. casework import recreates exactly the same events.
+    hash), times in ISO 8601. casework import recreates exactly the same events. Personal
+    fields stay encrypted; the persons' keys come first, one line each (unless
+    --without-keys), with who was forgotten: keep a file with keys as safe as the database.
 
     \b
     Examples:
@@ -1023,7 +1101,7 @@ def export_command(fmt: str, output: str, db: str | None) -> None:
         click.open_file(output, "w", encoding="utf-8", atomic=output != "-") as out,
         progress_bar(total, "exporting") as bar,
     ):
-        exported = EXPORTERS[fmt](app, out, progress=bar.update)
+        exported = EXPORTERS[fmt](app, out, progress=bar.update, with_keys=not without_keys)
     click.echo(f"exported {exported} cases" + ("" if output == "-" else f" to {output}"),
                err=True)
 
@@ -1081,7 +1159,7 @@ def import_command(file: str, fmt: str, rejects_path: str | None, dry_run: bool,
         _report_import(result, rejects, as_json)
         return 8 if result.rejected else 0
     with (
-        click.open_file(file, encoding="utf-8", errors="replace") as source,
+        click.open_file(file, encoding="utf-8", errors="surrogateescape") as source,
         progress_bar(size, f"importing {file}") as bar,
     ):
         try:
@@ -1096,7 +1174,7 @@ def import_command(file: str, fmt: str, rejects_path: str | None, dry_run: bool,
 def _counted(lines: Iterable[str], progress: Callable[[int], None]) -> Iterable[str]:
     """The lines, moving the progress bar by the bytes each took in the file."""
     for line in lines:
-        progress(len(line.encode()))
+        progress(len(line.encode(errors="surrogateescape")))
         yield line
 
 
@@ -1104,15 +1182,17 @@ def _report_import(result: ImportResult, rejects: RejectFile, as_json: bool,
                    dry_run: bool = False) -> None:
     where = str(rejects.path) if rejects.written else None
     for line, reason in result.rejected[:SHOWN_REJECTS]:
-        click.echo(f"line {line}: {reason}", err=True)
+        click.echo(f"line {line}: {one_line(reason)}", err=True)
     if len(result.rejected) > SHOWN_REJECTS:
         click.echo(f"... and {len(result.rejected) - SHOWN_REJECTS} more", err=True)
     if as_json:
         click.echo(to_json({**result.as_dict(), "rejects_file": where, "dry_run": dry_run}))
         return
     verb = "would import" if dry_run else "imported"
-    summary = f"{verb} {_amount(result.imported, 'case')}, skipped {result.skipped} already " \
-              "present"
+    summary = f"{verb} {_amount(result.imported, 'case')}"
+    if result.keys:
+        summary += f" (and {result.keys} persons' keys)"
+    summary += f", skipped {result.skipped} already present"
     if result.rejected:
         summary += f", rejected {len(result.rejected)}"
         summary += f" (written to {where})" if where else ""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,15 @@ from .errors import (
 from .fields import coerce_fields
 from .guards import CONDITIONS, GUARDS
 from .organisation import Organisation
+from .personal import (
+    ACTOR_LENGTH,
+    FORGETTING_ROLES,
+    ForgetDenied,
+    Forgotten,
+    PersonKeys,
+    UnknownPerson,
+    person_id,
+)
 from .registry import WorkflowRegistry
 from .rules import CommandContext
 from .storage import Storage, recorded_ids
@@ -95,6 +105,7 @@ class Casework(Application[UUID]):
             else Organisation.load(organisation or ORGANISATION)
         )
         self.clock: Callable[[], datetime] = clock or utc_now
+        self.personal = PersonKeys(self.storage)
         env = dict(self.storage.event_store_env)
         if snapshot_interval:
             env["IS_SNAPSHOTTING_ENABLED"] = "y"
@@ -118,11 +129,15 @@ class Casework(Application[UUID]):
         at: datetime | str | None = None,
         *,
         case_id: UUID | None = None,
+        person: str | UUID | None = None,
         **fields: Any,
     ) -> UUID:
-        """Open a case of ``kind`` under the latest version of that workflow."""
+        """Open a case of ``kind`` under the latest version of that workflow.
+
+        ``person`` names the resident whose personal fields these are (a UUID: the person of
+        another case, to share its key); without it, personal fields get a new person."""
         batch = self.batch()
-        new_id = batch.open_case(kind, actor, at, case_id=case_id, **fields)
+        new_id = batch.open_case(kind, actor, at, case_id=case_id, person=person, **fields)
         try:
             batch.commit()
         except IntegrityError:
@@ -149,17 +164,52 @@ class Casework(Application[UUID]):
             return view
         raise ConcurrencyConflict(case_id, MAX_ATTEMPTS)
 
+    def forget(self, person: str | UUID, actor: Actor, at: datetime | str | None = None
+               ) -> Forgotten:
+        """Delete the person's key: their personal fields read as erased from now on, in
+        every case, history and export; nothing else changes. Raises ``UnknownPerson``."""
+        role = actor.role_for(FORGETTING_ROLES)
+        if role is None:
+            raise ForgetDenied(actor.id, actor.roles, person)
+        if not 0 < len(actor.id) <= ACTOR_LENGTH:
+            raise InvalidField("actor", f"an actor id has 1 to {ACTOR_LENGTH} characters")
+        moment = None if at is None else _parse_at(at)
+        return self.personal.forget(str(person), actor.id, role, moment)
+
+    def person_of(self, case_id: UUID | str) -> str:
+        """The person whose personal fields the case holds; ``UnknownPerson`` when none."""
+        person = self.get_case(case_id).person
+        if person is None:
+            raise UnknownPerson(f"of case {case_id}", "the case holds no personal data")
+        return person
+
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        # The keys of new persons first: an event must never be stored without its key.
+        self.personal.save_new()
+        return super().save(*objs, **kwargs)
+
+    def close(self) -> None:
+        self.personal.close()
+        super().close()
+
     def batch(self, size: int = 1000) -> Batch:
         """Many commands, one transaction per ``size`` changed cases (see ``Batch``)."""
         return Batch(self, size)
 
     # Queries ---------------------------------------------------------------------------
 
-    def get_case(self, case_id: UUID | str, as_of: datetime | str | None = None) -> CaseView:
-        """The case as it is now, or as it was at business time ``as_of``."""
+    def get_case(self, case_id: UUID | str, as_of: datetime | str | None = None, *,
+                 actor: Actor | None = None) -> CaseView:
+        """The case as it is now, or as it was at business time ``as_of``.
+
+        With ``actor``, only a case in that actor's part of the organisation (PermissionDenied
+        otherwise)."""
         case_id = self.parse_case_id(case_id)
         if as_of is None:
-            return CaseView.of(self._load(case_id))
+            case = self._load(case_id)
+            if actor is not None:
+                self._check_reach(actor, case, "see")
+            return self.view_of(case)
         moment = _parse_at(as_of)
         case: Case | None = None
         for event in self.events.get(case_id):
@@ -170,17 +220,23 @@ class Casework(Application[UUID]):
             if self._exists(case_id):
                 raise UnknownCase(case_id, f"it was not opened yet at {moment.isoformat()}")
             raise UnknownCase(case_id)
-        return CaseView.of(case)
+        if actor is not None:
+            self._check_reach(actor, case, "see")
+        return self.view_of(case)
 
-    def history(self, case_id: UUID | str, as_of: datetime | str | None = None
-                ) -> list[HistoryEntry]:
-        """The audit trail: who did what, when, from which state to which, with which fields."""
+    def history(self, case_id: UUID | str, as_of: datetime | str | None = None, *,
+                actor: Actor | None = None) -> list[HistoryEntry]:
+        """The audit trail: who did what, when, from which state to which, with which fields.
+
+        With ``actor``, only of a case in that actor's part of the organisation."""
         case_id = self.parse_case_id(case_id)
+        if actor is not None:
+            self._check_reach(actor, self._load(case_id), "see")
         moment = None if as_of is None else _parse_at(as_of)
         entries = [
-            HistoryEntry.of(event)
-            for event in self.events.get(case_id)
-            if moment is None or event.at <= moment
+            replace(entry, fields=self.personal.reveal(entry.fields))
+            for entry in map(HistoryEntry.of, self.events.get(case_id))
+            if moment is None or entry.at <= moment
         ]
         if not entries and not self._exists(case_id):
             raise UnknownCase(case_id)
@@ -193,11 +249,21 @@ class Casework(Application[UUID]):
     def allowed_triggers(self, case_id: UUID | str, actor: Actor) -> list[str]:
         """The triggers this actor may fire on the case in its current state."""
         case = self._load(self.parse_case_id(case_id))
+        if not self._actor_reaches(actor, case.jurisdiction):
+            return []
         workflow = self.workflow_of(case)
         return [
             name for name in workflow.legal_triggers(case.state)
             if actor.role_for(workflow.triggers[name].roles) is not None
         ]
+
+    def view_of(self, case: Case) -> CaseView:
+        """The case for readers: its personal fields decrypted, or reading as erased."""
+        return CaseView.of(case, self.personal.reveal(case.fields))
+
+    def revealed(self, view: CaseView) -> CaseView:
+        """The view with its personal fields decrypted, or reading as erased."""
+        return replace(view, fields=self.personal.reveal(view.fields))
 
     def workflow_of(self, case: Case | CaseView) -> Workflow:
         version = case.workflow_version if isinstance(case, Case) else case.version
@@ -216,17 +282,25 @@ class Casework(Application[UUID]):
 
     def _opened(self, kind: str, actor: Actor, at: datetime | str | None,
                 given: Mapping[str, Any], case_id: UUID | None, find: Finder,
-                parent: Case | None = None) -> Case:
+                parent: Case | None = None, person: str | UUID | None = None) -> Case:
         workflow = self.workflows.get(kind)
         trigger = workflow.opening
         role = self._role(actor, trigger, "(new case)")
         moment = self._business_time(at, None)
         fields = coerce_fields(trigger.fields, given, self.organisation, OPEN)
+        if case_id is not None and not isinstance(case_id, UUID):
+            raise InvalidField("case_id", f"{case_id!r} is not a UUID")
         new_id = case_id or uuid4()
+        location = fields.get(trigger.field_of_type("unit") or "location")
+        if parent is None and not self._actor_reaches(actor, location):
+            raise PermissionDenied(actor.id, actor.roles, OPEN, "(new case)",
+                                   reason=self._outside(actor, location))
         context = CommandContext(parent, trigger, fields, actor, moment, workflow,
                                  self.organisation, find, self.workflows)
         self._check_guards(context, new_id, "")
         changes = self._changes(context, trigger.effects)
+        fields = self._protected(trigger, fields, changes, None, person,
+                                 inherited=getattr(parent, "person", None))
         return Case.open(
             case_id=new_id,
             recorded_at=utc_now(),
@@ -247,11 +321,12 @@ class Casework(Application[UUID]):
         """Check the command against the case's workflow; record it on the case.
 
         Returns every case the command changed (a spawned task is a second one)."""
+        self._check_reach(actor, case, name)
         workflow = self.workflow_of(case)
-        trigger = workflow.transitions.get((case.state, name))
+        trigger = workflow.transitions.get((case.state, name)) if isinstance(name, str) else None
         if trigger is None:
             legal = workflow.legal_triggers(case.state)
-            if name not in workflow.triggers:
+            if not isinstance(name, str) or name not in workflow.triggers:
                 raise UnknownTrigger(case.id, case.state, name, workflow, legal)
             raise IllegalTransition(case.id, case.state, name, legal)
         role = self._role(actor, trigger, case.id)
@@ -275,6 +350,7 @@ class Casework(Application[UUID]):
             changed.append(task)
         if job is not None:
             changes["jobs"] = [*case.jobs, job]
+        fields = self._protected(trigger, fields, changes, getattr(case, "person", None))
         case.record(
             Case.Transitioned,
             recorded_at=utc_now(),
@@ -296,6 +372,7 @@ class Casework(Application[UUID]):
         role = actor.role_for(MIGRATING_ROLES)
         if role is None:
             raise PermissionDenied(actor.id, actor.roles, "migrate", case.id, MIGRATING_ROLES)
+        self._check_reach(actor, case, "migrate")
         if to_version <= case.workflow_version:
             raise NotMigratable(case.id, f"it already runs {case.kind} v{case.workflow_version}")
         mapping = target.migrations.get(case.workflow_version, {})
@@ -331,8 +408,46 @@ class Casework(Application[UUID]):
         return self._opened(kind, actor, at, {k: v for k, v in given.items() if k in opening},
                             None, find, parent)
 
+    def _check_reach(self, actor: Actor, case: Case, action: str) -> None:
+        """An actor bound to a unit sees and acts on the cases at that unit or below it."""
+        if not self._actor_reaches(actor, case.jurisdiction):
+            raise PermissionDenied(actor.id, actor.roles, action, case.id,
+                                   reason=self._outside(actor, case.jurisdiction))
+
+    def _actor_reaches(self, actor: Actor, unit: str | None) -> bool:
+        _check_actor(actor)
+        if actor.unit is not None and actor.unit not in self.organisation:
+            raise InvalidField("actor", f"{actor.id} is bound to {actor.unit!r}, which is not "
+                                        "a unit of the organisation")
+        return actor.reaches(unit)
+
+    @staticmethod
+    def _outside(actor: Actor, unit: str | None) -> str:
+        return f"the case is at {unit}, outside {actor.id}'s unit {actor.unit}"
+
+    def _protected(self, trigger: Trigger, fields: dict[str, Any], changes: dict[str, Any],
+                   person: str | None, given: str | UUID | None = None,
+                   inherited: str | None = None) -> dict[str, Any]:
+        """The fields as the event stores them: each personal one encrypted under the key of
+        the case's person. A case gets its person (``changes``) when the caller names one,
+        or with its first personal field: its parent's person (a spawned case), or a new one."""
+        if person is None and given is not None:
+            person = person_id(given)
+            self.personal.ensure(person)
+            changes["person"] = person
+        personal = [name for name in fields if trigger.fields[name].personal]
+        if not personal:
+            return fields
+        if person is None:
+            person = inherited if inherited and self.personal.has_key(inherited) \
+                else self.personal.new_person()
+            changes["person"] = person
+        return {name: self.personal.encrypt(person, name, value) if name in personal else value
+                for name, value in fields.items()}
+
     @staticmethod
     def _role(actor: Actor, trigger: Trigger, case: object) -> str:
+        _check_actor(actor)
         role = actor.role_for(trigger.roles)
         if role is None:
             raise PermissionDenied(actor.id, actor.roles, trigger.name, case, trigger.roles)
@@ -373,6 +488,11 @@ class Casework(Application[UUID]):
         return bool(list(self.events.get(case_id, limit=1)))
 
 
+def _check_actor(actor: Any) -> None:
+    if not isinstance(actor, Actor):
+        raise InvalidField("actor", f"{actor!r} is not an Actor (casework.Actor(id, roles))")
+
+
 def _parse_at(at: datetime | str) -> datetime:
     try:
         return parse_time(at)
@@ -400,8 +520,9 @@ class Batch:
         self.pending: dict[UUID, Case] = {}
 
     def open_case(self, kind: str, actor: Actor, at: datetime | str | None = None, *,
-                  case_id: UUID | None = None, **fields: Any) -> UUID:
-        case = self.app._opened(kind, actor, at, fields, case_id, self.find)
+                  case_id: UUID | None = None, person: str | UUID | None = None,
+                  **fields: Any) -> UUID:
+        case = self.app._opened(kind, actor, at, fields, case_id, self.find, person=person)
         self._changed([case])
         return case.id
 
@@ -411,7 +532,7 @@ class Batch:
         """As ``Casework.fire``; ``job`` names the batch job firing it (recorded on the case)."""
         case = self.load(self.app.parse_case_id(case_id))
         self._changed(self.app._fired(case, trigger, actor, at, fields, self.find, job))
-        return CaseView.of(case)
+        return self.app.view_of(case)
 
     def migrate(self, case_id: UUID, to_version: int, actor: Actor,
                 at: datetime | str | None = None) -> CaseView:

@@ -16,8 +16,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import typing
+import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cache
 from itertools import islice
 from typing import Any, Protocol
@@ -30,6 +32,7 @@ from .case import GENESIS, Case, chain_hash, event_content
 from .errors import UnknownCase, UnknownWorkflow
 from .registry import WorkflowRegistry
 from .scan import case_ids as all_case_ids
+from .timestamps import EARLIEST, LATEST
 from .workflow import OPEN, STAY, Trigger, Workflow
 
 CASE_TOPIC = get_topic(Case)
@@ -265,6 +268,52 @@ def malformed(event: Any) -> str | None:
              if not isinstance(attributes[name], kind)]
     if wrong:
         return f"has {', '.join(wrong)} of the wrong type"
+    for name, value in attributes.items():
+        problem = _never_recorded(value)
+        if problem is not None:
+            path, what = problem
+            return f"has {what} in {'/'.join([name, *reversed(path)])}"
+    return _wrong_changes(attributes["changes"])
+
+
+def _never_recorded(value: Any) -> tuple[list[str], str] | None:
+    """What the engine never records, anywhere in a value: a time outside parse_time's range
+    (the deadline arithmetic and the read models could not handle it), or text with control
+    characters. Returns the path to it (innermost first) and what it is."""
+    if isinstance(value, str):
+        if value.isprintable() or not any(  # the quick test first: imports check every text
+                unicodedata.category(char) in ("Cc", "Cs") and char not in "\n\t"
+                for char in value):
+            return None
+        return [], "a control or invalid character"
+    if isinstance(value, datetime):
+        try:
+            within = EARLIEST <= value < LATEST
+        except (OverflowError, TypeError):  # far out, or without an offset
+            within = False
+        return None if within else ([], f"{value.isoformat()}, out of range,")
+    if isinstance(value, dict | list | tuple):
+        for key, item in (value.items() if isinstance(value, dict) else enumerate(value)):
+            problem = _never_recorded(item)
+            if problem is not None:
+                problem[0].append(str(key))
+                return problem
+    return None
+
+
+_CHANGE_TYPES = {"unit": str, "grade": str, "deadline": datetime, "escalations": int,
+                 "reopens": int, "volunteers": list, "tasks": list, "jobs": list}
+
+
+def _wrong_changes(changes: dict[str, Any]) -> str | None:
+    """A change the engine could not have recorded: the case would not replay."""
+    for name, kind in _CHANGE_TYPES.items():
+        value = changes.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, kind) or isinstance(value, bool) or (
+                kind is list and not all(isinstance(item, str) for item in value)):
+            return f"changes {name} to a value of the wrong type"
     return None
 
 

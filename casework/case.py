@@ -19,7 +19,8 @@ GENESIS = "0" * 64
 """The hash a case's chain starts from."""
 
 CHANGEABLE = frozenset(
-    {"unit", "grade", "deadline", "volunteers", "tasks", "escalations", "reopens", "jobs"}
+    {"unit", "grade", "deadline", "volunteers", "tasks", "escalations", "reopens", "jobs",
+     "person"}
 )
 """Attributes an event's ``changes`` may set; anything else in a stored event is ignored."""
 
@@ -69,6 +70,7 @@ class Case(Aggregate):
             case.escalations = 0
             case.reopens = 0
             case.jobs = []
+            case.person = None
             case.fields = dict(self.fields)
             case.opened_at = self.at
             case.updated_at = self.at
@@ -133,6 +135,8 @@ class Case(Aggregate):
         reopens: int
         jobs: list[str]
         """The batch jobs that changed this case, so that a rerun skips it."""
+        person: str | None
+        """The pseudonym of the resident whose key encrypts the case's personal fields."""
         fields: dict[str, Any]
         opened_at: datetime
         updated_at: datetime
@@ -160,6 +164,12 @@ class Case(Aggregate):
             hash=chain_hash(self.head, content),
             **attributes,
         )
+
+    @property
+    def jurisdiction(self) -> str | None:
+        """Where the case belongs in the organisation: the unit it was dispatched to, else
+        where the problem is (its location), else nowhere yet."""
+        return self.unit or self.fields.get("location")
 
     def _apply_changes(self, changes: dict[str, Any]) -> None:
         for name, value in changes.items():

@@ -33,7 +33,9 @@ _TOP_KEYS = {"name", "version", "title", "description", "initial", "states", "tr
 _STATE_KEYS = {"stage", "terminal", "outcome", "description"}
 _TRIGGER_KEYS = {"name", "from", "to", "roles", "fields", "guards", "effects", "branches",
                  "spawns", "description"}
-_FIELD_KEYS = {"type", "required", "choices", "min", "max", "description"}
+_FIELD_KEYS = {"type", "required", "choices", "min", "max", "description", "personal"}
+PERSONAL_TYPES = ("string", "text")
+"""Field types that may be personal: what names, phones and addresses are written in."""
 _BRANCH_KEYS = {"when", "to", "effects"}
 _GRADE_KEYS = {"deadline_hours", "min_level"}
 
@@ -179,6 +181,11 @@ def _fields(problems: _Problems, where: str, table: Any) -> dict[str, FieldSpec]
                                  or not all(isinstance(c, str) for c in choices)):
             problems.add(field_where, "a choice needs a non-empty list of text choices")
             continue
+        personal = spec.get("personal", False)
+        if not isinstance(personal, bool) or (personal and kind not in PERSONAL_TYPES):
+            problems.add(field_where, "personal must be true or false, and only a field of "
+                         f"type {' or '.join(PERSONAL_TYPES)} may be personal")
+            continue
         fields[name] = FieldSpec(
             name=name,
             type=kind,
@@ -186,6 +193,7 @@ def _fields(problems: _Problems, where: str, table: Any) -> dict[str, FieldSpec]
             choices=tuple(choices),
             min=spec.get("min"),
             max=spec.get("max"),
+            personal=personal,
         )
     return fields
 

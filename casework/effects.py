@@ -7,10 +7,11 @@ replaying a case never runs an effect again and a later change here cannot rewri
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
+from .errors import InvalidField
 from .rules import CommandContext
+from .timestamps import deadline_after
 
 Effect = Callable[[CommandContext], dict[str, Any]]
 
@@ -28,14 +29,21 @@ def escalate(ctx: CommandContext) -> dict[str, Any]:
                                "escalations": ctx.case.escalations + 1}
     grade = ctx.workflow.grades.get(ctx.case.grade or "")
     if grade is not None:
-        changes["deadline"] = ctx.at + timedelta(hours=grade.deadline_hours)
+        changes["deadline"] = _deadline(ctx, grade.deadline_hours)
     return changes
 
 
 def grade(ctx: CommandContext) -> dict[str, Any]:
     """The grade sets the deadline to resolve, counted from the assessment."""
     chosen = ctx.workflow.grades[ctx.fields["grade"]]
-    return {"grade": chosen.name, "deadline": ctx.at + timedelta(hours=chosen.deadline_hours)}
+    return {"grade": chosen.name, "deadline": _deadline(ctx, chosen.deadline_hours)}
+
+
+def _deadline(ctx: CommandContext, hours: float) -> Any:
+    try:
+        return deadline_after(ctx.at, hours)
+    except ValueError as error:
+        raise InvalidField("at", str(error)) from None
 
 
 def deadline(ctx: CommandContext) -> dict[str, Any]:

@@ -35,6 +35,8 @@ class FieldSpec:
     choices: tuple[str, ...] = ()
     min: int | None = None
     max: int | None = None
+    personal: bool = False
+    """It identifies a person: stored encrypted under their key (see casework.personal)."""
 
     def describe(self) -> str:
         """What the field accepts, in words, for help and error messages."""
@@ -87,6 +89,8 @@ def _integer(spec: FieldSpec, value: Any, _: Any) -> int:
         raise TypeError(f"{value!r} is not an integer")
     if (spec.min is not None and value < spec.min) or (spec.max is not None and value > spec.max):
         raise ValueError(f"{value} is out of range")
+    if not -2**63 <= value < 2**63:  # what a database integer holds, whatever the workflow says
+        raise ValueError("out of range: more than 64 bits")
     return value
 
 

@@ -24,6 +24,7 @@ from eventsourcing.persistence import IntegrityError
 
 from .application import Batch, Casework
 from .errors import CaseworkError
+from .fields import FieldSpec
 from .leases import PartitionLeases
 
 CHUNK = 500
@@ -88,6 +89,8 @@ def run_job(app: Casework, step: Step, selection: Selection, *, workers: int = 1
     database, share them; a dead worker's partitions are taken over when its leases run out.
     A dry run always runs here, in one pass.
     """
+    if job is not None:  # recorded on the cases and in the partitions table
+        job = FieldSpec("job", "string", required=True).coerce(job)
     if dry_run or (workers <= 1 and job is None):
         return _run_partition(app, step, selection, (0, 1), dry_run, progress)
     return run_in_partitions(app, _StepWork(step, selection),

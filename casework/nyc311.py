@@ -7,7 +7,8 @@ trigger   at          with
 ========  ==========  ==============================================================
 open      Created     channel from ``Open Data Channel Type``, title from ``Descriptor``
                       (else ``Complaint Type``), ``external_id`` = ``Unique Key``,
-                      location = the borough, address = ``Incident Address``
+                      location = the borough, place = ``Incident Address`` (where the
+                      problem is: not personal, unlike a petitioner's ``address``)
 assess    Created     category = ``Complaint Type``, grade by ``grade_for``
 dispatch  Created     unit = the ``Agency``'s department under ``nyc/``, due = ``Due Date``
 accept    Created     (the agency took it on)
@@ -45,7 +46,7 @@ from .application import Casework
 from .case import Case
 from .errors import CaseworkError
 from .organisation import DEPARTMENT
-from .transfer import ImportResult, Sink
+from .transfer import ImportResult, Sink, invalid_utf8
 from .workflow import Grade
 
 NAMESPACE = UUID("8620e08f-b9dd-487e-9d8f-f3508956c9d7")
@@ -238,6 +239,10 @@ class _RowMapper:
     def request(self, cells: list[str]) -> _Request:
         if len(cells) != self.width:
             raise _Rejected(f"{len(cells)} fields where the header has {self.width}")
+        for cell in cells:
+            encoding = invalid_utf8(cell)
+            if encoding is not None:
+                raise _Rejected(encoding)
         key = self._text(cells, "Unique Key")
         if not key:
             raise _Rejected("no Unique Key")
@@ -260,7 +265,7 @@ class _RowMapper:
                                     OTHER_CHANNEL),
             "title": self._text(cells, "Descriptor") or complaint,
             "external_id": key,
-            "address": self._text(cells, "Incident Address"),
+            "place": self._text(cells, "Incident Address"),
             "location": self._borough(cells),
         }
         allowed = None if due is None else due - created
@@ -302,7 +307,10 @@ class _RowMapper:
         moment = local.replace(tzinfo=self.zone)
         # A fixed offset, so that "deadline in 24 hours" is 24 elapsed hours across a change
         # of clocks (datetime arithmetic within one ZoneInfo counts wall-clock hours).
-        return moment.astimezone(timezone(moment.utcoffset() or timedelta(0)))
+        try:
+            return moment.astimezone(timezone(moment.utcoffset() or timedelta(0)))
+        except OverflowError:  # 12/31/9999 11:00:00 PM is in year 10000 in UTC
+            raise _Rejected(f"{column} {text!r} is out of range") from None
 
 
 @functools.cache

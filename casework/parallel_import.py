@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 from uuid import UUID, uuid4
 
 from .application import Casework
@@ -188,9 +189,10 @@ class _Lease:
             yield line
 
 
-def open_source(path: str | Path):  # type: ignore[no-untyped-def]
-    """The file as ``casework import`` reads it: UTF-8, undecodable bytes replaced."""
-    return open(path, encoding="utf-8", errors="replace")
+def open_source(path: str | Path) -> TextIO:
+    """The file as ``casework import`` reads it: UTF-8, each byte that is not arriving as a
+    lone surrogate (the importers reject its line and write it back byte for byte)."""
+    return open(path, encoding="utf-8", errors="surrogateescape")
 
 
 def _counted(lines: Iterable[str], progress: Callable[[int], None] | None) -> Iterator[str]:

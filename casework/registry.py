@@ -54,14 +54,14 @@ class WorkflowRegistry:
         return cls(load_workflow(path) for path in files)
 
     def get(self, name: str, version: int | None = None) -> Workflow:
-        versions = self._versions.get(name)
+        versions = self._versions.get(name) if isinstance(name, str) else None
         if not versions:
             raise UnknownWorkflow(name, version, known=self._versions)
         if version is None:
             return versions[max(versions)]
         try:
             return versions[version]
-        except KeyError:
+        except (KeyError, TypeError):  # TypeError: a version that is not even a number
             raise UnknownWorkflow(name, version, known=self._versions) from None
 
     def names(self) -> list[str]:

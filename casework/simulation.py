@@ -151,7 +151,7 @@ class Simulation:
         unit = self._dispatch_unit(location, grade)
         if not self._fire(batch, case_id, "dispatch", CLERK, at, unit=unit):
             return
-        handler = Actor(f"handler@{unit}", roles=["handler"])
+        handler = Actor(f"handler@{unit}", roles=["handler"], unit=unit)
         at += self._hours(0.05, min(2, hours_allowed / 4))
         if not self._fire(batch, case_id, "accept", handler, at):
             return
@@ -161,7 +161,7 @@ class Simulation:
                               reason="needs a higher level"):
                 return
             parent = self.app.organisation.parent(unit) or unit
-            handler = Actor(f"handler@{parent}", roles=["handler"])
+            handler = Actor(f"handler@{parent}", roles=["handler"], unit=parent)
             at += self._hours(0.05, 1)
             if not self._fire(batch, case_id, "accept", handler, at):
                 return

@@ -8,6 +8,7 @@ PostgreSQL recorder; the read models reach the same database through SQLAlchemy.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,10 +28,23 @@ DDL_LOCK = 7_239_001
 """The advisory lock key under which casework changes its own tables on PostgreSQL."""
 LOCK_TIMEOUT_SECONDS = 10
 """How long a command waits for a database another process has locked, before it fails."""
+LOCK_TIMEOUT_VAR = "CASEWORK_LOCK_TIMEOUT"
+"""Whole seconds, to wait longer or shorter than LOCK_TIMEOUT_SECONDS."""
 
 
 def default_url() -> str:
     return os.environ.get(ENV_VAR) or DEFAULT_URL
+
+
+def lock_timeout() -> int:
+    """Seconds to wait for a lock: $CASEWORK_LOCK_TIMEOUT, or LOCK_TIMEOUT_SECONDS."""
+    text = os.environ.get(LOCK_TIMEOUT_VAR, "").strip()
+    if not text:
+        return LOCK_TIMEOUT_SECONDS
+    seconds = int(text) if text.isdecimal() and text.isascii() else 0
+    if not 1 <= seconds <= 86_400:
+        raise StorageError(f"{LOCK_TIMEOUT_VAR}={text!r}: give whole seconds from 1 to 86400")
+    return seconds
 
 
 @dataclass(frozen=True)
@@ -42,10 +56,14 @@ class Storage:
     sqlalchemy_url: URL
     schema: str | None = None
     """PostgreSQL only: the schema that holds everything (``?schema=NAME``)."""
+    lock_timeout: int = LOCK_TIMEOUT_SECONDS
+    """Seconds to wait for a lock another connection holds (``lock_timeout()``)."""
 
     @classmethod
     def from_url(cls, url: str | None = None) -> Storage:
         text = url or default_url()
+        if not isinstance(text, str) or "\x00" in text:
+            raise StorageError(f"not a database URL: {text!r}")
         if "://" not in text:
             text = f"sqlite:///{text}"  # a bare path is a SQLite file
         try:
@@ -75,9 +93,9 @@ class Storage:
         env = {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": database,
-            "SQLITE_LOCK_TIMEOUT": str(LOCK_TIMEOUT_SECONDS),
+            "SQLITE_LOCK_TIMEOUT": str(lock_timeout()),
         }
-        return cls(text, "sqlite", env, alchemy)
+        return cls(text, "sqlite", env, alchemy, lock_timeout=lock_timeout())
 
     @classmethod
     def _postgres(cls, text: str, parsed: URL) -> Storage:
@@ -90,7 +108,7 @@ class Storage:
             "POSTGRES_PORT": str(parsed.port or 5432),
             "POSTGRES_USER": parsed.username or os.environ.get("USER", "postgres"),
             "POSTGRES_PASSWORD": parsed.password or "",
-            "POSTGRES_LOCK_TIMEOUT": str(LOCK_TIMEOUT_SECONDS),
+            "POSTGRES_LOCK_TIMEOUT": str(lock_timeout()),
             "POSTGRES_CONNECT_TIMEOUT": "10",
         }
         schema = parsed.query.get("schema")
@@ -101,7 +119,7 @@ class Storage:
         else:
             env["POSTGRES_SCHEMA"] = schema
         alchemy = parsed.set(drivername="postgresql+psycopg").difference_update_query(["schema"])
-        return cls(text, "postgresql", env, alchemy, schema)
+        return cls(text, "postgresql", env, alchemy, schema, lock_timeout())
 
     def exists(self) -> bool:
         """False for a SQLite file that is not there yet (a server database always "exists":
@@ -121,6 +139,11 @@ class Storage:
             return
         import psycopg
 
+        # eventsourcing's recorder sets a lock timeout only around its inserts: a read of a
+        # table another session has locked would wait for ever. libpq's PGOPTIONS gives every
+        # connection of this process (and of the workers it starts) the same timeout.
+        options = re.sub(r"-c\s*lock_timeout=\S+", "", os.environ.get("PGOPTIONS", ""))
+        os.environ["PGOPTIONS"] = f"{options} -c lock_timeout={self.lock_timeout}s".strip()
         url = self.sqlalchemy_url.set(drivername="postgresql")
         try:
             conn = psycopg.connect(url.render_as_string(hide_password=False), autocommit=True,
@@ -170,15 +193,26 @@ class Storage:
     def sqlalchemy_connect_args(self) -> dict[str, Any]:
         """How the read models' engine connects: on PostgreSQL, into the URL's schema."""
         if self.backend == "postgresql":
-            args: dict[str, Any] = {"connect_timeout": 10}
+            # lock_timeout: a read-model write waits for a lock no longer than events do.
+            options = f"-clock_timeout={self.lock_timeout}s"
             if self.schema:
-                args["options"] = f"-csearch_path={self.schema}"
-            return args
-        return {"timeout": 10, "check_same_thread": False}
+                options += f" -csearch_path={self.schema}"
+            return {"connect_timeout": 10, "options": options}
+        return {"timeout": self.lock_timeout, "check_same_thread": False}
 
     @property
     def display_url(self) -> str:
         return self.sqlalchemy_url.render_as_string(hide_password=True)
+
+
+def lock_timed_out(error: BaseException) -> str | None:
+    """What to tell the user when ``error`` is a lock another process held past the timeout
+    (SQLite's "database is locked", PostgreSQL's lock_timeout); None for any other error."""
+    text = str(getattr(error, "orig", None) or error)
+    if "database is locked" in text or "lock timeout" in text:
+        return (f"the database is locked by another process; gave up after {lock_timeout()} s "
+                f"(${LOCK_TIMEOUT_VAR} sets how long to wait)")
+    return None
 
 
 IDS_PER_QUERY = 500

@@ -89,8 +89,9 @@ class Sweep:
         days = workflow.settings.get("revisit_after_days")
         if REVISIT in legal and days is not None \
                 and case.updated_at <= self.now - timedelta(days=days):
+            contact = batch.app.personal.reveal(case.fields)  # decrypted, or "[erased]"
             self.listed.append({"case": str(case_id), "kind": case.kind, "unit": case.unit,
                                 "closed": case.updated_at.isoformat(),
-                                "petitioner": case.fields.get("petitioner"),
-                                "phone": case.fields.get("phone")})
+                                "petitioner": contact.get("petitioner"),
+                                "phone": contact.get("phone")})
         return None

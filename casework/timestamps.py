@@ -6,7 +6,7 @@ the same input always means the same instant, whatever the machine's time zone.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
@@ -20,26 +20,49 @@ def as_utc(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
     offset = moment.utcoffset()
-    assert offset is not None
+    if offset is None:  # a tzinfo that knows no offset: as naive
+        return moment.replace(tzinfo=UTC)
     return moment.astimezone(timezone(offset))
 
 
 def parse_time(value: datetime | str) -> datetime:
-    """An aware datetime from a datetime or ISO 8601 text; ValueError if it is not one."""
+    """An aware datetime from a datetime or ISO 8601 text; ValueError if it is not one.
+
+    Only times from EARLIEST to LATEST pass, so that adding any deadline to one, or
+    converting it to UTC, stays within what a datetime can hold (year 9999 -05:00 cannot)."""
     if isinstance(value, str):
         text = value.strip()
         if not text:
             raise ValueError("empty time")
+        if not text.isprintable():
+            raise ValueError(f"{text!r} contains control or invalid characters")
         try:
             value = datetime.fromisoformat(text)
         except ValueError:
             raise ValueError(f"{text!r} is not an ISO 8601 time (e.g. 2024-05-26T09:30)") from None
     if not isinstance(value, datetime):
         raise ValueError(f"{value!r} is not a time")
-    moment = as_utc(value)
-    if not EARLIEST <= moment < LATEST:
+    try:
+        moment = as_utc(value)
+        within = EARLIEST <= moment < LATEST
+    except OverflowError:  # so far out that even its UTC time is not a datetime
+        within = False
+    if not within:
         raise ValueError(f"{value.isoformat()} is outside {EARLIEST.year}..{LATEST.year - 1}")
     return moment
+
+
+def deadline_after(moment: datetime, hours: float) -> datetime:
+    """``hours`` after ``moment``; ValueError if that is past LATEST (or past year 9999)."""
+    try:
+        deadline = moment + timedelta(hours=hours)
+        within = deadline < LATEST
+    except OverflowError:
+        within = False
+    if not within:
+        raise ValueError(f"a deadline {hours:g} hours after {moment.isoformat()} is past "
+                         f"{LATEST.year - 1}")
+    return deadline
 
 
 def utc_now() -> datetime:

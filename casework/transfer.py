@@ -15,6 +15,13 @@ One line per case::
 Times are ISO 8601 text, and ``datetimes`` lists each one's JSON pointer (RFC 6901) within
 the event, so that a time inside ``fields`` or ``changes`` comes back a time, not text.
 
+Personal fields are in the events encrypted (see ``casework.personal``); the keys travel as
+lines of their own before the cases, one per person: ``{"person": ID, "key": BASE64}``, or for a
+person forgotten, ``{"person": ID, "forgotten_at": TIME, "forgotten_by": ACTOR,
+"forgotten_role": ROLE}``. ``with_keys=False`` leaves the keys out (the personal fields then
+read as erased where the file is imported); who was forgotten is always written, so that a
+forgotten person stays forgotten. An import stores the keys the database does not have.
+
 An import checks each case as ``casework audit`` would (hash chain, versions, transitions,
 known workflow) before it stores anything of it, and stores a case's events all or nothing.
 """
@@ -36,6 +43,7 @@ from .application import Casework
 from .audit import check_history
 from .case import Case
 from .errors import CaseworkError
+from .personal import read_record
 from .scan import case_ids
 
 EVENT_TYPES: dict[str, type[Any]] = {
@@ -69,9 +77,11 @@ class ImportResult:
     """Records already in the store exactly as given: importing twice adds nothing."""
     rejected: list[tuple[int, str]] = field(default_factory=list)
     """(line number, reason) of every record left out."""
+    keys: int = 0
+    """Persons' keys (and records of forgetting) stored, for JSON Lines."""
 
     def as_dict(self) -> dict[str, Any]:
-        return {"imported": self.imported, "skipped": self.skipped,
+        return {"imported": self.imported, "skipped": self.skipped, "keys": self.keys,
                 "rejected": [{"line": line, "reason": reason} for line, reason in self.rejected]}
 
 
@@ -96,7 +106,9 @@ class RejectFile:
 
     def write(self, text: str, /) -> int:
         if self._file is None:
-            self._file = open(self.path, "w", encoding="utf-8", newline="")  # noqa: SIM115
+            # surrogateescape: a line that was not UTF-8 is written back byte for byte.
+            self._file = open(self.path, "w", encoding="utf-8", errors="surrogateescape",  # noqa: SIM115
+                              newline="")
         return self._file.write(text)
 
     def close(self) -> None:
@@ -117,14 +129,28 @@ class BadLine(ValueError):
     """The reason a line is rejected."""
 
 
+def invalid_utf8(text: str) -> str | None:
+    """Why ``text`` was not valid UTF-8, or None when it was.
+
+    Files are read with ``errors="surrogateescape"`` (as the CLI does), so that each byte that
+    is not UTF-8 arrives as a lone surrogate: the line is rejected rather than imported with
+    replacement characters, and its bytes go to the reject file unchanged."""
+    for column, char in enumerate(text, start=1):
+        if "\udc80" <= char <= "\udcff":
+            return f"not valid UTF-8 (byte 0x{ord(char) - 0xDC00:02x} at character {column})"
+    return None
+
+
 # Export ------------------------------------------------------------------------------
 
-def export_jsonl(app: Casework, out: Sink, progress: Callable[[int], None] | None = None
-                 ) -> int:
-    """Write every case, one line each, in the order cases were first recorded; returns how
-    many.
+def export_jsonl(app: Casework, out: Sink, progress: Callable[[int], None] | None = None,
+                 *, with_keys: bool = True) -> int:
+    """Write the persons' keys (unless ``with_keys`` is false) and who was forgotten, then
+    every case, one line each, in the order cases were first recorded; returns how many cases.
 
     ``progress`` is called with the number of events of each case written."""
+    for record in app.personal.records(with_keys):
+        out.write(json.dumps(record, separators=(",", ":")) + "\n")
     exported = 0
     for case_id in case_ids(app):
         try:
@@ -174,12 +200,21 @@ def _plain(value: Any, pointer: str, datetimes: list[str]) -> Any:
 
 def read_case(text: str) -> tuple[UUID, str, list[Any]]:
     """The case id, kind and events a line holds; ``BadLine`` says why not."""
+    encoding = invalid_utf8(text)
+    if encoding is not None:
+        raise BadLine(encoding)
     try:
         record = json.loads(text)
-    except json.JSONDecodeError as error:
+    except (ValueError, RecursionError) as error:  # also nesting too deep, a number too long
         raise BadLine(f"not valid JSON ({error})") from None
     if not isinstance(record, dict):
         raise BadLine("not a JSON object")
+    if "\\ud" in text.lower():  # an escaped lone surrogate (\udc80) cannot be stored as text
+        try:
+            json.dumps(record, ensure_ascii=False).encode()
+        except UnicodeEncodeError:
+            raise BadLine("contains an escaped lone surrogate (\\ud800-\\udfff): not text"
+                          ) from None
     if record.keys() != CASE_KEYS:
         raise BadLine(f"a case has exactly the keys {', '.join(sorted(CASE_KEYS))} "
                       f"(this line has {', '.join(sorted(record)) or 'none'})")
@@ -299,13 +334,15 @@ class _JsonlImport:
         self.batch_size = batch_size
         self.result = ImportResult()
         self.pending: dict[UUID, _Pending] = {}
+        self.persons: list[tuple[int, str, dict[str, Any]]] = []
 
     def add(self, number: int, text: str) -> None:
         try:
             case_id, _, events = read_case(text)
             self._check(case_id, events)
         except BadLine as error:
-            self.reject(number, text, str(error))
+            if not self._person(number, text):
+                self.reject(number, text, str(error))
             return
         earlier = self.pending.get(case_id)
         if earlier is None:
@@ -318,8 +355,32 @@ class _JsonlImport:
         if len(self.pending) >= self.batch_size:
             self.flush()
 
+    def _person(self, number: int, text: str) -> bool:
+        """Take a person's line (a key, or a record of forgetting); False if it is none."""
+        try:
+            record = json.loads(text)
+        except (ValueError, RecursionError):  # not JSON at all: read_case said why
+            return False
+        if not isinstance(record, dict) or "person" not in record or "id" in record:
+            return False
+        try:
+            self.persons.append((number, text, read_record(record)))
+        except ValueError as error:
+            self.reject(number, text, f"person line: {error}")
+        if len(self.persons) >= self.batch_size:
+            self.flush()
+        return True
+
     def flush(self) -> None:
-        """Save the pending cases not stored yet, in one transaction."""
+        """Store the persons' lines, then save the pending cases not stored yet, in one
+        transaction."""
+        if self.persons and not self.dry_run:
+            lines = {id(record): (number, text) for number, text, record in self.persons}
+            changed, refused = self.app.personal.restore(r for _, _, r in self.persons)
+            for record, reason in refused:
+                self.reject(*lines[id(record)], reason)
+            self.result.keys += changed
+        self.persons.clear()
         stored = self.app.existing_cases(self.pending)
         cases = []
         for case_id, case in self.pending.items():

@@ -35,9 +35,17 @@ class CaseView:
     updated_at: datetime
     events: int
     """How many events the case has: the aggregate's version."""
+    person: str | None = None
+    """The pseudonym of the resident the personal fields belong to (see casework.personal)."""
+
+    @property
+    def jurisdiction(self) -> str | None:
+        """The unit the case was dispatched to, else its location (see ``Case.jurisdiction``)."""
+        return self.unit or self.fields.get("location")
 
     @classmethod
-    def of(cls, case: Case) -> CaseView:
+    def of(cls, case: Case, fields: dict[str, Any] | None = None) -> CaseView:
+        """The case as it stands; ``fields`` instead of the case's own (decrypted ones)."""
         return cls(
             id=case.id,
             kind=case.kind,
@@ -48,7 +56,7 @@ class CaseView:
             unit=case.unit,
             grade=case.grade,
             deadline=case.deadline,
-            fields=dict(case.fields),
+            fields=dict(case.fields) if fields is None else fields,
             volunteers=tuple(case.volunteers),
             tasks=tuple(case.tasks),
             escalations=case.escalations,
@@ -56,6 +64,7 @@ class CaseView:
             opened_at=case.opened_at,
             updated_at=case.updated_at,
             events=case.version,
+            person=getattr(case, "person", None),  # absent from snapshots older than persons
         )
 
 

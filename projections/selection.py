@@ -14,7 +14,7 @@ from uuid import UUID
 
 from sqlalchemy import ColumnElement, and_, false, or_, select, true
 
-from casework import Casework
+from casework import Casework, InvalidField
 from casework.sweep import SweepRule
 
 from .case_summary import naive_utc
@@ -45,6 +45,16 @@ class CaseFilter:
     opened_before: datetime | None = None
     opened_after: datetime | None = None
     version_below: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("kind", "state", "stage", "unit", "grade"):
+            value = getattr(self, name)
+            # Values are bound as parameters; PostgreSQL refuses NUL in one, so refuse first.
+            if value is not None and (not isinstance(value, str) or not value.isprintable()):
+                raise InvalidField(name, f"{value!r} is not printable text")
+        version = self.version_below
+        if version is not None and not (isinstance(version, int) and 0 <= version < 2**31):
+            raise InvalidField("version_below", f"{version!r} is not a workflow version")
 
     @classmethod
     def parse(cls, pairs: dict[str, str]) -> CaseFilter:

@@ -24,6 +24,7 @@ from hypothesis.stateful import (
 
 from casework import Actor, CaseView, CaseworkError, GuardRefused
 from casework.fields import FieldSpec
+from casework.personal import is_encrypted
 from casework.workflow import OPEN, Workflow
 
 from .conftest import NO_POSTGRES, POSTGRES_URL, REGISTRY, Clock, database, new_app
@@ -188,7 +189,12 @@ class CaseworkMachine(RuleBasedStateMachine):
             replayed = None
             for stored in self.app.events.get(loaded.id):
                 replayed = stored.mutate(replayed)
-            assert CaseView.of(replayed) == live
+            assert self.app.revealed(CaseView.of(replayed)) == live
+            # What is stored holds personal values only encrypted.
+            opening = self.app.workflows.get(live.kind, live.version).opening.fields
+            for name, spec in opening.items():
+                if spec.personal and name in replayed.fields:
+                    assert is_encrypted(replayed.fields[name])
 
     @invariant()
     def one_history_entry_per_accepted_command(self) -> None:

@@ -98,6 +98,9 @@ def test_each_petition_says_what_its_row_says(imported, name: str) -> None:
         assert case.fields["category"] == row["Complaint Type"]
         assert case.fields["title"] == (row["Descriptor"] or row["Complaint Type"])
         assert case.fields.get("location") == BOROUGH.get(row["Borough"])
+        # Where the problem is, public in the city's data: not a person's, so not personal.
+        assert case.fields.get("place") == (" ".join(row["Incident Address"].split()) or None)
+        assert case.person is None
         assert case.unit == f"nyc/{row['Agency'].lower()}"
         assert case.opened_at == new_york_time(row["Created Date"])
         if row["Due Date"]:

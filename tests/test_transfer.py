@@ -56,7 +56,12 @@ def empty() -> Iterator[Casework]:
 
 
 def lines_of(text: str) -> list[str]:
-    return text.splitlines(keepends=True)
+    """The export's case lines (the persons' keys come first, one line each)."""
+    return [line for line in text.splitlines(keepends=True) if not line.startswith('{"person"')]
+
+
+def person_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines(keepends=True) if line.startswith('{"person"')]
 
 
 def figures(app: Casework) -> dict[str, Any]:
@@ -197,9 +202,10 @@ def test_export_then_import_on_the_command_line(tmp_path: Path, exported: str) -
 
     assert exported_now.exit_code == 0, exported_now.output
     assert cases.read_text(encoding="utf-8") == exported
-    total = len(lines_of(exported))
+    total, keys = len(lines_of(exported)), len(person_lines(exported))
+    assert keys > 0
     assert (imported.exit_code, imported.stdout) == (
-        0, f"imported {total} cases, skipped 0 already present\n")
+        0, f"imported {total} cases (and {keys} persons' keys), skipped 0 already present\n")
     assert (again.exit_code, again.stdout) == (
         0, f"imported 0 cases, skipped {total} already present\n")
     assert not (tmp_path / "cases.rejects.jsonl").exists()
@@ -240,7 +246,7 @@ def test_import_can_write_its_rejects_elsewhere_and_report_as_json(tmp_path: Pat
 
     assert result.exit_code == 8
     assert json.loads(result.stdout) == {
-        "imported": 0, "skipped": 0, "rejects_file": str(rejects), "dry_run": False,
+        "imported": 0, "skipped": 0, "keys": 0, "rejects_file": str(rejects), "dry_run": False,
         "rejected": [{"line": 1, "reason": "a case has exactly the keys events, id, kind "
                                            "(this line has id)"}]}
     assert rejects.read_text(encoding="utf-8") == '{"id": 1}\n'

@@ -1,0 +1,424 @@
+"""Personal data: stored encrypted under a key per person, so that a person can be forgotten.
+
+A workflow marks the fields that identify a resident ``personal = true`` (a petitioner's name,
+phone and address). The application encrypts their values at command time, before the event
+is created, so the events and the snapshots only ever hold ciphertext, and the hash chain
+covers the ciphertext (the read models hold no personal field at all). Each value is AES-GCM
+encrypted (the ``cryptography`` library) under the key of the case's *person*: a pseudonym (a
+UUID) recorded in clear on the case, shared by every case of the same resident when the office
+says so.
+
+The keys live in the ``person_keys`` table beside the events, not in them. Forgetting a
+person deletes their key (crypto-shredding): the events stay as they were, so histories,
+reports, exports and the audit go on working, and the person's values read as ``ERASED``.
+
+eventsourcing has its own cipher (``CIPHER_TOPIC``), but it encrypts every stored event under
+one key per application: it protects a stolen database, and cannot forget one person.
+
+The table row that says a person was forgotten (when, by whom) is kept instead of the key,
+and carries nothing personal: it is written in the same transaction that deletes the key, so
+neither can happen without the other; and a person is not a case, so it is not an event of
+one (appending to each of a person's cases would change their histories and the audit digest
+as though the cases had changed).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import (
+    Column,
+    Connection,
+    DateTime,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    event,
+    insert,
+    inspect,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+from .errors import CaseworkError, InvalidField, PermissionDenied
+from .storage import Storage
+
+ERASED = "[erased]"
+"""What a personal value reads as once its person's key is gone from this database."""
+UNREADABLE = "[unreadable]"
+"""What a personal value reads as when its key exists but does not decrypt it (tampering)."""
+FORGETTING_ROLES = ("supervisor", "system")
+"""Who may forget a person: it cannot be undone."""
+KEY_BYTES = 32  # AES-256
+PLAIN_CACHE = 10_000
+ACTOR_LENGTH = 200
+"""The longest actor id or role the record of forgetting holds."""
+NONCE_BYTES = 12  # AES-GCM's standard nonce; random, so never reused under one key in practice
+
+# Its own MetaData: rebuilding the read models drops theirs, and must never drop the keys.
+metadata = MetaData()
+person_keys = Table(
+    "person_keys",
+    metadata,
+    Column("person", String(36), primary_key=True),
+    Column("key", LargeBinary(KEY_BYTES)),  # NULL once the person is forgotten
+    Column("created_at", DateTime, nullable=False),
+    Column("forgotten_at", DateTime),
+    Column("forgotten_by", String(ACTOR_LENGTH)),
+    Column("forgotten_role", String(ACTOR_LENGTH)),
+)
+
+
+class UnknownPerson(CaseworkError):
+    exit_code = 3
+
+    def __init__(self, person: object, detail: str = "") -> None:
+        self.person = person
+        super().__init__(f"unknown person {person}" + (f": {detail}" if detail else ""))
+
+
+class ForgetDenied(PermissionDenied):
+    def __init__(self, actor: str, roles: Iterable[str], person: object) -> None:
+        super().__init__(actor, roles, "forget", person, FORGETTING_ROLES)
+        CaseworkError.__init__(
+            self, f"permission denied: {actor} (roles {', '.join(self.roles) or 'none'}) may "
+                  f"not forget person {person}: forget needs one of the roles "
+                  f"{', '.join(FORGETTING_ROLES)}")
+
+
+@dataclass(frozen=True)
+class Forgotten:
+    """The record of forgetting a person: who, when, and nothing personal."""
+
+    person: str
+    at: datetime
+    actor: str
+    role: str
+    already: bool = False
+    """True when the person had been forgotten before: nothing changed this time."""
+
+
+def is_encrypted(value: Any) -> bool:
+    """Whether a stored field value is a personal value (never true of what a field's type
+    accepts from a user: those are text, numbers, booleans and times, not objects)."""
+    return isinstance(value, dict) and value.keys() == {"person", "ciphertext"}
+
+
+def person_id(value: Any) -> str:
+    """A person id as given by a caller: a UUID, so that it cannot itself be a name or phone."""
+    try:
+        return str(UUID(str(value).strip()))
+    except ValueError:
+        raise InvalidField("person", f"{value!r} is not a person id (a UUID)") from None
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    return None if moment is None else moment.replace(tzinfo=UTC)
+
+
+class PersonKeys:
+    """The key table of one database, with the keys this process has used kept in memory.
+
+    Keys of new persons are held until ``save_new`` (called before the events that use them
+    are saved), so that a batch of commands writes its keys in one transaction. A key cached
+    here outlives a ``forget`` in another process until this process ends; commands and the
+    command line are short-lived.
+    """
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+        self._engine: Engine | None = None
+        self._reader: Engine | None = None
+        self._ciphers: dict[str, AESGCM | None] = {}
+        """Known persons: their cipher, or None when their key is not in this database."""
+        self._new: dict[str, bytes] = {}
+        self._plain: dict[tuple[str, str, str], Any] = {}
+        """Values decrypted lately, by person, field and ciphertext: a batch reads the same
+        case again and again (its view after every command), and decrypting is most of what
+        that costs."""
+
+    # Encrypting and decrypting -------------------------------------------------------
+
+    def new_person(self) -> str:
+        person = str(uuid4())
+        key = AESGCM.generate_key(bit_length=KEY_BYTES * 8)
+        self._new[person] = key
+        self._ciphers[person] = AESGCM(key)
+        return person
+
+    def has_key(self, person: str) -> bool:
+        return self._cipher(person) is not None
+
+    def ensure(self, person: str) -> None:
+        """Make sure a person given by a caller has a key: create it now (not in a batch:
+        two processes may name the same new person at once, and must agree on one key)."""
+        if self._cipher(person) is not None:
+            return
+        row = self._row(person)
+        if row is not None:  # there, but without a key: forgotten
+            raise InvalidField("person", f"person {person} was forgotten on "
+                               f"{_aware(row.forgotten_at).isoformat()}; "  # type: ignore[union-attr]
+                               "open the case without a person, or with a new one")
+        key = AESGCM.generate_key(bit_length=KEY_BYTES * 8)
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(person_keys).values(
+                    person=person, key=key, created_at=_naive_utc(datetime.now(UTC))))
+        except IntegrityError:
+            pass  # another process created it first: use theirs
+        self._ciphers.pop(person, None)
+        if self._cipher(person) is None:
+            raise InvalidField("person", f"person {person} was forgotten meanwhile")
+
+    def encrypt(self, person: str, field: str, value: str) -> dict[str, str]:
+        cipher = self._cipher(person)
+        if cipher is None:
+            raise InvalidField(field, f"person {person} has no key: forgotten")
+        nonce = os.urandom(NONCE_BYTES)
+        sealed = cipher.encrypt(nonce, json.dumps(value).encode(), _associated(person, field))
+        return {"person": person, "ciphertext": base64.b64encode(nonce + sealed).decode()}
+
+    def decrypt(self, field: str, value: Mapping[str, str]) -> Any:
+        cipher = self._cipher(value["person"])
+        if cipher is None:
+            return ERASED
+        seen = (value["person"], field, value["ciphertext"])
+        plain = self._plain.get(seen)
+        if plain is None:
+            if len(self._plain) >= PLAIN_CACHE:
+                self._plain.clear()
+            plain = self._plain[seen] = self._decrypted(cipher, field, value)
+        return plain
+
+    @staticmethod
+    def _decrypted(cipher: AESGCM, field: str, value: Mapping[str, str]) -> Any:
+        try:
+            raw = base64.b64decode(value["ciphertext"], validate=True)
+            plain = cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:],
+                                   _associated(value["person"], field))
+            return json.loads(plain)
+        except (InvalidTag, ValueError, binascii.Error):
+            return UNREADABLE
+
+    def reveal(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """The fields with each personal value decrypted, or ``ERASED``."""
+        if not any(type(value) is dict for value in fields.values()):
+            return dict(fields)
+        return {name: self.decrypt(name, value) if type(value) is dict and is_encrypted(value)
+                else value for name, value in fields.items()}
+
+    # The table -----------------------------------------------------------------------
+
+    def save_new(self) -> None:
+        """Store the keys of new persons: before the events that need them."""
+        if not self._new:
+            return
+        now = _naive_utc(datetime.now(UTC))
+        with self.engine.begin() as conn:
+            conn.execute(insert(person_keys), [
+                {"person": person, "key": key, "created_at": now}
+                for person, key in self._new.items()])
+        self._new.clear()
+
+    def forget(self, person: str, actor: str, role: str, at: datetime | None = None
+               ) -> Forgotten:
+        """Delete the person's key, recording who forgot them and when, in one transaction."""
+        person = self._known_id(person)
+        moment = _naive_utc(at or datetime.now(UTC))
+        c = person_keys.c
+        with self.engine.begin() as conn:
+            row = conn.execute(select(person_keys).where(c.person == person)).first()
+            if row is None:
+                raise UnknownPerson(person, "no key was ever made for them here")
+            if row.key is None:
+                return Forgotten(person, _aware(row.forgotten_at), row.forgotten_by,  # type: ignore[arg-type]
+                                 row.forgotten_role, already=True)
+            conn.execute(update(person_keys).where(c.person == person).values(
+                key=None, forgotten_at=moment, forgotten_by=actor, forgotten_role=role))
+        self._ciphers[person] = None
+        self._plain.clear()
+        self._wipe_old_copies()
+        return Forgotten(person, moment.replace(tzinfo=UTC), actor, role)
+
+    def records(self, with_keys: bool = True) -> Iterator[dict[str, Any]]:
+        """Every person, as export writes them: the key (unless ``with_keys`` is false), or
+        the record of forgetting them."""
+        with self.reader.connect() as conn:
+            for row in conn.execute(select(person_keys).order_by(person_keys.c.person)):
+                if row.key is not None:
+                    if with_keys:
+                        yield {"person": row.person, "key": base64.b64encode(row.key).decode()}
+                else:
+                    yield {"person": row.person,
+                           "forgotten_at": _aware(row.forgotten_at).isoformat(),  # type: ignore[union-attr]
+                           "forgotten_by": row.forgotten_by,
+                           "forgotten_role": row.forgotten_role}
+
+    def restore(self, records: Iterable[dict[str, Any]]
+                ) -> tuple[int, list[tuple[dict[str, Any], str]]]:
+        """Store records read by ``read_record``: keys this database does not have, and
+        forgetting. A person forgotten here stays forgotten. Returns how many records changed
+        something, and the records refused with the reason (a person with another key here)."""
+        changed, refused, forgot = 0, [], False
+        with self.engine.begin() as conn:
+            for record in records:
+                outcome = self._restore_one(conn, record)
+                if isinstance(outcome, str):
+                    refused.append((record, outcome))
+                elif outcome:
+                    changed += 1
+                    forgot = forgot or "key" not in record
+        self._ciphers.clear()
+        self._plain.clear()
+        if forgot:
+            self._wipe_old_copies()
+        return changed, refused
+
+    def _restore_one(self, conn: Connection, record: dict[str, Any]) -> bool | str:
+        """True when the record changed something; the reason when it is refused."""
+        c = person_keys.c
+        person = record["person"]
+        row = conn.execute(select(person_keys).where(c.person == person)).first()
+        if "key" in record:
+            if row is None:
+                conn.execute(insert(person_keys).values(
+                    person=person, key=record["key"],
+                    created_at=_naive_utc(datetime.now(UTC))))
+                return True
+            if row.key is not None and row.key != record["key"]:
+                return f"person {person} has another key in this database"
+            return False  # the same key, or forgotten here: it stays forgotten
+        forgotten = {"key": None, "forgotten_at": _naive_utc(record["forgotten_at"]),
+                     "forgotten_by": record["forgotten_by"],
+                     "forgotten_role": record["forgotten_role"]}
+        if row is None:
+            conn.execute(insert(person_keys).values(
+                person=person, created_at=forgotten["forgotten_at"], **forgotten))
+        elif row.key is not None:
+            conn.execute(update(person_keys).where(c.person == person).values(**forgotten))
+        else:
+            return False
+        return True
+
+    def close(self) -> None:
+        for engine in (self._engine, self._reader):
+            if engine is not None:
+                engine.dispose()
+
+    @property
+    def reader(self) -> Engine:
+        """For reading keys: on SQLite a reader never takes the write lock (nor waits for it,
+        unless the table is still to be made)."""
+        if self._reader is None:
+            reader = self.storage.sqlalchemy_engine(writer=False)
+            if not inspect(reader).has_table(person_keys.name):
+                self.engine  # noqa: B018 (creates the table)
+            self._reader = reader
+        return self._reader
+
+    @property
+    def engine(self) -> Engine:
+        """Created at first use, with the table: a command touching no personal data pays
+        nothing for it."""
+        if self._engine is None:
+            engine = self.storage.sqlalchemy_engine(writer=True)
+            if self.storage.backend == "sqlite":
+                @event.listens_for(engine, "connect")
+                def _secure_delete(dbapi_connection: Any, _: Any) -> None:
+                    # Overwrite deleted content with zeros, so a deleted key is not left
+                    # behind in a free part of a page.
+                    dbapi_connection.execute("PRAGMA secure_delete = ON")
+
+            self.storage.change_tables(engine, metadata.create_all)
+            self._engine = engine
+        return self._engine
+
+    def _cipher(self, person: str) -> AESGCM | None:
+        if person not in self._ciphers:
+            row = self._row(person)
+            self._ciphers[person] = None if row is None or row.key is None else AESGCM(row.key)
+        return self._ciphers[person]
+
+    def _row(self, person: str) -> Any:
+        with self.reader.connect() as conn:
+            return conn.execute(
+                select(person_keys).where(person_keys.c.person == person)).first()
+
+    def _known_id(self, person: str) -> str:
+        try:
+            return person_id(person)
+        except InvalidField:
+            raise UnknownPerson(person, "not a person id (a UUID)") from None
+
+    def _wipe_old_copies(self) -> None:
+        """Leave no copy of a deleted key in the database's files, as far as the database
+        can: SQLite's write-ahead log still holds the page as it was, so checkpoint it and
+        empty the log; PostgreSQL keeps the old row version until the table is vacuumed, and
+        VACUUM FULL rewrites the table without it."""
+        if self.storage.backend == "sqlite":
+            # On the driver's connection: a checkpoint cannot run inside a transaction, and
+            # this engine's begins one (BEGIN IMMEDIATE) for every statement.
+            with self.engine.connect() as conn:
+                conn.connection.driver_connection.execute(  # type: ignore[union-attr]
+                    "PRAGMA wal_checkpoint(TRUNCATE)")
+        else:
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(text(f"VACUUM FULL {person_keys.name}"))
+
+
+def _name(record: Mapping[str, Any], key: str) -> str:
+    value = record[key]
+    if not isinstance(value, str) or not 0 < len(value) <= ACTOR_LENGTH \
+            or not value.isprintable():
+        raise ValueError(f"{key!r} must be an actor or role: text of 1 to {ACTOR_LENGTH} "
+                         "printable characters")
+    return value
+
+
+def _associated(person: str, field: str) -> bytes:
+    """Authenticated with the ciphertext: a value moved to another field or person fails."""
+    return f"{person}/{field}".encode()
+
+
+def read_record(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A person line of an export, checked; ``ValueError`` says what is wrong."""
+    person = str(UUID(str(record.get("person"))))
+    if set(record) == {"person", "key"}:
+        try:
+            key = base64.b64decode(str(record["key"]), validate=True)
+        except binascii.Error:
+            raise ValueError("'key' is not base64") from None
+        if len(key) != KEY_BYTES:
+            raise ValueError(f"'key' must be {KEY_BYTES} bytes")
+        return {"person": person, "key": key}
+    if set(record) == {"person", "forgotten_at", "forgotten_by", "forgotten_role"}:
+        moment = datetime.fromisoformat(str(record["forgotten_at"]))
+        if moment.tzinfo is None:
+            raise ValueError("'forgotten_at' has no UTC offset")
+        try:
+            _naive_utc(moment)
+        except OverflowError:
+            raise ValueError("'forgotten_at' is out of range") from None
+        return {"person": person, "forgotten_at": moment,
+                "forgotten_by": _name(record, "forgotten_by"),
+                "forgotten_role": _name(record, "forgotten_role")}
+    raise ValueError("a person line has the keys person and key, or person, forgotten_at, "
+                     "forgotten_by and forgotten_role")

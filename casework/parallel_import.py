@@ -190,7 +190,7 @@ class _Lease:
 
 
 def open_source(path: str | Path) -> TextIO:
-    """The file as ``casework import`` reads it: UTF-8, each byte that is not arriving as a
+    """The file as ``casework import`` reads it: UTF-8, with each byte that is not UTF-8 as a
     lone surrogate (the importers reject its line and write it back byte for byte)."""
     return open(path, encoding="utf-8", errors="surrogateescape")
 
@@ -198,7 +198,7 @@ def open_source(path: str | Path) -> TextIO:
 def _counted(lines: Iterable[str], progress: Callable[[int], None] | None) -> Iterator[str]:
     for line in lines:
         if progress is not None:
-            progress(len(line.encode()))
+            progress(len(line.encode(errors="surrogateescape")))
         yield line
 
 

@@ -24,7 +24,14 @@ from cli import cli
 from projections import ReadModel
 
 from .conftest import database
-from .test_jobs import REPO, _casework_command, business_history, overdue_petitions
+from .test_jobs import (
+    CLERK,
+    REPO,
+    T0,
+    _casework_command,
+    business_history,
+    overdue_petitions,
+)
 from .test_nyc311 import DATA, real_data
 
 NYC = DATA / "311_subset.micro.csv"
@@ -46,6 +53,7 @@ def import_with(url: str, source: Path, workers: int, rejects: Path, *options: s
     result = CliRunner().invoke(cli, ["import", str(source), "--db", url, "--workers",
                                       str(workers), "--rejects", str(rejects), "--json",
                                       *options])
+    assert result.stdout.startswith("{"), result.output
     return result.exit_code, json.loads(result.stdout)
 
 
@@ -112,8 +120,14 @@ def test_an_nyc311_import_with_two_workers_equals_one(two_databases: tuple[str, 
 def test_a_jsonl_import_with_two_workers_equals_one(two_databases: tuple[str, str],
                                                     tmp_path: Path) -> None:
     source_db = f"sqlite:///{tmp_path / 'source.db'}"
-    overdue_petitions(Casework(source_db), 60)
+    source_app = Casework(source_db)
+    overdue_petitions(source_app, 58)
+    for n in range(2):  # with personal fields: the export starts with their keys
+        source_app.open_case("petition", CLERK, T0, channel="hotline", title=f"call {n}",
+                             petitioner=f"resident {n}", phone="13800000000")
     exported = CliRunner().invoke(cli, ["export", "--db", source_db]).stdout.splitlines()
+    assert [json.loads(line).get("person") is not None for line in exported[:3]] == [
+        True, True, False]
     tampered = json.loads(exported[3])
     tampered["events"][1]["fields"]["unit"] = "guanlan"
     other_events = json.loads(exported[4])
@@ -121,20 +135,21 @@ def test_a_jsonl_import_with_two_workers_equals_one(two_databases: tuple[str, st
     lines = [*exported[:30], "not json", json.dumps(tampered), "",
              *exported[30:], json.dumps(other_events), exported[7]]
     source = tmp_path / "cases.jsonl"
-    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    source.write_bytes(("\n".join(lines) + "\n").encode() + b'{"id": "caf\xe9"}\n')
     one, two = two_databases
 
     status_one, by_one = import_with(one, source, 1, tmp_path / "one.rejects.jsonl")
     status_two, by_two = import_with(two, source, 2, tmp_path / "two.rejects.jsonl")
 
     assert status_one == status_two == 8
-    assert (by_two["imported"], by_two["skipped"]) == (by_one["imported"], by_one["skipped"])
-    assert (by_one["imported"], by_one["skipped"]) == (60, 1)
+    counts = ("imported", "skipped", "keys")
+    assert [by_two[c] for c in counts] == [by_one[c] for c in counts] == [60, 1, 2]
     assert by_two["rejected"] == by_one["rejected"]
-    assert [r["line"] for r in by_one["rejected"]] == [31, 32, 64]
-    assert (sorted((tmp_path / "two.rejects.jsonl").read_text(encoding="utf-8").splitlines())
-            == sorted((tmp_path / "one.rejects.jsonl").read_text(encoding="utf-8")
-                      .splitlines()))
+    assert [r["line"] for r in by_one["rejected"]] == [31, 32, 66, 68]
+    written = [sorted((tmp_path / f"{n}.rejects.jsonl").read_bytes().splitlines())
+               for n in ("one", "two")]
+    assert written[1] == written[0]
+    assert b'{"id": "caf\xe9"}' in written[0]  # written back byte for byte
     assert audit_digest(Casework(two)) == audit_digest(Casework(one))
     assert read_model_rows(two) == read_model_rows(one)
 

@@ -101,11 +101,18 @@ def owned_nyc311(lines: Iterable[str], owns: Owner) -> Iterator[str]:
             mine = cells is not None or owns(None)
         else:
             text = " ".join(cells[key].split()) if key < len(cells) else ""
-            mine = owns(case_id_of(text) if text else None)
+            mine = owns(_nyc311_case_id(text))
         if mine:
             yield from consumed
         else:
             yield from ("\n" for _ in consumed)
+
+
+def _nyc311_case_id(unique_key: str) -> UUID | None:
+    try:
+        return case_id_of(unique_key) if unique_key else None
+    except UnicodeEncodeError:  # a byte that is not UTF-8: the importer rejects the row
+        return None
 
 
 @dataclass(frozen=True)

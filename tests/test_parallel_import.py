@@ -5,6 +5,7 @@ as one process — the same events per case, the same read model, the same rejec
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import signal
@@ -70,8 +71,8 @@ def read_model_rows(url: str, *without: str) -> list[dict[str, Any]]:
 def nyc_sample(folder: Path, rows: int) -> Path:
     """The first ``rows`` requests of the real extract, then bad rows of every kind: one that
     closes before it was created, one without a Unique Key, one the CSV reader cannot read
-    (a field over its size limit), one of the wrong width, and a request repeated with other
-    text."""
+    (a field over its size limit), one of the wrong width, a request repeated with other
+    text, and a Unique Key that is not UTF-8."""
     with NYC.open(encoding="utf-8", newline="") as file:
         header, *body = list(csv.reader(file))
     good = body[:rows]
@@ -87,6 +88,10 @@ def nyc_sample(folder: Path, rows: int) -> Path:
         writer.writerows([closes_early, no_key, good[2][:5]])
         file.write('"' + "x" * 200_000 + '",row\n')
         writer.writerows([*good[rows // 2:], repeated])
+    row = io.StringIO()
+    csv.writer(row).writerow(["12-34", *good[3][1:]])
+    with path.open("ab") as file:  # a Unique Key with a byte that is not UTF-8
+        file.write(row.getvalue().encode().replace(b"12-34", b"12\xff34"))
     return path
 
 
@@ -104,9 +109,10 @@ def test_an_nyc311_import_with_two_workers_equals_one(two_databases: tuple[str, 
     assert by_one["imported"] == by_two["imported"] == 120
     assert by_one["skipped"] == by_two["skipped"] == 1  # the repeated request
     assert by_two["rejected"] == by_one["rejected"]
-    assert len(by_one["rejected"]) == 4  # each bad row once, whichever worker read it
-    assert ((tmp_path / "two.rejects.csv").read_text(encoding="utf-8")
-            == (tmp_path / "one.rejects.csv").read_text(encoding="utf-8"))
+    assert len(by_one["rejected"]) == 5  # each bad row once, whichever worker read it
+    assert ((tmp_path / "two.rejects.csv").read_bytes()
+            == (tmp_path / "one.rejects.csv").read_bytes())
+    assert b"12\xff34" in (tmp_path / "one.rejects.csv").read_bytes()
     # The same events per case (the hashes cover the time of recording, which differs).
     with NYC.open(encoding="utf-8", newline="") as file:
         keys = [row["Unique Key"] for row in csv.DictReader(file)][:120]

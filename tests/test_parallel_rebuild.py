@@ -6,6 +6,11 @@ on PostgreSQL."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import sqlite3
+import subprocess
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -15,12 +20,14 @@ from click.testing import CliRunner
 
 from casework import Actor, Casework
 from casework.audit import audit_digest
+from casework.simulation import Simulation
 from cli import cli
 from projections import ReadModel
 from projections.parallel_rebuild import _RebuildWork, _start_or_resume
 from projections.report import report
 
 from .conftest import database
+from .test_jobs import REPO, _casework_command
 
 HANDLER = Actor("wang", roles=["handler", "supervisor"])
 
@@ -103,3 +110,45 @@ def test_a_rebuild_that_died_half_way_resumes_with_the_events_recorded_meanwhile
     assert rebuild(demo_url, 2) == app.recorder.max_notification_id() - folded_before
     assert rows(demo_url) == caught_up
     assert ReadModel(app).position() == app.recorder.max_notification_id()
+
+
+def test_a_rebuild_by_two_workers_killed_part_way_resumes_on_the_rerun(tmp_path: Path) -> None:
+    database = tmp_path / "month.db"
+    url = f"sqlite:///{database}"
+    app = Casework(url)
+    Simulation(app, petitions=2000, enterprise_requests=400, volunteer_tasks=200).run()
+    events = app.recorder.max_notification_id()
+    expected = rows(url)  # caught up from the events: what a rebuild must give
+    command = [*_casework_command(), "rebuild", "--db", url, "--workers", "2", "--json"]
+    environment = {**os.environ, "PYTHONPATH": str(REPO)}
+
+    # In a session of its own, so that the kill takes the workers down with the command.
+    process = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        if _count(database, "SELECT COUNT(*) FROM case_summary_rebuild") > 0:
+            break
+        time.sleep(0.01)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    partitions = "FROM projection_tracking WHERE projection LIKE 'case_summary rebuild %'"
+    assert _count(database, f"SELECT COUNT(*) {partitions}") == 2
+    assert _count(database, f"SELECT MIN(notification_id) {partitions}") < events, \
+        "the kill should land part-way"
+    assert rows(url) == expected  # reports go on with the rows as they were
+
+    rerun = subprocess.run(command, env=environment, capture_output=True, text=True,
+                           timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    assert 0 < json.loads(rerun.stdout)["events"] < events  # it went on, not from scratch
+    assert rows(url) == expected
+    assert _count(database, "SELECT COUNT(*) FROM case_summary_rebuild") == 0
+
+
+def _count(database: Path, query: str) -> int:
+    try:
+        with sqlite3.connect(database, timeout=30) as conn:
+            return conn.execute(query).fetchone()[0] or 0
+    except sqlite3.OperationalError:  # the table is not there yet
+        return 0

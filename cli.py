@@ -556,7 +556,7 @@ def rebuild_command(dry_run: bool, workers: int, db: str | None, as_json: bool) 
     """Drop the read models and build them again from the events.
 
     Reports afterwards are identical to before: the events are the truth. Safe to run again
-    after an interruption: it starts over.
+    after an interruption: it starts over (with --workers, it goes on where it was).
 
     \b
     Example:

@@ -546,18 +546,23 @@ def report_csv(f: dict[str, Any]) -> str:
 @cli.command("rebuild")
 @click.option("--dry-run", is_flag=True,
               help="List the rows a rebuild would change (it changes none on a sound store).")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Processes to share the rebuild (cases are split by id). With more than "
+                   "one, the rows are built beside the read model, which reports go on "
+                   "using until the new rows replace it; a killed rebuild resumes.")
 @db_option
 @json_option
-def rebuild_command(dry_run: bool, db: str | None, as_json: bool) -> int:
+def rebuild_command(dry_run: bool, workers: int, db: str | None, as_json: bool) -> int:
     """Drop the read models and build them again from the events.
 
     Reports afterwards are identical to before: the events are the truth. Safe to run again
-    after an interruption: it starts over.
+    after an interruption: it starts over (with --workers, it goes on where it was).
 
     \b
     Example:
       casework rebuild --db sqlite:///cases.db
       casework rebuild --dry-run
+      casework rebuild --workers 2 --db postgresql://...
     """
     app = open_app(db)
     read_model = ReadModel(app)
@@ -574,9 +579,14 @@ def rebuild_command(dry_run: bool, db: str | None, as_json: bool) -> int:
             return 0
         total = app.recorder.max_notification_id() or 0
         with progress_bar(total, "rebuilding") as bar:
-            read_model.drop()
-            read_model.create()
-            applied = read_model.catch_up(progress=bar.update)
+            if workers > 1:
+                from projections.parallel_rebuild import rebuild_in_parallel
+
+                applied = rebuild_in_parallel(app, workers, bar.update)
+            else:
+                read_model.drop()
+                read_model.create()
+                applied = read_model.catch_up(progress=bar.update)
     finally:
         read_model.close()
     if as_json:
@@ -1106,10 +1116,13 @@ def export_command(fmt: str, output: str, without_keys: bool, db: str | None) ->
                    "directory, e.g. cases.rejects.jsonl).")
 @click.option("--dry-run", is_flag=True,
               help="Check every row and report; store nothing and write no reject file.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Processes to share the import (cases are split by id; each reads the "
+                   "file). Standard input and dry runs are read by one process.")
 @db_option
 @json_option
 def import_command(file: str, fmt: str, rejects_path: str | None, dry_run: bool,
-                   db: str | None, as_json: bool) -> int:
+                   workers: int, db: str | None, as_json: bool) -> int:
     """Import cases from FILE (- for standard input); bad rows are set aside, not fatal.
 
     Each case is checked as casework audit checks it (hash chain, versions, transitions, a
@@ -1128,12 +1141,23 @@ def import_command(file: str, fmt: str, rejects_path: str | None, dry_run: bool,
       casework import cases.jsonl --rejects bad.jsonl
       casework import 311.csv --format nyc311 --rejects 311-bad.csv
       casework import 311.csv --format nyc311 --dry-run
+      casework import 311.csv --format nyc311 --workers 2 --db postgresql://...
     """
     app = open_app(db, create=True)
     rejects = RejectFile(rejects_path or rejects_path_for(file))
     if file != "-" and rejects.path.exists() and rejects.path.samefile(file):
         raise click.BadParameter("it is the file being imported", param_hint="--rejects")
     size = 0 if file == "-" else os.path.getsize(file)
+    if workers > 1 and not dry_run and file != "-":
+        from casework.parallel_import import import_in_parallel
+
+        with progress_bar(size * workers, f"importing {file}") as bar:
+            try:
+                result = import_in_parallel(app, file, fmt, workers, rejects, bar.update)
+            finally:
+                rejects.close()
+        _report_import(result, rejects, as_json)
+        return 8 if result.rejected else 0
     with (
         click.open_file(file, encoding="utf-8", errors="surrogateescape") as source,
         progress_bar(size, f"importing {file}") as bar,

@@ -93,21 +93,81 @@ def run_job(app: Casework, step: Step, selection: Selection, *, workers: int = 1
         job = FieldSpec("job", "string", required=True).coerce(job)
     if dry_run or (workers <= 1 and job is None):
         return _run_partition(app, step, selection, (0, 1), dry_run, progress)
-    job = job or f"{step.name}-{uuid4().hex[:12]}"
-    PartitionLeases(app.storage, job, parts or max(16, 4 * workers)).close()
+    return run_in_partitions(app, _StepWork(step, selection),
+                             job=job or f"{step.name}-{uuid4().hex[:12]}",
+                             parts=parts or max(16, 4 * workers), workers=workers,
+                             progress=progress)
+
+
+def work_on_job(app: Casework, step: Step, selection: Selection, job: str,
+                progress: Callable[[int], None] | None = None) -> JobSummary:
+    """Claim partitions of ``job`` until none is left, and work through each."""
+    return work_on_partitions(app, _StepWork(step, selection), job, progress)
+
+
+class PartitionSummary(Protocol):
+    """What working on partitions gives: summaries of partitions add up."""
+
+    interrupted: bool
+
+    def merge(self, other: Any) -> None: ...
+
+
+class PartitionWork(Protocol):
+    """Any work split into partitions of case ids (a job's steps, an import, a rebuild):
+    picklable, so that worker processes can run it on their own connection."""
+
+    name: str
+
+    def summary(self) -> Any:
+        """An empty summary, to merge the partitions' summaries into."""
+
+    def __call__(self, app: Casework, partition: tuple[int, int],
+                 progress: Callable[[int], None] | None,
+                 heartbeat: Callable[[], bool]) -> Any:
+        """Work on the cases whose ``id.int % parts == part``; call ``heartbeat`` after
+        every transaction and give up (``interrupted``) when it returns False."""
+
+
+@dataclass(frozen=True)
+class _StepWork:
+    step: Step
+    selection: Selection
+
+    @property
+    def name(self) -> str:
+        return self.step.name
+
+    def summary(self) -> JobSummary:
+        return JobSummary(self.step.name)
+
+    def __call__(self, app: Casework, partition: tuple[int, int],
+                 progress: Callable[[int], None] | None,
+                 heartbeat: Callable[[], bool]) -> JobSummary:
+        return _run_partition(app, self.step, self.selection, partition, False, progress,
+                              heartbeat=heartbeat)
+
+
+def run_in_partitions(app: Casework, work: PartitionWork, *, job: str, parts: int,
+                      workers: int = 1, progress: Callable[[int], None] | None = None) -> Any:
+    """Split ``work`` into ``parts`` partitions claimed with leases (casework.leases) and
+    work on them here (one worker) or in ``workers`` processes; any other process running the
+    same ``job`` against the same database shares them. Returns the merged summary."""
+    PartitionLeases(app.storage, job, parts).close()
+    if "mode=memory" in app.storage.event_store_env.get("SQLITE_DBNAME", ""):
+        workers = 1  # other processes cannot open a database in this one's memory
     if workers <= 1:
-        return work_on_job(app, step, selection, job, progress)
+        return work_on_partitions(app, work, job, progress)
     context = multiprocessing.get_context("spawn")  # fresh processes: no inherited connections
     messages = context.Queue()
     processes = [
         context.Process(target=_worker, daemon=True,
-                        args=(app.storage.url, _engine_options(app), step, selection, job,
-                              messages))
+                        args=(app.storage.url, _engine_options(app), work, job, messages))
         for _ in range(workers)
     ]
     for process in processes:
         process.start()
-    summary = JobSummary(step.name, dry_run)
+    summary = work.summary()
     finished, failures = 0, []
     try:
         while finished < workers:
@@ -134,20 +194,20 @@ def run_job(app: Casework, step: Step, selection: Selection, *, workers: int = 1
         for process in processes:
             process.join()
     if failures:
-        raise CaseworkError(f"{step.name}: {failures[0]} (run it again: finished work is kept)")
+        raise CaseworkError(f"{work.name}: {failures[0]} (run it again: finished work is kept)")
     return summary
 
 
-def work_on_job(app: Casework, step: Step, selection: Selection, job: str,
-                progress: Callable[[int], None] | None = None) -> JobSummary:
-    """Claim partitions of ``job`` until none is left, and work through each."""
+def work_on_partitions(app: Casework, work: PartitionWork, job: str,
+                       progress: Callable[[int], None] | None = None) -> Any:
+    """Claim partitions of ``job`` until none is left, and work on each."""
     leases = PartitionLeases(app.storage, job, parts=1)
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid4().hex[:8]}"
-    summary = JobSummary(step.name)
+    summary = work.summary()
     try:
         while (part := leases.claim(owner)) is not None:
-            done = _run_partition(app, step, selection, (part, leases.parts), False, progress,
-                                  heartbeat=lambda p=part: leases.renew(p, owner))
+            done = work(app, (part, leases.parts), progress,
+                        lambda p=part: leases.renew(p, owner))
             summary.merge(done)
             if not done.interrupted:
                 leases.finish(part, owner)
@@ -160,12 +220,12 @@ def _engine_options(app: Casework) -> dict[str, Any]:
     return {"workflows": app.workflows, "organisation": app.organisation}
 
 
-def _worker(url: str, options: dict[str, Any], step: Step, selection: Selection, job: str,
+def _worker(url: str, options: dict[str, Any], work: PartitionWork, job: str,
             messages: Any) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     try:
         app = Casework(url, **options)
-        summary = work_on_job(app, step, selection, job, lambda n: messages.put(("progress", n)))
+        summary = work_on_partitions(app, work, job, lambda n: messages.put(("progress", n)))
         messages.put(("done", summary))
     except Exception as error:  # reported to the parent, which fails the job in one line
         messages.put(("failed", f"{type(error).__name__}: {error}"))

@@ -142,6 +142,20 @@ def import_nyc311(
     return result
 
 
+def write_rejected_rows(lines: Iterable[str], reasons: Mapping[int, str], rejects: Sink
+                        ) -> None:
+    """Write the reject file of an import whose rows were checked elsewhere (by worker
+    processes, casework.parallel_import): the rows starting on the lines of ``reasons``,
+    exactly as import_nyc311 writes them."""
+    reader = csv.reader(lines)
+    header = _header(reader)
+    writer = csv.writer(rejects)
+    writer.writerow(["line", "reason", *header])
+    for line, cells, _ in _numbered(reader):
+        if line in reasons:
+            writer.writerow([line, reasons[line], *(cells or [])])
+
+
 # Reading the file -----------------------------------------------------------------------
 
 Row = tuple[int, list[str] | None, str]

@@ -1,0 +1,230 @@
+"""An import shared by worker processes, each importing the cases of its partition.
+
+The partitions are those of batch jobs (casework.jobs, claimed with casework.leases): by case
+id. Every worker reads the whole file and hands the importer only the records of the
+partition it claimed; the lines of other partitions reach the importer blank, so that line
+numbers stay those of the file and the importers themselves are unchanged. A record's case id
+is what the importer would give it (the line's ``id``; ``uuid5`` of the Unique Key); a record
+without one (not JSON, no Unique Key, a CSV row that cannot be read) belongs to partition 0.
+So every record, good or bad, is imported, skipped or rejected by exactly one worker, and the
+same case twice in the file goes to the same worker, which sees the repetition as one process
+would. The reject file is written at the end, from the file, in line order.
+
+Reading the file costs little beside checking and storing the cases, so each worker reads it
+once, and there are as many partitions as workers.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+from uuid import UUID, uuid4
+
+from .application import Casework
+from .jobs import run_in_partitions
+from .nyc311 import case_id_of, import_nyc311, write_rejected_rows
+from .transfer import Importer, ImportResult, Sink, import_jsonl
+
+Owner = Callable[[UUID | None], bool]
+"""Whether a record with this case id (None: it has none) is this worker's to import."""
+
+RENEW_EVERY_SECONDS = 10.0
+"""How often a worker renews its lease while it reads (leases last 60 s)."""
+
+
+# Which lines are whose -------------------------------------------------------------------
+
+EXPORTED_ID = re.compile(r'\{"id":"([0-9a-f-]{36})",')
+"""How ``casework export`` starts a line: the id is read without parsing the whole line."""
+
+
+def jsonl_case_id(text: str) -> UUID | None:
+    """The case id a line of an export gives, as the importer reads it; None when none.
+
+    (A line that names its id twice is read by the importer with the last one: should two
+    such lines of one case go to two workers, the second to store it finds it stored, and
+    skips or rejects it as one process would, with another reason.)"""
+    exported = EXPORTED_ID.match(text)
+    try:
+        if exported:
+            return UUID(exported.group(1))
+        return UUID(str(json.loads(text)["id"]))
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
+def owned_jsonl(lines: Iterable[str], owns: Owner) -> Iterator[str]:
+    for text in lines:
+        yield text if not text.strip() or owns(jsonl_case_id(text)) else "\n"
+
+
+def owned_nyc311(lines: Iterable[str], owns: Owner) -> Iterator[str]:
+    """The header, and the records this worker owns; every other record's lines blank (a CSV
+    record may span lines: a quoted field with line breaks)."""
+    lines = iter(lines)
+    consumed: list[str] = []
+
+    def feed() -> Iterator[str]:
+        for line in lines:
+            consumed.append(line)
+            yield line
+
+    reader = csv.reader(feed())
+    try:
+        header = [name.strip() for name in next(reader, [])]
+    except csv.Error:
+        header = []
+    if header:
+        header[0] = header[0].removeprefix("\ufeff")
+    if "Unique Key" not in header:  # not an NYC 311 file: each worker's importer says so
+        yield from consumed
+        yield from lines
+        return
+    key = header.index("Unique Key")
+    yield from consumed
+    while True:
+        consumed.clear()
+        try:
+            cells = next(reader)
+        except StopIteration:
+            yield from consumed
+            return
+        except csv.Error:
+            cells = None
+        if not cells:  # a blank line, or a row the CSV reader cannot read
+            mine = cells is not None or owns(None)
+        else:
+            text = " ".join(cells[key].split()) if key < len(cells) else ""
+            mine = owns(_nyc311_case_id(text))
+        if mine:
+            yield from consumed
+        else:
+            yield from ("\n" for _ in consumed)
+
+
+def _nyc311_case_id(unique_key: str) -> UUID | None:
+    try:
+        return case_id_of(unique_key) if unique_key else None
+    except UnicodeEncodeError:  # a byte that is not UTF-8: the importer rejects the row
+        return None
+
+
+@dataclass(frozen=True)
+class FileFormat:
+    importer: Importer
+    owned: Callable[[Iterable[str], Owner], Iterator[str]]
+    write_rejects: Callable[[Iterable[str], dict[int, str], Sink], None]
+
+
+def _write_rejected_lines(lines: Iterable[str], reasons: dict[int, str], rejects: Sink) -> None:
+    for number, text in enumerate(lines, start=1):
+        if number in reasons:
+            rejects.write(text if text.endswith("\n") else text + "\n")
+
+
+FORMATS = {
+    "jsonl": FileFormat(import_jsonl, owned_jsonl, _write_rejected_lines),
+    "nyc311": FileFormat(import_nyc311, owned_nyc311, write_rejected_rows),
+}
+
+
+# The work of one partition -------------------------------------------------------------
+
+@dataclass
+class _ImportSummary:
+    result: ImportResult = field(default_factory=ImportResult)
+    interrupted: bool = False
+
+    def merge(self, other: _ImportSummary) -> None:
+        self.result.imported += other.result.imported
+        if other.interrupted:
+            # Given up half-way (its lease was lost): the worker that took the partition over
+            # reads it from the start and reports its skipped and rejected records.
+            return
+        for name, value in vars(other.result).items():  # skipped, and any other count
+            if name != "imported" and isinstance(value, int):
+                setattr(self.result, name, getattr(self.result, name) + value)
+        self.result.rejected += other.result.rejected
+
+
+@dataclass(frozen=True)
+class _ImportWork:
+    path: str
+    format: str
+    name: str = "import"
+
+    def summary(self) -> _ImportSummary:
+        return _ImportSummary()
+
+    def __call__(self, app: Casework, partition: tuple[int, int],
+                 progress: Callable[[int], None] | None,
+                 heartbeat: Callable[[], bool]) -> _ImportSummary:
+        part, parts = partition
+
+        def owns(case_id: UUID | None) -> bool:
+            return part == 0 if case_id is None else case_id.int % parts == part
+
+        lease = _Lease(heartbeat)
+        chosen = FORMATS[self.format]
+        with open_source(self.path) as source:
+            lines = lease.kept(chosen.owned(_counted(source, progress), owns))
+            result = chosen.importer(app, lines, None)
+        return _ImportSummary(result, interrupted=lease.lost)
+
+
+class _Lease:
+    """Renews the worker's lease while it reads; stops the reading when the lease is lost."""
+
+    def __init__(self, heartbeat: Callable[[], bool]) -> None:
+        self.heartbeat = heartbeat
+        self.lost = False
+
+    def kept(self, lines: Iterator[str]) -> Iterator[str]:
+        renewed = time.monotonic()
+        for line in lines:
+            if time.monotonic() - renewed > RENEW_EVERY_SECONDS:
+                if not self.heartbeat():
+                    self.lost = True
+                    return
+                renewed = time.monotonic()
+            yield line
+
+
+def open_source(path: str | Path) -> TextIO:
+    """The file as ``casework import`` reads it: UTF-8, with each byte that is not UTF-8 as a
+    lone surrogate (the importers reject its line and write it back byte for byte)."""
+    return open(path, encoding="utf-8", errors="surrogateescape")
+
+
+def _counted(lines: Iterable[str], progress: Callable[[int], None] | None) -> Iterator[str]:
+    for line in lines:
+        if progress is not None:
+            progress(len(line.encode(errors="surrogateescape")))
+        yield line
+
+
+# The import ----------------------------------------------------------------------------
+
+def import_in_parallel(app: Casework, path: str | Path, file_format: str, workers: int,
+                       rejects: Sink | None = None,
+                       progress: Callable[[int], None] | None = None) -> ImportResult:
+    """Import the file with ``workers`` processes; the same result as one.
+
+    ``progress`` is called with bytes read: each worker reads the whole file, so the total
+    is ``workers`` times its size. ``rejects`` gets the rejected records as the one-process
+    import writes them, in line order."""
+    work = _ImportWork(str(path), file_format)
+    summary = run_in_partitions(app, work, job=f"import-{uuid4().hex[:12]}", parts=workers,
+                                workers=workers, progress=progress)
+    result = summary.result
+    result.rejected.sort()
+    if rejects is not None and result.rejected:
+        with open_source(path) as source:
+            FORMATS[file_format].write_rejects(source, dict(result.rejected), rejects)
+    return result

@@ -2,7 +2,7 @@
 
 | figure | baseline | target |
 |---|---|---|
-| petition lifecycle, one transaction per command | bare eventsourcing application | ≤ 1.3 × the time |
+| petition lifecycle, one transaction per command | bare eventsourcing app | ≤ 1.3 × the time |
 | NYC 311 import | raw sqlite3 executemany of the same rows | ≥ 0.4 × the rows/s |
 | read-model rebuild | raw SELECT of the events plus JSON decoding | ≥ 0.5 × the events/s |
 | loading a case of 10,000 events | the same without snapshots | ≤ 5 ms |

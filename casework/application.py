@@ -19,7 +19,7 @@ from eventsourcing.persistence import (
 from workflows import ORGANISATION
 
 from .actor import Actor
-from .case import Case
+from .case import Case, replay
 from .effects import EFFECTS
 from .errors import (
     CaseworkError,
@@ -365,7 +365,7 @@ class Casework(Application[UUID]):
 
     def _load(self, case_id: UUID) -> Case:
         try:
-            return self.repository.get(case_id)
+            return self.repository.get(case_id, projector_func=replay)
         except AggregateNotFoundError:
             raise UnknownCase(case_id) from None
 

@@ -36,7 +36,11 @@ class Selection(Protocol):
     """Where a job's candidates come from (see projections.selection); picklable, so that
     worker processes can open it on their own connection."""
 
-    def case_ids(self, app: Casework, partition: tuple[int, int]) -> Iterator[UUID]: ...
+    def prepare(self, app: Casework) -> None:
+        """Called once per worker before its first partition (e.g. to catch up an index)."""
+
+    def case_ids(self, app: Casework, partition: tuple[int, int]) -> Iterator[UUID]:
+        """The candidates of ``partition`` = (share, parts): an equal slice of the ids."""
 
 
 class Step(Protocol):
@@ -89,6 +93,7 @@ def run_job(app: Casework, step: Step, selection: Selection, *, workers: int = 1
     A dry run always runs here, in one pass.
     """
     if dry_run or (workers <= 1 and job is None):
+        selection.prepare(app)
         return _run_partition(app, step, selection, (0, 1), dry_run, progress)
     job = job or f"{step.name}-{uuid4().hex[:12]}"
     PartitionLeases(app.storage, job, parts or max(16, 4 * workers)).close()
@@ -142,6 +147,8 @@ def work_on_job(app: Casework, step: Step, selection: Selection, job: str,
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid4().hex[:8]}"
     summary = JobSummary(step.name)
     try:
+        if leases.remaining():
+            selection.prepare(app)
         while (part := leases.claim(owner)) is not None:
             done = _run_partition(app, step, selection, (part, leases.parts), False, progress,
                                   heartbeat=lambda p=part: leases.renew(p, owner))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import shutil
 import sqlite3
 from collections.abc import Iterator
@@ -20,14 +21,13 @@ from casework import Casework
 from casework.nyc311 import case_id_of, import_nyc311
 from projections.read_model import ReadModel
 
-SAMPLE = Path("/work/shared/data/nyc311/311_nyc_sample.csv")
-"""The NYC 311 sample (999 requests of 2011, 41 columns); ``$CASEWORK_NYC311_SAMPLE``
-points elsewhere."""
+SAMPLE = (Path(__file__).resolve().parents[2] / "shared" / "data" / "nyc311"
+          / "311_nyc_sample.csv")
+"""The NYC 311 sample (999 requests of 2011, 41 columns), where the tests find it too;
+``$CASEWORK_NYC311_SAMPLE`` points elsewhere."""
 
 
 def sample_path() -> Path:
-    import os
-
     return Path(os.environ.get("CASEWORK_NYC311_SAMPLE", SAMPLE))
 
 

@@ -15,6 +15,7 @@ import os
 import queue
 import signal
 import socket
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -28,6 +29,8 @@ from .leases import PartitionLeases
 
 CHUNK = 500
 """Changed cases per transaction."""
+PROGRESS_EVERY = 0.25
+"""Seconds between a worker's progress messages to its parent."""
 REFUSALS_KEPT = 1000
 """How many refusals a summary lists in full (the count is always exact)."""
 
@@ -164,12 +167,36 @@ def _engine_options(app: Casework) -> dict[str, Any]:
     return {"workflows": app.workflows, "organisation": app.organisation}
 
 
+class _ProgressToParent:
+    """A worker's progress, sent to the parent a few times a second rather than per case:
+    a message per case kept the queue's feeder thread contending with the work for the GIL,
+    and the parent unpickling thousands of messages on a core the workers need."""
+
+    def __init__(self, messages: Any) -> None:
+        self.messages = messages
+        self.count = 0
+        self.sent_at = time.monotonic()
+
+    def __call__(self, count: int) -> None:
+        self.count += count
+        if time.monotonic() - self.sent_at >= PROGRESS_EVERY:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.count:
+            self.messages.put(("progress", self.count))
+            self.count = 0
+        self.sent_at = time.monotonic()
+
+
 def _worker(url: str, options: dict[str, Any], step: Step, selection: Selection, job: str,
             messages: Any) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     try:
         app = Casework(url, **options)
-        summary = work_on_job(app, step, selection, job, lambda n: messages.put(("progress", n)))
+        progress = _ProgressToParent(messages)
+        summary = work_on_job(app, step, selection, job, progress)
+        progress.flush()
         messages.put(("done", summary))
     except Exception as error:  # reported to the parent, which fails the job in one line
         messages.put(("failed", f"{type(error).__name__}: {error}"))

@@ -1,7 +1,7 @@
 """One job in a process of its own, so that its peak memory is its own:
 ``python -m benchmarks.child rebuild URL`` or ``... sweep URL NOW WORKERS``.
 
-Prints one JSON line: the job's seconds, the process's peak resident memory (MB), and what
+Prints one JSON line: the job's seconds, the process's peak resident memory (MB, VmHWM), and what
 the job did.
 """
 
@@ -11,6 +11,7 @@ import json
 import resource
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 
@@ -41,11 +42,23 @@ def sweep(url: str, now: str, workers: str) -> dict[str, Any]:
             "changed": summary.changed, "refused": summary.refused}
 
 
+def peak_mb() -> float:
+    """This process's peak resident memory. Linux's VmHWM starts afresh at exec, whereas
+    ru_maxrss carries the parent's peak over fork and exec (every child then reported the
+    benchmark runner's own peak)."""
+    try:
+        status = Path("/proc/self/status").read_text().splitlines()
+    except OSError:  # not Linux: ru_maxrss, in kilobytes on Linux and bytes on macOS
+        divisor = 2**20 if sys.platform == "darwin" else 2**10
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / divisor
+    line = next(line for line in status if line.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1024
+
+
 def main(argv: list[str]) -> None:
     job, *args = argv
     report = {"rebuild": rebuild, "sweep": sweep}[job](*args)
-    # ru_maxrss is in kilobytes on Linux.
-    report["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    report["peak_mb"] = peak_mb()
     print(json.dumps(report))
 
 

@@ -67,6 +67,9 @@ def main(argv: list[str] | None = None) -> int:
           f"{m['cores']} cores, {m['memory_gb']} GB, Python {m['python']}, "
           f"{report['seconds']} s")
     print(report["table"])
+    for result in report["results"]:
+        if result["notes"]:
+            print(f"  {result['figure']}: {result['notes']}")
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return 0

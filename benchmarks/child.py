@@ -1,7 +1,8 @@
 """One job in a process of its own, so that its peak memory is its own:
 ``python -m benchmarks.child rebuild URL`` or ``... sweep URL NOW WORKERS``.
 
-Prints one JSON line: the job's seconds, the process's peak resident memory (MB, VmHWM), and what
+Prints one JSON line: the job's seconds, the process's peak resident memory (MB, VmHWM), the CPU
+seconds of the process and its workers, and what
 the job did.
 """
 
@@ -59,6 +60,10 @@ def main(argv: list[str]) -> None:
     job, *args = argv
     report = {"rebuild": rebuild, "sweep": sweep}[job](*args)
     report["peak_mb"] = peak_mb()
+    report["cpu_seconds"] = sum(
+        usage.ru_utime + usage.ru_stime
+        for usage in (resource.getrusage(resource.RUSAGE_SELF),
+                      resource.getrusage(resource.RUSAGE_CHILDREN)))  # a sweep's workers
     print(json.dumps(report))
 
 

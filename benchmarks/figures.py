@@ -21,7 +21,7 @@ import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
 from eventsourcing.application import Application
@@ -81,7 +81,7 @@ class Ticket(Aggregate):
             ticket.state = self.trigger
             ticket.fields.update(self.fields)
 
-    if False:  # set by the events
+    if TYPE_CHECKING:  # set by the events
         state: str
         fields: dict[str, Any]
 

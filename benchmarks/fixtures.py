@@ -8,6 +8,7 @@ checkpointed SQLite database.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import os
@@ -62,7 +63,7 @@ class Sample:
         app.close()
         key = header.index("Unique Key")
         by_case: dict[str, list[tuple[int, str, bytes]]] = {}
-        with sqlite3.connect(template) as db:
+        with contextlib.closing(sqlite3.connect(template)) as db:
             for case_id, version, topic, state in db.execute(
                     "SELECT originator_id, originator_version, topic, state FROM stored_events "
                     "ORDER BY rowid"):
@@ -163,7 +164,7 @@ class Fixtures:
 
 def checkpointed(path: Path) -> Path:
     """Fold the write-ahead log into the file, so that the file alone is the database."""
-    with sqlite3.connect(path) as db:
+    with contextlib.closing(sqlite3.connect(path)) as db:
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return path
 

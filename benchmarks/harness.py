@@ -41,10 +41,10 @@ SCALES = {
     "smoke": Scale("smoke", lifecycle_cases=3, reps=3, big_reps=1, import_cases=300,
                    rebuild_events=3_000, load_events=200, loads=5, sweep_cases=200,
                    memory_events=10_000, memory_cases=1_000),
-    "small": Scale("small", lifecycle_cases=20, reps=5, big_reps=3, import_cases=20_000,
+    "small": Scale("small", lifecycle_cases=50, reps=5, big_reps=3, import_cases=20_000,
                    rebuild_events=100_000, load_events=10_000, loads=20, sweep_cases=10_000,
                    memory_events=100_000, memory_cases=10_000),
-    "full": Scale("full", lifecycle_cases=40, reps=7, big_reps=1, import_cases=200_000,
+    "full": Scale("full", lifecycle_cases=100, reps=7, big_reps=1, import_cases=200_000,
                   rebuild_events=1_000_000, load_events=10_000, loads=20, sweep_cases=100_000,
                   memory_events=1_000_000, memory_cases=100_000),
 }

@@ -55,8 +55,13 @@ def run(scale_name: str, only: tuple[str, ...] = FIGURES, log: Any = None
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
-    parser.add_argument("--scale", choices=list(SCALES), default="small")
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description="Each figure against its baseline, alternately in one run: medians, "
+                    "ratios and targets.")
+    parser.add_argument("--scale", choices=list(SCALES), default="small",
+                        help="smoke: seconds; small (default): a few minutes; full: the "
+                             "sizes of the targets, about ten minutes on 2 cores")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     parser.add_argument("--only", nargs="+", choices=FIGURES, default=FIGURES,
                         help="run only these figures")

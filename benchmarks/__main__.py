@@ -32,6 +32,7 @@ def run(scale_name: str, only: tuple[str, ...] = FIGURES, log: Any = None
     scale = SCALES[scale_name]
     log = log or (lambda text: print(text, file=sys.stderr, flush=True))
     started = time.perf_counter()
+    load_before = os.getloadavg()[0]
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="casework-bench-") as folder:
         fixtures = Fixtures(Path(folder))
@@ -51,6 +52,8 @@ def run(scale_name: str, only: tuple[str, ...] = FIGURES, log: Any = None
             results += figures.memory(scale, fixtures, log, sweep_peak)
     return {"scale": scale_name, "date": datetime.now(UTC).isoformat(timespec="seconds"),
             "seconds": round(time.perf_counter() - started, 1), "machine": machine(),
+            # Other processes on the same cores: what the ratios were measured against.
+            "load_average": {"start": load_before, "end": os.getloadavg()[0]},
             "results": [r.as_dict() for r in results], "table": table(results)}
 
 
@@ -70,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     m = report["machine"]
     print(f"casework benchmarks, scale {report['scale']}, {report['date']}, "
           f"{m['cores']} cores, {m['memory_gb']} GB, Python {m['python']}, "
-          f"{report['seconds']} s")
+          f"{report['seconds']} s, load average {report['load_average']['start']:.1f} "
+          f"at the start and {report['load_average']['end']:.1f} at the end")
     print(report["table"])
     for result in report["results"]:
         if result["notes"]:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from . import figures
-from .fixtures import Fixtures
+from .fixtures import Fixtures, sample_path
 from .harness import SCALES, Result, table
 
 FIGURES = ("lifecycle", "import", "rebuild", "load", "sweep", "memory")
@@ -69,6 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="+", choices=FIGURES, default=FIGURES,
                         help="run only these figures")
     args = parser.parse_args(argv)
+    if not sample_path().exists():
+        print(f"python -m benchmarks: no NYC 311 sample at {sample_path()} "
+              "(set $CASEWORK_NYC311_SAMPLE to a 311 CSV)", file=sys.stderr)
+        return 2
     report = run(args.scale, tuple(args.only))
     m = report["machine"]
     print(f"casework benchmarks, scale {report['scale']}, {report['date']}, "

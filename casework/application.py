@@ -20,7 +20,7 @@ from eventsourcing.persistence import (
 from workflows import ORGANISATION
 
 from .actor import Actor
-from .case import Case
+from .case import Case, replay
 from .effects import EFFECTS
 from .errors import (
     CaseworkError,
@@ -480,7 +480,7 @@ class Casework(Application[UUID]):
 
     def _load(self, case_id: UUID) -> Case:
         try:
-            return self.repository.get(case_id)
+            return self.repository.get(case_id, projector_func=replay)
         except AggregateNotFoundError:
             raise UnknownCase(case_id) from None
 
@@ -518,6 +518,7 @@ class Batch:
         self.app = app
         self.size = size
         self.pending: dict[UUID, Case] = {}
+        self._unchanged: Case | None = None
 
     def open_case(self, kind: str, actor: Actor, at: datetime | str | None = None, *,
                   case_id: UUID | None = None, person: str | UUID | None = None,
@@ -544,7 +545,14 @@ class Batch:
         return CaseView.of(case)
 
     def load(self, case_id: UUID) -> Case:
-        return self.pending.get(case_id) or self.app._load(case_id)
+        """The case as this batch has it. The last case loaded and not changed is kept, so
+        that a job which looks at a case and then fires on it reads it from storage once."""
+        case = self.pending.get(case_id)
+        if case is not None:
+            return case
+        if self._unchanged is None or self._unchanged.id != case_id:
+            self._unchanged = self.app._load(case_id)
+        return self._unchanged
 
     def find(self, case_id: str) -> Case | None:
         try:
@@ -561,6 +569,7 @@ class Batch:
         return saved
 
     def _changed(self, cases: list[Case]) -> None:
+        self._unchanged = None  # changed: it is pending now
         for case in cases:
             self.pending[case.id] = case
         if len(self.pending) >= self.size:

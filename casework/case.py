@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -175,6 +176,15 @@ class Case(Aggregate):
         for name, value in changes.items():
             if name in CHANGEABLE:
                 setattr(self, name, value)
+
+
+def replay(case: Case | None, events: Iterable[Any]) -> Case | None:
+    """Apply ``events`` in order: eventsourcing's ``project_aggregate`` without its
+    ``assert isinstance(event, CanMutateProtocol)``, a runtime Protocol check that costs more
+    than applying the event (a third of a sweep's time went there)."""
+    for event in events:
+        case = event.mutate(case)
+    return case
 
 
 HASHED_EXCLUDE = frozenset({"originator_id", "originator_version", "timestamp", "hash",

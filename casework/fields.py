@@ -7,7 +7,7 @@ naming the field and what is allowed.
 
 from __future__ import annotations
 
-import unicodedata
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -65,16 +65,22 @@ class FieldSpec:
             raise InvalidField(self.name, f"{error}; expected {self.describe()}") from None
 
 
+_FORBIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+"""Unicode's control characters (category Cc) and lone surrogates (Cs): one search per
+value instead of a category lookup per character (a tenth of an import's time)."""
+_FORBIDDEN_IN_TEXT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+"""The same, but free text keeps its tabs and line breaks."""
+
+
 def _text(spec: FieldSpec, value: Any, _: Any) -> str:
     if not isinstance(value, str):
         raise TypeError(f"{value!r} is not text")
     limit = MAX_LENGTH.get(spec.type, MAX_LENGTH["string"])
     if len(value) > limit:
         raise ValueError(f"{len(value)} characters is over the limit of {limit}")
-    allowed_controls = "\n\t" if spec.type == "text" else ""
-    for char in value:
-        if unicodedata.category(char) in ("Cc", "Cs") and char not in allowed_controls:
-            raise ValueError(f"control or invalid character {char!r}")
+    forbidden = (_FORBIDDEN_IN_TEXT if spec.type == "text" else _FORBIDDEN).search(value)
+    if forbidden:
+        raise ValueError(f"control or invalid character {forbidden.group()!r}")
     if spec.required and not value.strip():
         raise ValueError("must not be blank")
     return value

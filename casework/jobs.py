@@ -15,6 +15,7 @@ import os
 import queue
 import signal
 import socket
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -29,6 +30,8 @@ from .leases import PartitionLeases
 
 CHUNK = 500
 """Changed cases per transaction."""
+PROGRESS_EVERY = 0.25
+"""Seconds between a worker's progress messages to its parent."""
 REFUSALS_KEPT = 1000
 """How many refusals a summary lists in full (the count is always exact)."""
 
@@ -37,7 +40,11 @@ class Selection(Protocol):
     """Where a job's candidates come from (see projections.selection); picklable, so that
     worker processes can open it on their own connection."""
 
-    def case_ids(self, app: Casework, partition: tuple[int, int]) -> Iterator[UUID]: ...
+    def prepare(self, app: Casework) -> None:
+        """Called once per worker before its first partition (e.g. to catch up an index)."""
+
+    def case_ids(self, app: Casework, partition: tuple[int, int]) -> Iterator[UUID]:
+        """The candidates of ``partition`` = (share, parts): an equal slice of the ids."""
 
 
 class Step(Protocol):
@@ -92,6 +99,7 @@ def run_job(app: Casework, step: Step, selection: Selection, *, workers: int = 1
     if job is not None:  # recorded on the cases and in the partitions table
         job = FieldSpec("job", "string", required=True).coerce(job)
     if dry_run or (workers <= 1 and job is None):
+        selection.prepare(app)
         return _run_partition(app, step, selection, (0, 1), dry_run, progress)
     return run_in_partitions(app, _StepWork(step, selection),
                              job=job or f"{step.name}-{uuid4().hex[:12]}",
@@ -122,11 +130,16 @@ class PartitionWork(Protocol):
     def summary(self) -> Any:
         """An empty summary, to merge the partitions' summaries into."""
 
+    def prepare(self, app: Casework) -> None:
+        """Once per worker, before its first partition (e.g. bring the read model up to
+        date, which the selection of a job reads)."""
+
     def __call__(self, app: Casework, partition: tuple[int, int],
                  progress: Callable[[int], None] | None,
                  heartbeat: Callable[[], bool]) -> Any:
-        """Work on the cases whose ``id.int % parts == part``; call ``heartbeat`` after
-        every transaction and give up (``interrupted``) when it returns False."""
+        """Work on the cases of partition ``part`` of ``parts`` (the work says which ids
+        those are); call ``heartbeat`` after every transaction and give up
+        (``interrupted``) when it returns False."""
 
 
 @dataclass(frozen=True)
@@ -140,6 +153,9 @@ class _StepWork:
 
     def summary(self) -> JobSummary:
         return JobSummary(self.step.name)
+
+    def prepare(self, app: Casework) -> None:
+        self.selection.prepare(app)
 
     def __call__(self, app: Casework, partition: tuple[int, int],
                  progress: Callable[[int], None] | None,
@@ -205,6 +221,8 @@ def work_on_partitions(app: Casework, work: PartitionWork, job: str,
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid4().hex[:8]}"
     summary = work.summary()
     try:
+        if leases.remaining():
+            work.prepare(app)
         while (part := leases.claim(owner)) is not None:
             done = work(app, (part, leases.parts), progress,
                         lambda p=part: leases.renew(p, owner))
@@ -220,12 +238,36 @@ def _engine_options(app: Casework) -> dict[str, Any]:
     return {"workflows": app.workflows, "organisation": app.organisation}
 
 
+class _ProgressToParent:
+    """A worker's progress, sent to the parent a few times a second rather than per case:
+    a message per case kept the queue's feeder thread contending with the work for the GIL,
+    and the parent unpickling thousands of messages on a core the workers need."""
+
+    def __init__(self, messages: Any) -> None:
+        self.messages = messages
+        self.count = 0
+        self.sent_at = time.monotonic()
+
+    def __call__(self, count: int) -> None:
+        self.count += count
+        if time.monotonic() - self.sent_at >= PROGRESS_EVERY:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.count:
+            self.messages.put(("progress", self.count))
+            self.count = 0
+        self.sent_at = time.monotonic()
+
+
 def _worker(url: str, options: dict[str, Any], work: PartitionWork, job: str,
             messages: Any) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     try:
         app = Casework(url, **options)
-        summary = work_on_partitions(app, work, job, lambda n: messages.put(("progress", n)))
+        progress = _ProgressToParent(messages)
+        summary = work_on_partitions(app, work, job, progress)
+        progress.flush()
         messages.put(("done", summary))
     except Exception as error:  # reported to the parent, which fails the job in one line
         messages.put(("failed", f"{type(error).__name__}: {error}"))

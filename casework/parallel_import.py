@@ -162,6 +162,9 @@ class _ImportWork:
     def summary(self) -> _ImportSummary:
         return _ImportSummary()
 
+    def prepare(self, app: Casework) -> None:
+        """Nothing to prepare: each partition reads what it needs."""
+
     def __call__(self, app: Casework, partition: tuple[int, int],
                  progress: Callable[[int], None] | None,
                  heartbeat: Callable[[], bool]) -> _ImportSummary:

@@ -68,6 +68,9 @@ class _RebuildWork:
     def summary(self) -> RebuildSummary:
         return RebuildSummary()
 
+    def prepare(self, app: Casework) -> None:
+        """Nothing to prepare: each partition reads what it needs."""
+
     def __call__(self, app: Casework, partition: tuple[int, int],
                  progress: Callable[[int], None] | None,
                  heartbeat: Callable[[], bool]) -> RebuildSummary:

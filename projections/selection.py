@@ -95,6 +95,18 @@ class CaseFilter:
                 for k, v in self.__dict__.items() if v is not None}
 
 
+def id_range(partition: tuple[int, int]) -> tuple[str, str]:
+    """The ids of partition ``share`` of ``parts``: an equal slice of the UUID space, as
+    bounds on the stored text (a UUID's canonical text sorts as its number does). The first
+    bound is just below the slice: ids are taken after it."""
+    share, parts = partition
+    start = share * 2**128 // parts
+    end = (share + 1) * 2**128 // parts
+    below = str(UUID(int=start - 1)) if start else ""
+    above = str(UUID(int=end)) if end < 2**128 else "g"  # "g" sorts after every hex digit
+    return below, above
+
+
 def due_clause(rules: tuple[SweepRule, ...]) -> ColumnElement[bool]:
     c = case_summary.c
     return or_(false(), *(
@@ -114,26 +126,35 @@ class Candidates:
         clause = self.where.clause()
         return clause if self.due is None else and_(clause, due_clause(self.due))
 
-    def case_ids(self, app: Casework, partition: tuple[int, int] = (0, 1)) -> Iterator[UUID]:
-        share, workers = partition
+    def prepare(self, app: Casework) -> None:
+        """Bring the read model up to the last event: once per worker, before its first
+        partition (catching up again for every partition would apply the job's own events
+        under the write lock, in each worker, while it holds up the others' writes)."""
         read_model = ReadModel(app)
         try:
             read_model.catch_up()
-            after = ""
+        finally:
+            read_model.close()
+
+    def case_ids(self, app: Casework, partition: tuple[int, int] = (0, 1)) -> Iterator[UUID]:
+        low, high = id_range(partition)
+        read_model = ReadModel(app)
+        try:
+            after = low
             while True:
-                # Keyset pages: no long-lived read, and flat memory whatever the size.
+                # Keyset pages within the partition's range of ids: no long-lived read, flat
+                # memory whatever the size, and each worker reads only its own share.
                 with read_model.engine.connect() as conn:
                     ids = list(conn.execute(
                         select(case_summary.c.id)
-                        .where(self.clause(), case_summary.c.id > after)
+                        .where(self.clause(), case_summary.c.id > after,
+                               case_summary.c.id < high)
                         .order_by(case_summary.c.id).limit(PAGE)).scalars())
                 if not ids:
                     return
                 after = ids[-1]
                 for text in ids:
-                    case_id = UUID(text)
-                    if case_id.int % workers == share:
-                        yield case_id
+                    yield UUID(text)
         finally:
             read_model.close()
 

@@ -1,0 +1,92 @@
+"""``python -m benchmarks [--scale smoke|small|full] [--json FILE] [--only NAME ...]``"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from . import figures
+from .fixtures import Fixtures, sample_path
+from .harness import SCALES, Result, table
+
+FIGURES = ("lifecycle", "import", "rebuild", "load", "sweep", "memory")
+
+
+def machine() -> dict[str, Any]:
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return {"cores": os.cpu_count(), "memory_gb": round(memory, 1),
+            "python": platform.python_version(), "platform": platform.platform()}
+
+
+def run(scale_name: str, only: tuple[str, ...] = FIGURES, log: Any = None
+        ) -> dict[str, Any]:
+    """Every figure at ``scale_name``; returns what ``--json`` writes."""
+    scale = SCALES[scale_name]
+    log = log or (lambda text: print(text, file=sys.stderr, flush=True))
+    started = time.perf_counter()
+    load_before = os.getloadavg()[0]
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory(prefix="casework-bench-") as folder:
+        fixtures = Fixtures(Path(folder))
+        sweep_peak = None
+        if "lifecycle" in only:
+            results.append(figures.lifecycle(scale, fixtures, log))
+        if "import" in only:
+            results.append(figures.bulk_import(scale, fixtures, log))
+        if "rebuild" in only:
+            results.append(figures.rebuild(scale, fixtures, log))
+        if "load" in only:
+            results.append(figures.long_case(scale, fixtures, log))
+        if "sweep" in only:
+            result, sweep_peak = figures.sweep(scale, fixtures, log)
+            results.append(result)
+        if "memory" in only:
+            results += figures.memory(scale, fixtures, log, sweep_peak)
+    return {"scale": scale_name, "date": datetime.now(UTC).isoformat(timespec="seconds"),
+            "seconds": round(time.perf_counter() - started, 1), "machine": machine(),
+            # Other processes on the same cores: what the ratios were measured against.
+            "load_average": {"start": load_before, "end": os.getloadavg()[0]},
+            "results": [r.as_dict() for r in results], "table": table(results)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description="Each figure against its baseline, alternately in one run: medians, "
+                    "ratios and targets.")
+    parser.add_argument("--scale", choices=list(SCALES), default="small",
+                        help="smoke: seconds; small (default): a few minutes; full: the "
+                             "sizes of the targets, about ten minutes on 2 cores")
+    parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    parser.add_argument("--only", nargs="+", choices=FIGURES, default=FIGURES,
+                        help="run only these figures")
+    args = parser.parse_args(argv)
+    if not sample_path().exists():
+        print(f"python -m benchmarks: no NYC 311 sample at {sample_path()} "
+              "(set $CASEWORK_NYC311_SAMPLE to a 311 CSV)", file=sys.stderr)
+        return 2
+    report = run(args.scale, tuple(args.only))
+    m = report["machine"]
+    print(f"casework benchmarks, scale {report['scale']}, {report['date']}, "
+          f"{m['cores']} cores, {m['memory_gb']} GB, Python {m['python']}, "
+          f"{report['seconds']} s, load average {report['load_average']['start']:.1f} "
+          f"at the start and {report['load_average']['end']:.1f} at the end")
+    print(report["table"])
+    for result in report["results"]:
+        if result["notes"]:
+            print(f"  {result['figure']}: {result['notes']}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""One job in a process of its own, so that its peak memory is its own:
+``python -m benchmarks.child rebuild URL`` or ``... sweep URL NOW WORKERS``.
+
+Prints one JSON line: the job's seconds, the process's peak resident memory (MB, VmHWM), the CPU
+seconds of the process and its workers, and what
+the job did.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+
+def rebuild(url: str) -> dict[str, Any]:
+    from casework import Casework
+    from projections.read_model import ReadModel
+
+    read_model = ReadModel(Casework(url))
+    start = time.perf_counter()
+    events = read_model.rebuild()
+    return {"seconds": time.perf_counter() - start, "events": events}
+
+
+def sweep(url: str, now: str, workers: str) -> dict[str, Any]:
+    from casework import Casework
+    from casework.jobs import run_job
+    from casework.sweep import Sweep, sweep_rules
+    from casework.timestamps import parse_time
+    from projections.selection import Candidates
+
+    app = Casework(url)
+    moment = parse_time(now)
+    start = time.perf_counter()
+    summary = run_job(app, Sweep(moment),
+                      Candidates(due=tuple(sweep_rules(app.workflows, moment))),
+                      workers=int(workers))
+    return {"seconds": time.perf_counter() - start, "examined": summary.examined,
+            "changed": summary.changed, "refused": summary.refused}
+
+
+def peak_mb() -> float:
+    """This process's peak resident memory. Linux's VmHWM starts afresh at exec, whereas
+    ru_maxrss carries the parent's peak over fork and exec (every child then reported the
+    benchmark runner's own peak)."""
+    try:
+        status = Path("/proc/self/status").read_text().splitlines()
+    except OSError:  # not Linux: ru_maxrss, in kilobytes on Linux and bytes on macOS
+        divisor = 2**20 if sys.platform == "darwin" else 2**10
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / divisor
+    line = next(line for line in status if line.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1024
+
+
+def main(argv: list[str]) -> None:
+    job, *args = argv
+    report = {"rebuild": rebuild, "sweep": sweep}[job](*args)
+    report["peak_mb"] = peak_mb()
+    report["cpu_seconds"] = sum(
+        usage.ru_utime + usage.ru_stime
+        for usage in (resource.getrusage(resource.RUSAGE_SELF),
+                      resource.getrusage(resource.RUSAGE_CHILDREN)))  # a sweep's workers
+    print(json.dumps(report))
+
+
+if __name__ == "__main__":  # workers of a sweep import this module again: do nothing then
+    main(sys.argv[1:])

@@ -25,8 +25,7 @@ from sqlalchemy import Connection, MetaData, Table, delete, insert, inspect, sel
 from casework import Casework, CaseworkError
 from casework.jobs import run_in_partitions
 
-from .case_summary import summarise
-from .read_model import ProjectionError, ReadModel
+from .read_model import ProjectionError, ReadModel, fold
 from .tables import case_summary, projection_tracking
 
 staging_metadata = MetaData()
@@ -115,7 +114,7 @@ class _RebuildWork:
         ids = list({str(e.originator_id) for e in events})
         with engine.connect() as conn:
             rows = _staged_rows(conn, ids)
-        _fold(app, rows, events)
+        fold(app, rows, events)
         with engine.begin() as conn:
             now = conn.execute(select(tracking.notification_id)
                                .where(tracking.projection == name).with_for_update()).scalar()
@@ -150,21 +149,6 @@ def _decoded(app: Casework, notification: Any) -> Any:
             f"cannot read event {notification.originator_version} of case "
             f"{notification.originator_id} ({type(error).__name__}); "
             "run `casework audit` on it") from None
-
-
-def _fold(app: Casework, rows: dict[str, dict[str, Any]], events: list[Any]) -> None:
-    for event in events:
-        case_id = str(event.originator_id)
-        try:
-            rows[case_id] = summarise(rows.get(case_id), event, app.workflows,
-                                      app.organisation)
-        except CaseworkError:
-            raise
-        except Exception as error:  # a stored history the engine could not have made
-            raise ProjectionError(
-                f"cannot apply event {event.originator_version} of case {case_id} to the "
-                f"read model ({type(error).__name__}: {error}); run `casework audit` on it"
-            ) from None
 
 
 def rebuild_in_parallel(app: Casework, workers: int,

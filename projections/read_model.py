@@ -113,18 +113,7 @@ class ReadModel(TrackingRecorder):
             for chunk in _chunks(ids, 500):
                 for row in conn.execute(select(case_summary).where(case_summary.c.id.in_(chunk))):
                     rows[row.id] = dict(row._mapping)
-            for domain_event in events:
-                case_id = str(domain_event.originator_id)
-                try:
-                    rows[case_id] = summarise(rows.get(case_id), domain_event,
-                                              self.app.workflows, self.app.organisation)
-                except CaseworkError:
-                    raise
-                except Exception as error:  # a stored history the engine could not have made
-                    raise ProjectionError(
-                        f"cannot apply event {domain_event.originator_version} of case "
-                        f"{case_id} to the read model ({type(error).__name__}: {error}); "
-                        "run `casework audit` on it") from None
+            fold(self.app, rows, events)
             for chunk in _chunks(ids, 500):
                 conn.execute(delete(case_summary).where(case_summary.c.id.in_(chunk)))
             conn.execute(insert(case_summary), list(rows.values()))
@@ -192,6 +181,23 @@ class ReadModel(TrackingRecorder):
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in
                     conn.execute(select(case_summary).order_by(case_summary.c.id))]
+
+
+def fold(app: Casework, rows: dict[str, dict[str, Any]], events: list[Any]) -> None:
+    """Fold the events into the rows of their cases (by case id), as the read model keeps
+    them; an event the read model cannot take is a ``ProjectionError`` naming it."""
+    for event in events:
+        case_id = str(event.originator_id)
+        try:
+            rows[case_id] = summarise(rows.get(case_id), event, app.workflows,
+                                      app.organisation)
+        except CaseworkError:
+            raise
+        except Exception as error:  # a stored history the engine could not have made
+            raise ProjectionError(
+                f"cannot apply event {event.originator_version} of case {case_id} to the "
+                f"read model ({type(error).__name__}: {error}); run `casework audit` on it"
+            ) from None
 
 
 def _chunks(items: list[str], size: int) -> list[list[str]]:

@@ -104,11 +104,9 @@ class CaseworkGroup(click.Group):
         except PersistenceError as error:
             fail(lock_timed_out(error) or f"database error: {error}".replace("\n", " "), 7)
         except (sqlite3.Error, SQLAlchemyError) as error:
-            if lock_timed_out(error):
-                fail(lock_timed_out(error) or "", 7)
             cause = getattr(error, "orig", None) or error
-            fail(f"database error: {cause} (is another process holding it?)".replace("\n", " "),
-                 7)
+            fail(lock_timed_out(error)
+                 or f"database error: {cause} (is another process holding it?)", 7)
         except BrokenPipeError:
             sys.stderr.close()  # the reader went away (e.g. `| head`): not an error
             sys.exit(0)

@@ -37,7 +37,6 @@ from .fields import coerce_fields
 from .guards import CONDITIONS, GUARDS
 from .organisation import Organisation
 from .personal import (
-    ACTOR_LENGTH,
     FORGETTING_ROLES,
     ForgetDenied,
     Forgotten,
@@ -171,8 +170,6 @@ class Casework(Application[UUID]):
         role = actor.role_for(FORGETTING_ROLES)
         if role is None:
             raise ForgetDenied(actor.id, actor.roles, person)
-        if not 0 < len(actor.id) <= ACTOR_LENGTH:
-            raise InvalidField("actor", f"an actor id has 1 to {ACTOR_LENGTH} characters")
         moment = None if at is None else _parse_at(at)
         return self.personal.forget(str(person), actor.id, role, moment)
 
@@ -260,10 +257,6 @@ class Casework(Application[UUID]):
     def view_of(self, case: Case) -> CaseView:
         """The case for readers: its personal fields decrypted, or reading as erased."""
         return CaseView.of(case, self.personal.reveal(case.fields))
-
-    def revealed(self, view: CaseView) -> CaseView:
-        """The view with its personal fields decrypted, or reading as erased."""
-        return replace(view, fields=self.personal.reveal(view.fields))
 
     def workflow_of(self, case: Case | CaseView) -> Workflow:
         version = case.workflow_version if isinstance(case, Case) else case.version
@@ -542,7 +535,7 @@ class Batch:
         case = self.load(case_id)
         self.app._migrated(case, to_version, actor, at)
         self._changed([case])
-        return CaseView.of(case)
+        return self.app.view_of(case)
 
     def load(self, case_id: UUID) -> Case:
         """The case as this batch has it. The last case loaded and not changed is kept, so

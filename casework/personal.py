@@ -55,6 +55,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from .errors import CaseworkError, InvalidField, PermissionDenied
+from .fields import MAX_LENGTH
 from .storage import Storage
 
 ERASED = "[erased]"
@@ -65,8 +66,8 @@ FORGETTING_ROLES = ("supervisor", "system")
 """Who may forget a person: it cannot be undone."""
 KEY_BYTES = 32  # AES-256
 PLAIN_CACHE = 10_000
-ACTOR_LENGTH = 200
-"""The longest actor id or role the record of forgetting holds."""
+ACTOR_LENGTH = MAX_LENGTH["string"]
+"""The longest actor id or role the record of forgetting holds: what ``Actor`` accepts."""
 NONCE_BYTES = 12  # AES-GCM's standard nonce; random, so never reused under one key in practice
 
 # Its own MetaData: rebuilding the read models drops theirs, and must never drop the keys.

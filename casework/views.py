@@ -38,11 +38,6 @@ class CaseView:
     person: str | None = None
     """The pseudonym of the resident the personal fields belong to (see casework.personal)."""
 
-    @property
-    def jurisdiction(self) -> str | None:
-        """The unit the case was dispatched to, else its location (see ``Case.jurisdiction``)."""
-        return self.unit or self.fields.get("location")
-
     @classmethod
     def of(cls, case: Case, fields: dict[str, Any] | None = None) -> CaseView:
         """The case as it stands; ``fields`` instead of the case's own (decrypted ones)."""

@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import typing
-import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,6 +29,7 @@ from eventsourcing.utils import get_topic
 from .application import Casework
 from .case import GENESIS, Case, chain_hash, event_content
 from .errors import UnknownCase, UnknownWorkflow
+from .fields import forbidden_character
 from .personal import is_encrypted
 from .registry import WorkflowRegistry
 from .scan import case_ids as all_case_ids
@@ -293,9 +293,7 @@ def _never_recorded(value: Any) -> tuple[list[str], str] | None:
     (the deadline arithmetic and the read models could not handle it), or text with control
     characters. Returns the path to it (innermost first) and what it is."""
     if isinstance(value, str):
-        if value.isprintable() or not any(  # the quick test first: imports check every text
-                unicodedata.category(char) in ("Cc", "Cs") and char not in "\n\t"
-                for char in value):
+        if forbidden_character(value, free_text=True) is None:
             return None
         return [], "a control or invalid character"
     if isinstance(value, datetime):

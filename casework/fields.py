@@ -72,15 +72,22 @@ _FORBIDDEN_IN_TEXT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 """The same, but free text keeps its tabs and line breaks."""
 
 
+def forbidden_character(text: str, *, free_text: bool = False) -> str | None:
+    """The first control character or lone surrogate in ``text``, or None; ``free_text``
+    may keep its tabs and line breaks."""
+    found = (_FORBIDDEN_IN_TEXT if free_text else _FORBIDDEN).search(text)
+    return None if found is None else found.group()
+
+
 def _text(spec: FieldSpec, value: Any, _: Any) -> str:
     if not isinstance(value, str):
         raise TypeError(f"{value!r} is not text")
     limit = MAX_LENGTH.get(spec.type, MAX_LENGTH["string"])
     if len(value) > limit:
         raise ValueError(f"{len(value)} characters is over the limit of {limit}")
-    forbidden = (_FORBIDDEN_IN_TEXT if spec.type == "text" else _FORBIDDEN).search(value)
-    if forbidden:
-        raise ValueError(f"control or invalid character {forbidden.group()!r}")
+    forbidden = forbidden_character(value, free_text=spec.type == "text")
+    if forbidden is not None:
+        raise ValueError(f"control or invalid character {forbidden!r}")
     if spec.required and not value.strip():
         raise ValueError("must not be blank")
     return value

@@ -198,8 +198,8 @@ def _plain(value: Any, pointer: str, datetimes: list[str]) -> Any:
 
 # Reading a line ----------------------------------------------------------------------
 
-def read_case(text: str) -> tuple[UUID, str, list[Any]]:
-    """The case id, kind and events a line holds; ``BadLine`` says why not."""
+def read_line(text: str) -> dict[str, Any]:
+    """The JSON object a line holds (a case, or a person's key); ``BadLine`` says why not."""
     encoding = invalid_utf8(text)
     if encoding is not None:
         raise BadLine(encoding)
@@ -215,6 +215,16 @@ def read_case(text: str) -> tuple[UUID, str, list[Any]]:
         except UnicodeEncodeError:
             raise BadLine("contains an escaped lone surrogate (\\ud800-\\udfff): not text"
                           ) from None
+    return record
+
+
+def is_person_line(record: dict[str, Any]) -> bool:
+    """A person's key, or the record of forgetting them (see ``casework.personal``)."""
+    return "person" in record and "id" not in record
+
+
+def read_case(record: dict[str, Any]) -> tuple[UUID, str, list[Any]]:
+    """The case id, kind and events a line's object holds; ``BadLine`` says why not."""
     if record.keys() != CASE_KEYS:
         raise BadLine(f"a case has exactly the keys {', '.join(sorted(CASE_KEYS))} "
                       f"(this line has {', '.join(sorted(record)) or 'none'})")
@@ -338,11 +348,14 @@ class _JsonlImport:
 
     def add(self, number: int, text: str) -> None:
         try:
-            case_id, _, events = read_case(text)
+            record = read_line(text)
+            if is_person_line(record):
+                self._person(number, text, record)
+                return
+            case_id, _, events = read_case(record)
             self._check(case_id, events)
         except BadLine as error:
-            if not self._person(number, text):
-                self.reject(number, text, str(error))
+            self.reject(number, text, str(error))
             return
         earlier = self.pending.get(case_id)
         if earlier is None:
@@ -355,21 +368,14 @@ class _JsonlImport:
         if len(self.pending) >= self.batch_size:
             self.flush()
 
-    def _person(self, number: int, text: str) -> bool:
-        """Take a person's line (a key, or a record of forgetting); False if it is none."""
-        try:
-            record = json.loads(text)
-        except (ValueError, RecursionError):  # not JSON at all: read_case said why
-            return False
-        if not isinstance(record, dict) or "person" not in record or "id" in record:
-            return False
+    def _person(self, number: int, text: str, record: dict[str, Any]) -> None:
+        """Take a person's line: a key, or a record of forgetting."""
         try:
             self.persons.append((number, text, read_record(record)))
         except ValueError as error:
             self.reject(number, text, f"person line: {error}")
         if len(self.persons) >= self.batch_size:
             self.flush()
-        return True
 
     def flush(self) -> None:
         """Store the persons' lines, then save the pending cases not stored yet, in one

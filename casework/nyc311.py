@@ -125,7 +125,7 @@ def import_nyc311(
     import needs. ``dry_run`` checks every row and stores nothing.
     """
     reader = csv.reader(lines)
-    header = _header(reader)
+    header = read_header(reader)
     mapper = _RowMapper(app, header)
     writer = None if rejects is None else csv.writer(rejects)
     result = ImportResult()
@@ -148,7 +148,7 @@ def write_rejected_rows(lines: Iterable[str], reasons: Mapping[int, str], reject
     processes, casework.parallel_import): the rows starting on the lines of ``reasons``,
     exactly as import_nyc311 writes them."""
     reader = csv.reader(lines)
-    header = _header(reader)
+    header = read_header(reader)
     writer = csv.writer(rejects)
     writer.writerow(["line", "reason", *header])
     for line, cells, _ in _numbered(reader):
@@ -162,7 +162,8 @@ Row = tuple[int, list[str] | None, str]
 """(line number, cells, why the CSV reader could not read it: "" when it could)."""
 
 
-def _header(reader: Any) -> list[str]:
+def read_header(reader: Any) -> list[str]:
+    """The column names of an NYC 311 file; ``NotNyc311`` when it is not one."""
     try:
         header = next(reader, None)
     except csv.Error as error:

@@ -28,7 +28,7 @@ from uuid import UUID, uuid4
 
 from .application import Casework
 from .jobs import run_in_partitions
-from .nyc311 import case_id_of, import_nyc311, write_rejected_rows
+from .nyc311 import NotNyc311, case_id_of, import_nyc311, read_header, write_rejected_rows
 from .transfer import Importer, ImportResult, Sink, import_jsonl
 
 Owner = Callable[[UUID | None], bool]
@@ -77,12 +77,8 @@ def owned_nyc311(lines: Iterable[str], owns: Owner) -> Iterator[str]:
 
     reader = csv.reader(feed())
     try:
-        header = [name.strip() for name in next(reader, [])]
-    except csv.Error:
-        header = []
-    if header:
-        header[0] = header[0].removeprefix("\ufeff")
-    if "Unique Key" not in header:  # not an NYC 311 file: each worker's importer says so
+        header = read_header(reader)
+    except NotNyc311:  # each worker's importer says so
         yield from consumed
         yield from lines
         return

@@ -185,6 +185,7 @@ def run_in_partitions(app: Casework, work: PartitionWork, *, job: str, parts: in
         process.start()
     summary = work.summary()
     finished, failures = 0, []
+    refusal: tuple[int, str] | None = None
     try:
         while finished < workers:
             try:
@@ -199,6 +200,9 @@ def run_in_partitions(app: Casework, work: PartitionWork, *, job: str, parts: in
             elif kind == "done":
                 summary.merge(payload)
                 finished += 1
+            elif kind == "refused":  # the user's mistake, as one process would have said it
+                refusal = refusal or payload
+                finished += 1
             elif kind == "failed":
                 failures.append(payload)
                 finished += 1
@@ -209,6 +213,9 @@ def run_in_partitions(app: Casework, work: PartitionWork, *, job: str, parts: in
     finally:
         for process in processes:
             process.join()
+    if refusal is not None:
+        exit_code, message = refusal
+        raise _Refused(message, exit_code)
     if failures:
         raise CaseworkError(f"{work.name}: {failures[0]} (run it again: finished work is kept)")
     return summary
@@ -260,6 +267,15 @@ class _ProgressToParent:
         self.sent_at = time.monotonic()
 
 
+class _Refused(CaseworkError):
+    """A worker's CaseworkError, raised again in the parent (the error itself may not
+    survive pickling: its class's constructor takes other arguments than its message)."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
 def _worker(url: str, options: dict[str, Any], work: PartitionWork, job: str,
             messages: Any) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
@@ -269,6 +285,8 @@ def _worker(url: str, options: dict[str, Any], work: PartitionWork, job: str,
         summary = work_on_partitions(app, work, job, progress)
         progress.flush()
         messages.put(("done", summary))
+    except CaseworkError as error:  # raised in the parent with its message and exit code
+        messages.put(("refused", (error.exit_code, str(error))))
     except Exception as error:  # reported to the parent, which fails the job in one line
         messages.put(("failed", f"{type(error).__name__}: {error}"))
 

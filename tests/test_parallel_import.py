@@ -236,3 +236,19 @@ def _stored_cases(database_file: Path) -> int:
                                 ).fetchone()[0]
     except sqlite3.OperationalError:  # no table yet
         return 0
+
+
+def test_a_file_that_is_not_nyc311_is_refused_by_workers_as_by_one(tmp_path: Path) -> None:
+    """A worker's refusal reaches the user as one process says it: its message and exit."""
+    notes = tmp_path / "notes.csv"
+    notes.write_text("name,phone\nLiu,139\n", encoding="utf-8")
+    said = []
+    for workers in (1, 2):
+        result = CliRunner().invoke(cli, ["import", str(notes), "--format", "nyc311",
+                                          "--workers", str(workers),
+                                          "--db", f"sqlite:///{tmp_path / 'cases.db'}"])
+        said.append((result.exit_code, result.stderr))
+
+    assert said[0] == said[1]
+    assert said[0][0] == 2 and said[0][1].count("\n") == 1
+    assert "not an NYC 311 file" in said[0][1]

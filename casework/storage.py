@@ -72,16 +72,16 @@ class Storage:
             raise StorageError(f"not a database URL: {text!r}") from None
         backend = parsed.get_backend_name()
         if backend == "sqlite":
-            return cls._sqlite(text, parsed)
+            return cls._sqlite(text, parsed, lock_timeout())
         if backend == "postgresql":
-            return cls._postgres(text, parsed)
+            return cls._postgres(text, parsed, lock_timeout())
         raise StorageError(
             f"unsupported database {backend!r} in {parsed.render_as_string()}: "
             "use sqlite:///FILE or postgresql://USER@HOST/DBNAME"
         )
 
     @classmethod
-    def _sqlite(cls, text: str, parsed: URL) -> Storage:
+    def _sqlite(cls, text: str, parsed: URL, seconds: int) -> Storage:
         database = parsed.database or ":memory:"
         if database == ":memory:":
             # A private shared-cache in-memory database, so that the event recorder's
@@ -93,12 +93,12 @@ class Storage:
         env = {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": database,
-            "SQLITE_LOCK_TIMEOUT": str(lock_timeout()),
+            "SQLITE_LOCK_TIMEOUT": str(seconds),
         }
-        return cls(text, "sqlite", env, alchemy, lock_timeout=lock_timeout())
+        return cls(text, "sqlite", env, alchemy, lock_timeout=seconds)
 
     @classmethod
-    def _postgres(cls, text: str, parsed: URL) -> Storage:
+    def _postgres(cls, text: str, parsed: URL, seconds: int) -> Storage:
         if not parsed.database:
             raise StorageError(f"no database name in {parsed.render_as_string()}")
         env = {
@@ -108,7 +108,7 @@ class Storage:
             "POSTGRES_PORT": str(parsed.port or 5432),
             "POSTGRES_USER": parsed.username or os.environ.get("USER", "postgres"),
             "POSTGRES_PASSWORD": parsed.password or "",
-            "POSTGRES_LOCK_TIMEOUT": str(lock_timeout()),
+            "POSTGRES_LOCK_TIMEOUT": str(seconds),
             "POSTGRES_CONNECT_TIMEOUT": "10",
         }
         schema = parsed.query.get("schema")
@@ -119,7 +119,7 @@ class Storage:
         else:
             env["POSTGRES_SCHEMA"] = schema
         alchemy = parsed.set(drivername="postgresql+psycopg").difference_update_query(["schema"])
-        return cls(text, "postgresql", env, alchemy, schema, lock_timeout())
+        return cls(text, "postgresql", env, alchemy, schema, seconds)
 
     def exists(self) -> bool:
         """False for a SQLite file that is not there yet (a server database always "exists":

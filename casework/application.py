@@ -25,25 +25,20 @@ from .effects import EFFECTS
 from .errors import (
     CaseworkError,
     ConcurrencyConflict,
+    ForgetDenied,
     GuardRefused,
     IllegalTransition,
     InvalidField,
     PermissionDenied,
     StorageError,
     UnknownCase,
+    UnknownPerson,
     UnknownTrigger,
 )
 from .fields import coerce_fields
 from .guards import CONDITIONS, GUARDS
 from .organisation import Organisation
-from .personal import (
-    FORGETTING_ROLES,
-    ForgetDenied,
-    Forgotten,
-    PersonKeys,
-    UnknownPerson,
-    person_id,
-)
+from .personal import FORGETTING_ROLES, Forgotten, PersonKeys, person_id
 from .registry import WorkflowRegistry
 from .rules import CommandContext
 from .storage import Storage, recorded_ids
@@ -169,7 +164,7 @@ class Casework(Application[UUID]):
         every case, history and export; nothing else changes. Raises ``UnknownPerson``."""
         role = actor.role_for(FORGETTING_ROLES)
         if role is None:
-            raise ForgetDenied(actor.id, actor.roles, person)
+            raise ForgetDenied(actor.id, actor.roles, person, FORGETTING_ROLES)
         moment = None if at is None else _parse_at(at)
         return self.personal.forget(str(person), actor.id, role, moment)
 

@@ -117,6 +117,28 @@ class PermissionDenied(CaseworkError):
         )
 
 
+class UnknownPerson(CaseworkError):
+    """No key was ever made for that person here (see casework.personal)."""
+
+    exit_code = 3
+
+    def __init__(self, person: object, detail: str = "") -> None:
+        self.person = person
+        super().__init__(f"unknown person {person}" + (f": {detail}" if detail else ""))
+
+
+class ForgetDenied(PermissionDenied):
+    """Only some roles may forget a person: it cannot be undone."""
+
+    def __init__(self, actor: str, roles: Iterable[str], person: object,
+                 allowed: Iterable[str]) -> None:
+        super().__init__(actor, roles, "forget", person, allowed)
+        CaseworkError.__init__(
+            self, f"permission denied: {actor} (roles {', '.join(self.roles) or 'none'}) may "
+                  f"not forget person {person}: forget needs one of the roles "
+                  f"{', '.join(allowed)}")
+
+
 class ConcurrencyConflict(CaseworkError):
     exit_code = 6
 

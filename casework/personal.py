@@ -54,7 +54,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from .errors import CaseworkError, InvalidField, PermissionDenied
+from .errors import InvalidField, UnknownPerson
 from .fields import MAX_LENGTH
 from .storage import Storage
 
@@ -82,23 +82,6 @@ person_keys = Table(
     Column("forgotten_by", String(ACTOR_LENGTH)),
     Column("forgotten_role", String(ACTOR_LENGTH)),
 )
-
-
-class UnknownPerson(CaseworkError):
-    exit_code = 3
-
-    def __init__(self, person: object, detail: str = "") -> None:
-        self.person = person
-        super().__init__(f"unknown person {person}" + (f": {detail}" if detail else ""))
-
-
-class ForgetDenied(PermissionDenied):
-    def __init__(self, actor: str, roles: Iterable[str], person: object) -> None:
-        super().__init__(actor, roles, "forget", person, FORGETTING_ROLES)
-        CaseworkError.__init__(
-            self, f"permission denied: {actor} (roles {', '.join(self.roles) or 'none'}) may "
-                  f"not forget person {person}: forget needs one of the roles "
-                  f"{', '.join(FORGETTING_ROLES)}")
 
 
 @dataclass(frozen=True)

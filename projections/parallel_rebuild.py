@@ -25,7 +25,7 @@ from sqlalchemy import Connection, MetaData, Table, delete, insert, inspect, sel
 from casework import Casework, CaseworkError
 from casework.jobs import run_in_partitions
 
-from .read_model import ProjectionError, ReadModel, fold
+from .read_model import ReadModel, chunks, decoded, fold
 from .tables import case_summary, projection_tracking
 
 staging_metadata = MetaData()
@@ -109,7 +109,7 @@ class _RebuildWork:
             start=position, limit=self.page_size, stop=self.stop, inclusive_of_start=False)
         if not notifications:
             return None
-        events = [_decoded(app, n) for n in notifications
+        events = [decoded(app, n) for n in notifications
                   if n.originator_id.int % parts == part]
         ids = list({str(e.originator_id) for e in events})
         with engine.connect() as conn:
@@ -120,7 +120,7 @@ class _RebuildWork:
                                .where(tracking.projection == name).with_for_update()).scalar()
             if now != position:
                 return 0  # another worker folded this page meanwhile (it took the lease over)
-            for chunk in _chunks(ids):
+            for chunk in chunks(ids):
                 conn.execute(delete(staging).where(staging.c.id.in_(chunk)))
             if rows:
                 conn.execute(insert(staging), list(rows.values()))
@@ -129,26 +129,12 @@ class _RebuildWork:
         return len(events)
 
 
-def _chunks(ids: list[str], size: int = 500) -> list[list[str]]:
-    return [ids[start:start + size] for start in range(0, len(ids), size)]
-
-
 def _staged_rows(conn: Connection, ids: list[str]) -> dict[str, dict[str, Any]]:
     rows: dict[str, dict[str, Any]] = {}
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids):
         for row in conn.execute(select(staging).where(staging.c.id.in_(chunk))):
             rows[row.id] = dict(row._mapping)
     return rows
-
-
-def _decoded(app: Casework, notification: Any) -> Any:
-    try:
-        return app.mapper.to_domain_event(notification)
-    except Exception as error:  # tampered or corrupt: say where, not a traceback
-        raise ProjectionError(
-            f"cannot read event {notification.originator_version} of case "
-            f"{notification.originator_id} ({type(error).__name__}); "
-            "run `casework audit` on it") from None
 
 
 def rebuild_in_parallel(app: Casework, workers: int,

@@ -107,14 +107,14 @@ class ReadModel(TrackingRecorder):
             )
             if not notifications:
                 return 0
-            events = [self._decoded(n) for n in notifications]
+            events = [decoded(self.app, n) for n in notifications]
             ids = list({str(e.originator_id) for e in events})
             rows: dict[str, dict[str, Any]] = {}
-            for chunk in _chunks(ids, 500):
+            for chunk in chunks(ids):
                 for row in conn.execute(select(case_summary).where(case_summary.c.id.in_(chunk))):
                     rows[row.id] = dict(row._mapping)
             fold(self.app, rows, events)
-            for chunk in _chunks(ids, 500):
+            for chunk in chunks(ids):
                 conn.execute(delete(case_summary).where(case_summary.c.id.in_(chunk)))
             conn.execute(insert(case_summary), list(rows.values()))
             conn.execute(
@@ -123,15 +123,6 @@ class ReadModel(TrackingRecorder):
                 .values(notification_id=notifications[-1].id)
             )
         return len(notifications)
-
-    def _decoded(self, notification: Any) -> Any:
-        try:
-            return self.app.mapper.to_domain_event(notification)
-        except Exception as error:  # tampered or corrupt: say where, not a traceback
-            raise ProjectionError(
-                f"cannot read event {notification.originator_version} of case "
-                f"{notification.originator_id} ({type(error).__name__}); "
-                "run `casework audit` on it") from None
 
     def position(self) -> int:
         with self.engine.connect() as conn:
@@ -183,6 +174,18 @@ class ReadModel(TrackingRecorder):
                     conn.execute(select(case_summary).order_by(case_summary.c.id))]
 
 
+def decoded(app: Casework, notification: Any) -> Any:
+    """The domain event a stored notification holds; ``ProjectionError`` naming it when it
+    cannot be read (tampered or corrupt: say where, not a traceback)."""
+    try:
+        return app.mapper.to_domain_event(notification)
+    except Exception as error:
+        raise ProjectionError(
+            f"cannot read event {notification.originator_version} of case "
+            f"{notification.originator_id} ({type(error).__name__}); "
+            "run `casework audit` on it") from None
+
+
 def fold(app: Casework, rows: dict[str, dict[str, Any]], events: list[Any]) -> None:
     """Fold the events into the rows of their cases (by case id), as the read model keeps
     them; an event the read model cannot take is a ``ProjectionError`` naming it."""
@@ -200,5 +203,6 @@ def fold(app: Casework, rows: dict[str, dict[str, Any]], events: list[Any]) -> N
             ) from None
 
 
-def _chunks(items: list[str], size: int) -> list[list[str]]:
+def chunks(items: list[str], size: int = 500) -> list[list[str]]:
+    """``items`` in lists of ``size``: below SQLite's oldest limit of parameters (999)."""
     return [items[i:i + size] for i in range(0, len(items), size)]

@@ -15,30 +15,24 @@ import time
 from pathlib import Path
 from typing import Any
 
+from casework import Casework
+from casework.timestamps import parse_time
+from projections.batch_jobs import sweep_job
+from projections.rebuild import rebuild as rebuild_read_model
+
 
 def rebuild(url: str) -> dict[str, Any]:
-    from casework import Casework
-    from projections.read_model import ReadModel
-
-    read_model = ReadModel(Casework(url))
+    app = Casework(url)
     start = time.perf_counter()
-    events = read_model.rebuild()
+    events = rebuild_read_model(app)
     return {"seconds": time.perf_counter() - start, "events": events}
 
 
 def sweep(url: str, now: str, workers: str) -> dict[str, Any]:
-    from casework import Casework
-    from casework.jobs import run_job
-    from casework.sweep import Sweep, sweep_rules
-    from casework.timestamps import parse_time
-    from projections.selection import Candidates
-
     app = Casework(url)
     moment = parse_time(now)
     start = time.perf_counter()
-    summary = run_job(app, Sweep(moment),
-                      Candidates(due=tuple(sweep_rules(app.workflows, moment))),
-                      workers=int(workers))
+    summary = sweep_job(app, moment).run(app, workers=int(workers))
     return {"seconds": time.perf_counter() - start, "examined": summary.examined,
             "changed": summary.changed, "refused": summary.refused}
 

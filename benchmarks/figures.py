@@ -28,8 +28,8 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
 
 from casework import Actor, Casework
-from casework.nyc311 import import_nyc311
 from casework.storage import Storage
+from casework.transfer.nyc311 import import_nyc311
 from projections.read_model import ReadModel
 
 from .fixtures import Fixtures, remove, url_of
@@ -156,7 +156,7 @@ def bulk_import(scale: Scale, fixtures: Fixtures, log: Log) -> Result:
         app = Casework(url_of(path))
         lines = list(sample.lines(cases))  # the file's text, as reading it would give
         seconds = timed(lambda: import_nyc311(app, lines))
-        stored = app.recorder.max_notification_id()
+        stored = app.recorded_events()
         app.close()
         remove(path)
         assert stored == rows, (stored, rows)
@@ -202,13 +202,11 @@ def bulk_import(scale: Scale, fixtures: Fixtures, log: Log) -> Result:
 def rebuild(scale: Scale, fixtures: Fixtures, log: Log) -> Result:
     path = fixtures.imported(scale.rebuild_events)
     app = Casework(url_of(path))
-    events = app.recorder.max_notification_id() or 0
+    events = app.recorded_events()
 
     def run_engine() -> float:
-        read_model = ReadModel(app)
-        seconds = timed(read_model.rebuild)
-        read_model.close()
-        return events / seconds
+        with ReadModel(app) as read_model:
+            return events / timed(read_model.rebuild)
 
     def run_raw() -> float:
         def work() -> None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from casework import Casework
-from casework.nyc311 import case_id_of, import_nyc311
+from casework.transfer.nyc311 import case_id_of, import_nyc311
 from projections.read_model import ReadModel
 
 SAMPLE = (Path(__file__).resolve().parents[2] / "shared" / "data" / "nyc311"
@@ -149,9 +149,8 @@ class Fixtures:
             path = self.fresh(name)
             app = Casework(url_of(path))
             import_nyc311(app, self.sample.lines(cases, still_open=True))
-            read_model = ReadModel(app)
-            read_model.catch_up()
-            read_model.close()
+            with ReadModel(app) as read_model:
+                read_model.catch_up()
             app.close()
             self._made[name] = checkpointed(path)
         return self._made[name]

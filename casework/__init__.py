@@ -5,14 +5,17 @@
 """
 
 from .actor import SYSTEM, Actor
-from .application import Casework, DuplicateCase
+from .application import Casework
+from .batch import Batch
 from .errors import (
     CaseworkError,
     ConcurrencyConflict,
+    DuplicateCase,
     ForgetDenied,
     GuardRefused,
     IllegalTransition,
     InvalidField,
+    NotMigratable,
     OrganisationError,
     PermissionDenied,
     StorageError,
@@ -29,6 +32,7 @@ from .views import CaseView, HistoryEntry
 __all__ = [
     "SYSTEM",
     "Actor",
+    "Batch",
     "CaseView",
     "Casework",
     "CaseworkError",
@@ -39,6 +43,7 @@ __all__ = [
     "HistoryEntry",
     "IllegalTransition",
     "InvalidField",
+    "NotMigratable",
     "Organisation",
     "OrganisationError",
     "PermissionDenied",

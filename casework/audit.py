@@ -16,11 +16,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import typing
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
-from itertools import islice
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -28,11 +27,12 @@ from eventsourcing.utils import get_topic
 
 from .application import Casework
 from .case import GENESIS, Case, chain_hash, event_content
+from .chunking import chunked
 from .errors import UnknownCase, UnknownWorkflow
 from .fields import forbidden_character
 from .personal import is_encrypted
 from .registry import WorkflowRegistry
-from .scan import case_ids as all_case_ids
+from .stored_cases import case_ids as all_case_ids
 from .timestamps import EARLIEST, LATEST
 from .workflow import OPEN, STAY, Trigger, Workflow
 
@@ -370,7 +370,7 @@ def audit(app: Casework, case_ids: Iterable[UUID | str] | None = None, kind: str
             if not app.recorder.select_events(case_id, limit=1):
                 raise UnknownCase(case_id)
     checks = [check for check in also if check.ready(report)]
-    for chunk in _chunks(selected, CHUNK):
+    for chunk in chunked(selected, CHUNK):
         histories: dict[UUID, list[Any]] = {}
         for case_id in chunk:
             events = stored_history(app, case_id)
@@ -419,12 +419,6 @@ def _head(app: Casework, case_id: UUID) -> str:
         return str(app.mapper.to_domain_event(last).hash)
     except Exception:  # an unreadable head still commits to exactly what is stored
         return "undecodable:" + hashlib.sha256(last.state).hexdigest()
-
-
-def _chunks(items: Iterable[UUID], size: int) -> Iterator[list[UUID]]:
-    iterator = iter(items)
-    while chunk := list(islice(iterator, size)):
-        yield chunk
 
 
 def reason(error: Exception) -> str:

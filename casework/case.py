@@ -8,13 +8,14 @@ later version of a workflow cannot change what happened.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
+
+from .jsonable import canonical_json
 
 GENESIS = "0" * 64
 """The hash a case's chain starts from."""
@@ -26,19 +27,9 @@ CHANGEABLE = frozenset(
 """Attributes an event's ``changes`` may set; anything else in a stored event is ignored."""
 
 
-def _canonical(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, UUID):
-        return str(value)
-    raise TypeError(f"cannot hash {type(value).__name__}")
-
-
 def chain_hash(previous: str, content: dict[str, Any]) -> str:
     """The hash linking an event to the one before it, over the event's canonical content."""
-    body = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      default=_canonical)
-    return hashlib.sha256((previous + body).encode()).hexdigest()
+    return hashlib.sha256((previous + canonical_json(content)).encode()).hexdigest()
 
 
 class Case(Aggregate):

@@ -26,18 +26,31 @@ from .errors import WorkflowDefinitionError
 from .fields import FIELD_TYPES, FieldSpec
 from .guards import CONDITIONS, GUARDS
 from .organisation import LEVELS, RANK
-from .workflow import OPEN, OUTCOMES, STAGES, STAY, Branch, Grade, State, Trigger, Workflow
+from .workflow import (
+    OPEN,
+    OUTCOMES,
+    STAGES,
+    STAY,
+    Branch,
+    Grade,
+    ReportSection,
+    State,
+    Trigger,
+    Workflow,
+)
 
 _TOP_KEYS = {"name", "version", "title", "description", "initial", "states", "triggers",
-             "grades", "settings", "migrations"}
+             "grades", "settings", "migrations", "report"}
 _STATE_KEYS = {"stage", "terminal", "outcome", "description"}
 _TRIGGER_KEYS = {"name", "from", "to", "roles", "fields", "guards", "effects", "branches",
                  "spawns", "description"}
-_FIELD_KEYS = {"type", "required", "choices", "min", "max", "description", "personal"}
+_FIELD_KEYS = {"type", "required", "choices", "min", "max", "description", "personal",
+               "contact"}
 PERSONAL_TYPES = ("string", "text")
 """Field types that may be personal: what names, phones and addresses are written in."""
 _BRANCH_KEYS = {"when", "to", "effects"}
 _GRADE_KEYS = {"deadline_hours", "min_level"}
+_REPORT_KEYS = {"section", "count_by", "milestones"}
 
 
 class _Problems:
@@ -96,8 +109,9 @@ def compile_workflow(data: dict[str, Any], source: str = "<definition>") -> Work
 
     _check_graph(problems, initial, states, triggers)
     migrations = _migrations(problems, data.get("migrations", {}), states, version)
-    problems.raise_if_any()
     assert opening is not None
+    report = _report(problems, data.get("report"), {OPEN: opening, **triggers})
+    problems.raise_if_any()
     return Workflow(
         name=name,
         version=version,
@@ -110,6 +124,7 @@ def compile_workflow(data: dict[str, Any], source: str = "<definition>") -> Work
         grades=grades,
         settings=dict(data.get("settings", {})),
         migrations=migrations,
+        report=report,
         source=source,
     )
 
@@ -186,6 +201,10 @@ def _fields(problems: _Problems, where: str, table: Any) -> dict[str, FieldSpec]
             problems.add(field_where, "personal must be true or false, and only a field of "
                          f"type {' or '.join(PERSONAL_TYPES)} may be personal")
             continue
+        contact = spec.get("contact", False)
+        if not isinstance(contact, bool):
+            problems.add(field_where, "contact must be true or false")
+            continue
         fields[name] = FieldSpec(
             name=name,
             type=kind,
@@ -194,6 +213,7 @@ def _fields(problems: _Problems, where: str, table: Any) -> dict[str, FieldSpec]
             min=spec.get("min"),
             max=spec.get("max"),
             personal=personal,
+            contact=contact,
         )
     return fields
 
@@ -343,3 +363,30 @@ def _migrations(problems: _Problems, table: Any, states: dict[str, State], versi
                 problems.add(where, f"{old!r} maps to unknown state {new!r}")
         migrations[int(key[5:])] = dict(mapping)
     return migrations
+
+
+def _report(problems: _Problems, table: Any, triggers: dict[str, Trigger]
+            ) -> ReportSection | None:
+    if table is None or not _unknown_keys(problems, "report", table, _REPORT_KEYS):
+        return None
+    section = table.get("section")
+    if not isinstance(section, str) or not section.isidentifier():
+        problems.add("report", f"section {section!r} is not a simple name")
+    fields = {name for trigger in triggers.values() for name in trigger.fields}
+    count_by = _named_table(problems, "report.count_by", table.get("count_by", {}), fields,
+                            "field")
+    milestones = _named_table(problems, "report.milestones", table.get("milestones", {}),
+                              set(triggers), "trigger")
+    return ReportSection(str(section), count_by, milestones)
+
+
+def _named_table(problems: _Problems, where: str, table: Any, known: set[str], what: str
+                 ) -> dict[str, str]:
+    """A table of figure names to names of ``what`` (a field, a trigger) the workflow has."""
+    if not isinstance(table, dict):
+        problems.add(where, f"must map figure names to {what} names")
+        return {}
+    for figure, name in table.items():
+        if name not in known:
+            problems.add(where, f"{figure} = {name!r}: no such {what} in this workflow")
+    return {str(figure): str(name) for figure, name in table.items()}

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from .context import CommandContext
 from .errors import InvalidField
-from .rules import CommandContext
 from .timestamps import deadline_after
 
 Effect = Callable[[CommandContext], dict[str, Any]]

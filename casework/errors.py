@@ -153,3 +153,31 @@ class StorageError(CaseworkError):
     """The database URL is not usable, or the database cannot be reached."""
 
     exit_code = 7
+
+
+class DuplicateCase(CaseworkError):
+    """A case with that id exists already."""
+
+    exit_code = 2
+
+
+class NotMigratable(CaseworkError):
+    """The case cannot move to that workflow version: it runs it already, or its state maps
+    to nothing there."""
+
+    exit_code = 4
+
+    def __init__(self, case_id: object, reason: str) -> None:
+        self.case_id = case_id
+        super().__init__(f"cannot migrate case {case_id}: {reason}")
+
+
+class AmbiguousCase(UnknownCase):
+    """A shortened case id that more than one case starts with."""
+
+    def __init__(self, given: object, matches: Iterable[object]) -> None:
+        self.case_id = given
+        shown = list(matches)
+        CaseworkError.__init__(
+            self, f"case id {given} is ambiguous: it matches {', '.join(map(str, shown[:2]))}"
+                  f"{' and more' if len(shown) > 2 else ''}; give more characters")

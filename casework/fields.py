@@ -37,6 +37,8 @@ class FieldSpec:
     max: int | None = None
     personal: bool = False
     """It identifies a person: stored encrypted under their key (see casework.personal)."""
+    contact: bool = False
+    """How to reach the petitioner: listed for the revisit team (see casework.jobs.sweep)."""
 
     def describe(self) -> str:
         """What the field accepts, in words, for help and error messages."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .rules import CommandContext
+from .context import CommandContext
 
 Guard = Callable[[CommandContext], str | None]
 Condition = Callable[[CommandContext], bool]
@@ -83,8 +83,7 @@ def no_open_tasks(ctx: CommandContext) -> str | None:
         task = ctx.load_case(task_id)
         if task is None:
             continue
-        state = ctx.workflows.get(task.kind, task.workflow_version).states[task.state]
-        if state.outcome is None:
+        if ctx.outcome_of(task) is None:
             return f"its volunteer task {task_id} is still {task.state}"
     return None
 

@@ -135,9 +135,6 @@ class Organisation:
             current = unit.parent_path
         return None
 
-    def count(self, level: str) -> int:
-        return sum(1 for unit in self._units.values() if unit.level == level)
-
     def units_at(self, level: str) -> list[str]:
         return [unit.path for unit in self._units.values() if unit.level == level]
 

@@ -57,13 +57,12 @@ from sqlalchemy.exc import IntegrityError
 from .errors import InvalidField, UnknownPerson
 from .fields import MAX_LENGTH
 from .storage import Storage
+from .timestamps import naive_utc
 
 ERASED = "[erased]"
 """What a personal value reads as once its person's key is gone from this database."""
 UNREADABLE = "[unreadable]"
 """What a personal value reads as when its key exists but does not decrypt it (tampering)."""
-FORGETTING_ROLES = ("supervisor", "system")
-"""Who may forget a person: it cannot be undone."""
 KEY_BYTES = 32  # AES-256
 PLAIN_CACHE = 10_000
 ACTOR_LENGTH = MAX_LENGTH["string"]
@@ -108,10 +107,6 @@ def person_id(value: Any) -> str:
         return str(UUID(str(value).strip()))
     except ValueError:
         raise InvalidField("person", f"{value!r} is not a person id (a UUID)") from None
-
-
-def _naive_utc(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -165,7 +160,7 @@ class PersonKeys:
         try:
             with self.engine.begin() as conn:
                 conn.execute(insert(person_keys).values(
-                    person=person, key=key, created_at=_naive_utc(datetime.now(UTC))))
+                    person=person, key=key, created_at=naive_utc(datetime.now(UTC))))
         except IntegrityError:
             pass  # another process created it first: use theirs
         self._ciphers.pop(person, None)
@@ -215,7 +210,7 @@ class PersonKeys:
         """Store the keys of new persons: before the events that need them."""
         if not self._new:
             return
-        now = _naive_utc(datetime.now(UTC))
+        now = naive_utc(datetime.now(UTC))
         with self.engine.begin() as conn:
             conn.execute(insert(person_keys), [
                 {"person": person, "key": key, "created_at": now}
@@ -226,7 +221,7 @@ class PersonKeys:
                ) -> Forgotten:
         """Delete the person's key, recording who forgot them and when, in one transaction."""
         person = self._known_id(person)
-        moment = _naive_utc(at or datetime.now(UTC))
+        moment = naive_utc(at or datetime.now(UTC))
         c = person_keys.c
         with self.engine.begin() as conn:
             row = conn.execute(select(person_keys).where(c.person == person)).first()
@@ -285,12 +280,12 @@ class PersonKeys:
             if row is None:
                 conn.execute(insert(person_keys).values(
                     person=person, key=record["key"],
-                    created_at=_naive_utc(datetime.now(UTC))))
+                    created_at=naive_utc(datetime.now(UTC))))
                 return True
             if row.key is not None and row.key != record["key"]:
                 return f"person {person} has another key in this database"
             return False  # the same key, or forgotten here: it stays forgotten
-        forgotten = {"key": None, "forgotten_at": _naive_utc(record["forgotten_at"]),
+        forgotten = {"key": None, "forgotten_at": naive_utc(record["forgotten_at"]),
                      "forgotten_by": record["forgotten_by"],
                      "forgotten_role": record["forgotten_role"]}
         if row is None:
@@ -398,7 +393,7 @@ def read_record(record: Mapping[str, Any]) -> dict[str, Any]:
         if moment.tzinfo is None:
             raise ValueError("'forgotten_at' has no UTC offset")
         try:
-            _naive_utc(moment)
+            naive_utc(moment)
         except OverflowError:
             raise ValueError("'forgotten_at' is out of range") from None
         return {"person": person, "forgotten_at": moment,

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 from sqlalchemy import Connection, create_engine, event, text
 from sqlalchemy.engine import URL, Engine, make_url
@@ -213,60 +213,3 @@ def lock_timed_out(error: BaseException) -> str | None:
         return (f"the database is locked by another process; gave up after {lock_timeout()} s "
                 f"(${LOCK_TIMEOUT_VAR} sets how long to wait)")
     return None
-
-
-IDS_PER_QUERY = 500
-"""Below SQLite's oldest limit on parameters of one statement (999)."""
-
-
-def recorded_ids(recorder: Any, ids: Collection[UUID]) -> set[UUID]:
-    """Which of ``ids`` have events in ``recorder``: one query per few hundred ids.
-
-    Asking the recorder id by id is correct everywhere but costs a round trip each; an importer
-    that checks thousands of external keys asks the events table directly instead.
-    """
-    from eventsourcing.sqlite import SQLiteAggregateRecorder
-
-    lookup = (
-        _sqlite_ids if isinstance(recorder, SQLiteAggregateRecorder)
-        else _postgres_ids if _is_postgres(recorder)
-        else _ids_one_by_one
-    )
-    wanted = list(ids)
-    found: set[UUID] = set()
-    for start in range(0, len(wanted), IDS_PER_QUERY):
-        found |= lookup(recorder, wanted[start:start + IDS_PER_QUERY])
-    return found
-
-
-def _sqlite_ids(recorder: Any, ids: list[UUID]) -> set[UUID]:
-    # The SQLite recorder stores a UUID as its 32 hex digits (see its insert_events).
-    statement = (f"SELECT DISTINCT originator_id FROM {recorder.events_table_name} "
-                 f"WHERE originator_id IN ({','.join('?' * len(ids))})")
-    with recorder.datastore.transaction(commit=False) as cursor:
-        cursor.execute(statement, [case_id.hex for case_id in ids])
-        return {UUID(row["originator_id"]) for row in cursor.fetchall()}
-
-
-def _postgres_ids(recorder: Any, ids: list[UUID]) -> set[UUID]:
-    from psycopg.sql import SQL, Identifier
-
-    statement = SQL(
-        "SELECT DISTINCT originator_id FROM {schema}.{table} WHERE originator_id = ANY(%s)"
-    ).format(schema=Identifier(recorder.datastore.schema),
-             table=Identifier(recorder.events_table_name))
-    with recorder.datastore.get_connection() as connection, connection.cursor() as cursor:
-        cursor.execute(statement, [ids])
-        return {UUID(str(row["originator_id"])) for row in cursor.fetchall()}
-
-
-def _ids_one_by_one(recorder: Any, ids: list[UUID]) -> set[UUID]:
-    return {case_id for case_id in ids if recorder.select_events(case_id, limit=1)}
-
-
-def _is_postgres(recorder: Any) -> bool:
-    try:
-        from eventsourcing.postgres import PostgresAggregateRecorder
-    except ImportError:  # PostgreSQL support is an optional extra: then it is not in use
-        return False
-    return isinstance(recorder, PostgresAggregateRecorder)

@@ -67,3 +67,11 @@ def deadline_after(moment: datetime, hours: float) -> datetime:
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def naive_utc(moment: datetime | None) -> datetime | None:
+    """The instant as a naive UTC datetime: how the tables beside the events store times, the
+    same on SQLite and PostgreSQL."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).replace(tzinfo=None)

@@ -38,6 +38,9 @@ class CaseView:
     person: str | None = None
     """The pseudonym of the resident the personal fields belong to (see casework.personal)."""
 
+    def as_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
     @classmethod
     def of(cls, case: Case, fields: dict[str, Any] | None = None) -> CaseView:
         """The case as it stands; ``fields`` instead of the case's own (decrypted ones)."""

@@ -65,6 +65,19 @@ class Grade:
 
 
 @dataclass(frozen=True)
+class ReportSection:
+    """What the office report shows of this workflow's cases beside the common figures, under
+    the key ``name``: counts by a field's values, and how many cases reached each milestone
+    (a trigger fired on them at least once)."""
+
+    name: str
+    count_by: dict[str, str] = field(default_factory=dict)
+    """Figure → the field whose values it counts (e.g. by_service_category → category)."""
+    milestones: dict[str, str] = field(default_factory=dict)
+    """Figure → the trigger that reaches it (e.g. claimed → claim)."""
+
+
+@dataclass(frozen=True)
 class Workflow:
     name: str
     version: int
@@ -78,6 +91,7 @@ class Workflow:
     settings: dict[str, Any] = field(default_factory=dict)
     migrations: dict[int, dict[str, str]] = field(default_factory=dict)
     """For each older version, how its states map onto this version's."""
+    report: ReportSection | None = None
     source: str = ""
 
     @cached_property
@@ -89,18 +103,37 @@ class Workflow:
             for source in trigger.sources
         }
 
-    def trigger(self, name: str) -> Trigger:
-        return self.opening if name == OPEN else self.triggers[name]
-
     def legal_triggers(self, state: str) -> list[str]:
         return [name for (source, name) in self.transitions if source == state]
 
     def destinations(self, trigger: Trigger) -> set[str]:
         return {trigger.to, *(branch.to for branch in trigger.branches)} - {STAY}
 
+    @cached_property
+    def contact_fields(self) -> tuple[str, ...]:
+        """The opening fields that say how to reach whoever brought the case."""
+        return tuple(name for name, spec in self.opening.fields.items() if spec.contact)
+
     @property
     def key(self) -> str:
         return f"{self.name} v{self.version}"
+
+    def as_dict(self) -> dict[str, Any]:
+        """The definition as data: states with their stages, triggers with what they take."""
+        return {
+            "name": self.name, "version": self.version, "title": self.title,
+            "initial": self.initial,
+            "states": {s.name: {"stage": s.stage, "terminal": s.terminal, "outcome": s.outcome}
+                       for s in self.states.values()},
+            "triggers": [{"name": t.name, "from": list(t.sources), "to": t.to,
+                          "roles": list(t.roles), "guards": list(t.guards),
+                          "effects": list(t.effects),
+                          "fields": {f.name: {"type": f.type, "required": f.required,
+                                              "choices": list(f.choices),
+                                              "personal": f.personal}
+                                     for f in t.fields.values()}}
+                         for t in (self.opening, *self.triggers.values())],
+        }
 
     @cached_property
     def machine_definition(self) -> dict[str, Any]:

@@ -12,10 +12,19 @@ from uuid import UUID
 
 from sqlalchemy import func, select
 
-from casework.audit import AuditReport, Finding, Undecodable, malformed, reason
+from casework.audit import (
+    AuditReport,
+    Finding,
+    Undecodable,
+    malformed,
+    reason,
+    stored_history,
+)
 from casework.case import Case
+from casework.chunking import chunked
 from casework.organisation import Organisation
 from casework.registry import WorkflowRegistry
+from casework.stored_cases import case_ids
 
 from .case_summary import summarise
 from .read_model import ReadModel
@@ -112,11 +121,6 @@ class ReadModelCheck:
 def rows_a_rebuild_would_change(read_model: ReadModel) -> list[Finding]:
     """``casework rebuild --dry-run``: each row that differs from what its case's events fold
     into, is missing, or has no case — what a rebuild would change."""
-    from itertools import islice
-
-    from casework.audit import stored_history
-    from casework.scan import case_ids
-
     app = read_model.app
     check = ReadModelCheck(read_model)
     report = AuditReport()
@@ -124,8 +128,7 @@ def rows_a_rebuild_would_change(read_model: ReadModel) -> list[Finding]:
         return report.findings
     findings: list[Finding] = []
     seen = 0
-    ids = case_ids(app)
-    while chunk := list(islice(ids, CHUNK)):
+    for chunk in chunked(case_ids(app), CHUNK):
         seen += len(chunk)
         findings += check.check_cases({case_id: stored_history(app, case_id)
                                        for case_id in chunk})

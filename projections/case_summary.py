@@ -6,60 +6,70 @@ serves the incremental catch-up, a full rebuild and the tests' plain replay.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from casework.case import Case
 from casework.organisation import Organisation
 from casework.registry import WorkflowRegistry
-from casework.workflow import OPEN_STAGES
+from casework.timestamps import naive_utc
+from casework.workflow import OPEN_STAGES, Workflow
 
 ABOVE_COMMUNITY = {"subdistrict", "department"}
 """Levels a case leaves its community for: it is then not resolved locally."""
-
-
-def naive_utc(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).replace(tzinfo=None)
+MILESTONE_SEPARATOR = ","
 
 
 def summarise(row: dict[str, Any] | None, event: Any, workflows: WorkflowRegistry,
               organisation: Organisation) -> dict[str, Any]:
     """The summary row after ``event`` (``row`` is None for a case's first event)."""
     at = naive_utc(event.at)
+    assert at is not None
     if isinstance(event, Case.Opened):
-        row = {
-            "id": str(event.originator_id),
-            "kind": event.kind,
-            "workflow_version": event.workflow_version,
-            "grade": None, "category": None, "channel": None,
-            "unit": None, "community": None, "block": None, "level": None,
-            "left_community": False,
-            "opened_at": at,
-            "dispatched_at": None, "resolved_at": None, "closed_at": None, "deadline": None,
-            "breached": None, "missed_deadline": False, "resolved_level": None,
-            "escalations": 0, "reopens": 0, "ever_closed": False, "satisfaction": None,
-            "volunteers": 0, "claimed_at": None, "completed_at": None,
-            "parent": event.fields.get("parent"),
-            "stage": None, "outcome": None,
-        }
+        row = _opened(event, at)
+    elif row is None:
+        raise ValueError("the case's history does not start with Opened")
     else:
-        if row is None:
-            raise ValueError("the case's history does not start with Opened")
         row = dict(row)
     if isinstance(event, Case.Migrated):
         row["workflow_version"] = event.workflow_version
-
-    previous_stage, previous_outcome = row["stage"], row["outcome"]
-    if previous_stage in OPEN_STAGES and row["deadline"] is not None and at > row["deadline"]:
+    if row["stage"] in OPEN_STAGES and row["deadline"] is not None and at > row["deadline"]:
         # Sticky: a deadline that passed while the case was open stays missed, even when
         # an escalation then gives the new unit a fresh one.
         row["missed_deadline"] = True
-    fields, changes = event.fields, event.changes
     for name in ("category", "channel", "satisfaction"):
-        if name in fields:
-            row[name] = fields[name]
+        if name in event.fields:
+            row[name] = event.fields[name]
+    _changed(row, event.changes, organisation, at)
+    workflow = workflows.get(row["kind"], row["workflow_version"])
+    _reached(row, workflow, event, at)
+    row["events"] = event.originator_version
+    row["updated_at"] = at
+    row["head"] = event.hash
+    return row
+
+
+def _opened(event: Any, at: datetime) -> dict[str, Any]:
+    return {
+        "id": str(event.originator_id),
+        "kind": event.kind,
+        "workflow_version": event.workflow_version,
+        "grade": None, "category": None, "channel": None,
+        "unit": None, "community": None, "block": None, "level": None,
+        "left_community": False,
+        "opened_at": at,
+        "dispatched_at": None, "resolved_at": None, "closed_at": None, "deadline": None,
+        "breached": None, "missed_deadline": False, "resolved_level": None,
+        "escalations": 0, "reopens": 0, "ever_closed": False, "satisfaction": None,
+        "volunteers": 0, "milestones": MILESTONE_SEPARATOR,
+        "parent": event.fields.get("parent"),
+        "stage": None, "outcome": None,
+    }
+
+
+def _changed(row: dict[str, Any], changes: dict[str, Any], organisation: Organisation,
+             at: datetime) -> None:
+    """What the event's effects changed: unit, grade, deadline, counters, volunteers."""
     if "unit" in changes:
         _moved_to(row, changes["unit"], organisation, at)
     if "grade" in changes:
@@ -71,16 +81,20 @@ def summarise(row: dict[str, Any] | None, event: Any, workflows: WorkflowRegistr
             row[name] = changes[name]
     if "volunteers" in changes:
         row["volunteers"] = len(changes["volunteers"])
-        if row["volunteers"] and row["claimed_at"] is None:
-            row["claimed_at"] = at
-    if event.trigger == "complete":
-        row["completed_at"] = at
 
-    workflow = workflows.get(row["kind"], row["workflow_version"])
+
+def _reached(row: dict[str, Any], workflow: Workflow, event: Any, at: datetime) -> None:
+    """The state the event reached: its stage, outcome, and what closing or resolving a case
+    (or reopening it) means for the figures."""
+    previous_stage, previous_outcome = row["stage"], row["outcome"]
     stage = event.to_stage
-    outcome = workflow.states[event.to_state].outcome if event.to_state in workflow.states \
-        else None
+    state = workflow.states.get(event.to_state)
+    outcome = None if state is None else state.outcome
     row.update(state=event.to_state, stage=stage, outcome=outcome)
+    if workflow.report is not None and event.trigger in workflow.report.milestones.values():
+        mark = f"{event.trigger}{MILESTONE_SEPARATOR}"
+        if MILESTONE_SEPARATOR + mark not in row["milestones"]:
+            row["milestones"] += mark
     if stage in OPEN_STAGES:
         row["closed_at"] = None
         if previous_outcome == "resolved":  # reopened: the earlier resolution no longer counts
@@ -94,10 +108,10 @@ def summarise(row: dict[str, Any] | None, event: Any, workflows: WorkflowRegistr
         row["breached"] = row["missed_deadline"] or (
             row["deadline"] is not None and at > row["deadline"])
 
-    row["events"] = event.originator_version
-    row["updated_at"] = at
-    row["head"] = event.hash
-    return row
+
+def reached_milestone(row: Any, trigger: str) -> bool:
+    """Whether the case had ``trigger`` fired on it (a milestone its workflow's report names)."""
+    return f"{MILESTONE_SEPARATOR}{trigger}{MILESTONE_SEPARATOR}" in row.milestones
 
 
 def _moved_to(row: dict[str, Any], unit: str | None, organisation: Organisation,

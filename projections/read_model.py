@@ -9,12 +9,14 @@ events costs one transaction.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from eventsourcing.persistence import Tracking, TrackingRecorder
 from sqlalchemy import Connection, delete, insert, inspect, select, update
 
 from casework import Casework, CaseworkError
+from casework.chunking import SQL_PARAMETERS, chunked
 
 from .case_summary import summarise
 from .tables import case_summary, metadata, projection_tracking
@@ -27,7 +29,11 @@ class ProjectionError(CaseworkError):
 
 
 class ReadModel(TrackingRecorder):
-    """The ``case_summary`` read model of one Casework application's events."""
+    """The ``case_summary`` read model of one Casework application's events.
+
+    >>> with ReadModel(app) as read_model:   # doctest: +SKIP
+    ...     read_model.catch_up()
+    """
 
     name = "case_summary"
 
@@ -73,22 +79,28 @@ class ReadModel(TrackingRecorder):
     def drop(self) -> None:
         self.app.storage.change_tables(self._writer, metadata.drop_all)
 
-    def rebuild(self) -> int:
+    def rebuild(self, progress: Callable[[int], None] | None = None) -> int:
         """Drop the tables and fold every event again; returns how many events it applied."""
         self.drop()
         self.create()
-        return self.catch_up()
+        return self.catch_up(progress)
 
     def close(self) -> None:
         self.engine.dispose()
         self._writer.dispose()
 
+    def __enter__(self) -> ReadModel:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
     # Catching up -------------------------------------------------------------------------
 
-    def catch_up(self, progress: Any = None) -> int:
+    def catch_up(self, progress: Callable[[int], None] | None = None) -> int:
         """Apply every event not applied yet; cheap when there is none."""
         applied = 0
-        if self.position() >= (self.app.recorder.max_notification_id() or 0):
+        if self.position() >= self.app.recorded_events():
             return applied
         while True:
             count = self.apply_next_page()
@@ -110,11 +122,11 @@ class ReadModel(TrackingRecorder):
             events = [decoded(self.app, n) for n in notifications]
             ids = list({str(e.originator_id) for e in events})
             rows: dict[str, dict[str, Any]] = {}
-            for chunk in chunks(ids):
+            for chunk in chunked(ids, SQL_PARAMETERS):
                 for row in conn.execute(select(case_summary).where(case_summary.c.id.in_(chunk))):
                     rows[row.id] = dict(row._mapping)
             fold(self.app, rows, events)
-            for chunk in chunks(ids):
+            for chunk in chunked(ids, SQL_PARAMETERS):
                 conn.execute(delete(case_summary).where(case_summary.c.id.in_(chunk)))
             conn.execute(insert(case_summary), list(rows.values()))
             conn.execute(
@@ -156,23 +168,6 @@ class ReadModel(TrackingRecorder):
                 .values(notification_id=tracking.notification_id)
             )
 
-    # Queries -----------------------------------------------------------------------------
-
-    def case_ids_starting_with(self, prefix: str, limit: int = 2) -> list[str]:
-        self.catch_up()
-        pattern = prefix.lower().replace("%", "").replace("_", "") + "%"
-        with self.engine.connect() as conn:
-            return list(conn.execute(
-                select(case_summary.c.id).where(case_summary.c.id.like(pattern))
-                .order_by(case_summary.c.id).limit(limit)
-            ).scalars())
-
-    def rows(self) -> list[dict[str, Any]]:
-        """Every summary row, by id (for comparisons and audits)."""
-        with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in
-                    conn.execute(select(case_summary).order_by(case_summary.c.id))]
-
 
 def decoded(app: Casework, notification: Any) -> Any:
     """The domain event a stored notification holds; ``ProjectionError`` naming it when it
@@ -201,8 +196,3 @@ def fold(app: Casework, rows: dict[str, dict[str, Any]], events: list[Any]) -> N
                 f"cannot apply event {event.originator_version} of case {case_id} to the "
                 f"read model ({type(error).__name__}: {error}); run `casework audit` on it"
             ) from None
-
-
-def chunks(items: list[str], size: int = 500) -> list[list[str]]:
-    """``items`` in lists of ``size``: below SQLite's oldest limit of parameters (999)."""
-    return [items[i:i + size] for i in range(0, len(items), size)]

@@ -2,7 +2,9 @@
 time to close, satisfaction, reopening, hot spots — over a filtered set of cases.
 
 Filters are SQL (parameterised); the figures are folded in one streaming pass over the
-selected rows, so that totals and every group of ``--by`` come from the same code.
+selected rows, so that totals and every group of ``--by`` come from the same code. The result
+is a typed ``Report``; ``as_dict()`` gives the JSON form, and ``projections.rendering`` the
+text and CSV forms every entrypoint shares.
 """
 
 from __future__ import annotations
@@ -13,61 +15,192 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import select
 
-from casework.timestamps import utc_now
-from casework.workflow import OPEN_STAGES, STAGES
+from casework.registry import WorkflowRegistry
+from casework.timestamps import naive_utc, utc_now
+from casework.workflow import OPEN_STAGES, STAGES, ReportSection
 
-from .case_summary import naive_utc
+from .case_summary import reached_milestone
+from .filters import Filters
 from .read_model import ReadModel
-from .selection import CaseFilter
 from .tables import case_summary
 
 GROUPINGS = ("stage", "state", "unit", "community", "grade", "category", "channel", "kind")
 HOT_SPOTS = 10
+OVERALL = "overall"
 
 
 @dataclass(frozen=True)
-class Filters:
-    kind: str | None = None
-    unit: str | None = None
-    """A unit path: the cases dispatched to it or below it."""
-    since: datetime | None = None
-    """Cases opened at or after this time."""
-    until: datetime | None = None
-    """Cases opened before this time."""
+class Deadlines:
+    """Cases judged against their deadline: resolved in time, resolved late, or open past it."""
 
-    def apply(self, query: Select[Any]) -> Select[Any]:
-        where = CaseFilter(kind=self.kind or None, unit=self.unit or None,
-                           opened_after=self.since, opened_before=self.until)
-        return query.where(where.clause())
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "unit": self.unit,
-            "since": self.since.isoformat() if self.since else None,
-            "until": self.until.isoformat() if self.until else None,
-        }
-
-
-@dataclass
-class _Sla:
     met: int = 0
     breached: int = 0
     open_overdue: int = 0
 
+    @property
+    def compliance(self) -> float | None:
+        return ratio(self.met, self.met + self.breached + self.open_overdue)
+
     def as_dict(self) -> dict[str, Any]:
-        judged = self.met + self.breached + self.open_overdue
         return {"met": self.met, "breached": self.breached, "open_overdue": self.open_overdue,
-                "compliance": _ratio(self.met, judged)}
+                "compliance": self.compliance}
+
+
+@dataclass(frozen=True)
+class Durations:
+    count: int
+    median: float | None
+    p90: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"count": self.count, "median": self.median, "p90": self.p90}
+
+
+@dataclass(frozen=True)
+class Satisfaction:
+    """Of the latest revisit of each case, scored 1 to 5."""
+
+    count: int
+    mean: float | None
+    distribution: dict[str, int]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"count": self.count, "mean": self.mean, "distribution": dict(self.distribution)}
+
+
+@dataclass(frozen=True)
+class Escalations:
+    cases: int
+    total: int
+    rate: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"cases": self.cases, "total": self.total, "rate": self.rate}
+
+
+@dataclass(frozen=True)
+class HotSpot:
+    category: str
+    community: str
+    count: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"category": self.category, "community": self.community, "count": self.count}
+
+
+@dataclass(frozen=True)
+class Figures:
+    """The figures of one set of cases."""
+
+    total: int
+    open: int
+    closed: int
+    by_stage: dict[str, int]
+    by_state: dict[str, int]
+    by_kind: dict[str, int]
+    by_channel: dict[str, int]
+    resolved: int
+    resolution_rate: float | None
+    """The handlers' own "resolved" over all cases (not 解决率, the petitioners' judgement)."""
+    local_resolution_rate: float | None
+    sla: dict[str, Deadlines]
+    """Per grade, and ``overall``."""
+    time_to_close_hours: Durations
+    satisfaction: Satisfaction
+    reopen_rate: float | None
+    escalations: Escalations
+    hot_spots: list[HotSpot]
+    sections: dict[str, dict[str, Any]]
+    """What each workflow's own report section shows (see ``ReportSection``), by its name."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "total": self.total,
+            "open": self.open,
+            "closed": self.closed,
+            "by_stage": dict(self.by_stage),
+            "by_state": dict(self.by_state),
+            "by_kind": dict(self.by_kind),
+            "by_channel": dict(self.by_channel),
+            "resolved": self.resolved,
+            "resolution_rate": self.resolution_rate,
+            "local_resolution_rate": self.local_resolution_rate,
+            "sla": {grade: deadlines.as_dict() for grade, deadlines in self.sla.items()},
+            "time_to_close_hours": self.time_to_close_hours.as_dict(),
+            "satisfaction": self.satisfaction.as_dict(),
+            "reopen_rate": self.reopen_rate,
+            "escalations": self.escalations.as_dict(),
+            "hot_spots": [spot.as_dict() for spot in self.hot_spots],
+            **{name: dict(section) for name, section in self.sections.items()},
+        }
+
+
+@dataclass(frozen=True)
+class Group:
+    """The figures of the cases that share one value of ``--by``."""
+
+    key: str
+    figures: Figures
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"key": self.key, **self.figures.as_dict()}
+
+
+@dataclass(frozen=True)
+class Report:
+    figures: Figures
+    groups: list[Group]
+    as_of: datetime
+    """The moment open deadlines were judged at (UTC)."""
+    filters: Filters
+    by: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.figures.as_dict(),
+                "as_of": self.as_of.replace(tzinfo=None).isoformat() + "Z",
+                "filters": self.filters.as_dict(),
+                "by": self.by,
+                "groups": [group.as_dict() for group in self.groups]}
+
+
+def report(read_model: ReadModel, filters: Filters | None = None, by: str | None = None,
+           now: datetime | None = None) -> Report:
+    """The report over the cases ``filters`` selects, after catching up with the events."""
+    filters = filters or Filters()
+    if by is not None and by not in GROUPINGS:
+        raise ValueError(f"cannot group by {by!r} (choose from {', '.join(GROUPINGS)})")
+    read_model.catch_up()
+    moment = naive_utc(now or utc_now())
+    assert moment is not None
+    sections = report_sections(read_model.app.workflows)
+    totals = _Tally(moment, sections)
+    groups: dict[str, _Tally] = {}
+    query = select(case_summary).where(filters.clause()).order_by(case_summary.c.id)
+    with read_model.engine.connect() as conn:
+        for row in conn.execution_options(yield_per=2000).execute(query):
+            totals.add(row)
+            if by is not None:
+                key = getattr(row, by)
+                groups.setdefault("(none)" if key is None else str(key),
+                                  _Tally(moment, sections)).add(row)
+    return Report(totals.figures(), [Group(key, groups[key].figures()) for key in sorted(groups)],
+                  moment, filters, by)
+
+
+def report_sections(workflows: WorkflowRegistry) -> dict[str, ReportSection]:
+    """Each kind's report section, as its latest version declares it."""
+    latest = (workflows.get(name) for name in workflows.names())
+    return {workflow.name: workflow.report for workflow in latest if workflow.report}
 
 
 @dataclass
-class Figures:
+class _Tally:
     """The figures of one set of cases, accumulated row by row."""
 
     now: datetime
+    sections: dict[str, ReportSection]
     total: int = 0
     by_stage: Counter[str] = field(default_factory=Counter)
     by_state: Counter[str] = field(default_factory=Counter)
@@ -75,7 +208,7 @@ class Figures:
     by_channel: Counter[str] = field(default_factory=Counter)
     resolved: int = 0
     resolved_locally: int = 0
-    sla: dict[str, _Sla] = field(default_factory=dict)
+    sla: dict[str, Counter[str]] = field(default_factory=dict)
     hours_to_close: list[float] = field(default_factory=list)
     satisfaction: Counter[int] = field(default_factory=Counter)
     ever_closed: int = 0
@@ -83,8 +216,9 @@ class Figures:
     escalated: int = 0
     escalations: int = 0
     hot_spots: Counter[tuple[str, str]] = field(default_factory=Counter)
-    service_categories: Counter[str] = field(default_factory=Counter)
-    tasks: Counter[str] = field(default_factory=Counter)
+    counted: dict[tuple[str, str], Counter[str]] = field(default_factory=dict)
+    """(kind, figure) → counts by value, for the sections' ``count_by``."""
+    milestones: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def add(self, row: Any) -> None:
         self.total += 1
@@ -110,99 +244,77 @@ class Figures:
             self.escalations += row.escalations
         if row.category and row.community:
             self.hot_spots[(row.category, row.community)] += 1
-        if row.kind == "enterprise_request" and row.category:
-            self.service_categories[row.category] += 1
-        if row.kind == "volunteer_task":
-            self.tasks["published"] += 1
-            self.tasks["claimed"] += row.claimed_at is not None
-            self.tasks["completed"] += row.completed_at is not None
-            self.tasks["expired"] += row.state == "expired"
+        section = self.sections.get(row.kind)
+        if section is not None:
+            self._add_to_section(row, section)
 
     def _judge_deadline(self, row: Any) -> None:
-        verdicts = [self.sla.setdefault("overall", _Sla())]
-        if row.grade:
-            verdicts.append(self.sla.setdefault(row.grade, _Sla()))
-        for sla in verdicts:
-            if row.resolved_at is not None:
-                if row.breached:
-                    sla.breached += 1
-                else:
-                    sla.met += 1
-            elif row.stage in OPEN_STAGES and (row.missed_deadline or row.deadline < self.now):
-                sla.open_overdue += 1
+        verdict = None
+        if row.resolved_at is not None:
+            verdict = "breached" if row.breached else "met"
+        elif row.stage in OPEN_STAGES and (row.missed_deadline or row.deadline < self.now):
+            verdict = "open_overdue"
+        for key in (OVERALL, row.grade):  # a grade with cases still in time is listed too
+            counts = self.sla.setdefault(key, Counter())
+            if verdict is not None:
+                counts[verdict] += 1
 
-    def as_dict(self) -> dict[str, Any]:
+    def _add_to_section(self, row: Any, section: ReportSection) -> None:
+        mapping = row._mapping
+        for figure, name in section.count_by.items():
+            value = mapping.get(name)
+            if value:
+                self.counted.setdefault((row.kind, figure), Counter())[value] += 1
+        for figure, trigger in section.milestones.items():
+            self.milestones[(row.kind, figure)] += reached_milestone(row, trigger)
+
+    def figures(self) -> Figures:
         open_count = sum(self.by_stage[s] for s in OPEN_STAGES)
         ratings = sum(self.satisfaction.values())
-        return {
-            "total": self.total,
-            "open": open_count,
-            "closed": self.total - open_count,
-            "by_stage": {stage: self.by_stage[stage] for stage in STAGES},
-            "by_state": dict(sorted(self.by_state.items())),
-            "by_kind": dict(sorted(self.by_kind.items())),
-            "by_channel": dict(sorted(self.by_channel.items())),
-            "resolved": self.resolved,
-            "resolution_rate": _ratio(self.resolved, self.total),
-            "local_resolution_rate": _ratio(self.resolved_locally, self.resolved),
-            "sla": {grade: self.sla[grade].as_dict() for grade in sorted(self.sla)}
-            or {"overall": _Sla().as_dict()},
-            "time_to_close_hours": {
-                "count": len(self.hours_to_close),
-                "median": _percentile(self.hours_to_close, 50),
-                "p90": _percentile(self.hours_to_close, 90),
-            },
-            "satisfaction": {
-                "count": ratings,
-                "mean": round(sum(k * v for k, v in self.satisfaction.items()) / ratings, 3)
+        sla = {grade: Deadlines(**counts) for grade, counts in sorted(self.sla.items())}
+        return Figures(
+            total=self.total,
+            open=open_count,
+            closed=self.total - open_count,
+            by_stage={stage: self.by_stage[stage] for stage in STAGES},
+            by_state=dict(sorted(self.by_state.items())),
+            by_kind=dict(sorted(self.by_kind.items())),
+            by_channel=dict(sorted(self.by_channel.items())),
+            resolved=self.resolved,
+            resolution_rate=ratio(self.resolved, self.total),
+            local_resolution_rate=ratio(self.resolved_locally, self.resolved),
+            sla=sla or {OVERALL: Deadlines()},
+            time_to_close_hours=Durations(len(self.hours_to_close),
+                                          percentile(self.hours_to_close, 50),
+                                          percentile(self.hours_to_close, 90)),
+            satisfaction=Satisfaction(
+                ratings,
+                round(sum(k * v for k, v in self.satisfaction.items()) / ratings, 3)
                 if ratings else None,
-                "distribution": {str(score): self.satisfaction[score] for score in range(1, 6)},
-            },
-            "reopen_rate": _ratio(self.reopened, self.ever_closed),
-            "escalations": {"cases": self.escalated, "total": self.escalations,
-                            "rate": _ratio(self.escalated, self.total)},
-            "hot_spots": [
-                {"category": category, "community": community, "count": count}
-                for (category, community), count in sorted(
-                    self.hot_spots.items(), key=lambda item: (-item[1], item[0]))[:HOT_SPOTS]
-            ],
-            "enterprise_requests": {"by_service_category": dict(
-                sorted(self.service_categories.items()))},
-            "volunteer_tasks": {k: self.tasks[k]
-                                for k in ("published", "claimed", "completed", "expired")},
-        }
+                {str(score): self.satisfaction[score] for score in range(1, 6)}),
+            reopen_rate=ratio(self.reopened, self.ever_closed),
+            escalations=Escalations(self.escalated, self.escalations,
+                                    ratio(self.escalated, self.total)),
+            hot_spots=[HotSpot(category, community, count)
+                       for (category, community), count in sorted(
+                           self.hot_spots.items(), key=lambda item: (-item[1], item[0])
+                       )[:HOT_SPOTS]],
+            sections={section.name: self._section(kind, section)
+                      for kind, section in self.sections.items()},
+        )
+
+    def _section(self, kind: str, section: ReportSection) -> dict[str, Any]:
+        counted = {figure: dict(sorted(self.counted.get((kind, figure), Counter()).items()))
+                   for figure in section.count_by}
+        reached = {figure: self.milestones[(kind, figure)] for figure in section.milestones}
+        return {**counted, **reached}
 
 
-def report(read_model: ReadModel, filters: Filters = Filters(), by: str | None = None,
-           now: datetime | None = None) -> dict[str, Any]:
-    """The report over the cases ``filters`` selects, after catching up with the events."""
-    if by is not None and by not in GROUPINGS:
-        raise ValueError(f"cannot group by {by!r} (choose from {', '.join(GROUPINGS)})")
-    read_model.catch_up()
-    moment = naive_utc(now or utc_now())
-    assert moment is not None
-    totals = Figures(moment)
-    groups: dict[str, Figures] = {}
-    query = filters.apply(select(case_summary)).order_by(case_summary.c.id)
-    with read_model.engine.connect() as conn:
-        for row in conn.execution_options(yield_per=2000).execute(query):
-            totals.add(row)
-            if by is not None:
-                key = getattr(row, by)
-                groups.setdefault("(none)" if key is None else str(key), Figures(moment)).add(row)
-    result = totals.as_dict()
-    result["as_of"] = moment.isoformat() + "Z"
-    result["filters"] = filters.as_dict()
-    result["by"] = by
-    result["groups"] = [{"key": key, **groups[key].as_dict()} for key in sorted(groups)]
-    return result
-
-
-def _ratio(part: int, whole: int) -> float | None:
+def ratio(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def _percentile(values: list[float], percent: float) -> float | None:
+def percentile(values: list[float], percent: float) -> float | None:
     """Nearest-rank percentile, rounded to 0.01 hours."""
     if not values:
         return None

@@ -1,4 +1,5 @@
-"""Which cases a batch job looks at: filters over the read model, streamed by id.
+"""Which cases a batch job looks at: filters and sweep rules over the read model, streamed by
+id.
 
 A selection is plain data (picklable), so that each worker process of a job opens it on
 its own connection and takes its own share of the ids.
@@ -8,91 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, and_, false, or_, select, true
+from sqlalchemy import ColumnElement, and_, false, func, or_, select
 
-from casework import Casework, InvalidField
-from casework.sweep import SweepRule
+from casework import Casework
+from casework.jobs.sweep import DEADLINE, LAST_CHANGE, SweepRule
+from casework.timestamps import naive_utc
 
-from .case_summary import naive_utc
+from .filters import CaseFilter
 from .read_model import ReadModel
 from .tables import case_summary
 
 PAGE = 1000
-FILTER_KEYS = ("kind", "state", "stage", "unit", "grade", "opened_before", "opened_after",
-               "version_below")
 
-
-def unit_within(prefix: str) -> ColumnElement[bool]:
-    """Cases at the unit ``prefix`` or below it (never a sibling that merely starts alike)."""
-    unit = prefix.strip("/")
-    column = case_summary.c.unit
-    return or_(column == unit, column.startswith(unit + "/", autoescape=True))
-
-
-@dataclass(frozen=True)
-class CaseFilter:
-    """``--where`` conditions, all of which a case must meet."""
-
-    kind: str | None = None
-    state: str | None = None
-    stage: str | None = None
-    unit: str | None = None
-    grade: str | None = None
-    opened_before: datetime | None = None
-    opened_after: datetime | None = None
-    version_below: int | None = None
-
-    def __post_init__(self) -> None:
-        for name in ("kind", "state", "stage", "unit", "grade"):
-            value = getattr(self, name)
-            # Values are bound as parameters; PostgreSQL refuses NUL in one, so refuse first.
-            if value is not None and (not isinstance(value, str) or not value.isprintable()):
-                raise InvalidField(name, f"{value!r} is not printable text")
-        version = self.version_below
-        if version is not None and not (isinstance(version, int) and 0 <= version < 2**31):
-            raise InvalidField("version_below", f"{version!r} is not a workflow version")
-
-    @classmethod
-    def parse(cls, pairs: dict[str, str]) -> CaseFilter:
-        """From ``name=value`` text; ValueError naming what is wrong."""
-        from casework.timestamps import parse_time
-
-        values: dict[str, Any] = {}
-        for name, value in pairs.items():
-            if name not in FILTER_KEYS:
-                raise ValueError(f"cannot filter on {name!r} (use {', '.join(FILTER_KEYS)})")
-            if name.startswith("opened_"):
-                values[name] = parse_time(value)
-            elif name == "version_below":
-                values[name] = int(value)
-            else:
-                values[name] = value
-        return cls(**values)
-
-    def clause(self) -> ColumnElement[bool]:
-        c = case_summary.c
-        conditions: list[ColumnElement[bool]] = []
-        for name in ("kind", "state", "stage", "grade"):
-            value = getattr(self, name)
-            if value is not None:
-                conditions.append(c[name] == value)
-        if self.unit is not None:
-            conditions.append(unit_within(self.unit))
-        if self.opened_before is not None:
-            conditions.append(c.opened_at < naive_utc(self.opened_before))
-        if self.opened_after is not None:
-            conditions.append(c.opened_at >= naive_utc(self.opened_after))
-        if self.version_below is not None:
-            conditions.append(c.workflow_version < self.version_below)
-        return and_(true(), *conditions)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {k: (v.isoformat() if isinstance(v, datetime) else v)
-                for k, v in self.__dict__.items() if v is not None}
+MOMENTS = {DEADLINE: case_summary.c.deadline, LAST_CHANGE: case_summary.c.updated_at}
+"""The read model's column for each moment of a case a sweep rule compares."""
 
 
 def id_range(partition: tuple[int, int]) -> tuple[str, str]:
@@ -108,9 +40,11 @@ def id_range(partition: tuple[int, int]) -> tuple[str, str]:
 
 
 def due_clause(rules: tuple[SweepRule, ...]) -> ColumnElement[bool]:
+    """The cases some rule may find due: the SQL form of ``SweepRule.due``."""
     c = case_summary.c
     return or_(false(), *(
-        and_(c.kind == rule.kind, c.state.in_(rule.states), c[rule.column] < naive_utc(rule.before))
+        and_(c.kind == rule.kind, c.workflow_version == rule.version, c.state.in_(rule.states),
+             MOMENTS[rule.moment] < naive_utc(rule.before))
         for rule in rules
     ))
 
@@ -130,16 +64,12 @@ class Candidates:
         """Bring the read model up to the last event: once per worker, before its first
         partition (catching up again for every partition would apply the job's own events
         under the write lock, in each worker, while it holds up the others' writes)."""
-        read_model = ReadModel(app)
-        try:
+        with ReadModel(app) as read_model:
             read_model.catch_up()
-        finally:
-            read_model.close()
 
     def case_ids(self, app: Casework, partition: tuple[int, int] = (0, 1)) -> Iterator[UUID]:
         low, high = id_range(partition)
-        read_model = ReadModel(app)
-        try:
+        with ReadModel(app) as read_model:
             after = low
             while True:
                 # Keyset pages within the partition's range of ids: no long-lived read, flat
@@ -155,17 +85,10 @@ class Candidates:
                 after = ids[-1]
                 for text in ids:
                     yield UUID(text)
-        finally:
-            read_model.close()
 
     def count(self, app: Casework) -> int:
-        from sqlalchemy import func
-
-        read_model = ReadModel(app)
-        try:
+        with ReadModel(app) as read_model:
             read_model.catch_up()
             with read_model.engine.connect() as conn:
                 return int(conn.execute(select(func.count()).select_from(case_summary)
                                         .where(self.clause())).scalar() or 0)
-        finally:
-            read_model.close()

@@ -46,8 +46,9 @@ case_summary = Table(
     Column("ever_closed", Boolean, nullable=False, default=False),
     Column("satisfaction", Integer),
     Column("volunteers", Integer, nullable=False, default=0),
-    Column("claimed_at", DateTime),
-    Column("completed_at", DateTime),
+    # The milestones its workflow's report counts (triggers fired on it), between commas:
+    # ",open,claim,".
+    Column("milestones", String(400), nullable=False),
     Column("parent", String(36)),
     Column("events", Integer, nullable=False),
     Column("updated_at", DateTime, nullable=False),

@@ -19,7 +19,7 @@ from click.testing import CliRunner, Result
 from casework import Actor, Casework
 from casework.audit import audit, audit_digest, check_history
 from casework.case import Case, chain_hash, event_content
-from casework.simulation import Simulation
+from casework.demo import Simulation
 from casework.timestamps import utc_now
 from cli import cli
 from projections import ReadModel

@@ -16,7 +16,7 @@ from click.testing import CliRunner, Result
 from casework import Actor, Casework, InvalidField, PermissionDenied
 from cli import cli
 
-from .test_jobs import petition_v2, running_v1_then_v2
+from .support import petition_v2, running_v1_then_v2
 
 T0 = datetime(2024, 5, 6, 9, 0, tzinfo=UTC)
 COMMUNITY = "guanlan/guancheng"

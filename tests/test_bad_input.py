@@ -19,15 +19,15 @@ import pytest
 from click.testing import CliRunner, Result
 
 from casework import Actor, Casework, CaseworkError, InvalidField
-from casework.transfer import export_jsonl, import_jsonl
+from casework.transfer.jsonl import export_jsonl, import_jsonl
 from cli import cli
 from projections import ReadModel
-from projections.report import Filters, report
-from projections.selection import Candidates, CaseFilter
+from projections.filters import CaseFilter, Filters
+from projections.report import report
+from projections.selection import Candidates
 
 from .conftest import new_app
-from .test_cli import assert_one_line_error
-from .test_transfer import rehashed
+from .support import assert_one_line_error, rehashed, summary_rows
 
 REPO = Path(__file__).resolve().parent.parent
 T0 = datetime(2024, 5, 6, 9, 0, tzinfo=UTC)
@@ -77,7 +77,7 @@ def case_of(url: str) -> str:
         read_model = ReadModel(app)
         try:
             read_model.catch_up()
-            return read_model.rows()[0]["id"]
+            return summary_rows(read_model)[0]["id"]
         finally:
             read_model.close()
     finally:
@@ -271,7 +271,7 @@ def reported(database_url: str) -> Any:
     read_model = ReadModel(app)
 
     def total(**filters: Any) -> int:
-        return report(read_model, Filters(**filters))["total"]
+        return report(read_model, Filters(**filters)).as_dict()["total"]
 
     yield total, app
     read_model.close()

@@ -26,6 +26,8 @@ from click.testing import CliRunner, Result
 from casework import Actor, Casework
 from cli import cli
 
+from .support import assert_one_line_error
+
 REPO = Path(__file__).resolve().parent.parent
 T0 = datetime(2024, 5, 6, 9, 0, tzinfo=UTC)
 
@@ -137,21 +139,6 @@ def ok(result: Result) -> str:
 
 def data(result: Result) -> Any:
     return json.loads(ok(result))
-
-
-def assert_one_line_error(result: Result, code: int, *fragments: str) -> str:
-    """The documented code, exactly one line on stderr starting with "casework:", nothing on
-    stdout, and no traceback."""
-    assert isinstance(result.exception, SystemExit), result.exception  # not a crash
-    assert result.exit_code == code, (result.exit_code, result.stderr)
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("casework: "), lines[0]
-    assert "Traceback" not in result.stderr
-    assert result.stdout == ""
-    for fragment in fragments:
-        assert fragment in lines[0], (fragment, lines[0])
-    return lines[0]
 
 
 # Help and version ---------------------------------------------------------------------

@@ -199,12 +199,12 @@ def test_a_missing_file_is_refused_naming_it(tmp_path: Path) -> None:
 
 def test_the_sample_organisation_is_shaped_like_guanlan() -> None:
     org = Organisation.load(SAMPLE_ORGANISATION)
-    assert org.count("subdistrict") == 1
-    assert org.count("community") == 10
-    assert org.count("block") == 60
-    assert org.count("grid") == 304
-    assert org.count("building_grid") == 840
-    assert org.count("department") == 11
+    assert len(org.units_at("subdistrict")) == 1
+    assert len(org.units_at("community")) == 10
+    assert len(org.units_at("block")) == 60
+    assert len(org.units_at("grid")) == 304
+    assert len(org.units_at("building_grid")) == 840
+    assert len(org.units_at("department")) == 11
     assert org["guanlan/guancheng"].level == "community"
     assert org.parent("guanlan/guancheng/b1/g1/bg1") == "guanlan/guancheng/b1/g1"
     assert org.parent("guanlan/urban-management") == "guanlan"
@@ -255,7 +255,7 @@ def test_a_missing_organisation_file_is_refused(tmp_path: Path) -> None:
 def test_the_default_organisation_is_guanlan_and_new_york_side_by_side() -> None:
     org = Organisation.load(ORGANISATION)
     assert sorted(unit.path for unit in org if org.parent(unit.path) is None) == ["guanlan", "nyc"]
-    assert org.count("community") == 10 + 5  # Guanlan's communities, New York's boroughs
+    assert len(org.units_at("community")) == 10 + 5  # Guanlan's communities, New York's boroughs
     assert org["nyc/manhattan"].level == "community"
     assert org["nyc/nypd"].level == "department"
     assert org.parent("nyc/nypd") == "nyc"

@@ -22,13 +22,13 @@ import pytest
 
 from casework import Actor, Casework
 from casework.audit import audit_digest
-from casework.scan import case_ids
-from casework.simulation import Simulation
-from casework.transfer import export_jsonl
+from casework.demo import Simulation
+from casework.stored_cases import case_ids
+from casework.transfer.jsonl import export_jsonl
 from projections import ReadModel
 
 from .conftest import NO_POSTGRES, POSTGRES_URL, postgres_schema
-from .test_jobs import REPO, _casework_command
+from .support import REPO, casework_command, summary_rows
 
 NYC_SAMPLE = REPO.parent / "shared" / "data" / "nyc311" / "311_subset.micro.csv"
 CLERK = Actor("li", roles=["intake"])
@@ -40,7 +40,7 @@ def casework(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[st
     """The casework command in a process of its own, with a short lock timeout."""
     environment = {**os.environ, "PYTHONPATH": str(REPO), "CASEWORK_LOCK_TIMEOUT": LOCK_TIMEOUT,
                    "CASEWORK_ACTOR": "li:intake,assessor,dispatcher"}
-    return subprocess.run([*_casework_command(), *args], env=environment, capture_output=True,
+    return subprocess.run([*casework_command(), *args], env=environment, capture_output=True,
                           text=True, timeout=timeout)
 
 
@@ -136,7 +136,7 @@ def test_a_postgresql_table_locked_by_another_session_is_one_line_exit_7_after_t
 
 def test_a_lock_timeout_that_is_not_whole_seconds_is_refused(sqlite_db: str) -> None:
     environment = {**os.environ, "PYTHONPATH": str(REPO), "CASEWORK_LOCK_TIMEOUT": "soon"}
-    result = subprocess.run([*_casework_command(), "report", "--db", sqlite_db],
+    result = subprocess.run([*casework_command(), "report", "--db", sqlite_db],
                             env=environment, capture_output=True, text=True, timeout=60)
     assert result.returncode == 7
     assert result.stderr.strip() == ("casework: CASEWORK_LOCK_TIMEOUT='soon': give whole "
@@ -161,7 +161,7 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Pat
 def kill_part_way(args: list[str], done_so_far: Callable[[], int], total: int) -> int:
     """Start ``casework ARGS``, SIGKILL it once ``done_so_far`` moves, return where it was."""
     environment = {**os.environ, "PYTHONPATH": str(REPO)}
-    process = subprocess.Popen([*_casework_command(), *args], env=environment,
+    process = subprocess.Popen([*casework_command(), *args], env=environment,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and process.poll() is None:
@@ -263,7 +263,7 @@ def read_model_rows(url: str) -> list[dict[str, Any]]:
     read_model = ReadModel(app)
     try:
         read_model.catch_up()
-        return read_model.rows()
+        return summary_rows(read_model)
     finally:
         read_model.close()
         app.close()

@@ -4,13 +4,11 @@ resumable after SIGKILL, and the same with one worker or several."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,46 +17,30 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from casework import Actor, Casework, WorkflowRegistry
-from casework.jobs import run_job
-from casework.migration import Migration
-from casework.reprocess import Reprocess
-from casework.sweep import Sweep, sweep_rules
-from projections.selection import Candidates, CaseFilter
-from workflows import DEFINITIONS
+from casework.jobs.migration import Migration
+from casework.jobs.reprocess import Reprocess
+from casework.jobs.runner import run_job
+from casework.jobs.sweep import Sweep, sweep_rules
+from projections.filters import CaseFilter
+from projections.selection import Candidates
 
 from .conftest import ORGANISATION, REGISTRY, new_app
-
-REPO = Path(__file__).resolve().parents[1]
-T0 = datetime(2024, 5, 6, 9, 0, tzinfo=UTC)
-CLERK = Actor("clerk", roles=["intake", "assessor", "dispatcher"])
-HANDLER = Actor("handler", roles=["handler"])
-COMMUNITIES = ["guanlan/guancheng", "guanlan/xinlan", "guanlan/kukeng"]
-
-
-def overdue_petitions(app: Casework, count: int) -> list[str]:
-    """``count`` grade-A petitions dispatched to a community at T0: overdue two hours later."""
-    batch = app.batch()
-    ids = []
-    for n in range(count):
-        case_id = batch.open_case("petition", CLERK, T0, channel="hotline", title=f"case {n}")
-        batch.fire(case_id, "assess", CLERK, T0, grade="A", category="road")
-        batch.fire(case_id, "dispatch", CLERK, T0, unit=COMMUNITIES[n % 3])
-        if n % 2:
-            batch.fire(case_id, "accept", HANDLER, T0)
-        ids.append(str(case_id))
-    batch.commit()
-    return ids
+from .support import (
+    CLERK,
+    HANDLER,
+    REPO,
+    T0,
+    business_history,
+    casework_command,
+    overdue_petitions,
+    petition_v2,
+    running_v1_then_v2,
+)
 
 
 def sweep(app: Casework, now: datetime, workers: int = 1) -> Any:
     candidates = Candidates(due=tuple(sweep_rules(app.workflows, now)))
     return run_job(app, Sweep(now), candidates, workers=workers)
-
-
-def business_history(app: Casework, case_id: str) -> list[tuple]:
-    """A case's history without recording times and hashes (which differ between runs)."""
-    return [(e.sequence, e.at, e.actor, e.role, e.trigger, e.from_state, e.to_state,
-             e.fields, e.changes) for e in app.history(case_id)]
 
 
 def escalations_for_overdue(app: Casework, case_id: str) -> int:
@@ -157,7 +139,7 @@ def test_a_sweep_killed_part_way_finishes_on_the_rerun_with_every_case_escalated
     ids = overdue_petitions(app, 3000)
     before = app.recorder.max_notification_id()
     now = (T0 + timedelta(hours=6)).isoformat()
-    command = [*_casework_command(), "sweep", "--db", f"sqlite:///{database}", "--now", now]
+    command = [*casework_command(), "sweep", "--db", f"sqlite:///{database}", "--now", now]
     environment = {**os.environ, "PYTHONPATH": str(REPO)}
 
     process = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL,
@@ -184,53 +166,7 @@ def _max_notification(database: Path) -> int:
         return conn.execute("SELECT MAX(rowid) FROM stored_events").fetchone()[0] or 0
 
 
-def _casework_command() -> list[str]:
-    installed = shutil.which("casework")
-    if installed and Path(installed).parent == Path(sys.executable).parent:
-        return [installed]
-    return [sys.executable, str(REPO / "cli.py")]
-
-
 # Migrations ----------------------------------------------------------------------------
-
-V2 = """
-[migrations.from_1]
-in_progress = "handling"
-"""
-
-
-def petition_v2(folder: Path) -> WorkflowRegistry:
-    """Petition v2: 'in_progress' is renamed 'handling', and a new state 'on_hold' is added."""
-    text = (DEFINITIONS / "petition.toml").read_text(encoding="utf-8")
-    text = text.replace("version = 1", "version = 2", 1)
-    text = text.replace('"in_progress"', '"handling"').replace("in_progress ", "handling ")
-    text += """
-[[triggers]]
-name = "hold"
-from = ["handling"]
-to = "on_hold"
-roles = ["handler"]
-fields.reason = { type = "text", required = true }
-
-[[triggers]]
-name = "resume"
-from = ["on_hold"]
-to = "handling"
-roles = ["handler"]
-"""
-    text = text.replace("[states]\n", '[states]\non_hold     = { stage = "follow_up" }\n', 1)
-    text += V2
-    (folder / "petition.v2.toml").write_text(text, encoding="utf-8")
-    for name in ("petition.toml", "enterprise_request.toml", "volunteer_task.toml"):
-        shutil.copy(DEFINITIONS / name, folder / name)
-    return WorkflowRegistry.from_directory(folder)
-
-
-def running_v1_then_v2(folder: Path, registry_v2: WorkflowRegistry) -> tuple[Casework, Casework]:
-    """The same database, before and after version 2 of the petition was installed."""
-    url = f"sqlite:///{folder / 'cases.db'}"
-    return new_app(url, workflows=REGISTRY), new_app(url, workflows=registry_v2)
-
 
 def test_migration_moves_cases_in_every_state_and_keeps_their_history(tmp_path: Path) -> None:
     old, app = running_v1_then_v2(tmp_path, petition_v2(tmp_path))

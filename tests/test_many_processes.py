@@ -15,16 +15,17 @@ import pytest
 from sqlalchemy import update
 
 from casework import Actor, Casework, ConcurrencyConflict
-from casework.application import Batch
 from casework.audit import audit
-from casework.jobs import run_job, work_on_job
-from casework.leases import PartitionLeases, job_partitions
-from casework.sweep import Sweep, sweep_rules
+from casework.batch import Batch
+from casework.jobs.leases import PartitionLeases, job_partitions
+from casework.jobs.runner import run_job
+from casework.jobs.sweep import Sweep, sweep_rules
 from projections import ReadModel
 from projections.audit import ReadModelCheck
 from projections.selection import Candidates
 
 from .conftest import database, new_app
+from .support import summary_rows
 
 T0 = datetime(2024, 5, 6, 9, 0, tzinfo=UTC)
 CLERK = Actor("clerk", roles=["intake", "assessor", "dispatcher"])
@@ -127,11 +128,11 @@ def test_a_job_resumed_by_name_does_only_the_partitions_left(shared_url: str) ->
         conn.execute(update(job_partitions).values(lease_until=datetime(2000, 1, 1)))
     leases.close()
 
-    summary = work_on_job(app, Sweep(now), candidates, "sweep-0506")
+    summary = run_job(app, Sweep(now), candidates, job="sweep-0506")
 
     assert summary.changed == 40
     assert all(sum(e.trigger == "escalate" for e in app.history(c)) == 1 for c in ids)
-    assert work_on_job(app, Sweep(now), candidates, "sweep-0506").examined == 0
+    assert run_job(app, Sweep(now), candidates, job="sweep-0506").examined == 0
 
 
 def _sweeper(url: str, job: str, now: datetime, results: Any) -> None:
@@ -226,9 +227,9 @@ def test_four_processes_firing_on_shared_cases_lose_and_double_nothing(shared_ur
     assert sum(len(app.history(c)) for c in ids) == before + accepted  # nothing lost or doubled
     read_model = ReadModel(app)
     assert audit(app, also=[ReadModelCheck(read_model)]).findings == []  # legal, chained
-    caught_up = read_model.rows()
+    caught_up = summary_rows(read_model)
     read_model.rebuild()
-    assert read_model.rows() == caught_up
+    assert summary_rows(read_model) == caught_up
     read_model.close()
 
 

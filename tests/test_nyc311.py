@@ -19,10 +19,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from casework import Casework, UnknownCase
-from casework.nyc311 import NotNyc311, case_id_of, grade_for, import_nyc311
-from casework.transfer import ImportResult
+from casework.transfer.importing import ImportResult
+from casework.transfer.nyc311 import NotNyc311, case_id_of, grade_for, import_nyc311
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "nyc311"
+from .support import DATA, real_data
+
 FILES = ["311_nyc_sample.csv", "311_subset.micro.csv", "311-service-requests.sample.csv"]
 NEW_YORK = ZoneInfo("America/New_York")
 
@@ -51,10 +52,6 @@ def import_file(app: Casework, path: Path, **options) -> ImportResult:
 
 
 # The real extracts --------------------------------------------------------------------------
-
-real_data = pytest.mark.skipif(not DATA.is_dir(),
-                               reason=f"the NYC 311 extracts are not at {DATA}")
-
 
 @pytest.fixture(scope="module")
 def imported() -> Iterator[dict[str, tuple[Casework, ImportResult]]]:

@@ -20,20 +20,22 @@ from click.testing import CliRunner
 
 from casework import Casework
 from casework.audit import audit_digest
-from casework.nyc311 import case_id_of
+from casework.transfer.nyc311 import case_id_of
 from cli import cli
 from projections import ReadModel
 
 from .conftest import database
-from .test_jobs import (
+from .support import (
     CLERK,
+    DATA,
     REPO,
     T0,
-    _casework_command,
     business_history,
+    casework_command,
     overdue_petitions,
+    real_data,
+    summary_rows,
 )
-from .test_nyc311 import DATA, real_data
 
 NYC = DATA / "311_subset.micro.csv"
 
@@ -62,7 +64,7 @@ def read_model_rows(url: str, *without: str) -> list[dict[str, Any]]:
     app = Casework(url)
     read_model = ReadModel(app)
     read_model.catch_up()
-    rows = [{k: v for k, v in row.items() if k not in without} for row in read_model.rows()]
+    rows = [{k: v for k, v in row.items() if k not in without} for row in summary_rows(read_model)]
     read_model.close()
     app.close()
     return rows
@@ -187,7 +189,7 @@ def test_an_import_by_two_workers_killed_part_way_finishes_on_the_rerun(
             writer.writerows([*row[:key], f"{row[key]}-{copy}", *row[key + 1:]]
                              for row in body)
     database_file = tmp_path / "kill.db"
-    command = [*_casework_command(), "import", str(source), "--format", "nyc311",
+    command = [*casework_command(), "import", str(source), "--format", "nyc311",
                "--db", f"sqlite:///{database_file}", "--workers", "2", "--json",
                "--rejects", str(tmp_path / "rejects.csv")]
     environment = {**os.environ, "PYTHONPATH": str(REPO)}

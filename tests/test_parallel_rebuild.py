@@ -20,14 +20,14 @@ from click.testing import CliRunner
 
 from casework import Actor, Casework
 from casework.audit import audit_digest
-from casework.simulation import Simulation
+from casework.demo import Simulation
 from cli import cli
 from projections import ReadModel
-from projections.parallel_rebuild import _RebuildWork, _start_or_resume
+from projections.rebuild import _RebuildWork, _start_or_resume
 from projections.report import report
 
 from .conftest import database
-from .test_jobs import REPO, _casework_command
+from .support import REPO, casework_command, summary_rows
 
 HANDLER = Actor("wang", roles=["handler", "supervisor"])
 
@@ -61,7 +61,7 @@ def rebuild(url: str, workers: int) -> int:
 def rows(url: str) -> list[dict]:
     read_model = ReadModel(Casework(url))
     read_model.catch_up()
-    found = read_model.rows()
+    found = summary_rows(read_model)
     read_model.close()
     return found
 
@@ -96,7 +96,7 @@ def test_a_rebuild_that_died_half_way_resumes_with_the_events_recorded_meanwhile
 
     # Meanwhile reports use the read model as it was, and cases go on changing.
     assert rows(demo_url) == before
-    assert report(ReadModel(app))["total"] == len(before)
+    assert report(ReadModel(app)).as_dict()["total"] == len(before)
     in_progress = [row["id"] for row in before
                    if (row["kind"], row["state"]) == ("petition", "in_progress")][:5]
     assert in_progress
@@ -119,7 +119,7 @@ def test_a_rebuild_by_two_workers_killed_part_way_resumes_on_the_rerun(tmp_path:
     Simulation(app, petitions=2000, enterprise_requests=400, volunteer_tasks=200).run()
     events = app.recorder.max_notification_id()
     expected = rows(url)  # caught up from the events: what a rebuild must give
-    command = [*_casework_command(), "rebuild", "--db", url, "--workers", "2", "--json"]
+    command = [*casework_command(), "rebuild", "--db", url, "--workers", "2", "--json"]
     environment = {**os.environ, "PYTHONPATH": str(REPO)}
 
     # In a session of its own, so that the kill takes the workers down with the command.

@@ -32,12 +32,12 @@ from casework import (
 from casework.audit import audit, audit_digest
 from casework.compiler import load_workflow
 from casework.personal import ERASED, UnknownPerson, person_keys
-from casework.transfer import export_jsonl, import_jsonl
+from casework.transfer.jsonl import export_jsonl, import_jsonl
 from cli import cli
 from projections import ReadModel
 
 from .conftest import REGISTRY, Clock, new_app
-from .test_transfer import rehashed
+from .support import rehashed
 
 T0 = datetime(2024, 5, 6, 9, 0, tzinfo=UTC)
 CLERK = Actor("li.na", roles=["intake", "assessor", "dispatcher"])

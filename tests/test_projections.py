@@ -25,16 +25,18 @@ from sqlalchemy.engine import Engine
 import casework.storage
 import projections.read_model as read_model_module
 from casework import Actor, Casework, CaseworkError, GuardRefused, Organisation
+from casework.demo import Simulation
 from casework.fields import FieldSpec
 from casework.organisation import Unit
-from casework.simulation import Simulation
 from casework.workflow import Workflow
 from projections import ReadModel
 from projections.case_summary import summarise
-from projections.report import GROUPINGS, Filters, report
+from projections.filters import Filters
+from projections.report import GROUPINGS, report
 from projections.tables import case_summary
 
 from .conftest import ORGANISATION, REGISTRY, T0, Clock, new_app
+from .support import summary_rows
 
 # The sample organisation (workflows/organisation/guanlan.csv).
 SUBDISTRICT = "guanlan"
@@ -249,18 +251,18 @@ def test_incremental_read_model_equals_rebuild_and_replay(data: st.DataObject, p
                 event(f"{case.kind}: {trigger.name} -> {after.state}")
             else:
                 model.catch_up()
-                assert model.rows() == replay(app, set(cases))
+                assert summary_rows(model) == replay(app, set(cases))
 
         model.catch_up()
         assert model.position() == app.recorder.max_notification_id()
         assert all_case_ids(app) == set(cases)
-        incremental = model.rows()
+        incremental = summary_rows(model)
         assert incremental == replay(app, set(cases))
-        before = report(model, by=by, now=clock.now)
+        before = report(model, by=by, now=clock.now).as_dict()
 
         assert model.rebuild() == len(notifications(app))
-        assert model.rows() == incremental
-        assert report(model, by=by, now=clock.now) == before
+        assert summary_rows(model) == incremental
+        assert report(model, by=by, now=clock.now).as_dict() == before
         assert before["total"] == len(cases)
     finally:
         model.close()
@@ -277,7 +279,7 @@ def test_guanlan_visits_67_petitions_41_resolved_26_followed_up(
         resolve(batch, case_id, at(100))
     batch.commit()
 
-    figures = report(read_model, now=NOW)
+    figures = report(read_model, now=NOW).as_dict()
 
     assert figures["total"] == 67
     assert figures["resolved"] == 41
@@ -301,7 +303,7 @@ def test_pinghu_326_enterprise_requests_317_resolved_9_in_progress(
         batch.fire(case_id, "resolve", COMMISSIONER, at(48), resolution="served")
     batch.commit()
 
-    figures = report(read_model, now=NOW)
+    figures = report(read_model, now=NOW).as_dict()
 
     assert figures["total"] == 326
     assert figures["resolved"] == 317
@@ -333,12 +335,12 @@ def test_local_resolution_counts_cases_that_never_left_their_community(
     assert app.get_case(up_to_block).unit == BLOCK
     assert app.get_case(still_open).stage == "follow_up"
 
-    figures = report(read_model, now=NOW)
+    figures = report(read_model, now=NOW).as_dict()
 
     assert figures["resolved"] == 5
     assert figures["local_resolution_rate"] == rate(3 / 5)
     # By community: the case that went to the subdistrict no longer belongs to Guancheng.
-    by_unit = {g["key"]: g for g in report(read_model, by="unit", now=NOW)["groups"]}
+    by_unit = {g["key"]: g for g in report(read_model, by="unit", now=NOW).as_dict()["groups"]}
     assert by_unit[SUBDISTRICT]["local_resolution_rate"] == 0
     assert by_unit[URBAN_MANAGEMENT]["local_resolution_rate"] == 0
     assert by_unit[GRID]["local_resolution_rate"] == 1
@@ -363,7 +365,7 @@ def test_deadlines_met_breached_and_open_overdue_by_grade(
     app.fire(dispatched_only, "assess", CLERK, assessed, grade="D", category="road")
     # not even dispatched, 80 h after a 24 h deadline: overdue
 
-    sla = report(read_model, now=assessed + timedelta(hours=80))["sla"]
+    sla = report(read_model, now=assessed + timedelta(hours=80)).as_dict()["sla"]
 
     none = {"met": 0, "breached": 0, "open_overdue": 0}
     assert {k: sla["overall"][k] for k in none} == {"met": 2, "breached": 2, "open_overdue": 2}
@@ -374,7 +376,7 @@ def test_deadlines_met_breached_and_open_overdue_by_grade(
     assert {k: sla["D"][k] for k in none} == {"met": 0, "breached": 1, "open_overdue": 1}
 
     # Judged earlier, the B and D cases still open were within their deadlines.
-    early = report(read_model, now=assessed + timedelta(hours=10))["sla"]
+    early = report(read_model, now=assessed + timedelta(hours=10)).as_dict()["sla"]
     assert early["overall"]["open_overdue"] == 0
 
 
@@ -389,7 +391,7 @@ def test_hot_spots_are_the_most_frequent_category_and_community_first(
     undispatched = app.open_case("petition", CLERK, at(0), channel="hotline", title="x")
     app.fire(undispatched, "assess", CLERK, at(1), grade="B", category="sanitation")
 
-    hot = report(read_model, now=NOW)["hot_spots"]
+    hot = report(read_model, now=NOW).as_dict()["hot_spots"]
 
     assert [(h["category"], h["community"], h["count"]) for h in hot] == [
         ("road", GUANCHENG, 3),
@@ -407,12 +409,13 @@ def test_filter_by_kind(app: Casework, read_model: ReadModel) -> None:
     app.open_case("volunteer_task", Actor("org", ["organiser"]), at(0), title="listings")
 
     def total(kind: str | None) -> int:
-        return report(read_model, Filters(kind=kind), now=NOW)["total"]
+        return report(read_model, Filters(kind=kind), now=NOW).as_dict()["total"]
 
     assert (total("petition"), total("enterprise_request"), total("volunteer_task")) == (3, 2, 1)
     assert total(None) == 6
     assert total("no_such_kind") == 0
-    assert report(read_model, Filters(kind="petition"), now=NOW)["by_kind"] == {"petition": 3}
+    petitions = report(read_model, Filters(kind="petition"), now=NOW).as_dict()
+    assert petitions["by_kind"] == {"petition": 3}
 
 
 def test_filter_by_unit_takes_the_unit_and_below_but_not_a_sibling_with_a_longer_name(
@@ -436,7 +439,7 @@ def test_filter_by_unit_takes_the_unit_and_below_but_not_a_sibling_with_a_longer
         app.open_case("petition", CLERK, at(0), channel="hotline", title="not dispatched")
 
         def units(prefix: str) -> list[str]:
-            figures = report(model, Filters(unit=prefix), by="unit", now=NOW)
+            figures = report(model, Filters(unit=prefix), by="unit", now=NOW).as_dict()
             assert figures["total"] == sum(g["total"] for g in figures["groups"])
             return [g["key"] for g in figures["groups"]]
 
@@ -450,7 +453,7 @@ def test_filter_by_unit_takes_the_unit_and_below_but_not_a_sibling_with_a_longer
                                              "guanlan/guancheng/b10/g1", XINLAN])
         assert units("guanlan/guan") == []  # a string prefix of guancheng, not a unit
         assert units(GRID + "/bg1") == []
-        assert report(model, now=NOW)["total"] == 7
+        assert report(model, now=NOW).as_dict()["total"] == 7
     finally:
         model.close()
         app.close()
@@ -464,7 +467,7 @@ def test_filter_since_is_inclusive_and_until_exclusive_whatever_the_time_zone(
     shenzhen = timezone(timedelta(hours=8))
 
     def total(since: datetime | None = None, until: datetime | None = None) -> int:
-        return report(read_model, Filters(since=since, until=until), now=NOW)["total"]
+        return report(read_model, Filters(since=since, until=until), now=NOW).as_dict()["total"]
 
     day1, day3 = T0 + timedelta(days=1), T0 + timedelta(days=3)
     assert total(since=day1) == 3
@@ -489,7 +492,7 @@ def test_grouping_splits_the_total_without_losing_or_counting_a_case_twice(
         simulated_month: Casework, by: str) -> None:
     model = ReadModel(simulated_month)
     try:
-        figures = report(model, by=by, now=NOW)
+        figures = report(model, by=by, now=NOW).as_dict()
     finally:
         model.close()
     groups = figures["groups"]
@@ -525,22 +528,23 @@ def test_satisfaction_and_reopen_rate_after_an_unsatisfied_revisit(
     app.fire(unhappy, "revisit", VISITOR, at(80), satisfaction=2)
     assert app.get_case(unhappy).state == "in_progress"
 
-    reopened = report(read_model, now=NOW)
+    reopened = report(read_model, now=NOW).as_dict()
     assert reopened["resolved"] == 3  # the reopened case's resolution no longer counts
     assert reopened["by_stage"]["follow_up"] == 2
     # Nor does its deadline count as met: past it (grade C, 168 h), the case is overdue.
-    sla = report(read_model, now=at(200))["sla"]["overall"]
+    sla = report(read_model, now=at(200)).as_dict()["sla"]["overall"]
     assert (sla["met"], sla["breached"], sla["open_overdue"]) == (3, 0, 2)
 
     resolve(app, unhappy, at(90))
-    figures = report(read_model, now=NOW)
+    figures = report(read_model, now=NOW).as_dict()
 
     assert figures["resolved"] == 4
     assert figures["satisfaction"]["count"] == 3
     assert figures["satisfaction"]["distribution"] == {"1": 0, "2": 1, "3": 0, "4": 1, "5": 1}
     assert figures["satisfaction"]["mean"] == pytest.approx(11 / 3, abs=1e-3)
     assert figures["reopen_rate"] == rate(1 / 4)
-    assert not_asked in {UUID(r["id"]) for r in read_model.rows() if r["satisfaction"] is None}
+    assert not_asked in {UUID(r["id"]) for r in summary_rows(read_model)
+                         if r["satisfaction"] is None}
 
 
 # 3. Crash safety ------------------------------------------------------------------------
@@ -583,7 +587,7 @@ def test_a_projection_that_dies_mid_page_leaves_nothing_half_applied(
 
     kept = 3 * ((failing_call - 1) // 3)  # events of the pages before the failing one
     assert crashed.position() == (notifications(app)[kept - 1].id if kept else 0)
-    assert crashed.rows() == replay_first(app, kept)
+    assert summary_rows(crashed) == replay_first(app, kept)
     crashed.close()
 
     monkeypatch.setattr(read_model_module, "summarise", fold)
@@ -591,10 +595,10 @@ def test_a_projection_that_dies_mid_page_leaves_nothing_half_applied(
     try:
         assert restarted.catch_up() == total - kept
         assert restarted.position() == app.recorder.max_notification_id()
-        caught_up = restarted.rows()
+        caught_up = summary_rows(restarted)
         assert caught_up == replay(app, all_case_ids(app))
         assert restarted.rebuild() == total
-        assert restarted.rows() == caught_up
+        assert summary_rows(restarted) == caught_up
     finally:
         restarted.close()
 
@@ -623,11 +627,11 @@ def test_a_projection_that_dies_between_writing_rows_and_tracking_keeps_neither(
             model.catch_up()
         kept = 3 * (failing_page - 1)
         assert model.position() == (notifications(app)[kept - 1].id if kept else 0)
-        assert model.rows() == replay_first(app, kept)
+        assert summary_rows(model) == replay_first(app, kept)
 
         monkeypatch.undo()
         assert model.catch_up() == 16 - kept
-        assert model.rows() == replay(app, all_case_ids(app))
+        assert summary_rows(model) == replay(app, all_case_ids(app))
     finally:
         model.close()
 
@@ -636,7 +640,7 @@ def test_a_failed_catch_up_after_earlier_ones_keeps_the_earlier_rows(
         app: Casework, read_model: ReadModel, monkeypatch: pytest.MonkeyPatch) -> None:
     case_id = petition_in_follow_up(app, at(0))
     read_model.catch_up()
-    before, position = read_model.rows(), read_model.position()
+    before, position = summary_rows(read_model), read_model.position()
 
     resolve(app, case_id, at(5))
     app.fire(case_id, "close", CLERK, at(6), confirmed_by="petitioner")
@@ -647,13 +651,13 @@ def test_a_failed_catch_up_after_earlier_ones_keeps_the_earlier_rows(
     monkeypatch.setattr(read_model_module, "summarise", broken)
     with pytest.raises(Exception, match="bug in a new projection"):
         read_model.catch_up()
-    assert read_model.rows() == before
+    assert summary_rows(read_model) == before
     assert read_model.position() == position
     assert before[0]["state"] == "in_progress"
 
     monkeypatch.undo()
     assert read_model.catch_up() == 2
-    assert read_model.rows()[0]["state"] == "closed"
+    assert summary_rows(read_model)[0]["state"] == "closed"
 
 
 def test_two_read_models_on_one_database_file_never_apply_an_event_twice(
@@ -677,10 +681,10 @@ def test_two_read_models_on_one_database_file_never_apply_an_event_twice(
         total = len(notifications(writer))
         assert applied == total == 30
         assert first.position() == second.position() == writer.recorder.max_notification_id()
-        rows = first.rows()
-        assert rows == second.rows() == replay(writer, all_case_ids(writer))
+        rows = summary_rows(first)
+        assert rows == summary_rows(second) == replay(writer, all_case_ids(writer))
         assert first.rebuild() == total
-        assert second.rows() == rows
+        assert summary_rows(second) == rows
     finally:
         for closing in (first, second, writer, first_app, second_app):
             closing.close()
@@ -713,7 +717,7 @@ def test_two_read_models_catching_up_at_the_same_time_share_the_work(
             thread.join(timeout=60)
         assert not errors
         assert sum(applied) == 160
-        assert models[0].rows() == replay(writer, all_case_ids(writer))
+        assert summary_rows(models[0]) == replay(writer, all_case_ids(writer))
     finally:
         for closing in (*models, *apps, writer):
             closing.close()
@@ -727,7 +731,7 @@ def test_catch_up_with_nothing_new_applies_nothing_and_writes_nothing(
     assert read_model.position() == 0
     some_history(app)
     assert read_model.catch_up() == 16
-    position, rows = read_model.position(), read_model.rows()
+    position, rows = read_model.position(), summary_rows(read_model)
 
     statements: list[str] = []
 
@@ -742,7 +746,7 @@ def test_catch_up_with_nothing_new_applies_nothing_and_writes_nothing(
         sqlalchemy_event.remove(Engine, "before_cursor_execute", record)
 
     assert read_model.position() == position
-    assert read_model.rows() == rows
+    assert summary_rows(read_model) == rows
     assert not {"INSERT", "UPDATE", "DELETE"} & set(statements), statements
 
 

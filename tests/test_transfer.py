@@ -19,15 +19,15 @@ from click.testing import CliRunner, Result
 
 from casework import Casework
 from casework.audit import audit_digest
-from casework.case import GENESIS, chain_hash
-from casework.scan import case_ids
-from casework.simulation import Simulation
-from casework.transfer import export_jsonl, import_jsonl
+from casework.demo import Simulation
+from casework.stored_cases import case_ids
+from casework.transfer.jsonl import export_jsonl, import_jsonl
 from cli import cli
 from projections import ReadModel
 from projections.report import report
 
 from .conftest import new_app
+from .support import rehashed
 
 NOW = datetime.fromisoformat("2024-06-01T00:00:00+08:00")
 
@@ -67,22 +67,9 @@ def person_lines(text: str) -> list[str]:
 def figures(app: Casework) -> dict[str, Any]:
     read_model = ReadModel(app)
     try:
-        return report(read_model, by="community", now=NOW)
+        return report(read_model, by="community", now=NOW).as_dict()
     finally:
         read_model.close()
-
-
-def rehashed(record: dict[str, Any]) -> dict[str, Any]:
-    """The line with its hash chain recomputed: how a careful producer writes its own lines.
-
-    Times are hashed as ISO 8601 text, which is how they stand in the line already."""
-    head = GENESIS
-    for event in record["events"]:
-        content = {k: v for k, v in event.items()
-                   if k not in {"type", "version", "timestamp", "hash", "datetimes"}}
-        content.update(id=record["id"], version=event["version"], recorded_at=event["timestamp"])
-        head = event["hash"] = chain_hash(head, content)
-    return record
 
 
 # A copy that is the same store ---------------------------------------------------------

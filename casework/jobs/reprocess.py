@@ -14,12 +14,12 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from .actor import Actor
-from .application import Batch
-from .errors import UnknownTrigger
-from .fields import coerce_fields
-from .organisation import Organisation
-from .registry import WorkflowRegistry
+from ..actor import Actor
+from ..batch import Batch
+from ..errors import UnknownTrigger
+from ..fields import coerce_fields
+from ..organisation import Organisation
+from ..registry import WorkflowRegistry
 
 
 def job_name(trigger: str, fields: dict[str, Any], where: dict[str, Any]) -> str:

@@ -1,9 +1,10 @@
-"""Batch jobs over many cases: sweeps, migrations, reprocessing.
+"""The runner of batch jobs over many cases: sweeps, migrations, reprocessing, and any work
+split into partitions of case ids (an import, a rebuild).
 
 A job is a selection of candidate cases and a step that decides, case by case, whether to
 fire a command. The runner streams candidates, commits one transaction per chunk of changed
 cases, and can split the work across processes and machines (partitions of the case ids,
-claimed with leases: casework.leases). Every step checks the case as it is now, so running a
+claimed with leases: casework.jobs.leases). Every step checks the case as it is now, so running a
 job again, or after it was killed, changes only what is still to change: jobs are idempotent
 and resumable by construction.
 """
@@ -23,10 +24,11 @@ from uuid import UUID, uuid4
 
 from eventsourcing.persistence import IntegrityError
 
-from .application import Batch, Casework
-from .errors import CaseworkError
-from .fields import FieldSpec
-from .leases import PartitionLeases
+from ..application import Casework
+from ..batch import Batch
+from ..errors import CaseworkError
+from ..fields import FieldSpec
+from .leases import Heartbeat, PartitionLeases
 
 CHUNK = 500
 """Changed cases per transaction."""
@@ -107,20 +109,6 @@ def run_job(app: Casework, step: Step, selection: Selection, *, workers: int = 1
                              progress=progress)
 
 
-def work_on_job(app: Casework, step: Step, selection: Selection, job: str,
-                progress: Callable[[int], None] | None = None) -> JobSummary:
-    """Claim partitions of ``job`` until none is left, and work through each."""
-    return work_on_partitions(app, _StepWork(step, selection), job, progress)
-
-
-class PartitionSummary(Protocol):
-    """What working on partitions gives: summaries of partitions add up."""
-
-    interrupted: bool
-
-    def merge(self, other: Any) -> None: ...
-
-
 class PartitionWork(Protocol):
     """Any work split into partitions of case ids (a job's steps, an import, a rebuild):
     picklable, so that worker processes can run it on their own connection."""
@@ -138,7 +126,7 @@ class PartitionWork(Protocol):
                  progress: Callable[[int], None] | None,
                  heartbeat: Callable[[], bool]) -> Any:
         """Work on the cases of partition ``part`` of ``parts`` (the work says which ids
-        those are); call ``heartbeat`` after every transaction and give up
+        those are); call ``heartbeat`` often (it renews the lease now and then) and give up
         (``interrupted``) when it returns False."""
 
 
@@ -231,8 +219,7 @@ def work_on_partitions(app: Casework, work: PartitionWork, job: str,
         if leases.remaining():
             work.prepare(app)
         while (part := leases.claim(owner)) is not None:
-            done = work(app, (part, leases.parts), progress,
-                        lambda p=part: leases.renew(p, owner))
+            done = work(app, (part, leases.parts), progress, Heartbeat(leases, part, owner))
             summary.merge(done)
             if not done.interrupted:
                 leases.finish(part, owner)
@@ -330,14 +317,14 @@ def _run_partition(app: Casework, step: Step, selection: Selection,
 
 def _commit(app: Casework, step: Step, batch: Batch, chunk: list[UUID], dry_run: bool) -> None:
     if dry_run:
-        batch.pending.clear()
+        batch.discard()
         return
     try:
         batch.commit()
     except IntegrityError:
         # Another process changed one of these cases meanwhile: decide again, case by case,
         # on the fresh state (deciding twice is safe: each step checks the case as it is).
-        batch.pending.clear()
+        batch.discard()
         for case_id in chunk:
             single = app.batch()
             try:

@@ -1,8 +1,8 @@
 """An import shared by worker processes, each importing the cases of its partition.
 
-The partitions are those of batch jobs (casework.jobs, claimed with casework.leases): by case
-id. Every worker reads the whole file and hands the importer only the records of the
-partition it claimed; the lines of other partitions reach the importer blank, so that line
+The partitions are those of batch jobs (casework.jobs, claimed with leases): by case id.
+Every worker reads the whole file and hands the importer only the records of the partition
+it claimed; the lines of other partitions reach the importer blank, so that line
 numbers stay those of the file and the importers themselves are unchanged. A record's case id
 is what the importer would give it (the line's ``id``; ``uuid5`` of the Unique Key); a record
 without one (not JSON, no Unique Key, a CSV row that cannot be read) belongs to partition 0.
@@ -16,119 +16,16 @@ once, and there are as many partitions as workers.
 
 from __future__ import annotations
 
-import csv
-import json
-import re
-import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 from uuid import UUID, uuid4
 
-from .application import Casework
-from .jobs import run_in_partitions
-from .nyc311 import NotNyc311, case_id_of, import_nyc311, read_header, write_rejected_rows
-from .transfer import Importer, ImportResult, Sink, import_jsonl
-
-Owner = Callable[[UUID | None], bool]
-"""Whether a record with this case id (None: it has none) is this worker's to import."""
-
-RENEW_EVERY_SECONDS = 10.0
-"""How often a worker renews its lease while it reads (leases last 60 s)."""
-
-
-# Which lines are whose -------------------------------------------------------------------
-
-EXPORTED_ID = re.compile(r'\{"id":"([0-9a-f-]{36})",')
-"""How ``casework export`` starts a line: the id is read without parsing the whole line."""
-
-
-def jsonl_case_id(text: str) -> UUID | None:
-    """The case id a line of an export gives, as the importer reads it; None when none.
-
-    (A line that names its id twice is read by the importer with the last one: should two
-    such lines of one case go to two workers, the second to store it finds it stored, and
-    skips or rejects it as one process would, with another reason.)"""
-    exported = EXPORTED_ID.match(text)
-    try:
-        if exported:
-            return UUID(exported.group(1))
-        return UUID(str(json.loads(text)["id"]))
-    except (ValueError, TypeError, KeyError):
-        return None
-
-
-def owned_jsonl(lines: Iterable[str], owns: Owner) -> Iterator[str]:
-    for text in lines:
-        yield text if not text.strip() or owns(jsonl_case_id(text)) else "\n"
-
-
-def owned_nyc311(lines: Iterable[str], owns: Owner) -> Iterator[str]:
-    """The header, and the records this worker owns; every other record's lines blank (a CSV
-    record may span lines: a quoted field with line breaks)."""
-    lines = iter(lines)
-    consumed: list[str] = []
-
-    def feed() -> Iterator[str]:
-        for line in lines:
-            consumed.append(line)
-            yield line
-
-    reader = csv.reader(feed())
-    try:
-        header = read_header(reader)
-    except NotNyc311:  # each worker's importer says so
-        yield from consumed
-        yield from lines
-        return
-    key = header.index("Unique Key")
-    yield from consumed
-    while True:
-        consumed.clear()
-        try:
-            cells = next(reader)
-        except StopIteration:
-            yield from consumed
-            return
-        except csv.Error:
-            cells = None
-        if not cells:  # a blank line, or a row the CSV reader cannot read
-            mine = cells is not None or owns(None)
-        else:
-            text = " ".join(cells[key].split()) if key < len(cells) else ""
-            mine = owns(_nyc311_case_id(text))
-        if mine:
-            yield from consumed
-        else:
-            yield from ("\n" for _ in consumed)
-
-
-def _nyc311_case_id(unique_key: str) -> UUID | None:
-    try:
-        return case_id_of(unique_key) if unique_key else None
-    except UnicodeEncodeError:  # a byte that is not UTF-8: the importer rejects the row
-        return None
-
-
-@dataclass(frozen=True)
-class FileFormat:
-    importer: Importer
-    owned: Callable[[Iterable[str], Owner], Iterator[str]]
-    write_rejects: Callable[[Iterable[str], dict[int, str], Sink], None]
-
-
-def _write_rejected_lines(lines: Iterable[str], reasons: dict[int, str], rejects: Sink) -> None:
-    for number, text in enumerate(lines, start=1):
-        if number in reasons:
-            rejects.write(text if text.endswith("\n") else text + "\n")
-
-
-FORMATS = {
-    "jsonl": FileFormat(import_jsonl, owned_jsonl, _write_rejected_lines),
-    "nyc311": FileFormat(import_nyc311, owned_nyc311, write_rejected_rows),
-}
-
+from ..application import Casework
+from ..jobs.runner import run_in_partitions
+from .formats import FORMATS
+from .importing import ImportResult, Sink
 
 # The work of one partition -------------------------------------------------------------
 
@@ -172,26 +69,23 @@ class _ImportWork:
         lease = _Lease(heartbeat)
         chosen = FORMATS[self.format]
         with open_source(self.path) as source:
-            lines = lease.kept(chosen.owned(_counted(source, progress), owns))
+            lines = lease.kept(chosen.owned(counted(source, progress), owns))
             result = chosen.importer(app, lines, None)
         return _ImportSummary(result, interrupted=lease.lost)
 
 
 class _Lease:
-    """Renews the worker's lease while it reads; stops the reading when the lease is lost."""
+    """Keeps the worker's lease while it reads; stops the reading when the lease is lost."""
 
     def __init__(self, heartbeat: Callable[[], bool]) -> None:
         self.heartbeat = heartbeat
         self.lost = False
 
     def kept(self, lines: Iterator[str]) -> Iterator[str]:
-        renewed = time.monotonic()
         for line in lines:
-            if time.monotonic() - renewed > RENEW_EVERY_SECONDS:
-                if not self.heartbeat():
-                    self.lost = True
-                    return
-                renewed = time.monotonic()
+            if not self.heartbeat():
+                self.lost = True
+                return
             yield line
 
 
@@ -201,7 +95,8 @@ def open_source(path: str | Path) -> TextIO:
     return open(path, encoding="utf-8", errors="surrogateescape")
 
 
-def _counted(lines: Iterable[str], progress: Callable[[int], None] | None) -> Iterator[str]:
+def counted(lines: Iterable[str], progress: Callable[[int], None] | None) -> Iterator[str]:
+    """The lines, moving ``progress`` by the bytes each took in the file."""
     for line in lines:
         if progress is not None:
             progress(len(line.encode(errors="surrogateescape")))

@@ -11,6 +11,7 @@ safe.
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import (
@@ -31,9 +32,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 
-from .storage import Storage
+from ..storage import Storage
 
 LEASE = timedelta(seconds=60)
+RENEW_EVERY_SECONDS = 10.0
+"""How often a worker renews its lease while it works: well within the lease."""
 
 metadata = MetaData()
 job_partitions = Table(
@@ -119,3 +122,21 @@ class PartitionLeases:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+class Heartbeat:
+    """A worker's sign of life for one partition: call it as often as convenient; it renews
+    the lease at most every ``RENEW_EVERY_SECONDS``, and returns False once the lease was lost
+    (expired and taken over by another worker), when the worker must give the partition up."""
+
+    def __init__(self, leases: PartitionLeases, part: int, owner: str) -> None:
+        self.leases = leases
+        self.part = part
+        self.owner = owner
+        self.renewed = time.monotonic()
+
+    def __call__(self) -> bool:
+        if time.monotonic() - self.renewed < RENEW_EVERY_SECONDS:
+            return True
+        self.renewed = time.monotonic()
+        return self.leases.renew(self.part, self.owner)

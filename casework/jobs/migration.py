@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
-from .actor import SYSTEM, Actor
-from .application import Batch
-from .timestamps import parse_time
+from ..actor import SYSTEM, Actor
+from ..batch import Batch
+from ..timestamps import parse_time
 
 
 @dataclass

@@ -1,4 +1,7 @@
-"""``casework rebuild --workers N``: the read model folded again by several processes.
+"""``casework rebuild``: the read model dropped and folded again from every event, by one
+process (``ReadModel.rebuild``) or, with ``--workers N``, by several.
+
+The rest of this describes the rebuild by several processes.
 
 A case's row is folded from that case's events alone (projections.case_summary), so workers
 can each fold the cases of their partitions (by case id, claimed with leases as batch jobs
@@ -14,7 +17,6 @@ go on using it.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -23,9 +25,10 @@ from uuid import uuid4
 from sqlalchemy import Connection, MetaData, Table, delete, insert, inspect, select, update
 
 from casework import Casework, CaseworkError
-from casework.jobs import run_in_partitions
+from casework.chunking import SQL_PARAMETERS, chunked
+from casework.jobs.runner import run_in_partitions
 
-from .read_model import ReadModel, chunks, decoded, fold
+from .read_model import ReadModel, decoded, fold
 from .tables import case_summary, projection_tracking
 
 staging_metadata = MetaData()
@@ -36,8 +39,6 @@ staging = Table("case_summary_rebuild", staging_metadata,
 PAGE = 5000
 """Events read per transaction of a worker: few transactions, since on SQLite each waits for
 the one write lock (and SQLite's wait backs off in steps of up to 100 ms)."""
-RENEW_EVERY_SECONDS = 10.0
-"""How often a worker renews its lease (leases last 60 s)."""
 
 PREFIX = "case_summary rebuild "
 """Tracking rows of the partitions: ``case_summary rebuild 3/8``."""
@@ -75,17 +76,14 @@ class _RebuildWork:
                  heartbeat: Callable[[], bool]) -> RebuildSummary:
         summary = RebuildSummary()
         engine = app.storage.sqlalchemy_engine(writer=True)
-        renewed = time.monotonic()
         try:
             while (folded := self._fold_next_page(app, engine, partition)) is not None:
                 summary.events += folded
                 if progress is not None and folded:
                     progress(folded)
-                if time.monotonic() - renewed > RENEW_EVERY_SECONDS:
-                    if not heartbeat():
-                        summary.interrupted = True  # the lease was lost: its new owner goes on
-                        break
-                    renewed = time.monotonic()
+                if not heartbeat():
+                    summary.interrupted = True  # the lease was lost: its new owner goes on
+                    break
         finally:
             engine.dispose()
         return summary
@@ -120,7 +118,7 @@ class _RebuildWork:
                                .where(tracking.projection == name).with_for_update()).scalar()
             if now != position:
                 return 0  # another worker folded this page meanwhile (it took the lease over)
-            for chunk in chunks(ids):
+            for chunk in chunked(ids, SQL_PARAMETERS):
                 conn.execute(delete(staging).where(staging.c.id.in_(chunk)))
             if rows:
                 conn.execute(insert(staging), list(rows.values()))
@@ -131,31 +129,40 @@ class _RebuildWork:
 
 def _staged_rows(conn: Connection, ids: list[str]) -> dict[str, dict[str, Any]]:
     rows: dict[str, dict[str, Any]] = {}
-    for chunk in chunks(ids):
+    for chunk in chunked(ids, SQL_PARAMETERS):
         for row in conn.execute(select(staging).where(staging.c.id.in_(chunk))):
             rows[row.id] = dict(row._mapping)
     return rows
 
 
+def rebuild(app: Casework, workers: int = 1,
+            progress: Callable[[int], None] | None = None) -> int:
+    """Drop the read model and fold every event again; returns the events applied.
+
+    ``progress`` is called with the number of events folded, up to ``app.recorded_events()``
+    when it started."""
+    if workers > 1:
+        return rebuild_in_parallel(app, workers, progress)
+    with ReadModel(app) as read_model:
+        return read_model.rebuild(progress)
+
+
 def rebuild_in_parallel(app: Casework, workers: int,
                         progress: Callable[[int], None] | None = None) -> int:
     """Rebuild the read model with ``workers`` processes; returns the events applied (those
-    folded by the workers, then those recorded meanwhile).
-
-    ``progress`` is called with the number of events folded, up to the last event recorded
-    when the rebuild started."""
-    read_model = ReadModel(app)  # the live tables, in the current layout
+    folded by the workers, then those recorded meanwhile)."""
     writer = app.storage.sqlalchemy_engine(writer=True)
     try:
-        stop = app.recorder.max_notification_id() or 0
-        parts = _start_or_resume(app, writer, workers)
-        summary = run_in_partitions(app, _RebuildWork(stop), job=f"rebuild-{uuid4().hex[:12]}",
-                                    parts=parts, workers=workers, progress=progress)
-        app.storage.change_tables(writer, lambda conn: _put_in_place(conn, stop))
-        return summary.events + read_model.catch_up()
+        with ReadModel(app) as read_model:  # the live tables, in the current layout
+            stop = app.recorded_events()
+            parts = _start_or_resume(app, writer, workers)
+            summary = run_in_partitions(app, _RebuildWork(stop),
+                                        job=f"rebuild-{uuid4().hex[:12]}", parts=parts,
+                                        workers=workers, progress=progress)
+            app.storage.change_tables(writer, lambda conn: _put_in_place(conn, stop))
+            return summary.events + read_model.catch_up()
     finally:
         writer.dispose()
-        read_model.close()
 
 
 def _start_or_resume(app: Casework, writer: Any, workers: int) -> int:

@@ -39,15 +39,15 @@ from typing import Any
 from uuid import UUID, uuid5
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from eventsourcing.persistence import IntegrityError
-
-from .actor import Actor
-from .application import Casework
-from .case import Case
-from .errors import CaseworkError
-from .organisation import DEPARTMENT
-from .transfer import ImportResult, Sink, invalid_utf8
-from .workflow import Grade
+from ..actor import Actor
+from ..application import Casework
+from ..case import Case
+from ..chunking import chunked
+from ..concurrency import retried
+from ..errors import CaseworkError
+from ..organisation import DEPARTMENT
+from ..workflow import Grade
+from .importing import ImportResult, Owner, Sink, invalid_utf8
 
 NAMESPACE = UUID("8620e08f-b9dd-487e-9d8f-f3508956c9d7")
 """Fixed for good: a request's case id is ``uuid5(NAMESPACE, Unique Key)``."""
@@ -64,7 +64,6 @@ DATE_FORMAT = "%m/%d/%Y %I:%M:%S %p"
 REQUIRED_COLUMNS = ("Unique Key", "Created Date", "Agency", "Complaint Type", "Status")
 CHUNK_ROWS = 500
 """Rows per transaction."""
-MAX_ATTEMPTS = 5
 """How often a chunk is tried again when another writer took one of its cases meanwhile."""
 
 CHANNELS = {"PHONE": "hotline", "ONLINE": "online", "MOBILE": "mini_program"}
@@ -129,7 +128,7 @@ def import_nyc311(
     mapper = _RowMapper(app, header)
     writer = None if rejects is None else csv.writer(rejects)
     result = ImportResult()
-    for rows in _chunks(_numbered(reader), chunk_rows):
+    for rows in chunked(_numbered(reader), chunk_rows):
         chunk = _import_chunk(app, mapper, rows, dry_run)
         result.imported += chunk.imported
         result.skipped += chunk.skipped
@@ -193,17 +192,6 @@ def _numbered(reader: Any) -> Iterator[Row]:
             if cells:  # a blank line is no request
                 yield start, cells, ""
         start = reader.line_num + 1
-
-
-def _chunks(rows: Iterator[Row], size: int) -> Iterator[list[Row]]:
-    chunk: list[Row] = []
-    for row in rows:
-        chunk.append(row)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 # One row: checked and mapped ------------------------------------------------------------
@@ -337,13 +325,11 @@ class _ChunkResult:
 
 def _import_chunk(app: Casework, mapper: _RowMapper, rows: list[Row],
                   dry_run: bool = False) -> _ChunkResult:
-    for _ in range(MAX_ATTEMPTS):
-        try:
-            return _try_chunk(app, mapper, rows, dry_run)
-        except IntegrityError:
-            continue  # another writer imported some of these requests meanwhile: look again
-    raise CaseworkError(f"the rows from line {rows[0][0]} kept being imported by another "
-                        f"writer; gave up after {MAX_ATTEMPTS} attempts")
+    # Another writer may import some of these requests meanwhile: then look again.
+    return retried(lambda: _try_chunk(app, mapper, rows, dry_run),
+                   lambda attempts: CaseworkError(
+                       f"the rows from line {rows[0][0]} kept being imported by another "
+                       f"writer; gave up after {attempts} attempts"))
 
 
 def _try_chunk(app: Casework, mapper: _RowMapper, rows: list[Row],
@@ -400,4 +386,53 @@ def _petition(app: Casework, request: _Request) -> list[Case]:
             batch.fire(request.case_id, trigger, IMPORTER, moment, **fields)
         except CaseworkError as error:
             raise _Rejected(f"{trigger} refused: {error}") from None
-    return list(batch.pending.values())
+    return batch.changed_cases()
+
+
+# Which records are a worker's (casework.transfer.parallel) ---------------------------
+
+def owned_nyc311(lines: Iterable[str], owns: Owner) -> Iterator[str]:
+    """The header, and the records this worker owns; every other record's lines blank (a CSV
+    record may span lines: a quoted field with line breaks)."""
+    lines = iter(lines)
+    consumed: list[str] = []
+
+    def feed() -> Iterator[str]:
+        for line in lines:
+            consumed.append(line)
+            yield line
+
+    reader = csv.reader(feed())
+    try:
+        header = read_header(reader)
+    except NotNyc311:  # each worker's importer says so
+        yield from consumed
+        yield from lines
+        return
+    key = header.index("Unique Key")
+    yield from consumed
+    while True:
+        consumed.clear()
+        try:
+            cells = next(reader)
+        except StopIteration:
+            yield from consumed
+            return
+        except csv.Error:
+            cells = None
+        if not cells:  # a blank line, or a row the CSV reader cannot read
+            mine = cells is not None or owns(None)
+        else:
+            text = " ".join(cells[key].split()) if key < len(cells) else ""
+            mine = owns(_nyc311_case_id(text))
+        if mine:
+            yield from consumed
+        else:
+            yield from ("\n" for _ in consumed)
+
+
+def _nyc311_case_id(unique_key: str) -> UUID | None:
+    try:
+        return case_id_of(unique_key) if unique_key else None
+    except UnicodeEncodeError:  # a byte that is not UTF-8: the importer rejects the row
+        return None

@@ -16,7 +16,8 @@ from datetime import datetime, timedelta, timezone
 from uuid import UUID
 
 from .actor import SYSTEM, Actor
-from .application import Batch, Casework
+from .application import Casework
+from .batch import Batch
 from .errors import CaseworkError
 
 SHENZHEN = timezone(timedelta(hours=8), "CST")

@@ -29,22 +29,23 @@ known workflow) before it stores anything of it, and stores a case's events all 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import get_topic
 
-from .application import Casework
-from .audit import check_history
-from .case import Case
-from .errors import CaseworkError
-from .personal import read_record
-from .scan import case_ids
+from ..application import Casework
+from ..audit import check_history
+from ..case import Case
+from ..errors import CaseworkError
+from ..personal import read_record
+from ..stored_cases import case_ids
+from .importing import BadLine, ImportResult, Owner, Sink, invalid_utf8
 
 EVENT_TYPES: dict[str, type[Any]] = {
     "Opened": Case.Opened,
@@ -61,84 +62,6 @@ SHOWN_FINDINGS = 3
 
 class ExportError(CaseworkError):
     """A stored event cannot be read back: ``casework audit`` says what is wrong."""
-
-
-class Sink(Protocol):
-    def write(self, text: str, /) -> Any: ...
-
-
-@dataclass
-class ImportResult:
-    """What an import did, whatever the format: the CLI reports every importer the same way."""
-
-    imported: int = 0
-    """Records stored (cases, for JSON Lines)."""
-    skipped: int = 0
-    """Records already in the store exactly as given: importing twice adds nothing."""
-    rejected: list[tuple[int, str]] = field(default_factory=list)
-    """(line number, reason) of every record left out."""
-    keys: int = 0
-    """Persons' keys (and records of forgetting) stored, for JSON Lines."""
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"imported": self.imported, "skipped": self.skipped, "keys": self.keys,
-                "rejected": [{"line": line, "reason": reason} for line, reason in self.rejected]}
-
-
-class Importer(Protocol):
-    """``casework import --format F`` calls one of these: store what is good, write each
-    rejected line to ``rejects`` as it was read, and say what happened."""
-
-    def __call__(self, app: Casework, lines: Iterable[str], rejects: Sink | None = None, *,
-                 dry_run: bool = False) -> ImportResult: ...
-
-
-class RejectFile:
-    """Where rejected lines go, created at the first one: an import without any leaves none."""
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self._file: TextIO | None = None
-
-    @property
-    def written(self) -> bool:
-        return self._file is not None
-
-    def write(self, text: str, /) -> int:
-        if self._file is None:
-            # surrogateescape: a line that was not UTF-8 is written back byte for byte.
-            self._file = open(self.path, "w", encoding="utf-8", errors="surrogateescape",  # noqa: SIM115
-                              newline="")
-        return self._file.write(text)
-
-    def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-
-
-def rejects_path_for(source: str | Path) -> Path:
-    """The default reject file of an import, in the working directory (the input's folder may
-    be shared or read-only): data/cases.jsonl → ./cases.rejects.jsonl."""
-    if str(source) == "-":
-        return Path("stdin.rejects")
-    path = Path(source)
-    return Path(f"{path.stem}.rejects{path.suffix}")
-
-
-class BadLine(ValueError):
-    """The reason a line is rejected."""
-
-
-def invalid_utf8(text: str) -> str | None:
-    """Why ``text`` was not valid UTF-8, or None when it was.
-
-    Files are read with ``errors="surrogateescape"`` (as the CLI does), so that each byte that
-    is not UTF-8 arrives as a lone surrogate: the line is rejected rather than imported with
-    replacement characters, and its bytes go to the reject file unchanged."""
-    for column, char in enumerate(text, start=1):
-        if "\udc80" <= char <= "\udcff":
-            return f"not valid UTF-8 (byte 0x{ord(char) - 0xDC00:02x} at character {column})"
-    return None
 
 
 # Export ------------------------------------------------------------------------------
@@ -457,3 +380,38 @@ class _JsonlImport:
 def _same(stored: list[Any], given: list[Any]) -> bool:
     return len(stored) == len(given) and all(
         type(a) is type(b) and vars(a) == vars(b) for a, b in zip(stored, given, strict=True))
+
+
+# Which lines are a worker's (casework.transfer.parallel) -----------------------------
+
+EXPORTED_ID = re.compile(r'\{"id":"([0-9a-f-]{36})",')
+"""How ``casework export`` starts a line: the id is read without parsing the whole line."""
+
+
+def jsonl_case_id(text: str) -> UUID | None:
+    """The case id a line of an export gives, as the importer reads it; None when none.
+
+    (A line that names its id twice is read by the importer with the last one: should two
+    such lines of one case go to two workers, the second to store it finds it stored, and
+    skips or rejects it as one process would, with another reason.)"""
+    exported = EXPORTED_ID.match(text)
+    try:
+        if exported:
+            return UUID(exported.group(1))
+        return UUID(str(json.loads(text)["id"]))
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
+def owned_jsonl(lines: Iterable[str], owns: Owner) -> Iterator[str]:
+    """The lines of the cases this worker owns; every other line blank (numbers stay)."""
+    for text in lines:
+        yield text if not text.strip() or owns(jsonl_case_id(text)) else "\n"
+
+
+def write_rejected_lines(lines: Iterable[str], reasons: dict[int, str], rejects: Sink) -> None:
+    """Write the reject file of an import whose lines were checked elsewhere (by worker
+    processes): the lines of ``reasons``, exactly as ``import_jsonl`` writes them."""
+    for number, text in enumerate(lines, start=1):
+        if number in reasons:
+            rejects.write(text if text.endswith("\n") else text + "\n")

@@ -1,0 +1,99 @@
+"""What every importer shares: the summary it gives, the reject file it writes, and how it
+tells a line that was not UTF-8.
+
+``casework import --format F`` calls one importer of ``casework.transfer.formats``; each reads
+lines, stores what is good, writes each rejected line to the reject file as it was read, and
+returns an ``ImportResult``, which the command line reports the same way for every format.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, TextIO
+from uuid import UUID
+
+from ..application import Casework
+
+Owner = Callable[[UUID | None], bool]
+"""Whether a record with this case id (None: it has none) is this worker's to import (see
+``casework.transfer.parallel``)."""
+
+
+class Sink(Protocol):
+    def write(self, text: str, /) -> Any: ...
+
+
+@dataclass
+class ImportResult:
+    """What an import did, whatever the format: the CLI reports every importer the same way."""
+
+    imported: int = 0
+    """Records stored (cases, for JSON Lines)."""
+    skipped: int = 0
+    """Records already in the store exactly as given: importing twice adds nothing."""
+    rejected: list[tuple[int, str]] = field(default_factory=list)
+    """(line number, reason) of every record left out."""
+    keys: int = 0
+    """Persons' keys (and records of forgetting) stored, for JSON Lines."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"imported": self.imported, "skipped": self.skipped, "keys": self.keys,
+                "rejected": [{"line": line, "reason": reason} for line, reason in self.rejected]}
+
+
+class Importer(Protocol):
+    """``casework import --format F`` calls one of these: store what is good, write each
+    rejected line to ``rejects`` as it was read, and say what happened."""
+
+    def __call__(self, app: Casework, lines: Iterable[str], rejects: Sink | None = None, *,
+                 dry_run: bool = False) -> ImportResult: ...
+
+
+class RejectFile:
+    """Where rejected lines go, created at the first one: an import without any leaves none."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._file: TextIO | None = None
+
+    @property
+    def written(self) -> bool:
+        return self._file is not None
+
+    def write(self, text: str, /) -> int:
+        if self._file is None:
+            # surrogateescape: a line that was not UTF-8 is written back byte for byte.
+            self._file = open(self.path, "w", encoding="utf-8", errors="surrogateescape",  # noqa: SIM115
+                              newline="")
+        return self._file.write(text)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+
+def rejects_path_for(source: str | Path) -> Path:
+    """The default reject file of an import, in the working directory (the input's folder may
+    be shared or read-only): data/cases.jsonl → ./cases.rejects.jsonl."""
+    if str(source) == "-":
+        return Path("stdin.rejects")
+    path = Path(source)
+    return Path(f"{path.stem}.rejects{path.suffix}")
+
+
+class BadLine(ValueError):
+    """The reason a line is rejected."""
+
+
+def invalid_utf8(text: str) -> str | None:
+    """Why ``text`` was not valid UTF-8, or None when it was.
+
+    Files are read with ``errors="surrogateescape"`` (as the CLI does), so that each byte that
+    is not UTF-8 arrives as a lone surrogate: the line is rejected rather than imported with
+    replacement characters, and its bytes go to the reject file unchanged."""
+    for column, char in enumerate(text, start=1):
+        if "\udc80" <= char <= "\udcff":
+            return f"not valid UTF-8 (byte 0x{ord(char) - 0xDC00:02x} at character {column})"
+    return None

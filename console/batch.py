@@ -1,0 +1,155 @@
+"""Batch jobs: sweep, migrate, reprocess."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import click
+
+from casework import SYSTEM
+from casework.jobs.runner import JobSummary
+from casework.timestamps import utc_now
+from projections.batch_jobs import BatchJob, migration_job, reprocess_job, sweep_job
+from projections.filters import CaseFilter
+
+from .options import (
+    actor_options,
+    db_option,
+    job_option,
+    json_option,
+    make_actor,
+    open_app,
+    parse_fields,
+    parse_when,
+    workers_option,
+)
+from .output import progress_bar, to_json
+
+SHOWN_CHANGES = 50
+SHOWN_REFUSALS = 20
+
+
+def run(app: Any, job: BatchJob, workers: int, dry_run: bool, label: str) -> JobSummary:
+    with progress_bar(job.count(app), label) as bar:
+        return job.run(app, workers=workers, dry_run=dry_run, progress=bar.update)
+
+
+def print_job(summary: JobSummary, as_json: bool, extra: dict[str, Any] | None = None) -> int:
+    """Print a batch job's summary; the exit status is 1 when it refused any case."""
+    status = 1 if summary.refused else 0
+    if as_json:
+        click.echo(to_json({**summary.as_dict(), **(extra or {})}))
+        return status
+    verb = "would change" if summary.dry_run else "changed"
+    click.echo(f"{summary.job}: examined {summary.examined}, {verb} {summary.changed}, "
+               f"refused {summary.refused}")
+    for change in summary.changes[:SHOWN_CHANGES]:
+        click.echo(f"  {change['case']}  {change['change']}")
+    if len(summary.changes) > SHOWN_CHANGES:
+        click.echo(f"  ... and {len(summary.changes) - SHOWN_CHANGES} more (--json lists all)")
+    for refusal in summary.refusals[:SHOWN_REFUSALS]:
+        click.echo(f"  refused {refusal['case']}: {refusal['reason']}")
+    if summary.refused > SHOWN_REFUSALS:
+        click.echo(f"  ... and {summary.refused - SHOWN_REFUSALS} more refusals (--json lists "
+                   "them)")
+    return status
+
+
+@click.command("sweep")
+@click.option("--now", metavar="TIME", help="Business time of the sweep (default: the clock). "
+              "The same --now gives the same result.")
+@workers_option
+@job_option
+@db_option
+@json_option
+def sweep_command(now: str | None, workers: int, dry_run: bool, job: str | None,
+                  db: str | None, as_json: bool) -> int:
+    """Apply the workflows' deadlines to every open case.
+
+    Escalates dispatched or in-progress cases past their deadline to the parent unit
+    (reason "overdue"), closes resolved cases nobody objected to in time, expires volunteer
+    tasks nobody claimed, and lists closed cases due a revisit. Safe to run again, or after
+    it was killed: only what is still due changes.
+
+    \b
+    Examples:
+      casework sweep --now 2024-06-01T08:00+08:00 --dry-run
+      casework sweep --workers 2 --json > sweep.json
+      casework sweep --now 2024-06-01T08:00+08:00 --job nightly-0601 --workers 2   (on each
+                                                                  machine, same database)
+    """
+    app = open_app(db)
+    moment = parse_when(now, "--now") or utc_now()
+    summary = run(app, sweep_job(app, moment, job), workers, dry_run, "sweeping")
+    status = print_job(summary, as_json, {"now": moment.isoformat()})
+    if not as_json and summary.listed:
+        click.echo(f"{len(summary.listed)} closed cases are due a revisit (--json lists them)")
+    return status
+
+
+@click.command("migrate")
+@click.argument("kind")
+@click.option("--to-version", "to_version", type=int, required=True, metavar="N")
+@workers_option
+@job_option
+@actor_options
+@db_option
+@json_option
+def migrate_command(kind: str, to_version: int, workers: int, dry_run: bool, job: str | None,
+                    actor: str | None, roles: tuple[str, ...], db: str | None,
+                    as_json: bool) -> int:
+    """Move the cases of KIND running an older workflow version to version N.
+
+    Uses the state mapping version N declares for older versions (a state of the same name
+    maps to itself). Each migration is a recorded event; cases in a state with no mapping
+    are listed as refused and left alone. Extra definition folders: $CASEWORK_WORKFLOWS.
+
+    \b
+    Example:
+      CASEWORK_WORKFLOWS=./site-workflows casework migrate petition --to-version 2 --dry-run
+    """
+    app = open_app(db)
+    who = make_actor(actor, roles) if actor or roles or os.environ.get("CASEWORK_ACTOR") \
+        else SYSTEM
+    return print_job(run(app, migration_job(app, kind, to_version, who, job), workers,
+                         dry_run, "migrating"), as_json)
+
+
+@click.command("reprocess")
+@click.option("--where", "conditions", multiple=True, metavar="NAME=VALUE",
+              help="Select cases: kind, state, stage, unit (a prefix), grade, opened_before, "
+                   "opened_after (repeat; all must hold).")
+@click.option("--trigger", required=True, help="The trigger to fire on each case.")
+@click.argument("pairs", nargs=-1, metavar="[NAME=VALUE]...")
+@click.option("--at", metavar="TIME", help="Business time (ISO 8601); default now.")
+@click.option("--job", "job", metavar="NAME",
+              help="Name the job (default: derived from trigger, fields and filter); a rerun "
+                   "of the same job skips the cases it already changed, and workers started "
+                   "with the same name, on any machine, share its cases.")
+@workers_option
+@actor_options
+@db_option
+@json_option
+def reprocess_command(conditions: tuple[str, ...], trigger: str, pairs: tuple[str, ...],
+                      at: str | None, job: str | None, workers: int, dry_run: bool,
+                      actor: str | None, roles: tuple[str, ...], db: str | None,
+                      as_json: bool) -> int:
+    """Fire one trigger on every case a filter selects, each checked as a normal command.
+
+    Cases the engine refuses are reported, not half-done.
+
+    \b
+    Example:
+      casework reprocess --where kind=petition --where state=in_progress \\
+        --where unit=guanlan/guancheng --trigger note note="weekly review" \\
+        --actor boss --role supervisor --dry-run
+    """
+    app = open_app(db)
+    try:
+        where = CaseFilter.parse(parse_fields(conditions))
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--where") from None
+    batch_job = reprocess_job(app, where, trigger, make_actor(actor, roles),
+                              parse_when(at, "--at"), parse_fields(pairs), job)
+    return print_job(run(app, batch_job, workers, dry_run, "reprocessing"), as_json)

@@ -1,0 +1,201 @@
+"""One case at a time: open, fire, show, history, forget."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import click
+
+from casework import Actor, Casework
+from projections.case_ids import expand_case_id
+
+from .options import (
+    actor_options,
+    db_option,
+    json_option,
+    make_actor,
+    open_app,
+    parse_fields,
+    parse_when,
+)
+from .output import history_table, to_json, when
+
+
+@click.command("open")
+@click.argument("kind")
+@click.option("--field", "-f", "pairs", multiple=True, metavar="NAME=VALUE",
+              help="A field of the opening trigger (repeat).")
+@click.option("--at", metavar="TIME", help="Business time (ISO 8601); default now.")
+@click.option("--person", metavar="ID",
+              help="The resident's person id (shown by casework show) when they have cases "
+                   "already: their personal fields then share one key.")
+@actor_options
+@db_option
+@json_option
+def open_command(kind: str, pairs: tuple[str, ...], at: str | None, person: str | None,
+                 actor: str | None, roles: tuple[str, ...], db: str | None,
+                 as_json: bool) -> None:
+    """Open a case of KIND (petition, enterprise_request, volunteer_task).
+
+    Personal fields (petitioner, phone, address, contact) are stored encrypted under the key
+    of the case's person: a new one, or the one --person names.
+
+    \b
+    Example:
+      casework open petition --actor li --role intake \\
+        -f channel=hotline -f title="Broken manhole cover" -f location=guanlan/guancheng
+    """
+    app = open_app(db, create=True)
+    case_id = app.open_case(kind, make_actor(actor, roles), parse_when(at, "--at"),
+                            person=person, **parse_fields(pairs))
+    if as_json:
+        click.echo(to_json(case_view_dict(app, case_id)))
+    else:
+        click.echo(str(case_id))
+
+
+@click.command("fire")
+@click.argument("case")
+@click.argument("trigger")
+@click.argument("pairs", nargs=-1, metavar="[NAME=VALUE]...")
+@click.option("--at", metavar="TIME", help="Business time (ISO 8601); default now.")
+@actor_options
+@db_option
+@json_option
+def fire_command(case: str, trigger: str, pairs: tuple[str, ...], at: str | None,
+                 actor: str | None, roles: tuple[str, ...], db: str | None,
+                 as_json: bool) -> None:
+    """Fire TRIGGER on CASE (an id, or a unique prefix of one).
+
+    \b
+    Example:
+      casework fire 7931a699 assess grade=B category=road --actor li --role assessor
+    """
+    app = open_app(db)
+    view = app.fire(expand_case_id(app, case), trigger, make_actor(actor, roles),
+                    parse_when(at, "--at"), **parse_fields(pairs))
+    if as_json:
+        click.echo(to_json(case_view_dict(app, view.id)))
+    else:
+        click.echo(f"{view.id}  {trigger}: now {view.state} ({view.stage})")
+
+
+def case_view_dict(app: Casework, case_id: UUID, as_of: datetime | None = None,
+                   actor: Actor | None = None) -> dict[str, Any]:
+    """The case as data, with what the actor may do next (when one is given, and now)."""
+    data = app.get_case(case_id, as_of=as_of, actor=actor).as_dict()
+    if actor is not None and as_of is None:
+        data["allowed_triggers"] = app.allowed_triggers(case_id, actor)
+    return data
+
+
+@click.command("show")
+@click.argument("case")
+@click.option("--as-of", metavar="TIME", help="Show the case as it was at this business time.")
+@actor_options
+@db_option
+@json_option
+def show_command(case: str, as_of: str | None, actor: str | None, roles: tuple[str, ...],
+                 db: str | None, as_json: bool) -> None:
+    """Show a case: state, stage, unit, deadline, fields, and what the actor may do next.
+
+    \b
+    Example:
+      casework show 7931a699 --actor wang --role handler
+      casework show 7931a699 --as-of 2024-05-03T12:00+08:00
+    """
+    app = open_app(db)
+    who = make_actor(actor, roles)
+    data = case_view_dict(app, expand_case_id(app, case), parse_when(as_of, "--as-of"), who)
+    if as_json:
+        click.echo(to_json(data))
+        return
+    click.echo(case_text(data, who))
+
+
+def case_text(data: dict[str, Any], who: Actor) -> str:
+    lines = [f"case      {data['id']}  ({data['kind']} v{data['version']})",
+             f"state     {data['state']}  (stage {data['stage']})",
+             f"unit      {data['unit'] or '-'}"]
+    if data["person"]:
+        lines.append(f"person    {data['person']}")
+    lines.append(f"grade     {data['grade'] or '-'}   deadline {when(data['deadline'])}")
+    lines.append(f"opened    {when(data['opened_at'])}   last change {when(data['updated_at'])}"
+                 f"   events {data['events']}")
+    if data["escalations"] or data["reopens"]:
+        lines.append(f"escalated {data['escalations']}x   reopened {data['reopens']}x")
+    if data["volunteers"]:
+        lines.append(f"volunteers {', '.join(data['volunteers'])}")
+    if data["tasks"]:
+        lines.append(f"tasks     {', '.join(data['tasks'])}")
+    lines.append("fields")
+    width = max((len(k) for k in data["fields"]), default=0)
+    lines += [f"  {name.ljust(width)}  {value}" for name, value in data["fields"].items()]
+    if "allowed_triggers" in data:
+        allowed = ", ".join(data["allowed_triggers"]) or "nothing"
+        lines.append(f"next      {who.id} ({', '.join(who.roles) or 'no roles'}) may: {allowed}")
+    return "\n".join(lines)
+
+
+@click.command("history")
+@click.argument("case")
+@click.option("--as-of", metavar="TIME", help="Only what had happened by this business time.")
+@actor_options
+@db_option
+@json_option
+def history_command(case: str, as_of: str | None, actor: str | None, roles: tuple[str, ...],
+                    db: str | None, as_json: bool) -> None:
+    """The timeline of a case: when, who (role), trigger, from → to, fields.
+
+    \b
+    Example:
+      casework history 7931a699
+      casework history 7931a699 --json | jq '.[].trigger'
+    """
+    app = open_app(db)
+    entries = app.history(expand_case_id(app, case), as_of=parse_when(as_of, "--as-of"),
+                          actor=make_actor(actor, roles))
+    if as_json:
+        click.echo(to_json([entry.__dict__ for entry in entries]))
+        return
+    click.echo(history_table(entries))
+
+
+@click.command("forget")
+@click.argument("person", required=False)
+@click.option("--case", "case", metavar="CASE",
+              help="Forget the person of this case (an id, or a unique prefix of one).")
+@click.option("--at", metavar="TIME", help="When, as recorded (ISO 8601); default now.")
+@actor_options
+@db_option
+@json_option
+def forget_command(person: str | None, case: str | None, at: str | None, actor: str | None,
+                   roles: tuple[str, ...], db: str | None, as_json: bool) -> None:
+    """Forget a resident: delete the key of PERSON (or of the person of --case).
+
+    Their personal fields, in every one of their cases, then read as [erased] in show,
+    history, export and the revisit list; the cases, their histories, reports and the audit
+    are unchanged. Who forgot them and when is recorded (nothing personal). It cannot be
+    undone, so only a supervisor (or the system) may do it.
+
+    \b
+    Examples:
+      casework forget 3f2a9c1e-0b7d-4a35-9e61-2c4d8f0a1b23 --actor boss --role supervisor
+      casework forget --case 7931a699 --actor boss --role supervisor
+    """
+    if (person is None) == (case is None):
+        raise click.UsageError("give a PERSON or --case CASE (one of them)")
+    app = open_app(db)
+    if case is not None:
+        person = app.person_of(expand_case_id(app, case))
+    assert person is not None
+    done = app.forget(person, make_actor(actor, roles), parse_when(at, "--at"))
+    if as_json:
+        click.echo(to_json(done.__dict__))
+    elif done.already:
+        click.echo(f"person {done.person} was already forgotten, on {when(done.at)} by "
+                   f"{done.actor} ({done.role})")
+    else:
+        click.echo(f"forgot person {done.person}: their personal fields now read as [erased]")

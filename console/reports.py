@@ -1,0 +1,123 @@
+"""Read models and reports: report, rebuild, project."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from projections import ReadModel
+from projections.audit import rows_a_rebuild_would_change
+from projections.filters import Filters
+from projections.rebuild import rebuild
+from projections.rendering import report_csv, report_text
+from projections.report import GROUPINGS, report
+
+from .options import db_option, json_option, open_app, parse_when
+from .output import amount, progress_bar, to_json
+
+
+@click.command("report")
+@click.option("--kind", help="Only cases of this kind.")
+@click.option("--unit", metavar="PREFIX", help="Only cases at this unit or below it.")
+@click.option("--since", metavar="TIME", help="Only cases opened at or after this time.")
+@click.option("--until", metavar="TIME", help="Only cases opened before this time.")
+@click.option("--by", type=click.Choice(GROUPINGS), help="One row per value of this.")
+@click.option("--now", metavar="TIME", help="Judge open deadlines at this time (default now).")
+@click.option("--csv", "as_csv", is_flag=True, help="Print the rows as CSV.")
+@db_option
+@json_option
+def report_command(kind: str | None, unit: str | None, since: str | None, until: str | None,
+                   by: str | None, now: str | None, as_csv: bool, db: str | None,
+                   as_json: bool) -> None:
+    """Resolution, local resolution, deadlines, satisfaction and hot spots.
+
+    \b
+    Examples:
+      casework report
+      casework report --kind petition --by community
+      casework report --unit guanlan/guancheng --since 2024-05-01 --json
+    """
+    app = open_app(db)
+    filters = Filters(kind, unit, parse_when(since, "--since"), parse_when(until, "--until"))
+    filters.check(app)
+    with ReadModel(app) as read_model:
+        figures = report(read_model, filters, by=by, now=parse_when(now, "--now"))
+    if as_json:
+        click.echo(to_json(figures.as_dict()))
+    elif as_csv:
+        click.echo(report_csv(figures), nl=False)
+    else:
+        click.echo(report_text(figures))
+
+
+@click.command("rebuild")
+@click.option("--dry-run", is_flag=True,
+              help="List the rows a rebuild would change (it changes none on a sound store).")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Processes to share the rebuild (cases are split by id). With more than "
+                   "one, the rows are built beside the read model, which reports go on "
+                   "using until the new rows replace it; a killed rebuild resumes.")
+@db_option
+@json_option
+def rebuild_command(dry_run: bool, workers: int, db: str | None, as_json: bool) -> int:
+    """Drop the read models and build them again from the events.
+
+    Reports afterwards are identical to before: the events are the truth. Safe to run again
+    after an interruption: it starts over (with --workers, it goes on where it was).
+
+    \b
+    Example:
+      casework rebuild --db sqlite:///cases.db
+      casework rebuild --dry-run
+      casework rebuild --workers 2 --db postgresql://...
+    """
+    app = open_app(db)
+    if dry_run:
+        with ReadModel(app) as read_model:
+            findings = rows_a_rebuild_would_change(read_model)
+        if as_json:
+            click.echo(to_json({"dry_run": True,
+                                "rows_to_change": [f.as_dict() for f in findings]}))
+        else:
+            for finding in findings:
+                click.echo(str(finding))
+            click.echo(f"a rebuild would change {amount(len(findings), 'row')}")
+        return 0
+    with progress_bar(app.recorded_events(), "rebuilding") as bar:
+        applied = rebuild(app, workers, bar.update)
+    if as_json:
+        click.echo(to_json({"events": applied}))
+    else:
+        click.echo(f"rebuilt the read models from {applied} events")
+    return 0
+
+
+@click.command("project")
+@click.option("--follow", is_flag=True, help="Keep going: apply new events as they arrive.")
+@click.option("--interval", default=1.0, show_default=True, metavar="SECONDS",
+              type=click.FloatRange(min=0.01, max=86400),
+              help="With --follow, how often to look for new events.")
+@db_option
+def project_command(follow: bool, interval: float, db: str | None) -> None:
+    """Bring the read models up to date with the events (reports do this too).
+
+    \b
+    Example:
+      casework project --follow &     keep read models current for other processes
+    """
+    if not interval > 0:  # NaN passes FloatRange
+        raise click.BadParameter(f"{interval} is not a number of seconds", param_hint="--interval")
+    app = open_app(db)
+    with ReadModel(app) as read_model:
+        try:
+            applied = read_model.catch_up()
+            click.echo(f"applied {applied} events; at notification {read_model.position()}")
+            while follow:
+                time.sleep(interval)
+                applied = read_model.catch_up()
+                if applied:
+                    click.echo(f"applied {applied} events; at notification "
+                               f"{read_model.position()}")
+        except KeyboardInterrupt:
+            pass

@@ -1,0 +1,119 @@
+"""Cases in and out: export, import."""
+
+from __future__ import annotations
+
+import click
+
+from casework.transfer.files import STDIN, FileImport
+from casework.transfer.formats import FORMATS, export, exportable, importable
+from casework.transfer.importing import ImportResult, RejectFile, rejects_path_for
+
+from .options import db_option, json_option, open_app
+from .output import amount, one_line, progress_bar, to_json
+
+SHOWN_REJECTS = 10
+
+
+@click.command("export")
+@click.option("--format", "fmt", type=click.Choice(exportable()), default="jsonl",
+              show_default=True, help="jsonl: one case per line, with its full history.")
+@click.option("--output", "-o", metavar="FILE", default="-",
+              help="Write here (default: standard output); the file appears once complete.")
+@click.option("--without-keys", is_flag=True,
+              help="Leave out the persons' keys: personal fields read as [erased] where the "
+                   "file is imported.")
+@db_option
+def export_command(fmt: str, output: str, without_keys: bool, db: str | None) -> None:
+    """Write every case with its full event history, to import elsewhere.
+
+    One JSON object per case and line: id, kind, and its events with every attribute (type,
+    version, recorded time, business time, actor, role, trigger, states, fields, changes,
+    hash), times in ISO 8601. casework import recreates exactly the same events. Personal
+    fields stay encrypted; the persons' keys come first, one line each (unless
+    --without-keys), with who was forgotten: keep a file with keys as safe as the database.
+
+    \b
+    Examples:
+      casework export -o cases.jsonl
+      casework export --db sqlite:///old.db | casework import - --db sqlite:///new.db
+    """
+    app = open_app(db)
+    with (
+        click.open_file(output, "w", encoding="utf-8", atomic=output != "-") as out,
+        progress_bar(app.recorded_events(), "exporting") as bar,
+    ):
+        exported = export(app, fmt, out, progress=bar.update, with_keys=not without_keys)
+    click.echo(f"exported {exported} cases" + ("" if output == "-" else f" to {output}"),
+               err=True)
+
+
+@click.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@click.option("--format", "fmt", type=click.Choice(importable()), default="jsonl",
+              show_default=True,
+              help="; ".join(f"{name}: {f.description}" for name, f in FORMATS.items()) + ".")
+@click.option("--rejects", "rejects_path", metavar="FILE",
+              help="Where rejected rows go (default: NAME.rejects.EXT in the working "
+                   "directory, e.g. cases.rejects.jsonl).")
+@click.option("--dry-run", is_flag=True,
+              help="Check every row and report; store nothing and write no reject file.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Processes to share the import (cases are split by id; each reads the "
+                   "file). Standard input and dry runs are read by one process.")
+@db_option
+@json_option
+def import_command(file: str, fmt: str, rejects_path: str | None, dry_run: bool,
+                   workers: int, db: str | None, as_json: bool) -> int:
+    """Import cases from FILE (- for standard input); bad rows are set aside, not fatal.
+
+    Each case is checked as casework audit checks it (hash chain, versions, transitions, a
+    known workflow) and stored all or nothing; a case already stored exactly as given is
+    skipped, so importing a file twice adds nothing. Rejected rows are listed on stderr with
+    their line numbers and written to the reject file, to fix and import again; the rest is
+    imported. Exit status 0 when nothing was rejected, 8 otherwise.
+
+    With --format nyc311 each row of an NYC Open Data 311 CSV becomes a petition, opened,
+    graded, dispatched to its agency (nyc/nypd, ...), accepted, and resolved and closed when
+    the request was; its Unique Key is the idempotency key (see casework/transfer/nyc311.py).
+
+    \b
+    Examples:
+      casework import cases.jsonl --db sqlite:///copy.db
+      casework import cases.jsonl --rejects bad.jsonl
+      casework import 311.csv --format nyc311 --rejects 311-bad.csv
+      casework import 311.csv --format nyc311 --dry-run
+      casework import 311.csv --format nyc311 --workers 2 --db postgresql://...
+    """
+    app = open_app(db, create=True)
+    rejects = RejectFile(rejects_path or rejects_path_for(file))
+    if file != STDIN and rejects.path.exists() and rejects.path.samefile(file):
+        raise click.BadParameter("it is the file being imported", param_hint="--rejects")
+    plan = FileImport(file, fmt, workers, dry_run)
+    with progress_bar(plan.bytes_to_read(), f"importing {file}") as bar:
+        try:
+            result = plan.run(app, rejects, bar.update)
+        finally:
+            rejects.close()
+    _report_import(result, rejects, as_json, dry_run)
+    return 8 if result.rejected else 0
+
+
+def _report_import(result: ImportResult, rejects: RejectFile, as_json: bool,
+                   dry_run: bool = False) -> None:
+    where = str(rejects.path) if rejects.written else None
+    for line, reason in result.rejected[:SHOWN_REJECTS]:
+        click.echo(f"line {line}: {one_line(reason)}", err=True)
+    if len(result.rejected) > SHOWN_REJECTS:
+        click.echo(f"... and {len(result.rejected) - SHOWN_REJECTS} more", err=True)
+    if as_json:
+        click.echo(to_json({**result.as_dict(), "rejects_file": where, "dry_run": dry_run}))
+        return
+    verb = "would import" if dry_run else "imported"
+    summary = f"{verb} {amount(result.imported, 'case')}"
+    if result.keys:
+        summary += f" (and {result.keys} persons' keys)"
+    summary += f", skipped {result.skipped} already present"
+    if result.rejected:
+        summary += f", rejected {len(result.rejected)}"
+        summary += f" (written to {where})" if where else ""
+    click.echo(summary)

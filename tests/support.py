@@ -1,0 +1,137 @@
+"""Helpers several test modules share: how to run the installed command, cases to work on,
+and what a user checks of a result."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import Result
+from sqlalchemy import select
+
+from casework import Actor, Casework, WorkflowRegistry
+from casework.case import GENESIS, chain_hash
+from projections import ReadModel
+from projections.tables import case_summary
+from workflows import DEFINITIONS
+
+from .conftest import REGISTRY, new_app
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "nyc311"
+"""The NYC 311 extracts beside the checkout."""
+real_data = pytest.mark.skipif(not DATA.is_dir(),
+                               reason=f"the NYC 311 extracts are not at {DATA}")
+
+T0 = datetime(2024, 5, 6, 9, 0, tzinfo=UTC)
+CLERK = Actor("clerk", roles=["intake", "assessor", "dispatcher"])
+HANDLER = Actor("handler", roles=["handler"])
+COMMUNITIES = ["guanlan/guancheng", "guanlan/xinlan", "guanlan/kukeng"]
+
+
+def casework_command() -> list[str]:
+    """The installed ``casework`` of this interpreter's environment, else the checkout's."""
+    installed = shutil.which("casework")
+    if installed and Path(installed).parent == Path(sys.executable).parent:
+        return [installed]
+    return [sys.executable, str(REPO / "cli.py")]
+
+
+def overdue_petitions(app: Casework, count: int) -> list[str]:
+    """``count`` grade-A petitions dispatched to a community at T0: overdue two hours later."""
+    batch = app.batch()
+    ids = []
+    for n in range(count):
+        case_id = batch.open_case("petition", CLERK, T0, channel="hotline", title=f"case {n}")
+        batch.fire(case_id, "assess", CLERK, T0, grade="A", category="road")
+        batch.fire(case_id, "dispatch", CLERK, T0, unit=COMMUNITIES[n % 3])
+        if n % 2:
+            batch.fire(case_id, "accept", HANDLER, T0)
+        ids.append(str(case_id))
+    batch.commit()
+    return ids
+
+
+def business_history(app: Casework, case_id: str) -> list[tuple]:
+    """A case's history without recording times and hashes (which differ between runs)."""
+    return [(e.sequence, e.at, e.actor, e.role, e.trigger, e.from_state, e.to_state,
+             e.fields, e.changes) for e in app.history(case_id)]
+
+
+def summary_rows(read_model: ReadModel) -> list[dict[str, Any]]:
+    """Every read-model row, by id: what a comparison of two read models compares."""
+    with read_model.engine.connect() as conn:
+        return [dict(r._mapping) for r in
+                conn.execute(select(case_summary).order_by(case_summary.c.id))]
+
+
+def assert_one_line_error(result: Result, code: int, *fragments: str) -> str:
+    """The documented code, exactly one line on stderr starting with "casework:", nothing on
+    stdout, and no traceback."""
+    assert isinstance(result.exception, SystemExit), result.exception  # not a crash
+    assert result.exit_code == code, (result.exit_code, result.stderr)
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("casework: "), lines[0]
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+    return lines[0]
+
+
+def rehashed(record: dict[str, Any]) -> dict[str, Any]:
+    """The line with its hash chain recomputed: how a careful producer writes its own lines.
+
+    Times are hashed as ISO 8601 text, which is how they stand in the line already."""
+    head = GENESIS
+    for event in record["events"]:
+        content = {k: v for k, v in event.items()
+                   if k not in {"type", "version", "timestamp", "hash", "datetimes"}}
+        content.update(id=record["id"], version=event["version"], recorded_at=event["timestamp"])
+        head = event["hash"] = chain_hash(head, content)
+    return record
+
+
+PETITION_V2_TRIGGERS = """
+[[triggers]]
+name = "hold"
+from = ["handling"]
+to = "on_hold"
+roles = ["handler"]
+fields.reason = { type = "text", required = true }
+
+[[triggers]]
+name = "resume"
+from = ["on_hold"]
+to = "handling"
+roles = ["handler"]
+"""
+PETITION_V2_MIGRATION = """
+[migrations.from_1]
+in_progress = "handling"
+"""
+
+
+def petition_v2(folder: Path) -> WorkflowRegistry:
+    """Petition v2: 'in_progress' is renamed 'handling', and a new state 'on_hold' is added."""
+    text = (DEFINITIONS / "petition.toml").read_text(encoding="utf-8")
+    text = text.replace("version = 1", "version = 2", 1)
+    text = text.replace('"in_progress"', '"handling"').replace("in_progress ", "handling ")
+    text += PETITION_V2_TRIGGERS
+    text = text.replace("[states]\n", '[states]\non_hold     = { stage = "follow_up" }\n', 1)
+    text += PETITION_V2_MIGRATION
+    (folder / "petition.v2.toml").write_text(text, encoding="utf-8")
+    for name in ("petition.toml", "enterprise_request.toml", "volunteer_task.toml"):
+        shutil.copy(DEFINITIONS / name, folder / name)
+    return WorkflowRegistry.from_directory(folder)
+
+
+def running_v1_then_v2(folder: Path, registry_v2: WorkflowRegistry) -> tuple[Casework, Casework]:
+    """The same database, before and after version 2 of the petition was installed."""
+    url = f"sqlite:///{folder / 'cases.db'}"
+    return new_app(url, workflows=REGISTRY), new_app(url, workflows=registry_v2)

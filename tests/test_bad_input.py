@@ -141,6 +141,7 @@ def test_an_actor_id_is_checked_like_a_string_field(actor: Any) -> None:
         Actor(actor, roles=["intake"])
 
 
+@pytest.mark.slow
 def test_arguments_that_are_not_utf8_are_one_line_and_record_nothing(db: str) -> None:
     """What a terminal in another encoding sends: the bytes reach Python surrogate-escaped."""
     environment = {**os.environ, "PYTHONPATH": str(REPO), "CASEWORK_DB": db}

@@ -16,6 +16,8 @@ import pytest
 
 from benchmarks.fixtures import sample_path
 
+pytestmark = pytest.mark.slow  # subprocesses, several processes, or many examples
+
 CHECKOUT = Path(__file__).resolve().parent.parent
 
 FIGURES = ["petition lifecycle", "NYC 311 import", "read-model rebuild", "load a case",

@@ -530,6 +530,7 @@ def _console_script() -> Any:
                         id="python cli.py, as the casework script is not installed")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("casework", [_console_script()])
 def test_a_real_process_prints_results_and_one_line_errors(casework: list[str],
                                                            tmp_path: Path) -> None:

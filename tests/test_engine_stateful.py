@@ -29,6 +29,8 @@ from casework.workflow import OPEN, Workflow
 
 from .conftest import NO_POSTGRES, POSTGRES_URL, REGISTRY, Clock, database, new_app
 
+pytestmark = pytest.mark.slow  # subprocesses, several processes, or many examples
+
 ACTORS = [
     Actor("clerk", roles=["intake", "assessor", "dispatcher"]),
     Actor("handler", roles=["handler"]),

@@ -30,6 +30,8 @@ from projections import ReadModel
 from .conftest import NO_POSTGRES, POSTGRES_URL, postgres_schema
 from .support import REPO, casework_command, summary_rows
 
+pytestmark = pytest.mark.slow  # subprocesses, several processes, or many examples
+
 NYC_SAMPLE = REPO.parent / "shared" / "data" / "nyc311" / "311_subset.micro.csv"
 CLERK = Actor("li", roles=["intake"])
 LOCK_TIMEOUT = "1"

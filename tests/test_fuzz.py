@@ -37,6 +37,8 @@ from workflows import ORGANISATION as ALL_UNITS
 from .conftest import ORGANISATION, REGISTRY, new_app
 from .support import rehashed
 
+pytestmark = pytest.mark.slow  # subprocesses, several processes, or many examples
+
 NYC_SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "nyc311" / \
     "311_nyc_sample.csv"
 NEW_YORK_AND_GUANLAN = Organisation.load(ALL_UNITS)

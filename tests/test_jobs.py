@@ -117,6 +117,7 @@ def test_two_sweeps_with_the_same_now_equal_one(database_url: str) -> None:
         assert business_history(twice, case_id) == business_history(once, case_id)
 
 
+@pytest.mark.slow
 def test_one_worker_equals_four_workers(tmp_path: Path) -> None:
     one = Casework(f"sqlite:///{tmp_path / 'one.db'}", workflows=REGISTRY,
                    organisation=ORGANISATION)
@@ -132,6 +133,7 @@ def test_one_worker_equals_four_workers(tmp_path: Path) -> None:
         assert business_history(four, case_id) == business_history(one, case_id)
 
 
+@pytest.mark.slow
 def test_a_sweep_killed_part_way_finishes_on_the_rerun_with_every_case_escalated_once(
         tmp_path: Path) -> None:
     database = tmp_path / "kill.db"
@@ -303,6 +305,7 @@ def varied_cases() -> Casework:
     return app
 
 
+@pytest.mark.slow
 @settings(max_examples=60)
 @given(where=FILTERS)
 def test_a_reprocess_dry_run_selects_exactly_what_a_plain_filter_over_get_case_selects(

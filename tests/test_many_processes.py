@@ -27,6 +27,8 @@ from projections.selection import Candidates
 from .conftest import database, new_app
 from .support import summary_rows
 
+pytestmark = pytest.mark.slow  # subprocesses, several processes, or many examples
+
 T0 = datetime(2024, 5, 6, 9, 0, tzinfo=UTC)
 CLERK = Actor("clerk", roles=["intake", "assessor", "dispatcher"])
 HANDLER = Actor("handler", roles=["handler", "supervisor"])

@@ -62,6 +62,7 @@ def imported() -> Iterator[dict[str, tuple[Casework, ImportResult]]]:
         app.close()
 
 
+@pytest.mark.slow
 @real_data
 @pytest.mark.parametrize("name", FILES)
 def test_every_row_is_imported_or_rejected(imported, name: str) -> None:
@@ -70,6 +71,7 @@ def test_every_row_is_imported_or_rejected(imported, name: str) -> None:
     assert result.skipped == 0
 
 
+@pytest.mark.slow
 @real_data
 def test_the_only_bad_row_closes_in_1900_before_it_was_created(imported) -> None:
     assert imported["311_subset.micro.csv"][1].rejected == [CLOSED_BEFORE_CREATED]
@@ -80,6 +82,7 @@ def test_the_only_bad_row_closes_in_1900_before_it_was_created(imported) -> None
         app.get_case(case_id_of("19944912"))  # the request on line 1604: nothing recorded
 
 
+@pytest.mark.slow
 @real_data
 @pytest.mark.parametrize("name", FILES)
 def test_each_petition_says_what_its_row_says(imported, name: str) -> None:
@@ -110,6 +113,7 @@ def test_each_petition_says_what_its_row_says(imported, name: str) -> None:
             assert (case.state, case.stage) == ("in_progress", "follow_up"), line
 
 
+@pytest.mark.slow
 @real_data
 def test_a_closed_request_has_the_whole_history_at_the_citys_times(imported) -> None:
     app = imported["311_nyc_sample.csv"][0]
@@ -123,6 +127,7 @@ def test_a_closed_request_has_the_whole_history_at_the_citys_times(imported) -> 
     assert history[4].fields == {"resolution": "The Department of Finance resolved this issue."}
 
 
+@pytest.mark.slow
 @real_data
 def test_the_older_schema_without_channel_or_resolution_imports(imported) -> None:
     app = imported["311-service-requests.sample.csv"][0]
@@ -131,6 +136,7 @@ def test_the_older_schema_without_channel_or_resolution_imports(imported) -> Non
     assert case.deadline == new_york_time("10/31/2013 10:08:41 AM")
 
 
+@pytest.mark.slow
 @real_data
 @pytest.mark.parametrize("name", FILES)
 def test_importing_a_file_again_adds_nothing(imported, name: str) -> None:
@@ -142,6 +148,7 @@ def test_importing_a_file_again_adds_nothing(imported, name: str) -> None:
     assert app.recorder.max_notification_id() == events
 
 
+@pytest.mark.slow
 @real_data
 def test_requests_already_imported_from_another_file_are_skipped(imported) -> None:
     # The 999-row sample is the first half of the 2,000-row subset, minus the bad row.

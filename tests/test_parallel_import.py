@@ -37,6 +37,8 @@ from .support import (
     summary_rows,
 )
 
+pytestmark = pytest.mark.slow  # subprocesses, several processes, or many examples
+
 NYC = DATA / "311_subset.micro.csv"
 
 

@@ -29,6 +29,8 @@ from projections.report import report
 from .conftest import database
 from .support import REPO, casework_command, summary_rows
 
+pytestmark = pytest.mark.slow  # subprocesses, several processes, or many examples
+
 HANDLER = Actor("wang", roles=["handler", "supervisor"])
 
 

@@ -208,6 +208,7 @@ def allowed_actor(data: st.DataObject, roles: tuple[str, ...]) -> Actor:
     return data.draw(st.sampled_from([a for a in ACTORS if a.role_for(roles)]), label="actor")
 
 
+@pytest.mark.slow
 @given(data=st.data(), page_size=st.integers(1, 4), by=st.sampled_from([None, *GROUPINGS]))
 def test_incremental_read_model_equals_rebuild_and_replay(data: st.DataObject, page_size: int,
                                                          by: str | None) -> None:

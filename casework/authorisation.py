@@ -42,8 +42,8 @@ class Authorisation:
         """Whether a case at ``unit`` is within the actor's part of the organisation."""
         check_actor(actor)
         if actor.unit is not None and actor.unit not in self.organisation:
-            raise InvalidField("actor", f"{actor.id} is bound to {actor.unit!r}, which is not "
-                                        "a unit of the organisation")
+            raise InvalidField("actor", f"{actor.id} is bound to a unit that does not exist: "
+                                        f"{self.organisation.unknown(actor.unit)}")
         return actor.reaches(unit)
 
     def check_reach(self, actor: Actor, case: Case, action: str) -> None:

@@ -43,7 +43,9 @@ _TOP_KEYS = {"name", "version", "title", "description", "initial", "states", "tr
              "grades", "settings", "migrations", "report"}
 _STATE_KEYS = {"stage", "terminal", "outcome", "description"}
 _TRIGGER_KEYS = {"name", "from", "to", "roles", "fields", "guards", "effects", "branches",
-                 "spawns", "description"}
+                 "spawns", "description", "assignee"}
+ASSIGNS_ACTOR = "actor"
+"""``assignee = "actor"``: whoever fires the trigger takes the case on."""
 _FIELD_KEYS = {"type", "required", "choices", "min", "max", "description", "personal",
                "contact"}
 PERSONAL_TYPES = ("string", "text")
@@ -205,6 +207,10 @@ def _fields(problems: _Problems, where: str, table: Any) -> dict[str, FieldSpec]
         if not isinstance(contact, bool):
             problems.add(field_where, "contact must be true or false")
             continue
+        description = spec.get("description", "")
+        if not isinstance(description, str):
+            problems.add(field_where, "description must be text")
+            continue
         fields[name] = FieldSpec(
             name=name,
             type=kind,
@@ -214,6 +220,7 @@ def _fields(problems: _Problems, where: str, table: Any) -> dict[str, FieldSpec]
             max=spec.get("max"),
             personal=personal,
             contact=contact,
+            description=description,
         )
     return fields
 
@@ -272,6 +279,11 @@ def _triggers(problems: _Problems, entries: Any, states: dict[str, State],
         branches = _branches(problems, where, spec.get("branches", []), states)
         _check_effects(problems, where, (*effects, *(e for b in branches for e in b.effects)),
                        fields, grades)
+        assignee = spec.get("assignee")
+        if assignee is not None and assignee != ASSIGNS_ACTOR and (
+                assignee not in fields or fields[assignee].type != "string"):
+            problems.add(where, f"assignee must be {ASSIGNS_ACTOR!r} or one of its string "
+                                f"fields, not {assignee!r}")
         triggers[name] = Trigger(
             name=name,
             sources=tuple(sources),
@@ -283,6 +295,7 @@ def _triggers(problems: _Problems, entries: Any, states: dict[str, State],
             branches=branches,
             spawns=spec.get("spawns"),
             description=str(spec.get("description", "")),
+            assignee=assignee,
         )
     return triggers
 

@@ -39,6 +39,7 @@ class FieldSpec:
     """It identifies a person: stored encrypted under their key (see casework.personal)."""
     contact: bool = False
     """How to reach the petitioner: listed for the revisit team (see casework.jobs.sweep)."""
+    description: str = ""
 
     def describe(self) -> str:
         """What the field accepts, in words, for help and error messages."""
@@ -132,7 +133,7 @@ def _unit(spec: FieldSpec, value: Any, organisation: Organisation | None) -> str
         raise TypeError(f"{value!r} is not a unit path")
     path = value.strip().strip("/")
     if organisation is not None and path not in organisation:
-        raise InvalidField(spec.name, f"no unit {value!r} in the organisation")
+        raise InvalidField(spec.name, organisation.unknown(value))
     return path
 
 

@@ -9,6 +9,7 @@ escalation is "drop the last segment" and "below" is a path prefix.
 from __future__ import annotations
 
 import csv
+import difflib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,8 @@ DEPARTMENT = "department"
 # How high a unit stands: 0 is the top. A department counts as community level, so a case
 # that must go "at least to the community" may go to a department.
 RANK = {level: rank for rank, level in enumerate(LEVELS)} | {DEPARTMENT: 1}
+SUGGESTIONS = 3
+"""How many units an error about an unknown one suggests."""
 
 
 @dataclass(frozen=True)
@@ -137,6 +140,38 @@ class Organisation:
 
     def units_at(self, level: str) -> list[str]:
         return [unit.path for unit in self._units.values() if unit.level == level]
+
+    def below(self, prefix: str | None) -> list[Unit]:
+        """The unit ``prefix`` and every unit under it (all units for None), in file order."""
+        if prefix is None:
+            return list(self._units.values())
+        top = prefix.strip("/")
+        return [unit for unit in self._units.values()
+                if unit.path == top or unit.path.startswith(top + "/")]
+
+    def nearest(self, given: str, count: int = SUGGESTIONS) -> list[Unit]:
+        """The units a mistyped path most likely meant: those whose name is the text given
+        (people type 观城社区), then the paths closest in spelling, at the depth given first
+        (a sibling of the last segment, under the same parent, is the usual slip)."""
+        text = given.strip().strip("/")
+        named = sorted((unit for unit in self._units.values() if text and text in unit.name),
+                       key=lambda unit: len(unit.name))
+        parent, _, _ = text.rpartition("/")
+        siblings = [path for path in self._units if path.rpartition("/")[0] == parent]
+        close = difflib.get_close_matches(text, siblings, n=count, cutoff=0.5)
+        close += difflib.get_close_matches(text, list(self._units), n=count, cutoff=0.6)
+        found = named[:count] + [self._units[path] for path in close]
+        return list(dict.fromkeys(found))[:count]
+
+    def unknown(self, given: str) -> str:
+        """What to say about a unit path that is not in the organisation."""
+        nearest = self.nearest(given)
+        hint = ("; did you mean " + " or ".join(f"{unit.path} ({unit.name})" for unit in nearest)
+                + "?") if nearest else ""
+        parent = given.strip().strip("/").rpartition("/")[0]
+        listing = (f"casework units {parent} --depth 1" if parent in self._units
+                   else "casework units --depth 1")
+        return f"no unit {given!r} in the organisation{hint} ({listing} lists them)"
 
 
 def _csv_files(path: Path) -> list[Path]:

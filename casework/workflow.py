@@ -51,6 +51,9 @@ class Trigger:
     branches: tuple[Branch, ...] = ()
     spawns: str | None = None
     description: str = ""
+    assignee: str | None = None
+    """Who takes the case on when it is fired: ``"actor"`` (whoever fires it) or the name of
+    one of its fields; the read model lists the case under that assignee."""
 
     def field_of_type(self, kind: str) -> str | None:
         """The name of the trigger's (first) field of type ``kind``."""

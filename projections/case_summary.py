@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from casework.case import Case
+from casework.compiler import ASSIGNS_ACTOR
 from casework.organisation import Organisation
 from casework.registry import WorkflowRegistry
 from casework.timestamps import naive_utc
@@ -41,7 +42,12 @@ def summarise(row: dict[str, Any] | None, event: Any, workflows: WorkflowRegistr
         if name in event.fields:
             row[name] = event.fields[name]
     _changed(row, event.changes, organisation, at)
+    if row["unit"] is not None:  # where it belongs, as ``Case.jurisdiction`` says
+        row["jurisdiction"] = row["unit"]
+    elif "location" in event.fields:
+        row["jurisdiction"] = event.fields["location"]
     workflow = workflows.get(row["kind"], row["workflow_version"])
+    _assigned(row, workflow, event)
     _reached(row, workflow, event, at)
     row["events"] = event.originator_version
     row["updated_at"] = at
@@ -64,7 +70,22 @@ def _opened(event: Any, at: datetime) -> dict[str, Any]:
         "volunteers": 0, "milestones": MILESTONE_SEPARATOR,
         "parent": event.fields.get("parent"),
         "stage": None, "outcome": None,
+        # As it was opened: a later trigger's field of the same name (a spawned task's title)
+        # is that event's, not the case's.
+        "title": event.fields.get("title"), "place": event.fields.get("place"),
+        "jurisdiction": None, "assignee": None,
     }
+
+
+def _assigned(row: dict[str, Any], workflow: Workflow, event: Any) -> None:
+    """Who took the case on last: the trigger's actor or the field its workflow names
+    (``assignee`` in the definition)."""
+    trigger = (workflow.opening if event.trigger == workflow.opening.name
+               else workflow.triggers.get(event.trigger))
+    if trigger is None or trigger.assignee is None:
+        return
+    row["assignee"] = (event.actor_id if trigger.assignee == ASSIGNS_ACTOR
+                       else event.fields.get(trigger.assignee, row["assignee"]))
 
 
 def _changed(row: dict[str, Any], changes: dict[str, Any], organisation: Organisation,

@@ -1,49 +1,129 @@
-"""Which cases a report counts or a batch job selects: conditions over the read model, as
-parameterised SQL. The report's filters and a job's ``--where`` are the same conditions."""
+"""Which cases a report counts, a list shows or a batch job selects: conditions over the read
+model, as parameterised SQL. The report's filters, a list's filters and a job's ``--where``
+are the same conditions, and what "overdue" means is said once, here (``open_overdue``), for
+the report's figures and the lists alike.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, true
+from sqlalchemy import ColumnElement, and_, not_, or_, true
 
 from casework import Casework, InvalidField
 from casework.timestamps import naive_utc, parse_time
+from casework.workflow import OPEN_STAGES, STAGES
 
 from .tables import case_summary
 
-FILTER_KEYS = ("kind", "state", "stage", "unit", "grade", "opened_before", "opened_after",
-               "version_below")
+TEXT_KEYS = ("kind", "state", "stage", "unit", "grade", "channel", "category", "assignee",
+             "text", "status")
+TIME_KEYS = ("opened_before", "opened_after", "closed_before", "closed_after", "overdue_at",
+             "due_after", "due_before")
+FILTER_KEYS = (*TEXT_KEYS, *TIME_KEYS, "reopened", "version_below")
+STATUSES = ("open", "closed")
+"""open: stage collect, assess, dispatch or follow_up; closed: close or revisit."""
+
+_c = case_summary.c
 
 
-def unit_within(prefix: str) -> ColumnElement[bool]:
+def unit_within(prefix: str, column: Any = _c.unit) -> ColumnElement[bool]:
     """Cases at the unit ``prefix`` or below it (never a sibling that merely starts alike)."""
     unit = prefix.strip("/")
-    column = case_summary.c.unit
     return or_(column == unit, column.startswith(unit + "/", autoescape=True))
+
+
+def within_reach(unit: str | None) -> ColumnElement[bool]:
+    """The cases an actor bound to ``unit`` reaches (``Actor.reaches``): where a case
+    belongs is at that unit or below it, or nowhere yet."""
+    if unit is None:
+        return true()
+    return or_(_c.jurisdiction.is_(None), unit_within(unit, _c.jurisdiction))
+
+
+def is_open() -> ColumnElement[bool]:
+    return _c.stage.in_(OPEN_STAGES)
+
+
+def judged(deadline: Any = _c.deadline) -> ColumnElement[bool]:
+    """Cases whose deadline counts against their unit: open, graded, with a deadline."""
+    return and_(is_open(), _c.resolved_at.is_(None), _c.grade.is_not(None),
+                deadline.is_not(None))
+
+
+def open_overdue(now: datetime, deadline: Any = _c.deadline,
+                 missed: Any = _c.missed_deadline) -> ColumnElement[bool]:
+    """Open past its deadline at ``now``, or having missed one already (an escalation gave it
+    a fresh one): what the report counts as ``open_overdue`` and ``cases --overdue`` lists.
+    ``deadline`` and ``missed`` name the clock (the read model's columns of one deadline)."""
+    return and_(judged(deadline), or_(missed.is_(True), deadline < naive_utc(now)))
+
+
+def due_between(start: datetime | None, end: datetime | None, deadline: Any = _c.deadline,
+                missed: Any = _c.missed_deadline) -> ColumnElement[bool]:
+    """Open, not overdue, with a deadline from ``start`` (inclusive) to ``end`` (exclusive)."""
+    conditions = [judged(deadline), not_(missed.is_(True))]
+    if start is not None:
+        conditions.append(deadline >= naive_utc(start))
+    if end is not None:
+        conditions.append(deadline < naive_utc(end))
+    return and_(*conditions)
+
+
+def text_in_title_or_place(text: str) -> ColumnElement[bool]:
+    """Each word of ``text`` in the title or the place, in any case (a substring match)."""
+    words = text.split()
+    return and_(true(), *(or_(_c.title.icontains(word, autoescape=True),
+                              _c.place.icontains(word, autoescape=True)) for word in words))
 
 
 @dataclass(frozen=True)
 class CaseFilter:
-    """``--where`` conditions, all of which a case must meet."""
+    """Conditions, all of which a case must meet (``None``: no condition)."""
 
     kind: str | None = None
     state: str | None = None
     stage: str | None = None
     unit: str | None = None
+    """A unit path: the cases dispatched to it or below it."""
     grade: str | None = None
+    channel: str | None = None
+    category: str | None = None
+    assignee: str | None = None
+    """Who took the case on last (see ``assignee`` in the workflow format)."""
+    text: str | None = None
+    """Words that must each appear in the title or the place."""
+    status: str | None = None
+    """open or closed (``STATUSES``)."""
     opened_before: datetime | None = None
     opened_after: datetime | None = None
+    closed_before: datetime | None = None
+    closed_after: datetime | None = None
+    overdue_at: datetime | None = None
+    """Open past its deadline at this moment (``open_overdue``)."""
+    due_after: datetime | None = None
+    """With ``due_before``: open and in time, with a deadline in [due_after, due_before)."""
+    due_before: datetime | None = None
+    reopened: bool | None = None
+    """Reopened at least once (True) or never (False)."""
     version_below: int | None = None
 
     def __post_init__(self) -> None:
-        for name in ("kind", "state", "stage", "unit", "grade"):
+        for name in TEXT_KEYS:
             value = getattr(self, name)
             # Values are bound as parameters; PostgreSQL refuses NUL in one, so refuse first.
             if value is not None and (not isinstance(value, str) or not value.isprintable()):
                 raise InvalidField(name, f"{value!r} is not printable text")
+        if self.status is not None and self.status not in STATUSES:
+            raise InvalidField("status", f"{self.status!r} is not one of {', '.join(STATUSES)}")
+        for name in TIME_KEYS:
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, datetime):
+                raise InvalidField(name, f"{value!r} is not a time")
+        if self.reopened is not None and not isinstance(self.reopened, bool):
+            raise InvalidField("reopened", f"{self.reopened!r} is not true or false")
         version = self.version_below
         if version is not None and not (isinstance(version, int) and 0 <= version < 2**31):
             raise InvalidField("version_below", f"{version!r} is not a workflow version")
@@ -55,38 +135,70 @@ class CaseFilter:
         for name, value in pairs.items():
             if name not in FILTER_KEYS:
                 raise ValueError(f"cannot filter on {name!r} (use {', '.join(FILTER_KEYS)})")
-            if name.startswith("opened_"):
+            if name in TIME_KEYS:
                 values[name] = parse_time(value)
             elif name == "version_below":
                 values[name] = int(value)
+            elif name == "reopened":
+                if value.strip().lower() not in ("true", "false"):
+                    raise ValueError(f"reopened={value!r}: give true or false")
+                values[name] = value.strip().lower() == "true"
             else:
                 values[name] = value
         return cls(**values)
 
     def check(self, app: Casework) -> None:
-        """A kind or unit that does not exist is a typo: say so, rather than select nothing."""
+        """A kind, unit, stage or state that does not exist is a typo: say so, rather than
+        select nothing."""
         check_known(app, self.kind, self.unit)
+        if self.stage is not None and self.stage not in STAGES:
+            raise InvalidField("stage", f"no stage {self.stage!r} (stages: {', '.join(STAGES)})")
+        if self.state is not None:
+            workflows = [app.workflows.get(self.kind)] if self.kind else list(app.workflows)
+            states = sorted({state for workflow in workflows for state in workflow.states})
+            if self.state not in states:
+                raise InvalidField("state", f"no state {self.state!r} "
+                                            f"(states: {', '.join(states)})")
 
     def clause(self) -> ColumnElement[bool]:
-        c = case_summary.c
         conditions: list[ColumnElement[bool]] = []
-        for name in ("kind", "state", "stage", "grade"):
+        for name in ("kind", "state", "stage", "grade", "channel", "category", "assignee"):
             value = getattr(self, name)
             if value is not None:
-                conditions.append(c[name] == value)
+                conditions.append(_c[name] == value)
         if self.unit is not None:
             conditions.append(unit_within(self.unit))
-        if self.opened_before is not None:
-            conditions.append(c.opened_at < naive_utc(self.opened_before))
-        if self.opened_after is not None:
-            conditions.append(c.opened_at >= naive_utc(self.opened_after))
+        if self.text is not None:
+            conditions.append(text_in_title_or_place(self.text))
+        if self.status is not None:
+            conditions.append(is_open() if self.status == "open" else not_(is_open()))
+        conditions += _moments(self)
+        if self.reopened is not None:
+            conditions.append(_c.reopens > 0 if self.reopened else _c.reopens == 0)
         if self.version_below is not None:
-            conditions.append(c.workflow_version < self.version_below)
+            conditions.append(_c.workflow_version < self.version_below)
         return and_(true(), *conditions)
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: (v.isoformat() if isinstance(v, datetime) else v)
-                for k, v in self.__dict__.items() if v is not None}
+        return {f.name: (v.isoformat() if isinstance(v, datetime) else v)
+                for f in fields(self) if (v := getattr(self, f.name)) is not None}
+
+
+def _moments(where: CaseFilter) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if where.opened_before is not None:
+        conditions.append(_c.opened_at < naive_utc(where.opened_before))
+    if where.opened_after is not None:
+        conditions.append(_c.opened_at >= naive_utc(where.opened_after))
+    if where.closed_before is not None:
+        conditions.append(_c.closed_at < naive_utc(where.closed_before))
+    if where.closed_after is not None:
+        conditions.append(_c.closed_at >= naive_utc(where.closed_after))
+    if where.overdue_at is not None:
+        conditions.append(open_overdue(where.overdue_at))
+    if where.due_after is not None or where.due_before is not None:
+        conditions.append(due_between(where.due_after, where.due_before))
+    return conditions
 
 
 @dataclass(frozen=True)
@@ -125,4 +237,5 @@ def check_known(app: Casework, kind: str | None, unit: str | None) -> None:
     if kind is not None:
         app.workflows.get(kind)
     if unit is not None and unit.strip("/") not in app.organisation:
-        raise InvalidField("unit", f"no unit {unit!r} in the organisation")
+        raise InvalidField("unit", app.organisation.unknown(unit))
+

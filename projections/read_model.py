@@ -53,7 +53,9 @@ class ReadModel(TrackingRecorder):
         existing = inspect(self.engine)
         if existing.has_table(case_summary.name):
             columns = {column["name"] for column in existing.get_columns(case_summary.name)}
-            if columns == set(case_summary.columns.keys()) and self._tracked():
+            indexes = {index["name"] for index in existing.get_indexes(case_summary.name)}
+            complete = {index.name for index in case_summary.indexes} <= indexes
+            if columns == set(case_summary.columns.keys()) and complete and self._tracked():
                 return  # nothing to write: a report must not wait for the write lock
             if columns != set(case_summary.columns.keys()):
                 self.drop()
@@ -63,6 +65,8 @@ class ReadModel(TrackingRecorder):
         # Under the setup lock: processes starting at once create the tables and the
         # tracking row once.
         metadata.create_all(conn)
+        for index in case_summary.indexes:  # an index added since the table was made
+            index.create(conn, checkfirst=True)
         known = conn.execute(select(projection_tracking.c.projection).where(
             projection_tracking.c.projection == self.name)).first()
         if known is None:

@@ -22,10 +22,11 @@ from casework.timestamps import naive_utc, utc_now
 from casework.workflow import OPEN_STAGES, STAGES, ReportSection
 
 from .case_summary import reached_milestone
-from .filters import Filters
+from .filters import Filters, open_overdue
 from .read_model import ReadModel
 from .tables import case_summary
 
+OPEN_OVERDUE = "open_overdue"
 GROUPINGS = ("stage", "state", "unit", "community", "grade", "category", "channel", "kind")
 HOT_SPOTS = 10
 OVERALL = "overall"
@@ -175,16 +176,17 @@ def report(read_model: ReadModel, filters: Filters | None = None, by: str | None
     moment = naive_utc(now or utc_now())
     assert moment is not None
     sections = report_sections(read_model.app.workflows)
-    totals = _Tally(moment, sections)
+    totals = _Tally(sections)
     groups: dict[str, _Tally] = {}
-    query = select(case_summary).where(filters.clause()).order_by(case_summary.c.id)
+    query = (select(case_summary, open_overdue(moment).label(OPEN_OVERDUE))
+             .where(filters.clause()).order_by(case_summary.c.id))
     with read_model.engine.connect() as conn:
         for row in conn.execution_options(yield_per=2000).execute(query):
             totals.add(row)
             if by is not None:
                 key = getattr(row, by)
                 groups.setdefault("(none)" if key is None else str(key),
-                                  _Tally(moment, sections)).add(row)
+                                  _Tally(sections)).add(row)
     return Report(totals.figures(), [Group(key, groups[key].figures()) for key in sorted(groups)],
                   moment, filters, by)
 
@@ -199,7 +201,6 @@ def report_sections(workflows: WorkflowRegistry) -> dict[str, ReportSection]:
 class _Tally:
     """The figures of one set of cases, accumulated row by row."""
 
-    now: datetime
     sections: dict[str, ReportSection]
     total: int = 0
     by_stage: Counter[str] = field(default_factory=Counter)
@@ -252,7 +253,7 @@ class _Tally:
         verdict = None
         if row.resolved_at is not None:
             verdict = "breached" if row.breached else "met"
-        elif row.stage in OPEN_STAGES and (row.missed_deadline or row.deadline < self.now):
+        elif row.open_overdue:  # the SQL of ``filters.open_overdue``, as cases --overdue lists
             verdict = "open_overdue"
         for key in (OVERALL, row.grade):  # a grade with cases still in time is listed too
             counts = self.sla.setdefault(key, Counter())

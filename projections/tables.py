@@ -11,6 +11,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
 )
 
 metadata = MetaData()
@@ -50,14 +51,24 @@ case_summary = Table(
     # ",open,claim,".
     Column("milestones", String(400), nullable=False),
     Column("parent", String(36)),
+    # What a clerk looks a case up by: the title and place it was opened with, where it
+    # belongs (its unit, else its location: who may reach it) and whom it is assigned to.
+    Column("title", Text),
+    Column("place", Text),
+    Column("jurisdiction", String(200)),
+    Column("assignee", String(200)),
     Column("events", Integer, nullable=False),
     Column("updated_at", DateTime, nullable=False),
     Column("head", String(64), nullable=False),
 )
 
 for _column in ("kind", "stage", "state", "unit", "community", "grade", "category", "channel",
-                "opened_at"):
+                "jurisdiction", "place", "assignee", "closed_at"):
     Index(f"ix_case_summary_{_column}", case_summary.c[_column])
+# The orders a list is read in (projections.case_list): the sort column, then the id, so that
+# the first page and every next page (keyset) are ranges of one index.
+for _column in ("deadline", "opened_at", "updated_at"):
+    Index(f"ix_case_summary_{_column}_id", case_summary.c[_column], case_summary.c.id)
 
 projection_tracking = Table(
     "projection_tracking",

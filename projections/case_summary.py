@@ -16,6 +16,8 @@ from casework.registry import WorkflowRegistry
 from casework.timestamps import naive_utc
 from casework.workflow import OPEN_STAGES, Workflow
 
+OPEN, CLOSED = "open", "closed"
+"""A case's status: in an open stage or not."""
 ABOVE_COMMUNITY = {"subdistrict", "department"}
 """Levels a case leaves its community for: it is then not resolved locally."""
 MILESTONE_SEPARATOR = ","
@@ -42,10 +44,10 @@ def summarise(row: dict[str, Any] | None, event: Any, workflows: WorkflowRegistr
         if name in event.fields:
             row[name] = event.fields[name]
     _changed(row, event.changes, organisation, at)
-    if row["unit"] is not None:  # where it belongs, as ``Case.jurisdiction`` says
-        row["jurisdiction"] = row["unit"]
-    elif "location" in event.fields:
-        row["jurisdiction"] = event.fields["location"]
+    if "location" in event.fields:
+        row["location"] = location = event.fields["location"]
+        row["grid"] = organisation.ancestor_at(location, "grid") if location else None
+    row["jurisdiction"] = row["unit"] or row["location"]  # as ``Case.jurisdiction`` says
     workflow = workflows.get(row["kind"], row["workflow_version"])
     _assigned(row, workflow, event)
     _reached(row, workflow, event, at)
@@ -69,11 +71,11 @@ def _opened(event: Any, at: datetime) -> dict[str, Any]:
         "escalations": 0, "reopens": 0, "ever_closed": False, "satisfaction": None,
         "volunteers": 0, "milestones": MILESTONE_SEPARATOR,
         "parent": event.fields.get("parent"),
-        "stage": None, "outcome": None,
+        "stage": None, "outcome": None, "status": None,
         # As it was opened: a later trigger's field of the same name (a spawned task's title)
         # is that event's, not the case's.
         "title": event.fields.get("title"), "place": event.fields.get("place"),
-        "jurisdiction": None, "assignee": None,
+        "location": None, "grid": None, "jurisdiction": None, "assignee": None,
     }
 
 
@@ -111,7 +113,8 @@ def _reached(row: dict[str, Any], workflow: Workflow, event: Any, at: datetime) 
     stage = event.to_stage
     state = workflow.states.get(event.to_state)
     outcome = None if state is None else state.outcome
-    row.update(state=event.to_state, stage=stage, outcome=outcome)
+    row.update(state=event.to_state, stage=stage, outcome=outcome,
+               status=OPEN if stage in OPEN_STAGES else CLOSED)
     if workflow.report is not None and event.trigger in workflow.report.milestones.values():
         mark = f"{event.trigger}{MILESTONE_SEPARATOR}"
         if MILESTONE_SEPARATOR + mark not in row["milestones"]:

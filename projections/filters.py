@@ -8,14 +8,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import ColumnElement, and_, not_, or_, true
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.sqltypes import NullType
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from casework import Casework, InvalidField
 from casework.timestamps import naive_utc, parse_time
-from casework.workflow import OPEN_STAGES, STAGES
+from casework.workflow import STAGES
 
+from .case_summary import CLOSED, OPEN
 from .tables import case_summary
 
 TEXT_KEYS = ("kind", "state", "stage", "unit", "grade", "channel", "category", "assignee",
@@ -23,16 +27,51 @@ TEXT_KEYS = ("kind", "state", "stage", "unit", "grade", "channel", "category", "
 TIME_KEYS = ("opened_before", "opened_after", "closed_before", "closed_after", "overdue_at",
              "due_after", "due_before")
 FILTER_KEYS = (*TEXT_KEYS, *TIME_KEYS, "reopened", "version_below")
-STATUSES = ("open", "closed")
+STATUSES = (OPEN, CLOSED)
 """open: stage collect, assess, dispatch or follow_up; closed: close or revisit."""
 
 _c = case_summary.c
 
 
+class UnitWithin(ColumnElement[bool]):
+    """``column`` is the unit or below it: ``= unit OR LIKE 'unit/%'``. On SQLite, whose LIKE
+    never uses an index for a bound pattern, the second part is the same range of its
+    binary order instead (``> 'unit/' AND < 'unit0'``: '0' follows '/'), so an index on the
+    column finds the cases of a community among a million. PostgreSQL keeps the LIKE: under a
+    language's collation, ranges of text do not follow the bytes."""
+
+    # Not Boolean: SQLAlchemy would compare a Boolean element to 1 on SQLite.
+    type = NullType()
+    inherit_cache = True
+    _traverse_internals: ClassVar[Any] = [("column", InternalTraversal.dp_clauseelement),
+                                          ("unit", InternalTraversal.dp_string)]
+
+    def __init__(self, column: Any, unit: str) -> None:
+        self.column = column
+        self.unit = unit
+
+    @property
+    def _from_objects(self) -> Any:
+        return self.column._from_objects
+
+
+@compiles(UnitWithin)
+def _unit_within_like(element: UnitWithin, compiler: Any, **kw: Any) -> str:
+    column, unit = element.column, element.unit
+    return "(" + compiler.process(
+        or_(column == unit, column.startswith(unit + "/", autoescape=True)), **kw) + ")"
+
+
+@compiles(UnitWithin, "sqlite")
+def _unit_within_range(element: UnitWithin, compiler: Any, **kw: Any) -> str:
+    column, unit = element.column, element.unit
+    return "(" + compiler.process(
+        or_(column == unit, and_(column > unit + "/", column < unit + "0")), **kw) + ")"
+
+
 def unit_within(prefix: str, column: Any = _c.unit) -> ColumnElement[bool]:
     """Cases at the unit ``prefix`` or below it (never a sibling that merely starts alike)."""
-    unit = prefix.strip("/")
-    return or_(column == unit, column.startswith(unit + "/", autoescape=True))
+    return UnitWithin(column, prefix.strip("/"))
 
 
 def within_reach(unit: str | None) -> ColumnElement[bool]:
@@ -44,7 +83,8 @@ def within_reach(unit: str | None) -> ColumnElement[bool]:
 
 
 def is_open() -> ColumnElement[bool]:
-    return _c.stage.in_(OPEN_STAGES)
+    """In stage collect, assess, dispatch or follow_up (the read model's ``status``)."""
+    return _c.status == OPEN
 
 
 def judged(deadline: Any = _c.deadline) -> ColumnElement[bool]:
@@ -160,6 +200,17 @@ class CaseFilter:
                 raise InvalidField("state", f"no state {self.state!r} "
                                             f"(states: {', '.join(states)})")
 
+    def statuses(self) -> tuple[str, ...]:
+        """The statuses the cases it selects can have: open and closed, or one of them."""
+        if self.status is not None:
+            return (self.status,)
+        if self.closed_before is not None or self.closed_after is not None:
+            return (CLOSED,)
+        if self.overdue_at is not None or self.due_after is not None \
+                or self.due_before is not None:
+            return (OPEN,)
+        return STATUSES
+
     def clause(self) -> ColumnElement[bool]:
         conditions: list[ColumnElement[bool]] = []
         for name in ("kind", "state", "stage", "grade", "channel", "category", "assignee"):
@@ -171,7 +222,7 @@ class CaseFilter:
         if self.text is not None:
             conditions.append(text_in_title_or_place(self.text))
         if self.status is not None:
-            conditions.append(is_open() if self.status == "open" else not_(is_open()))
+            conditions.append(_c.status == self.status)
         conditions += _moments(self)
         if self.reopened is not None:
             conditions.append(_c.reopens > 0 if self.reopened else _c.reopens == 0)

@@ -25,6 +25,8 @@ case_summary = Table(
     Column("workflow_version", Integer, nullable=False),
     Column("state", String(40), nullable=False),
     Column("stage", String(20), nullable=False),
+    # open (stage collect, assess, dispatch or follow_up) or closed: what lists are read by.
+    Column("status", String(10), nullable=False),
     Column("outcome", String(20)),
     Column("grade", String(4)),
     Column("category", String(200)),
@@ -51,10 +53,13 @@ case_summary = Table(
     # ",open,claim,".
     Column("milestones", String(400), nullable=False),
     Column("parent", String(36)),
-    # What a clerk looks a case up by: the title and place it was opened with, where it
-    # belongs (its unit, else its location: who may reach it) and whom it is assigned to.
+    # What a clerk looks a case up by: the title and place it was opened with, the unit where
+    # the problem is (location) and its grid (what "near" means for duplicates), where the
+    # case belongs (its unit, else its location: who may reach it) and whom it is assigned to.
     Column("title", Text),
     Column("place", Text),
+    Column("location", String(200)),
+    Column("grid", String(200)),
     Column("jurisdiction", String(200)),
     Column("assignee", String(200)),
     Column("events", Integer, nullable=False),
@@ -62,13 +67,21 @@ case_summary = Table(
     Column("head", String(64), nullable=False),
 )
 
-for _column in ("kind", "stage", "state", "unit", "community", "grade", "category", "channel",
-                "jurisdiction", "place", "assignee", "closed_at"):
+# Columns of a few values each (kind, stage, grade, channel) have none: an index on them
+# selects a third of the cases, and SQLite, without statistics, would prefer it to a better one.
+for _column in ("state", "unit", "community", "category", "location", "grid", "jurisdiction",
+                "place", "assignee", "closed_at"):
     Index(f"ix_case_summary_{_column}", case_summary.c[_column])
-# The orders a list is read in (projections.case_list): the sort column, then the id, so that
-# the first page and every next page (keyset) are ranges of one index.
-for _column in ("deadline", "opened_at", "updated_at"):
-    Index(f"ix_case_summary_{_column}_id", case_summary.c[_column], case_summary.c.id)
+# The orders a list is read in (projections.case_list): open or closed, the sort column, then
+# the id, so that the first page and every next page (keyset) are ranges of one index.
+# The deadline order, the open cases' usual one, also holds what a list of them is most often
+# narrowed by (where a case is, its state), so that reading along it skips the cases of
+# other units without reading their rows.
+_c = case_summary.c
+Index("ix_case_summary_status_deadline", _c.status, _c.deadline, _c.id, _c.jurisdiction,
+      _c.unit, _c.state)
+for _column in ("opened_at", "updated_at"):
+    Index(f"ix_case_summary_status_{_column}", _c.status, _c[_column], _c.id)
 
 projection_tracking = Table(
     "projection_tracking",

@@ -3,7 +3,8 @@ the commands of ``console/``, one module per family.
 
 Every command takes --db URL (or $CASEWORK_DB); commands that act take --actor and --role
 (or $CASEWORK_ACTOR as "id:role,role" or "id@unit:role,role"); commands whose output is data
-take --json.
+take --json. Each of these may also stand before the command (``casework --db x report``) or
+come from a settings file (``casework config`` tells which); see ``console.settings``.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from casework import CaseworkError
 from casework.storage import lock_timed_out
-from console import audit, batch, cases, demo, reports, transfer, workflows
+from console import audit, batch, cases, demo, queues, reports, transfer, units, workflows
 from console.output import fail
+from console.settings import CommandLine, add_shared_options, config_command, global_options
 
 EXIT_CODES = """\b
 Exit codes:
@@ -73,10 +75,11 @@ class CaseworkGroup(click.Group):
         sys.exit(result if isinstance(result, int) else 0)
 
 
-@click.group(cls=CaseworkGroup, epilog=EXIT_CODES,
+@click.group(cls=CaseworkGroup, epilog=EXIT_CODES, params=global_options(),
              context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(version=installed_version(), prog_name="casework")
-def cli() -> None:
+@click.pass_context
+def cli(context: click.Context) -> None:
     """casework: event-sourced cases (petitions, enterprise requests, volunteer tasks)
     moving through declarative workflows.
 
@@ -85,7 +88,15 @@ def cli() -> None:
       casework demo                    simulate a month in a subdistrict and report on it
       casework workflows list          the workflows and their versions
       casework report --by community   how the offices are doing
+      casework cases mine              what waits for you (after casework config)
+      casework units --depth 2         the units cases go to
+
+    \b
+    Settings (database, actor, unit, roles, time zone, language) come from flags, the
+    environment, ./casework.toml or the user's casework.toml: see casework config --help.
+    Shell completion: eval "$(_CASEWORK_COMPLETE=bash_source casework)" (zsh_source, ...).
     """
+    context.ensure_object(CommandLine)
 
 
 for command in (
@@ -97,7 +108,9 @@ for command in (
     audit.audit_command,
     workflows.workflows_group,
     demo.demo_command,
+    queues.cases_command, queues.duplicates_command, units.units_command, config_command,
 ):
+    add_shared_options(command)
     cli.add_command(command)
 
 

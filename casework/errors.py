@@ -155,6 +155,12 @@ class StorageError(CaseworkError):
     exit_code = 7
 
 
+class SettingsError(CaseworkError):
+    """A settings file, or a setting, is malformed; the message names where it came from."""
+
+    exit_code = 2
+
+
 class DuplicateCase(CaseworkError):
     """A case with that id exists already."""
 

@@ -13,12 +13,14 @@ from casework import Actor, Casework, StorageError
 from casework.storage import Storage
 from casework.timestamps import parse_time
 
+from .settings import current_settings
+
 
 def db_option(command: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
-        "--db", metavar="URL", envvar="CASEWORK_DB", default=None,
+        "--db", metavar="URL", default=None,
         help="Database URL: sqlite:///FILE (default sqlite:///casework.db) or "
-             "postgresql://USER@HOST/DB. Env: CASEWORK_DB.",
+             "postgresql://USER@HOST/DB. Env: CASEWORK_DB; or `database` in casework.toml.",
     )(command)
 
 
@@ -54,7 +56,7 @@ def job_option(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def make_actor(actor: str | None, roles: Iterable[str]) -> Actor:
-    from_env = os.environ.get("CASEWORK_ACTOR", "")
+    from_env = current_settings().actor_text() or ""  # --actor before the command, env, file
     env_actor, _, env_roles = from_env.partition(":")
     given = (actor or env_actor or os.environ.get("USER") or "cli").strip()
     actor_id, _, unit = given.partition("@")
@@ -67,11 +69,12 @@ def make_actor(actor: str | None, roles: Iterable[str]) -> Actor:
 def open_app(db: str | None, create: bool = False) -> Casework:
     """The engine on ``db``. Only commands that add cases (open, import, demo) may create a
     database: anywhere else a mistyped path must not quietly give an empty one."""
-    storage = Storage.from_url(db)
+    url = db or current_settings().database.value
+    storage = Storage.from_url(url)
     if not create and not storage.exists():
         raise StorageError(f"no database at {storage.display_url} (casework open, import and "
                            "demo create one)")
-    return Casework(db)
+    return Casework(url)
 
 
 def parse_fields(pairs: Iterable[str]) -> dict[str, str]:

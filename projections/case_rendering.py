@@ -1,0 +1,89 @@
+"""A list of cases as people read it: a terminal table, or CSV rows; times in the office's
+time zone. Every entrypoint renders a ``CasePage`` through here."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime, tzinfo
+
+from .case_list import CasePage, CaseRow
+from .rendering import table, width
+
+SHORT_ID = 8
+TITLE_WIDTH = 40
+
+
+def local(moment: datetime | None, zone: tzinfo) -> str:
+    return "-" if moment is None else moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+
+def shortened(text: str | None, most: int) -> str:
+    text = (text or "").replace("\n", " ")
+    if width(text) <= most:
+        return text
+    while width(text) > most - 1:
+        text = text[:-1]
+    return text + "…"
+
+
+def cases_text(page: CasePage, zone: tzinfo) -> str:
+    """The page as a table (id prefix, kind, state, unit, grade, deadline, title; with what
+    the actor may do in the ``mine`` queue), and a line saying where it stands."""
+    mine = page.query.queue == "mine"
+    headers = ["case", "kind", "state", "unit", "grade", "deadline", "title"]
+    if mine:
+        headers.append("you may")
+    rows = [_cells(row, zone, mine) for row in page.rows]
+    lines = [table(rows, headers)] if rows else ["no cases"]
+    lines.append(position(page, zone))
+    return "\n".join(lines)
+
+
+def _cells(row: CaseRow, zone: tzinfo, mine: bool) -> list[str]:
+    deadline = local(row.deadline, zone) + (" overdue" if row.overdue else "")
+    cells = [str(row.id)[:SHORT_ID], row.kind, row.state, row.unit or "-", row.grade or "-",
+             deadline, shortened(row.title, TITLE_WIDTH)]
+    if mine:
+        cells.append(", ".join(row.actions))
+    return cells
+
+
+def position(page: CasePage, zone: tzinfo) -> str:
+    """"cases 1–20 of 312, deadlines judged at ...; next page: --page 2"."""
+    shown = len(page.rows)
+    if page.offset is not None and shown:
+        span = f"cases {page.offset + 1}–{page.offset + shown}"
+    else:
+        span = f"{shown} cases"
+    if page.total is not None:
+        span += f" of {page.total}"
+    line = f"{span}, as of {local(page.as_of, zone)}"
+    if page.next_cursor is not None and page.query.after is None:
+        line += f"; next page: --page {page.query.page + 1} or --after {page.next_cursor}"
+    elif page.next_cursor is not None:
+        line += f"; next page: --after {page.next_cursor}"
+    return line
+
+
+CSV_COLUMNS = ("id", "kind", "version", "state", "stage", "unit", "grade", "category",
+               "channel", "title", "place", "assignee", "opened_at", "updated_at", "closed_at",
+               "deadline", "overdue", "escalations", "reopens", "actions")
+
+
+def cases_csv(page: CasePage) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for row in page.rows:
+        values = row.as_dict()
+        writer.writerow([_csv_value(values[name]) for name in CSV_COLUMNS])
+    return out.getvalue()
+
+
+def _csv_value(value: object) -> object:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, tuple):
+        return " ".join(value)
+    return "" if value is None else value

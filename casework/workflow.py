@@ -122,20 +122,17 @@ class Workflow:
         return f"{self.name} v{self.version}"
 
     def as_dict(self) -> dict[str, Any]:
-        """The definition as data: states with their stages, triggers with what they take."""
+        """The definition as data: states with their stages, triggers with what they take,
+        where they may lead and why, grades and settings."""
         return {
             "name": self.name, "version": self.version, "title": self.title,
-            "initial": self.initial,
+            "description": self.description, "initial": self.initial,
             "states": {s.name: {"stage": s.stage, "terminal": s.terminal, "outcome": s.outcome}
                        for s in self.states.values()},
-            "triggers": [{"name": t.name, "from": list(t.sources), "to": t.to,
-                          "roles": list(t.roles), "guards": list(t.guards),
-                          "effects": list(t.effects),
-                          "fields": {f.name: {"type": f.type, "required": f.required,
-                                              "choices": list(f.choices),
-                                              "personal": f.personal}
-                                     for f in t.fields.values()}}
-                         for t in (self.opening, *self.triggers.values())],
+            "triggers": [_trigger_dict(t) for t in (self.opening, *self.triggers.values())],
+            "grades": {g.name: {"deadline_hours": g.deadline_hours, "min_level": g.min_level}
+                       for g in self.grades.values()},
+            "settings": dict(self.settings),
         }
 
     @cached_property
@@ -186,3 +183,16 @@ class Workflow:
         # Drop the styling of a *current* state: an unbound definition has none.
         return "\n".join(line for line in markup.splitlines()
                          if not line.lstrip().startswith(("classDef ", "Class ")))
+
+
+def _trigger_dict(trigger: Trigger) -> dict[str, Any]:
+    return {"name": trigger.name, "description": trigger.description,
+            "from": list(trigger.sources), "to": trigger.to, "roles": list(trigger.roles),
+            "guards": list(trigger.guards), "effects": list(trigger.effects),
+            "branches": [{"when": b.when, "to": b.to, "effects": list(b.effects)}
+                         for b in trigger.branches],
+            "spawns": trigger.spawns, "assignee": trigger.assignee,
+            "fields": {f.name: {"type": f.type, "required": f.required,
+                                "choices": list(f.choices), "min": f.min, "max": f.max,
+                                "personal": f.personal, "description": f.description}
+                       for f in trigger.fields.values()}}

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 from uuid import UUID
 
 import click
 
 from casework import Actor, Casework
+from casework.views import CaseView
+from projections import ReadModel
 from projections.case_ids import expand_case_id
+from projections.case_rendering import local
+from projections.duplicates import likely_duplicates
 
+from .completion import complete_case, complete_kind, complete_trigger
 from .options import (
     actor_options,
     db_option,
@@ -21,10 +26,12 @@ from .options import (
     parse_when,
 )
 from .output import history_table, to_json, when
+from .queues import duplicates_text
+from .settings import current_settings, quiet
 
 
 @click.command("open")
-@click.argument("kind")
+@click.argument("kind", shell_complete=complete_kind)
 @click.option("--field", "-f", "pairs", multiple=True, metavar="NAME=VALUE",
               help="A field of the opening trigger (repeat).")
 @click.option("--at", metavar="TIME", help="Business time (ISO 8601); default now.")
@@ -37,10 +44,11 @@ from .output import history_table, to_json, when
 def open_command(kind: str, pairs: tuple[str, ...], at: str | None, person: str | None,
                  actor: str | None, roles: tuple[str, ...], db: str | None,
                  as_json: bool) -> None:
-    """Open a case of KIND (petition, enterprise_request, volunteer_task).
+    """Open a case of KIND (petition, enterprise_request, volunteer_task); prints its id.
 
     Personal fields (petitioner, phone, address, contact) are stored encrypted under the key
-    of the case's person: a new one, or the one --person names.
+    of the case's person: a new one, or the one --person names. Open cases that look like
+    the new one (casework duplicates) are listed on stderr, to merge it into one of them.
 
     \b
     Example:
@@ -48,17 +56,26 @@ def open_command(kind: str, pairs: tuple[str, ...], at: str | None, person: str 
         -f channel=hotline -f title="Broken manhole cover" -f location=guanlan/guancheng
     """
     app = open_app(db, create=True)
-    case_id = app.open_case(kind, make_actor(actor, roles), parse_when(at, "--at"),
-                            person=person, **parse_fields(pairs))
-    if as_json:
-        click.echo(to_json(case_view_dict(app, case_id)))
-    else:
+    who = make_actor(actor, roles)
+    case_id = app.open_case(kind, who, parse_when(at, "--at"), person=person,
+                            **parse_fields(pairs))
+    if quiet() and not as_json:
         click.echo(str(case_id))
+        return
+    with ReadModel(app) as read_model:
+        found = likely_duplicates(read_model, case_id, actor=who)
+    if as_json:
+        click.echo(to_json({**case_view_dict(app, case_id),
+                            "likely_duplicates": [d.as_dict() for d in found]}))
+        return
+    click.echo(str(case_id))
+    if found:  # on stderr: standard output stays the id, for scripts
+        click.echo(duplicates_text(case_id, found, current_settings().zone), err=True)
 
 
 @click.command("fire")
-@click.argument("case")
-@click.argument("trigger")
+@click.argument("case", shell_complete=complete_case)
+@click.argument("trigger", shell_complete=complete_trigger)
 @click.argument("pairs", nargs=-1, metavar="[NAME=VALUE]...")
 @click.option("--at", metavar="TIME", help="Business time (ISO 8601); default now.")
 @actor_options
@@ -78,8 +95,22 @@ def fire_command(case: str, trigger: str, pairs: tuple[str, ...], at: str | None
                     parse_when(at, "--at"), **parse_fields(pairs))
     if as_json:
         click.echo(to_json(case_view_dict(app, view.id)))
-    else:
-        click.echo(f"{view.id}  {trigger}: now {view.state} ({view.stage})")
+    elif not quiet():
+        click.echo(fired_text(app, view, trigger, current_settings().zone))
+
+
+def fired_text(app: Casework, view: CaseView, trigger: str, zone: tzinfo) -> str:
+    """What a trigger did: the state it reached, where the case is, its deadline, and the
+    case it spawned."""
+    lines = [f"{view.id}  {trigger}: now {view.state} ({view.stage})",
+             f"  unit      {view.unit or '-'}"]
+    if view.deadline is not None:
+        lines.append(f"  deadline  {local(view.deadline, zone)} {zone}"
+                     + (f" (grade {view.grade})" if view.grade else ""))
+    fired = app.workflow_of(view).triggers.get(trigger)
+    if fired is not None and fired.spawns and view.tasks:
+        lines.append(f"  spawned   {fired.spawns} {view.tasks[-1]}")
+    return "\n".join(lines)
 
 
 def case_view_dict(app: Casework, case_id: UUID, as_of: datetime | None = None,
@@ -92,7 +123,7 @@ def case_view_dict(app: Casework, case_id: UUID, as_of: datetime | None = None,
 
 
 @click.command("show")
-@click.argument("case")
+@click.argument("case", shell_complete=complete_case)
 @click.option("--as-of", metavar="TIME", help="Show the case as it was at this business time.")
 @actor_options
 @db_option
@@ -140,18 +171,22 @@ def case_text(data: dict[str, Any], who: Actor) -> str:
 
 
 @click.command("history")
-@click.argument("case")
+@click.argument("case", shell_complete=complete_case)
 @click.option("--as-of", metavar="TIME", help="Only what had happened by this business time.")
+@click.option("--full", is_flag=True,
+              help="Every field's whole value, wrapped to the terminal's width.")
 @actor_options
 @db_option
 @json_option
-def history_command(case: str, as_of: str | None, actor: str | None, roles: tuple[str, ...],
-                    db: str | None, as_json: bool) -> None:
-    """The timeline of a case: when, who (role), trigger, from → to, fields.
+def history_command(case: str, as_of: str | None, full: bool, actor: str | None,
+                    roles: tuple[str, ...], db: str | None, as_json: bool) -> None:
+    """The timeline of a case: when, who (role), trigger, from → to, fields (shortened to
+    the terminal's width; --full shows them whole).
 
     \b
     Example:
       casework history 7931a699
+      casework history 7931a699 --full
       casework history 7931a699 --json | jq '.[].trigger'
     """
     app = open_app(db)
@@ -160,7 +195,7 @@ def history_command(case: str, as_of: str | None, actor: str | None, roles: tupl
     if as_json:
         click.echo(to_json([entry.__dict__ for entry in entries]))
         return
-    click.echo(history_table(entries))
+    click.echo(history_table(entries, full=full))
 
 
 @click.command("forget")

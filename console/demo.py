@@ -15,6 +15,7 @@ from projections.report import report
 
 from .options import json_option, open_app
 from .output import fail, history_table, progress_bar, to_json
+from .settings import command_line, current_settings
 
 DEMO_DB = "casework-demo.db"
 
@@ -41,6 +42,7 @@ def demo_command(db: str | None, seed: int, petitions: int, enterprise_requests:
       casework demo
       casework demo --seed 7 --petitions 500 --db sqlite:///small.db
     """
+    db = db or command_line().flags.get("database")  # casework --db URL demo: that one
     if db is None:
         for suffix in ("", "-wal", "-shm"):
             Path(DEMO_DB + suffix).unlink(missing_ok=True)
@@ -63,7 +65,7 @@ def demo_command(db: str | None, seed: int, petitions: int, enterprise_requests:
         return
     click.echo(f"Guanlan subdistrict, May 2024 (seed {seed}): {figures.figures.total} cases, "
                f"{result.commands} commands, in {app.storage.display_url}\n")
-    click.echo(report_text(figures))
+    click.echo(report_text(figures, current_settings().zone))
     sample = _sample_case(app, simulation)
     if sample is not None:
         click.echo(f"\nOne petition's history (casework history {str(sample)[:8]} --db {db}):")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
+import textwrap
 import unicodedata
 from datetime import datetime
 from typing import Any, NoReturn
@@ -11,7 +13,7 @@ from typing import Any, NoReturn
 import click
 
 from casework.jsonable import json_default
-from projections.rendering import table
+from projections.rendering import table, width
 
 UNPRINTABLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
@@ -41,21 +43,38 @@ def amount(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
-def history_table(entries: list[Any]) -> str:
-    """A case's timeline: when, who (role), trigger, from → to, fields (shortened)."""
-    rows = []
-    for entry in entries:
+HISTORY_HEADERS = ["#", "at", "who (role)", "trigger", "from → to", "fields"]
+NARROWEST_FIELDS = 30
+
+
+def history_table(entries: list[Any], full: bool = False, columns: int | None = None) -> str:
+    """A case's timeline: when, who (role), trigger, from → to, and fields in what is left of
+    the terminal's width: shortened to one line, or with ``full`` every value, wrapped."""
+    columns = columns or shutil.get_terminal_size().columns
+    rows = [[str(entry.sequence), when(entry.at), f"{entry.actor} ({entry.role})",
+             entry.trigger, f"{entry.from_state or '·'} → {entry.to_state}"]
+            for entry in entries]
+    taken = sum(max([width(h), *(width(row[n]) for row in rows)]) + 2
+                for n, h in enumerate(HISTORY_HEADERS[:-1]))
+    room = max(columns - taken, NARROWEST_FIELDS)
+    lines: list[list[str]] = []
+    for row, entry in zip(rows, entries, strict=True):
         fields = ", ".join(f"{k}={v}" for k, v in entry.fields.items())
-        if len(fields) > 60:
-            fields = fields[:57] + "..."
-        rows.append([str(entry.sequence), when(entry.at), f"{entry.actor} ({entry.role})",
-                     entry.trigger, f"{entry.from_state or '·'} → {entry.to_state}", fields])
-    return table(rows, ["#", "at", "who (role)", "trigger", "from → to", "fields"])
+        if not full:
+            lines.append([*row, fields if width(fields) <= room else fields[:room - 3] + "..."])
+            continue
+        wrapped = [part for line in fields.splitlines() or [""]
+                   for part in textwrap.wrap(line, room) or [""]]
+        lines.append([*row, wrapped[0]])
+        lines += [["", "", "", "", "", more] for more in wrapped[1:]]
+    return table(lines, HISTORY_HEADERS)
 
 
 def progress_bar(length: int, label: str) -> Any:
-    """A progress bar on a terminal; silent otherwise (logs, pipes, CI)."""
-    if sys.stderr.isatty():
+    """A progress bar on a terminal; silent otherwise (logs, pipes, CI, --quiet)."""
+    from .settings import quiet
+
+    if sys.stderr.isatty() and not quiet():
         return click.progressbar(length=length, label=label, file=sys.stderr)
     return _Silent()
 

@@ -13,13 +13,16 @@ from projections.rebuild import rebuild
 from projections.rendering import report_csv, report_text
 from projections.report import GROUPINGS, report
 
+from .completion import complete_unit
 from .options import db_option, json_option, open_app, parse_when
 from .output import amount, progress_bar, to_json
+from .settings import current_settings
 
 
 @click.command("report")
 @click.option("--kind", help="Only cases of this kind.")
-@click.option("--unit", metavar="PREFIX", help="Only cases at this unit or below it.")
+@click.option("--unit", metavar="PREFIX", shell_complete=complete_unit,
+              help="Only cases at this unit or below it.")
 @click.option("--since", metavar="TIME", help="Only cases opened at or after this time.")
 @click.option("--until", metavar="TIME", help="Only cases opened before this time.")
 @click.option("--by", type=click.Choice(GROUPINGS), help="One row per value of this.")
@@ -48,7 +51,7 @@ def report_command(kind: str | None, unit: str | None, since: str | None, until:
     elif as_csv:
         click.echo(report_csv(figures), nl=False)
     else:
-        click.echo(report_text(figures))
+        click.echo(report_text(figures, current_settings().zone))
 
 
 @click.command("rebuild")

@@ -5,8 +5,10 @@ from __future__ import annotations
 import click
 
 from casework import WorkflowRegistry
+from casework.workflow import Workflow
 from projections.rendering import table
 
+from .completion import complete_kind
 from .options import json_option
 from .output import to_json
 
@@ -44,11 +46,12 @@ def workflows_list(as_json: bool) -> None:
 
 
 @workflows_group.command("show")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_kind)
 @click.option("--version", "version", type=int, help="A version (default: the latest).")
 @json_option
 def workflows_show(name: str, version: int | None, as_json: bool) -> None:
-    """States (with their stages) and triggers (from, to, roles, fields) of a workflow.
+    """States, grades and triggers of a workflow: what each trigger does, from and to which
+    states (and its branches), who may fire it, and its fields with their choices and ranges.
 
     \b
     Example:
@@ -58,21 +61,44 @@ def workflows_show(name: str, version: int | None, as_json: bool) -> None:
     if as_json:
         click.echo(to_json(workflow.as_dict()))
         return
-    click.echo(f"{workflow.name} v{workflow.version}: {workflow.title}")
+    click.echo(workflow_text(workflow))
+
+
+def workflow_text(workflow: Workflow) -> str:
+    """States, then each trigger: what it does, from where to where (and its branches), who
+    may fire it, and what it takes (types, choices, ranges)."""
+    lines = [f"{workflow.name} v{workflow.version}: {workflow.title}"]
     if workflow.description:
-        click.echo(workflow.description)
-    click.echo("\nstates")
-    click.echo(table([[s.name, s.stage, s.outcome or "", "yes" if s.terminal else ""]
-                      for s in workflow.states.values()],
-                     ["state", "stage", "outcome", "terminal"]))
-    click.echo("\ntriggers")
-    rows = []
+        lines.append(workflow.description)
+    lines += ["", "states", table([[s.name, s.stage, s.outcome or "", "yes" if s.terminal else ""]
+                                   for s in workflow.states.values()],
+                                  ["state", "stage", "outcome", "terminal"])]
+    if workflow.grades:
+        lines += ["", "grades   " + " · ".join(
+            f"{g.name} {g.deadline_hours:g} h, at least {g.min_level}"
+            for g in workflow.grades.values())]
+    lines += ["", "triggers"]
     for t in (workflow.opening, *workflow.triggers.values()):
-        fields = ", ".join(f"{f.name}{'*' if f.required else ''}:{f.type}"
-                           f"{' (personal)' if f.personal else ''}"
-                           for f in t.fields.values())
-        rows.append([t.name, ",".join(t.sources) or "·", t.to, ",".join(t.roles), fields])
-    click.echo(table(rows, ["trigger", "from", "to", "roles", "fields (* required)"]))
+        lines.append(f"  {t.name}: {','.join(t.sources) or '(opens a case)'} → {t.to}"
+                     f"   roles {', '.join(t.roles)}")
+        if t.description:
+            lines.append(f"      {t.description}")
+        for branch in t.branches:
+            lines.append(f"      → {branch.to} instead when {branch.when}"
+                         + (f" ({', '.join(branch.effects)})" if branch.effects else ""))
+        extras = [f"guards {', '.join(t.guards)}"] if t.guards else []
+        extras += [f"effects {', '.join(t.effects)}"] if t.effects else []
+        extras += [f"spawns a {t.spawns}"] if t.spawns else []
+        if t.assignee:
+            whom = "whoever fires it" if t.assignee == "actor" else f"its {t.assignee}"
+            extras.append(f"assigns the case to {whom}")
+        if extras:
+            lines.append(f"      {'; '.join(extras)}")
+        for f in t.fields.values():
+            lines.append(f"      {f.name}{' (required)' if f.required else ''}: "
+                         f"{f.describe()}{', personal' if f.personal else ''}"
+                         + (f" — {f.description}" if f.description else ""))
+    return "\n".join(lines)
 
 
 @workflows_group.command("diagram")

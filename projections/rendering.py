@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import unicodedata
+from datetime import UTC, tzinfo
 
 from .report import OVERALL, Deadlines, Figures, Report
 
@@ -39,9 +40,12 @@ def percent(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:.1f}%"
 
 
-def report_text(report: Report) -> str:
+def report_text(report: Report, zone: tzinfo = UTC) -> str:
+    """The report as a table and lines, closing with the moment its deadlines were judged
+    at (in ``zone``, the office's time zone)."""
     f = report.figures
     rows = [_figure_row("all cases", f)] + [_figure_row(g.key, g.figures) for g in report.groups]
+    judged = report.as_of.replace(tzinfo=UTC).astimezone(zone)
     parts = [table(rows, FIGURE_HEADERS), ""]
     parts.append("by stage   " + " · ".join(f"{k} {v}" for k, v in f.by_stage.items()))
     parts.append("channels   " + " · ".join(f"{k} {v}" for k, v in f.by_channel.items()))
@@ -64,6 +68,8 @@ def report_text(report: Report) -> str:
             f"{h.category} in {h.community.rsplit('/', 1)[-1]} ({h.count})"
             for h in f.hot_spots[:SHOWN_HOT_SPOTS]))
     parts += _section_lines(f)
+    parts.append(f"judged at {judged:%Y-%m-%d %H:%M} {zone} (--now): open cases past their "
+                 "deadline then count as overdue")
     return "\n".join(parts)
 
 

@@ -164,11 +164,10 @@ def _who(flags: Mapping[str, Any], environ: Mapping[str, str],
         for path, values in read:
             if "actor" in values:
                 source = f"file {path}"
-                roles = values.get("roles", [])
-                found = {"actor": Setting("actor", values["actor"], source),
-                         "unit": Setting("unit", values.get("unit"), source),
-                         "roles": Setting("roles", list(roles) if isinstance(roles, list)
-                                          else roles, source)}
+                found = _parsed(values["actor"], source)  # the id, or id@unit:roles
+                for name in ("unit", "roles"):
+                    if name in values:
+                        found[name] = Setting(name, values[name], source)
                 break
     if found is None:
         found = {name: Setting(name, None if name != "roles" else [], DEFAULT)

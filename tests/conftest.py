@@ -91,8 +91,11 @@ def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
 def _work_in_a_temporary_folder(tmp_path: Path,
                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """Files a command writes by default (reject files, casework.db) never land in the
-    checkout."""
+    checkout, and no settings file or setting of the machine's reaches a test."""
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "user-config"))
+    for variable in ("CASEWORK_CONFIG", "CASEWORK_TIMEZONE", "CASEWORK_LANG"):
+        monkeypatch.delenv(variable, raising=False)
 
 
 @pytest.fixture

@@ -33,6 +33,28 @@ HANDLER = Actor("handler", roles=["handler"])
 COMMUNITIES = ["guanlan/guancheng", "guanlan/xinlan", "guanlan/kukeng"]
 
 
+def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
+    """casework in-process, as a user types it, with no CASEWORK_DB or CASEWORK_ACTOR from
+    outside (unless ``env`` gives them)."""
+    from click.testing import CliRunner
+
+    from cli import cli
+
+    clean: dict[str, str | None] = {"CASEWORK_DB": None, "CASEWORK_ACTOR": None}
+    return CliRunner().invoke(cli, list(args), env={**clean, **(env or {})},
+                              prog_name="casework")
+
+
+def simulated(url: str, seed: int = 5, petitions: int = 160) -> Casework:
+    """A store with a small simulated month of the demo (May 2024): cases in every state."""
+    from casework.demo import Simulation
+
+    app = new_app(url)
+    Simulation(app, seed=seed, petitions=petitions, enterprise_requests=petitions // 5,
+               volunteer_tasks=petitions // 8).run()
+    return app
+
+
 def casework_command() -> list[str]:
     """The installed ``casework`` of this interpreter's environment, else the checkout's."""
     installed = shutil.which("casework")

@@ -112,11 +112,10 @@ def shared_options() -> list[click.Option]:
 
 
 def add_shared_options(command: click.Command) -> None:
-    """Give ``command`` (and, for a group, each of its commands) the shared options and
-    --config, so that they may also stand after the subcommand's name."""
+    """Give ``command`` (and, for a group, each of its commands) every global option it
+    lacks, so that each may also stand after the subcommand's name."""
     known = {name for param in command.params for name in param.opts}
-    for option in [*shared_options(), _option("--config", remember="config", metavar="FILE",
-                                              help="Read settings from FILE only.")]:
+    for option in global_options():
         if not set(option.opts) & known:
             command.params.append(option)
     if isinstance(command, click.Group):

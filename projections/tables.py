@@ -74,14 +74,15 @@ for _column in ("state", "unit", "community", "category", "location", "grid", "j
     Index(f"ix_case_summary_{_column}", case_summary.c[_column])
 # The orders a list is read in (projections.case_list): open or closed, the sort column, then
 # the id, so that the first page and every next page (keyset) are ranges of one index.
-# The deadline order, the open cases' usual one, also holds what a list of them is most often
-# narrowed by (where a case is, its state), so that reading along it skips the cases of
-# other units without reading their rows.
+# The orders of open cases (by deadline, and by age for those without one) also hold what a
+# list is most often narrowed by: where a case is (its unit, who may reach it) and, for the
+# queue mine, its workflow and state. Reading along them skips the cases of other units
+# without reading their rows, so that even a list that finds nothing reads only the index.
 _c = case_summary.c
-Index("ix_case_summary_status_deadline", _c.status, _c.deadline, _c.id, _c.jurisdiction,
-      _c.unit, _c.state)
-for _column in ("opened_at", "updated_at"):
-    Index(f"ix_case_summary_status_{_column}", _c.status, _c[_column], _c.id)
+_WHERE = (_c.jurisdiction, _c.unit, _c.kind, _c.workflow_version, _c.state)
+Index("ix_case_summary_status_deadline", _c.status, _c.deadline, _c.id, *_WHERE)
+Index("ix_case_summary_status_opened_at", _c.status, _c.opened_at, _c.id, _c.deadline, *_WHERE)
+Index("ix_case_summary_status_updated_at", _c.status, _c.updated_at, _c.id)
 
 projection_tracking = Table(
     "projection_tracking",

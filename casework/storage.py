@@ -139,7 +139,6 @@ class Storage:
             return
         import psycopg  # the optional extra's: only on PostgreSQL
 
-
         # eventsourcing's recorder sets a lock timeout only around its inserts: a read of a
         # table another session has locked would wait for ever. libpq's PGOPTIONS gives every
         # connection of this process (and of the workers it starts) the same timeout.

@@ -49,6 +49,8 @@ class Labels:
 
     def value(self, kind: str, value: object) -> str:
         """A stored value (a stage, state, channel, ...) as this language says it."""
+        if value is None or value == NONE:
+            return self.text("none")
         if kind in ("unit", "community"):
             return self.unit(None if value is None else str(value))
         named = self.table.get(kind, {}).get(str(value))
@@ -67,7 +69,7 @@ class Labels:
 
     def unit(self, path: str | None) -> str:
         if path is None or path == NONE:
-            return self.value("level", NONE)
+            return self.text("none")
         organisation = self.organisation
         unit = organisation[path] if organisation is not None and path in organisation else None
         if unit is not None and (self.lang == "zh" or unit.name.isascii()):

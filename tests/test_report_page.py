@@ -444,3 +444,31 @@ def test_screenshots_of_the_demos_page_at_a_phones_and_a_desktops_width(
                 assert problems == []
             finally:
                 context.close()
+
+
+def test_the_cases_behind_each_number_are_the_ones_the_report_counts_on_both_back_ends(
+        app: Any) -> None:
+    """Each figure a page links to, as a query of the read model, counts what the report
+    counts: for every community, and for every category × community pair."""
+    from casework.demo import Simulation
+    from projections import ReadModel
+    from projections.report import report
+    from projections.report_page import CaseQuery, InPageCases
+
+    Simulation(app, seed=3, petitions=120, enterprise_requests=20, volunteer_tasks=10).run()
+    with ReadModel(app) as read_model:
+        figures = report(read_model, by="community", now=app.clock())
+        cases = InPageCases(read_model, figures)
+        for group in figures.groups:
+            f = group.figures
+            expected = {"total": f.total, "open": f.open, "resolved": f.resolved,
+                        "open_overdue": f.sla["overall"].open_overdue}
+            for figure, count in expected.items():
+                rows, total = cases.rows(CaseQuery((("community", group.key),), figure))
+                assert total == count, (group.key, figure)
+                assert len(rows) == min(count, 10)
+        for category, by_community in figures.figures.by_category_and_community.items():
+            for community, count in by_community.items():
+                query = CaseQuery((("category", category), ("community", community)))
+                assert cases.rows(query)[1] == count
+    assert any(g.figures.sla["overall"].open_overdue for g in figures.groups)

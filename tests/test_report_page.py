@@ -87,6 +87,11 @@ def test_the_page_carries_the_json_of_casework_report_for_the_same_filters(
     page = page_of(demo_db, *options)
     without_lang = [o for o in options if o not in ("--lang", "zh")]
     assert embedded(page, "report-json") == report_json(demo_db, *without_lang)
+    # The footer names the command that gives the same JSON.
+    command = re.search(r"`casework (report --json[^`]*)`", page)
+    assert command is not None
+    again = invoke(*command.group(1).split(), "--db", f"sqlite:///{demo_db}")
+    assert json.loads(again.output) == embedded(page, "report-json")
     # The charts' code inlined once; no script, style, font or image from elsewhere.
     bundle = BUNDLE.read_text(encoding="utf-8")
     assert page.count(bundle) == 1
@@ -366,6 +371,13 @@ def test_the_demos_page_opens_offline_draws_every_chart_and_shows_the_reports_fi
         assert sorted(drawn) == sorted(specs) and all(drawn.values()), drawn.keys()
         check_figures(labels, drawn, figures)
         check_tables(labels, page, figures)
+        # Hovering a bar shows its figures.
+        stages = list(figures["by_stage"])
+        page.locator("#chart-by_stage .role-mark [role=graphics-symbol]").nth(
+            stages.index("close")).hover(force=True)
+        tooltip = page.locator("#vg-tooltip-element")
+        tooltip.wait_for(state="visible")
+        assert str(figures["by_stage"]["close"]) in tooltip.inner_text()
         # A number of the heat table opens the list of its cases, in the page.
         link = page.locator("table.heat a").first
         anchor = link.get_attribute("href")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from html import escape
 from typing import Any
@@ -51,8 +51,8 @@ class Page:
         return f"<a href=\"{escape(href)}\">{count}</a>"
 
 
-SectionFunction = Callable[[Page], Section | None]
-"""Makes a section from the report, or None when the report has nothing for it."""
+SectionFunction = Callable[[Page], Iterable[Section]]
+"""Makes the cards of one section from the report: none when the report has nothing for it."""
 
 
 def percent(value: float | None) -> str:

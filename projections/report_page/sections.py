@@ -11,13 +11,14 @@ title and note in ``labels/en.toml`` and ``labels/zh.toml`` (``text.section.KEY`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from html import escape
+from typing import Any
 
 from ..report import OVERALL, Deadlines, Figures
 from .cases import CaseQuery
 from .charts import VERDICT_COLOURS, bars, chart, field
-from .section import Page, Section, number, percent
+from .section import Page, Section, SectionFunction, number, percent
 
 VERDICTS = ("met", "breached", "open_overdue")
 HEAT_ROWS = 15
@@ -26,10 +27,9 @@ HEAT_COLUMNS = 12
 GROUPS_SHOWN = 50
 
 
-def card(page: Page, key: str, **parts: object) -> Section:
+def card(page: Page, key: str, **parts: Any) -> Section:
     """A section titled and explained by the labels of ``key``."""
-    return Section(key, page.text(f"section.{key}"), page.text(f"note.{key}"),
-                   **parts)  # type: ignore[arg-type]
+    return Section(key, page.text(f"section.{key}"), page.text(f"note.{key}"), **parts)
 
 
 def overview(page: Page) -> Iterator[Section]:
@@ -228,7 +228,7 @@ def _group_row(page: Page, key: str, f: Figures) -> str:
             f"<td>{number(f.satisfaction.mean)}</td></tr>")
 
 
-SECTIONS: list[Callable[[Page], Iterable[Section]]] = [
+SECTIONS: list[SectionFunction] = [
     overview, intake_by_day, by_stage, deadlines, time_to_close, satisfaction, escalations,
     hot_spots, workflow_sections, groups,
 ]

@@ -29,6 +29,7 @@ case_summary = Table(
     Column("status", String(10), nullable=False),
     Column("outcome", String(20)),
     Column("grade", String(4)),
+    Column("title", String(200)),  # as the case was opened with it
     Column("category", String(200)),
     Column("channel", String(40)),
     Column("unit", String(200)),
@@ -45,6 +46,9 @@ case_summary = Table(
     Column("missed_deadline", Boolean, nullable=False, default=False),
     Column("resolved_level", String(20)),
     Column("escalations", Integer, nullable=False, default=0),
+    # Each escalation's step from level to level, with how often the case took it, between
+    # commas: ",community>subdistrict:1,". Steps go up the tree, so the list stays short.
+    Column("escalation_steps", String(400), nullable=False, default=","),
     Column("reopens", Integer, nullable=False, default=0),
     Column("ever_closed", Boolean, nullable=False, default=False),
     Column("satisfaction", Integer),
@@ -53,10 +57,10 @@ case_summary = Table(
     # ",open,claim,".
     Column("milestones", String(400), nullable=False),
     Column("parent", String(36)),
-    # What a clerk looks a case up by: the title and place it was opened with, the unit where
-    # the problem is (location) and its grid (what "near" means for duplicates), where the
-    # case belongs (its unit, else its location: who may reach it) and whom it is assigned to.
-    Column("title", Text),
+    # What a clerk looks a case up by, beside its title (above): the place it was opened
+    # with, the unit where the problem is (location) and its grid (what "near" means for
+    # duplicates), where the case belongs (its unit, else its location: who may reach it)
+    # and whom it is assigned to.
     Column("place", Text),
     Column("location", String(200)),
     Column("grid", String(200)),

@@ -13,11 +13,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import figures
+from . import figures, listing
 from .fixtures import Fixtures, sample_path
 from .harness import SCALES, Result, table
 
-FIGURES = ("lifecycle", "import", "rebuild", "load", "sweep", "memory")
+FIGURES = ("lifecycle", "import", "rebuild", "load", "sweep", "memory", "list")
 
 
 def machine() -> dict[str, Any]:
@@ -50,6 +50,8 @@ def run(scale_name: str, only: tuple[str, ...] = FIGURES, log: Any = None
             results.append(result)
         if "memory" in only:
             results += figures.memory(scale, fixtures, log, sweep_peak)
+        if "list" in only:
+            results.append(listing.first_page(scale, fixtures, log))
     return {"scale": scale_name, "date": datetime.now(UTC).isoformat(timespec="seconds"),
             "seconds": round(time.perf_counter() - started, 1), "machine": machine(),
             # Other processes on the same cores: what the ratios were measured against.

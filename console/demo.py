@@ -88,6 +88,9 @@ def demo_command(db: str | None, seed: int, petitions: int, enterprise_requests:
         click.echo(history_table(app.history(sample)))
     click.echo(f"\nNext: casework report --db {db} --by community    "
                f"casework show {str(sample)[:8] if sample else 'CASE'} --db {db}")
+    click.echo(f"What waits for a handler of Guancheng at the month's end: casework cases mine "
+               f"--actor wang@guanlan/guancheng --role handler --now {result.ends_at.isoformat()}"
+               f" --db {db}")
     click.echo(f"The month's report page (charts, rankings, the cases behind each number): "
                f"{Path(html).resolve().as_uri()}")
 

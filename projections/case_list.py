@@ -262,7 +262,8 @@ def _value(column: Any, value: Any) -> Any:
 def _cursor(phases: list[_Phase], number: int, row: Any) -> str:
     values = [getattr(row, column.name) for column in phases[number].key]
     data = [number, *(v.isoformat() if isinstance(v, datetime) else v for v in values)]
-    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+    return base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode()
+                                    ).decode().rstrip("=")
 
 
 def _start(cursor: str | None, phases: int) -> tuple[int, list[Any] | None]:

@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from casework import CaseworkError
 from casework.storage import lock_timed_out
-from console import audit, batch, cases, demo, reports, transfer, workflows
+from console import audit, batch, cases, demo, reports, serve, tokens, transfer, workflows
 from console.output import fail
 
 EXIT_CODES = """\b
@@ -97,6 +97,7 @@ for command in (
     audit.audit_command,
     workflows.workflows_group,
     demo.demo_command,
+    serve.serve_command, tokens.tokens_group,
 ):
     cli.add_command(command)
 

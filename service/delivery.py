@@ -1,0 +1,42 @@
+"""Webhook delivery inside ``casework serve``: the projection's loop in a thread of the
+server process, started and stopped with it (``serve --no-webhooks`` leaves it out, for
+``casework webhooks deliver --follow`` to do elsewhere)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from casework import Casework
+from projections.webhooks import Webhooks
+
+log = logging.getLogger("casework.webhooks")
+
+
+class DeliveryThread:
+    def __init__(self, url: str | None, interval: float = 1.0) -> None:
+        self.url = url
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="webhooks", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                app = Casework(self.url)
+                hooks = Webhooks(app)
+                try:
+                    hooks.follow(self._stop, self.interval)
+                finally:
+                    hooks.close()
+                    app.close()
+            except Exception:  # the server goes on; delivery starts again shortly
+                log.exception("webhook delivery failed; starting again in 5 s")
+                self._stop.wait(5)

@@ -8,15 +8,17 @@ import logging
 import threading
 
 from casework import Casework
-from projections.webhooks import Webhooks
+from projections.webhooks import Backoff, Webhooks
 
 log = logging.getLogger("casework.webhooks")
 
 
 class DeliveryThread:
-    def __init__(self, url: str | None, interval: float = 1.0) -> None:
+    def __init__(self, url: str | None, interval: float = 1.0,
+                 backoff: Backoff | None = None) -> None:
         self.url = url
         self.interval = interval
+        self.backoff = backoff
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="webhooks", daemon=True)
 
@@ -31,7 +33,7 @@ class DeliveryThread:
         while not self._stop.is_set():
             try:
                 app = Casework(self.url)
-                hooks = Webhooks(app)
+                hooks = Webhooks(app, self.backoff)
                 try:
                     hooks.follow(self._stop, self.interval)
                 finally:

@@ -11,11 +11,14 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from eventsourcing.persistence import PersistenceError
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from casework import Casework, CaseworkError, Organisation, WorkflowRegistry
 
@@ -62,7 +65,7 @@ def create_app(url: str | None = None, *, workflows: WorkflowRegistry | None = N
             app.state.idempotency.close()
 
     app = FastAPI(title="casework", version="1", lifespan=lifespan, docs_url=None,
-                  redoc_url=None)
+                  redoc_url=None, dependencies=[Depends(known_parameters)])
     app.state.pool = EnginePool(make, pool_size)
     app.state.tokens = TokenStore(first.storage)
     app.state.idempotency = IdempotencyStore(first.storage)
@@ -74,6 +77,26 @@ def create_app(url: str | None = None, *, workflows: WorkflowRegistry | None = N
     app.add_middleware(CatchAll)
     install_openapi(app)
     return app
+
+
+def known_parameters(request: Request) -> None:
+    """A query parameter the route does not take is refused: a misspelt filter
+    (``?stat=open``) must not quietly list everything."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    known = _query_names(route.dependant)
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        raise Problem("bad-input", f"unknown parameter {unknown[0]!r} (this resource takes "
+                      f"{', '.join(sorted(known)) or 'none'})", {"field": unknown[0]})
+
+
+def _query_names(dependant: Dependant) -> set[str]:
+    names = {param.alias for param in dependant.query_params}
+    for inner in dependant.dependencies:
+        names |= _query_names(inner)
+    return names
 
 
 def from_environment() -> FastAPI:
@@ -114,17 +137,29 @@ def _handle_errors(app: FastAPI) -> None:
     async def http_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, HTTPException)
         kind = {404: "no-such-route", 405: "method-not-allowed"}.get(error.status_code)
+        headers = dict(error.headers or {})
+        if error.status_code == 405:  # every method of the path, not the first route's
+            headers["Allow"] = ", ".join(_methods(app, request))
         if kind is None:
             problem = Problem("bad-input", str(error.detail))
         else:
             problem = Problem(kind, f"{request.method} {request.url.path}: {error.detail}",
-                              headers=dict(error.headers or {}))
+                              headers=headers)
         return await answer(request, problem)
 
     app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(HTTPException, http_error)
     for expected in (Problem, CaseworkError, PersistenceError, sqlite3.Error, SQLAlchemyError):
         app.add_exception_handler(expected, answer)
+
+
+def _methods(app: FastAPI, request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in app.router.routes:
+        match, _ = route.matches(request.scope | {"method": "GET"})
+        if match != Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return sorted(methods)
 
 
 Scope = MutableMapping[str, Any]

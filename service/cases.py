@@ -30,6 +30,7 @@ from .tokens import TokenInfo
 
 router = APIRouter(tags=["cases"])
 IdempotencyKey = Annotated[str | None, Header(
+    pattern=r"^[ -~]{1,200}$",
     description="Any text of yours, unique per request: a retry with the same key gets the "
                 "first answer again, and opens no second case.")]
 AsOf = Annotated[str | None, Query(description="Business time (ISO 8601): the case as it "

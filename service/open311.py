@@ -138,12 +138,12 @@ FORM = {"requestBody": {"required": True, "content": {
 
 @router.post("/requests.{fmt}", response_model=list[PostedOut], openapi_extra=FORM,
              responses={200: {"content": XML}}, summary="Post a service request: open a case")
-async def post_request(fmt: Format, request: Request,
+async def post_request(fmt: Format, request: Request, api_key: ApiKey = None,
                        credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
                        idempotency_key: Annotated[str | None, Header()] = None) -> Response:
     body = await request.body()
     given = _form(request, body)
-    who = holder(request, given.get("api_key"), credentials)
+    who = holder(request, given.get("api_key", api_key), credentials)
     found = services(request)
     found.check_jurisdiction(given.get("jurisdiction_id"))
     service = found.get(given.get("service_code", ""))
@@ -183,9 +183,7 @@ def _form(request: Request, body: bytes) -> dict[str, str]:
         pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=200)
     except (UnicodeDecodeError, ValueError) as error:
         raise Problem("bad-input", f"not a form: {error}") from None
-    given = dict(parse_qsl(request.url.query, keep_blank_values=True))
-    given.update(pairs)  # the form's own parameters win over the query's
-    return given
+    return dict(pairs)
 
 
 @router.get("/requests.{fmt}", response_model=list[RequestOut],

@@ -207,6 +207,7 @@ def test_every_error_is_a_problem(base: str, service_db: str) -> None:
     big = {"kind": "petition", "fields": OPENING | {"description": "x" * 70_000}}
     assert_problem(api.post("/cases", json=big), 413, "request-too-large")
     assert_problem(api.get("/cases", params={"cursor": "garbage"}), 422, "bad-input")
+    assert_problem(api.get("/cases", params={"stat": "open"}), 422, "bad-input")  # a typo
     assert_problem(api.get("/report", params={"by": "colour"}), 422, "bad-input")
     assert_problem(api.get("/cases", params={"unit": "guanlan/nowhere"}), 422, "bad-input")
     kind = httpx.get(f"{base}/problems/stale-case").json()

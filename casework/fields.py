@@ -11,14 +11,12 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from uuid import UUID
 
 from .errors import InvalidField
+from .organisation import Organisation
 from .timestamps import parse_time
-
-if TYPE_CHECKING:
-    from .organisation import Organisation
 
 FIELD_TYPES = ("string", "text", "integer", "number", "boolean", "choice", "datetime", "unit",
                "case")

@@ -23,6 +23,7 @@ from starlette.routing import Match
 from casework import Casework, CaseworkError, Organisation, WorkflowRegistry
 
 from . import cases, georeport, meta, open311, report
+from .delivery import DeliveryThread
 from .engines import EnginePool
 from .idempotency import IdempotencyStore
 from .openapi import install_openapi
@@ -111,8 +112,6 @@ def from_environment() -> FastAPI:
 def _background_from_environment() -> list[Any]:
     if os.environ.get("CASEWORK_SERVE_WEBHOOKS") != "1":
         return []
-    from .delivery import DeliveryThread
-
     return [DeliveryThread(os.environ.get("CASEWORK_DB") or None)]
 
 

@@ -4,7 +4,9 @@ and what a user checks of a result."""
 from __future__ import annotations
 
 import shutil
+import socket
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +22,7 @@ from casework import Actor, Casework, WorkflowRegistry
 from casework.case import GENESIS, chain_hash
 from projections import ReadModel
 from projections.tables import case_summary
+from service.tokens import TokenStore
 from workflows import DEFINITIONS
 
 from .conftest import REGISTRY, new_app
@@ -144,10 +147,7 @@ def running_v1_then_v2(folder: Path, registry_v2: WorkflowRegistry) -> tuple[Cas
 def running_service(url: str, **options: Any) -> Iterator[str]:
     """``casework serve``'s application on ``url``, served for real by uvicorn on a free
     loopback port in a thread of this process; yields its base URL."""
-    import socket
-    import threading
-
-    import uvicorn
+    import uvicorn  # the service extra: only the tests of the service need it
 
     from service.app import create_app
 
@@ -174,8 +174,6 @@ def running_service(url: str, **options: Any) -> Iterator[str]:
 
 def api_token(url: str, actor: Actor) -> str:
     """A token acting as ``actor``, made as ``casework tokens create`` makes one."""
-    from service.tokens import TokenStore
-
     app = new_app(url)
     store = TokenStore(app.storage)
     try:

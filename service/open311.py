@@ -109,8 +109,9 @@ ApiKey = Annotated[str | None, Query(description="A token, when not sent as Auth
 
 @router.get("/services.{fmt}", response_model=list[ServiceOut], responses={200: {"content": XML}},
             summary="The services: each workflow residents may open cases of")
-def service_list(fmt: Format, request: Request, jurisdiction_id: Jurisdiction = None
-                 ) -> Response:
+def service_list(fmt: Format, request: Request, jurisdiction_id: Jurisdiction = None,
+                 api_key: ApiKey = None) -> Response:
+    """Public: ``api_key`` is taken (clients send it everywhere) and not needed."""
     found = services(request)
     found.check_jurisdiction(jurisdiction_id)
     return render([s.summary() for s in found.by_code.values()], "services", fmt)
@@ -120,7 +121,8 @@ def service_list(fmt: Format, request: Request, jurisdiction_id: Jurisdiction = 
             responses={200: {"content": XML}},
             summary="A service's attributes: the opening fields no standard parameter fills")
 def service_definition(service_code: str, fmt: Format, request: Request,
-                       jurisdiction_id: Jurisdiction = None) -> Response:
+                       jurisdiction_id: Jurisdiction = None, api_key: ApiKey = None
+                       ) -> Response:
     found = services(request)
     found.check_jurisdiction(jurisdiction_id)
     return render(found.get(service_code).definition(), "service_definition", fmt)

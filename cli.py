@@ -20,7 +20,20 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from casework import CaseworkError
 from casework.storage import lock_timed_out
-from console import audit, batch, cases, demo, queues, reports, transfer, units, workflows
+from console import (
+    audit,
+    batch,
+    cases,
+    demo,
+    queues,
+    reports,
+    serve,
+    tokens,
+    transfer,
+    units,
+    webhooks,
+    workflows,
+)
 from console.output import fail
 from console.settings import CommandLine, add_shared_options, config_command, global_options
 
@@ -108,6 +121,7 @@ for command in (
     audit.audit_command,
     workflows.workflows_group,
     demo.demo_command,
+    serve.serve_command, tokens.tokens_group, webhooks.webhooks_group,
     queues.cases_command, queues.duplicates_command, units.units_command, config_command,
 ):
     add_shared_options(command)

@@ -17,7 +17,7 @@ from . import figures, listing
 from .fixtures import Fixtures, sample_path
 from .harness import SCALES, Result, table
 
-FIGURES = ("lifecycle", "import", "rebuild", "load", "sweep", "memory", "list")
+FIGURES = ("lifecycle", "import", "rebuild", "load", "sweep", "memory", "service", "list")
 
 
 def machine() -> dict[str, Any]:
@@ -50,6 +50,10 @@ def run(scale_name: str, only: tuple[str, ...] = FIGURES, log: Any = None
             results.append(result)
         if "memory" in only:
             results += figures.memory(scale, fixtures, log, sweep_peak)
+        if "service" in only:
+            from .service import requests_per_second  # needs the service extra
+
+            results.append(requests_per_second(scale, fixtures, log))
         if "list" in only:
             results.append(listing.first_page(scale, fixtures, log))
     return {"scale": scale_name, "date": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -21,7 +21,8 @@ pytestmark = pytest.mark.slow  # subprocesses, several processes, or many exampl
 CHECKOUT = Path(__file__).resolve().parent.parent
 
 FIGURES = ["petition lifecycle", "NYC 311 import", "read-model rebuild", "load a case",
-           "sweep of", "peak memory of rebuild", "peak memory of sweep", "first page of"]
+           "sweep of", "peak memory of rebuild", "peak memory of sweep", "HTTP service",
+           "first page of"]
 
 
 @pytest.mark.skipif(not sample_path().exists(),

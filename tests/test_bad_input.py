@@ -168,6 +168,31 @@ def test_arguments_that_are_not_utf8_are_one_line_and_record_nothing(db: str) ->
         assert events_in(db) == before
 
 
+def test_a_right_to_left_override_is_stored_as_given_and_shown_escaped(
+        run: Run, tmp_path: Path) -> None:
+    """U+202E is printable text to the field check, and turns a terminal line around: show,
+    history and JSON print it escaped (as error messages do), never raw, never stripped."""
+    url = f"sqlite:///{tmp_path / 'cases.db'}"
+    title = "Invoice \u202egpj.exe"
+    app = Casework(url)
+    case_id = str(app.open_case("petition", CLERK, T0, channel="hotline", title=title,
+                                description="first line\nsecond\u2066line"))
+    app.close()
+
+    shown = run("show", case_id, "--db", url, "--actor", "li", "--role", "intake")
+    history = run("history", case_id, "--db", url)
+    as_json = run("show", case_id, "--db", url, "--json")
+
+    assert Casework(url).get_case(case_id).fields["title"] == title  # stored as given
+    for result in (shown, history, as_json):
+        assert result.exit_code == 0, result.output
+        assert "\u202e" not in result.stdout and "\u2066" not in result.stdout
+    assert "title        Invoice \\u202egpj.exe" in shown.stdout
+    assert "description  first line\\nsecond\\u2066line" in shown.stdout
+    assert "title=Invoice \\u202egpj.exe" in history.stdout
+    assert json.loads(as_json.stdout)["fields"]["title"] == title  # the same value to a reader
+
+
 def test_a_job_name_with_control_characters_is_refused(run: Run, db: str) -> None:
     assert_one_line_error(run("sweep", "--now", "2024-05-07T00:00+00:00", "--job", "a\tb",
                               "--db", db), 2, "'job'")

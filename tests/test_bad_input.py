@@ -63,6 +63,11 @@ def db(tmp_path: Path) -> str:
     return url
 
 
+def case_line_of(export: io.StringIO) -> str:
+    """The first case line of an export."""
+    return next(line for line in export.getvalue().splitlines() if line.startswith('{"id"'))
+
+
 def events_in(url: str) -> int:
     app = Casework(url)
     try:
@@ -233,7 +238,7 @@ def test_an_escaped_lone_surrogate_in_a_jsonl_line_is_rejected() -> None:
     source.open_case("petition", CLERK, T0, channel="hotline", title="ok")
     out = io.StringIO()
     export_jsonl(source, out)
-    line = out.getvalue().splitlines()[0].replace('"title":"ok"', '"title":"\\ud800"')
+    line = case_line_of(out).replace('"title":"ok"', '"title":"\\ud800"')
 
     result = import_jsonl(new_app(), [line])
 
@@ -250,7 +255,7 @@ def test_an_imported_event_with_a_time_out_of_range_is_rejected_even_when_rehash
     source.open_case("petition", CLERK, T0, channel="hotline", title="ok")
     out = io.StringIO()
     export_jsonl(source, out)
-    record = json.loads(out.getvalue().splitlines()[0])  # the case (no person: no keys)
+    record = json.loads(case_line_of(out))
     record["events"][0]["at"] = at
 
     result = import_jsonl(new_app(), [json.dumps(rehashed(record))])
@@ -338,7 +343,7 @@ def test_an_imported_event_with_control_characters_is_rejected_even_when_rehashe
     source.open_case("petition", CLERK, T0, channel="hotline", title="ok")
     out = io.StringIO()
     export_jsonl(source, out)
-    record = json.loads(out.getvalue().splitlines()[0])  # the case (no person: no keys)
+    record = json.loads(case_line_of(out))
     event = record["events"][0]
     if where.startswith("fields/"):
         event["fields"]["title"] = value

@@ -92,7 +92,8 @@ def test_an_export_lists_its_cases_by_id_and_closes_with_the_audit_digest(
     assert closing == {"persons": len(persons), "cases": len(cases),
                        "events": sum(len(case["events"]) for case in cases),
                        "digest": audit_digest(source)}
-    assert persons and len(persons) + len(cases) + 1 == len(export)
+    assert export[0] == '{"casework_export":1}\n'  # a closing line will come
+    assert persons and 1 + len(persons) + len(cases) + 1 == len(export)
     assert [case["id"] for case in cases] == sorted(case["id"] for case in cases)
 
 
@@ -110,7 +111,8 @@ def test_importing_an_export_twice_accounts_for_every_line(export: list[str],
     text = invoke("import", str(given), "--db", url)
 
     assert first is not None and second is not None
-    assert (first["imported"], first["keys"], first["closing"]) == (cases, persons, 1)
+    assert (first["imported"], first["keys"], first["header"], first["closing"]) == (
+        cases, persons, 1, 1)
     assert (second["imported"], second["skipped"], second["keys"], second["keys_skipped"]) == (
         0, cases, 0, persons)
     for summary in (first, second):
@@ -118,7 +120,8 @@ def test_importing_an_export_twice_accounts_for_every_line(export: list[str],
         assert summary["checked"] and summary["digest"] == json.loads(export[-1])["digest"]
     assert again.exit_code == text.exit_code == 0
     assert text.stdout == (f"imported 0 cases, skipped {cases} already present (and {persons} "
-                           f"persons' keys); {len(export)} lines (1 closing), checked whole\n")
+                           f"persons' keys); {len(export)} lines (1 header, 1 closing), "
+                           "checked whole\n")
 
 
 def test_a_dry_run_counts_the_keys_it_would_store(export: list[str], tmp_path: Path) -> None:
@@ -185,9 +188,17 @@ def test_an_export_with_a_line_that_cannot_be_read_is_refused_naming_it(
     refused(tmp_path, lines, f"line {index + 1} cannot be read (not valid JSON")
 
 
-def test_an_export_without_its_closing_line_is_imported_as_before_and_says_so(
+def test_an_export_cut_short_at_the_end_of_a_line_is_refused(
+        export: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    refused(tmp_path, export[:-3], f"the file ends at line {len(export) - 3} without the "
+            "closing line its opening line (line 1) promises: it was cut short")
+
+
+def test_an_export_without_opening_and_closing_lines_is_imported_as_before_and_says_so(
         source: Casework, export: list[str], tmp_path: Path) -> None:
-    older = write(tmp_path / "older.jsonl", export[:-1])
+    """As casework exported before it wrote them."""
+    older = write(tmp_path / "older.jsonl", export[1:-1])
     url = f"sqlite:///{tmp_path / 'copy.db'}"
 
     plain, summary = import_json(older, url)
@@ -197,7 +208,7 @@ def test_an_export_without_its_closing_line_is_imported_as_before_and_says_so(
     assert plain.exit_code == 0 and summary is not None
     assert "has no closing line, so nothing checked that it is whole" in plain.stderr
     assert (summary["checked"], summary["lines"], accounted(summary)) == (
-        False, len(export) - 1, len(export) - 1)
+        False, len(export) - 2, len(export) - 2)
     assert checked.exit_code == 0 and again is not None
     assert (again["checked"], again["digest"]) == (True, audit_digest(source))
     assert_one_line_error(wrong, 1, f"the file's cases give digest {audit_digest(source)}, "
@@ -297,7 +308,7 @@ def test_csv_lines_are_counted_whatever_they_hold(tmp_path: Path) -> None:
 def test_a_deeply_nested_json_line_is_rejected_by_two_workers_as_by_one(
         export: list[str], tmp_path: Path) -> None:
     """It used to stop the import with a RecursionError in a worker, on every rerun."""
-    lines = ["[" * 2000 + "]" * 2000 + "\n", *export[:-1]]
+    lines = ["[" * 2000 + "]" * 2000 + "\n", *export[1:-1]]
     given = write(tmp_path / "deep.jsonl", lines)
     said = []
     for workers in (1, 2):

@@ -56,8 +56,8 @@ def empty() -> Iterator[Casework]:
 
 
 def lines_of(text: str) -> list[str]:
-    """The export's case lines (the persons' keys come first, one line each, and the closing
-    line last)."""
+    """The export's case lines (the opening line and the persons' keys come first, one line
+    each, and the closing line last)."""
     return [line for line in text.splitlines(keepends=True) if line.startswith('{"id"')]
 
 
@@ -192,13 +192,13 @@ def test_export_then_import_on_the_command_line(tmp_path: Path, exported: str) -
     assert cases.read_text(encoding="utf-8") == exported
     total, keys = len(lines_of(exported)), len(person_lines(exported))
     assert keys > 0
-    lines = total + keys + 1
+    lines = total + keys + 2
     assert (imported.exit_code, imported.stdout) == (
         0, f"imported {total} cases (and {keys} persons' keys), skipped 0 already present; "
-           f"{lines} lines (1 closing), checked whole\n")
+           f"{lines} lines (1 header, 1 closing), checked whole\n")
     assert (again.exit_code, again.stdout) == (  # the keys are there already: counted too
         0, f"imported 0 cases, skipped {total} already present (and {keys} persons' keys); "
-           f"{lines} lines (1 closing), checked whole\n")
+           f"{lines} lines (1 header, 1 closing), checked whole\n")
     assert not (tmp_path / "cases.rejects.jsonl").exists()
     assert invoke("export", "--db", copy).stdout == exported
 

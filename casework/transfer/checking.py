@@ -1,13 +1,15 @@
 """Checking an export whole, before anything of it is stored: against its closing line
-(``casework.transfer.closing``), and against a digest the user has from elsewhere.
+(``casework.transfer.envelope``), and against a digest the user has from elsewhere.
 
 Each case's hash chain shows an event edited or inserted, but not one taken off the end: the
 shorter history still chains. The closing line shows that, and more: a file with one is
 exactly the export it describes, or it is refused whole, naming the first line that is not
 as the export wrote it (a line that cannot be read, a case out of the order of the ids or
 repeated, a line after the closing line), else saying which count or the digest differs.
-A file without a closing line (exported before casework wrote one) is imported as before,
-and the import says that nothing checked it; ``expect_digest`` checks it all the same.
+A file whose opening line promises a closing line and that ends without one was cut short,
+and is refused too. A file with neither (exported before casework wrote them) is imported as
+before, and the import says that nothing checked it; ``expect_digest`` checks it all the
+same.
 
 The check reads the file once more than the import does, one line at a time; with
 ``expect_digest`` and no closing line it holds one short entry per case (an old export's
@@ -23,7 +25,15 @@ from uuid import UUID
 
 from ..digest import OutOfOrder, digest_of, same_digest
 from ..errors import CaseworkError
-from .closing import KEYS, Closing, Tally, is_closing_line, read_closing
+from .envelope import (
+    KEYS,
+    Closing,
+    Tally,
+    is_closing_line,
+    is_opening_line,
+    read_closing,
+    read_opening,
+)
 from .importing import BadLine, is_blank
 from .jsonl import is_person_line, read_line
 
@@ -56,6 +66,10 @@ def check_export(lines: Iterable[str], expect_digest: str | None = None) -> Expo
             reading.take(number, text)
     if reading.closing is not None:
         digest = reading.against_closing(reading.closing)
+    elif reading.opening_line is not None:
+        raise ExportMismatch(f"the file ends at line {reading.last_line} without the closing "
+                             f"line its opening line (line {reading.opening_line}) promises: "
+                             "it was cut short; nothing was imported")
     elif expect_digest is not None:
         digest = reading.unordered_digest()
     else:
@@ -72,8 +86,10 @@ class _Reading:
     def __init__(self, keep_heads: bool) -> None:
         self.tally = Tally()
         self.heads: list[tuple[UUID, str]] | None = [] if keep_heads else None
+        self.opening_line: int | None = None
         self.closing: Closing | None = None
         self.closing_line: int | None = None
+        self.last_line = 0
         self.unreadable: str | None = None
         """The first line that is not an export's line: no check can pass with it."""
         self.misplaced: str | None = None
@@ -81,6 +97,7 @@ class _Reading:
         self.last_case_line = 0
 
     def take(self, number: int, text: str) -> None:
+        first, self.last_line = self.last_line == 0, number
         try:
             record = read_line(text)
         except BadLine as error:
@@ -89,12 +106,24 @@ class _Reading:
         if self.closing_line is not None:
             what = f"case {record['id']}" if "id" in record else "a line"
             self._misplaced(f"line {number} ({what}) comes after the closing line")
-        if is_person_line(record):
+        if is_opening_line(record):
+            self._opening(number, record, first)
+        elif is_person_line(record):
             self.tally.persons += 1
         elif is_closing_line(record):
             self._closing(number, record)
         else:
             self._case(number, record)
+
+    def _opening(self, number: int, record: dict[str, Any], first: bool) -> None:
+        try:
+            read_opening(record)
+        except BadLine as error:
+            self._unreadable(f"line {number}: {error}")
+            return
+        if not first:
+            self._misplaced(f"line {number} is an export's opening line, after other lines")
+        self.opening_line = self.opening_line or number
 
     def _closing(self, number: int, record: dict[str, Any]) -> None:
         try:

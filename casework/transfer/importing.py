@@ -49,12 +49,12 @@ class ImportResult:
     blank: int = 0
     """Lines with nothing on them (spaces at most)."""
     header: int = 0
-    """The lines of a CSV file's header."""
+    """The lines of a CSV file's header (its column names), or an export's opening line."""
     continued: int = 0
     """Lines that continue a record begun on a line before (a CSV field with line breaks);
     the record itself is counted where it begins."""
     closing: int = 0
-    """The export's closing line (casework.transfer.closing)."""
+    """The export's closing line (casework.transfer.envelope)."""
     lines: int = 0
     """The lines of the file, as an editor numbers them (a line ends at a line feed)."""
     checked: bool = False

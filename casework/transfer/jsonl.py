@@ -22,10 +22,10 @@ person forgotten, ``{"person": ID, "forgotten_at": TIME, "forgotten_by": ACTOR,
 read as erased where the file is imported); who was forgotten is always written, so that a
 forgotten person stays forgotten. An import stores the keys the database does not have.
 
-The cases come in the order of their ids, and the export ends with a closing line that counts
-the lines before it and gives the digest of the cases (``casework.transfer.closing``), so that
-a file cut short or edited can be told from the export as written
-(``casework.transfer.checking``).
+The export begins with an opening line, and ends with a closing line that counts the lines
+before it and gives the digest of the cases, which come in the order of their ids
+(``casework.transfer.envelope``): a file cut short, joined or edited can be told from the
+export as written (``casework.transfer.checking``).
 
 An import checks each case as ``casework audit`` would (hash chain, versions, transitions,
 known workflow) before it stores anything of it, and stores a case's events all or nothing.
@@ -50,7 +50,14 @@ from ..case import Case
 from ..errors import CaseworkError
 from ..personal import read_record
 from ..stored_cases import case_ids_in_order
-from .closing import Tally, is_closing_line, read_closing
+from .envelope import (
+    Tally,
+    is_closing_line,
+    is_opening_line,
+    opening_line,
+    read_closing,
+    read_opening,
+)
 from .importing import OTHERS, BadLine, ImportResult, Owner, Sink, invalid_utf8, is_blank
 
 EVENT_TYPES: dict[str, type[Any]] = {
@@ -74,11 +81,12 @@ class ExportError(CaseworkError):
 
 def export_jsonl(app: Casework, out: Sink, progress: Callable[[int], None] | None = None,
                  *, with_keys: bool = True) -> int:
-    """Write the persons' keys (unless ``with_keys`` is false) and who was forgotten, then
-    every case, one line each, in the order of the case ids, then the closing line; returns
-    how many cases.
+    """Write the opening line, the persons' keys (unless ``with_keys`` is false) and who was
+    forgotten, then every case, one line each, in the order of the case ids, then the closing
+    line; returns how many cases.
 
     ``progress`` is called with the number of events of each case written."""
+    out.write(opening_line() + "\n")
     tally = Tally()
     for record in app.personal.records(with_keys):
         out.write(json.dumps(record, separators=(",", ":")) + "\n")
@@ -250,10 +258,10 @@ def import_jsonl(app: Casework, lines: Iterable[str], rejects: Sink | None = Non
 
     A case whose events fail the audit, or that exists already with other events, is
     rejected; one that exists exactly as given is skipped. Every line is counted (see
-    ``ImportResult``); a closing line is counted, not checked (``casework.transfer.checking``
-    checks a file against it before the import). Streams: at most ``batch_size`` cases are
-    held, and they are saved in one transaction. ``dry_run`` checks everything and stores
-    nothing.
+    ``ImportResult``; the opening line as the header); the closing line is counted, not
+    checked (``casework.transfer.checking`` checks a file against it before the import).
+    Streams: at most ``batch_size`` cases are held, and they are saved in one transaction.
+    ``dry_run`` checks everything and stores nothing.
     """
     run = _JsonlImport(app, rejects, batch_size, dry_run)
     number = 0
@@ -298,6 +306,10 @@ class _JsonlImport:
             record = read_line(text)
             if is_person_line(record):
                 self._person(number, text, record)
+                return
+            if is_opening_line(record):
+                read_opening(record)
+                self.result.header += 1
                 return
             if is_closing_line(record):
                 read_closing(record)

@@ -1,7 +1,12 @@
-"""The closing line of an export: what came before it, so that an import can tell a file cut
-short, joined or edited from the export as it was written.
+"""The first and last lines of an export, so that an import can tell a file cut short, joined
+or edited from the export as it was written.
 
-The last line of ``casework export``::
+The first line of ``casework export`` says that a closing line will come (a file that has it
+and ends without one was cut short)::
+
+    {"casework_export": 1}
+
+and the last line says what came before it::
 
     {"persons": 184, "cases": 273, "events": 1840, "digest": "3f2a..."}
 
@@ -23,6 +28,9 @@ from uuid import UUID
 from ..digest import Digest
 from .importing import BadLine
 
+OPENING = {"casework_export": 1}
+"""The opening line; 1 is the version of the export's format (with these two lines, the
+cases in the order of their ids). Exports made before have neither line."""
 KEYS = ("persons", "cases", "events", "digest")
 SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -36,6 +44,22 @@ class Closing:
 
     def line(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
+
+
+def opening_line() -> str:
+    return json.dumps(OPENING, separators=(",", ":"))
+
+
+def is_opening_line(record: dict[str, Any]) -> bool:
+    """An opening line (well formed or not): it names an export's format and is neither a
+    case nor a person's line."""
+    return "casework_export" in record and "id" not in record and "person" not in record
+
+
+def read_opening(record: dict[str, Any]) -> None:
+    """``BadLine`` unless the line's object is the opening line this casework writes."""
+    if record != OPENING or type(record["casework_export"]) is not int:
+        raise BadLine(f"an export's opening line this casework reads is {opening_line()}")
 
 
 def is_closing_line(record: dict[str, Any]) -> bool:

@@ -82,9 +82,9 @@ def import_command(file: str, fmt: str, rejects_path: str | None, dry_run: bool,
     otherwise.
 
     An export is first checked whole against its closing line (and --expect-digest): a file
-    cut short, joined or edited is refused, exit 1, and nothing is stored. A file without a
-    closing line (exported by an older casework) is imported without that check, and the
-    import says so.
+    cut short, joined, reordered or edited is refused, exit 1, and nothing is stored. A file
+    with neither an opening nor a closing line (exported by an older casework) is imported
+    without that check, and the import says so.
 
     With --format nyc311 each row of an NYC Open Data 311 CSV becomes a petition, opened,
     graded, dispatched to its agency (nyc/nypd, ...), accepted, and resolved and closed when
@@ -114,7 +114,7 @@ def import_command(file: str, fmt: str, rejects_path: str | None, dry_run: bool,
             rejects.close()
     if plan.checked and not result.checked:
         click.echo(f"note: {file} has no closing line, so nothing checked that it is whole "
-                   "(exported by an older casework, or cut short); --expect-digest checks it "
+                   "(exported by an older casework, or edited); --expect-digest checks it "
                    "against casework audit --digest of its source", err=True)
     _report_import(result, rejects, as_json, dry_run)
     return 8 if result.rejected else 0

@@ -21,6 +21,8 @@ from click.testing import CliRunner, Result
 from casework import Casework
 from casework.audit import audit_digest
 from casework.demo import Simulation
+from casework.digest import digest_of
+from casework.stored_cases import case_ids, case_ids_in_order
 from casework.transfer.jsonl import export_jsonl, import_jsonl
 from casework.transfer.nyc311 import case_id_of, import_nyc311
 from cli import cli
@@ -133,6 +135,20 @@ def test_a_dry_run_counts_the_keys_it_would_store(export: list[str], tmp_path: P
     assert stored_events(url) == 0
 
 
+def test_an_export_of_either_back_end_closes_with_its_audit_digest(app: Casework) -> None:
+    """The cases come a page at a time in the order of their ids, as the digest takes them."""
+    for number in range(7):
+        app.open_case("petition", CLERK, T0, channel="hotline", title=f"case {number}")
+    out = io.StringIO()
+    export_jsonl(app, out)
+
+    ids = [json.loads(line)["id"] for line in out.getvalue().splitlines()[1:-1]]
+    assert ids == sorted(str(case_id) for case_id in case_ids(app))
+    assert [str(i) for i in case_ids_in_order(app, page_size=3)] == ids
+    assert json.loads(out.getvalue().splitlines()[-1])["digest"] == audit_digest(app) == (
+        digest_of((case_id, app.history(case_id)[-1].hash) for case_id in case_ids(app)))
+
+
 # What the closing line catches -----------------------------------------------------------
 
 def refused(tmp_path: Path, lines: list[str], *fragments: str) -> str:
@@ -146,10 +162,8 @@ def refused(tmp_path: Path, lines: list[str], *fragments: str) -> str:
     return message
 
 
-def test_an_export_with_a_history_cut_short_is_refused(export: list[str], tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_export_with_a_history_cut_short_is_refused(export: list[str], tmp_path: Path) -> None:
     """The chain of a prefix still verifies: only the closing line shows the event gone."""
-    monkeypatch.chdir(tmp_path)
     lines = list(export)
     index = next(i for i in case_indexes(lines) if len(json.loads(lines[i])["events"]) > 2)
     record = json.loads(lines[index])
@@ -163,8 +177,7 @@ def test_an_export_with_a_history_cut_short_is_refused(export: list[str], tmp_pa
 
 
 def test_an_export_with_its_cases_reordered_is_refused_naming_the_first(
-        export: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
+        export: list[str], tmp_path: Path) -> None:
     lines = list(export)
     first, second = case_indexes(lines)[3:5]
     lines[first], lines[second] = lines[second], lines[first]
@@ -173,15 +186,13 @@ def test_an_export_with_its_cases_reordered_is_refused_naming_the_first(
 
 
 def test_two_exports_joined_are_refused_at_the_first_line_after_the_closing_line(
-        export: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
+        export: list[str], tmp_path: Path) -> None:
     refused(tmp_path, export + export, f"line {len(export) + 1} (a line) comes after the "
             "closing line")
 
 
 def test_an_export_with_a_line_that_cannot_be_read_is_refused_naming_it(
-        export: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
+        export: list[str], tmp_path: Path) -> None:
     lines = list(export)
     index = case_indexes(lines)[2]
     lines[index] = lines[index][:100] + "\n"  # cut in the middle of a transfer
@@ -189,8 +200,7 @@ def test_an_export_with_a_line_that_cannot_be_read_is_refused_naming_it(
 
 
 def test_an_export_cut_short_at_the_end_of_a_line_is_refused(
-        export: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
+        export: list[str], tmp_path: Path) -> None:
     refused(tmp_path, export[:-3], f"the file ends at line {len(export) - 3} without the "
             "closing line its opening line (line 1) promises: it was cut short")
 

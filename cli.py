@@ -19,7 +19,18 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from casework import CaseworkError
 from casework.storage import lock_timed_out
-from console import audit, batch, cases, demo, reports, transfer, workflows
+from console import (
+    audit,
+    batch,
+    cases,
+    demo,
+    reports,
+    serve,
+    tokens,
+    transfer,
+    webhooks,
+    workflows,
+)
 from console.output import fail
 
 EXIT_CODES = """\b
@@ -98,6 +109,7 @@ for command in (
     audit.audit_command,
     workflows.workflows_group,
     demo.demo_command,
+    serve.serve_command, tokens.tokens_group, webhooks.webhooks_group,
 ):
     cli.add_command(command)
 

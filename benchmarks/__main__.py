@@ -17,7 +17,7 @@ from . import figures
 from .fixtures import Fixtures, sample_path
 from .harness import SCALES, Result, table
 
-FIGURES = ("lifecycle", "import", "rebuild", "load", "sweep", "memory")
+FIGURES = ("lifecycle", "import", "rebuild", "load", "sweep", "memory", "service")
 
 
 def machine() -> dict[str, Any]:
@@ -50,6 +50,10 @@ def run(scale_name: str, only: tuple[str, ...] = FIGURES, log: Any = None
             results.append(result)
         if "memory" in only:
             results += figures.memory(scale, fixtures, log, sweep_peak)
+        if "service" in only:
+            from .service import requests_per_second  # needs the service extra
+
+            results.append(requests_per_second(scale, fixtures, log))
     return {"scale": scale_name, "date": datetime.now(UTC).isoformat(timespec="seconds"),
             "seconds": round(time.perf_counter() - started, 1), "machine": machine(),
             # Other processes on the same cores: what the ratios were measured against.

@@ -217,6 +217,13 @@ class PersonKeys:
         return {name: self.decrypt(name, value) if type(value) is dict and is_encrypted(value)
                 else value for name, value in fields.items()}
 
+    def drop_cache(self) -> None:
+        """Forget the keys and values read so far (not the new ones still to be saved): a
+        long-running process (the HTTP service) calls it before each request, so that a
+        person another process forgot reads as erased at once, not after a restart."""
+        self._ciphers = {person: self._ciphers[person] for person in self._new}
+        self._plain.clear()
+
     # The table -----------------------------------------------------------------------
 
     def save_new(self) -> None:

@@ -12,11 +12,15 @@ from casework.demo import Simulation
 from projections import ReadModel
 from projections.rendering import report_text
 from projections.report import report
+from projections.report_page import LANGUAGES, InPageCases, render_report_page
 
 from .options import json_option, open_app
 from .output import fail, history_table, progress_bar, to_json
 
 DEMO_DB = "casework-demo.db"
+DEMO_PAGE = "casework-demo.html"
+PAGE_BY = "community"
+"""The demo's page ranks the communities: what a subdistrict's monthly meeting compares."""
 
 
 @click.command("demo")
@@ -27,9 +31,14 @@ DEMO_DB = "casework-demo.db"
 @click.option("--petitions", default=3000, type=click.IntRange(0), show_default=True)
 @click.option("--enterprise-requests", default=650, type=click.IntRange(0), show_default=True)
 @click.option("--volunteer-tasks", default=300, type=click.IntRange(0), show_default=True)
+@click.option("--html", "html", metavar="FILE", type=click.Path(dir_okay=False),
+              help=f"Where to write the month's report page (default: beside a SQLite "
+                   f"database, with .html for .db; else ./{DEMO_PAGE}).")
+@click.option("--lang", type=click.Choice(LANGUAGES), default="en", show_default=True,
+              help="The language of the report page.")
 @json_option
 def demo_command(db: str | None, seed: int, petitions: int, enterprise_requests: int,
-                 volunteer_tasks: int, as_json: bool) -> None:
+                 volunteer_tasks: int, html: str | None, lang: str, as_json: bool) -> None:
     """Simulate a month in a Guanlan-shaped subdistrict, then report on it.
 
     Thousands of petitions, enterprise requests and volunteer tasks arrive through hotline,
@@ -55,11 +64,18 @@ def demo_command(db: str | None, seed: int, petitions: int, enterprise_requests:
                       "simulating May 2024") as bar:
         simulation.progress = bar.update
         result = simulation.run()
+    html = html or _page_beside(app)
     with ReadModel(app) as read_model:
         figures = report(read_model, by="kind", now=result.ends_at)
+        ranked = report(read_model, by=PAGE_BY, now=result.ends_at)
+        page = render_report_page(ranked, lang, organisation=app.organisation,
+                                  links=InPageCases(read_model, ranked))
+    with click.open_file(html, "w", encoding="utf-8", atomic=True) as out:
+        out.write(page)
     if as_json:
         click.echo(to_json({"database": app.storage.display_url, "seed": seed,
-                            "commands": result.commands, "report": figures.as_dict()}))
+                            "commands": result.commands, "report": figures.as_dict(),
+                            "html": html}))
         return
     click.echo(f"Guanlan subdistrict, May 2024 (seed {seed}): {figures.figures.total} cases, "
                f"{result.commands} commands, in {app.storage.display_url}\n")
@@ -70,6 +86,16 @@ def demo_command(db: str | None, seed: int, petitions: int, enterprise_requests:
         click.echo(history_table(app.history(sample)))
     click.echo(f"\nNext: casework report --db {db} --by community    "
                f"casework show {str(sample)[:8] if sample else 'CASE'} --db {db}")
+    click.echo(f"The month's report page (charts, rankings, the cases behind each number): "
+               f"{Path(html).resolve().as_uri()}")
+
+
+def _page_beside(app: Casework) -> str:
+    """Beside a SQLite database file (``x.db`` → ``x.html``), else in the working folder."""
+    name = app.storage.event_store_env.get("SQLITE_DBNAME")
+    if app.storage.backend == "sqlite" and name and "mode=memory" not in name:
+        return str(Path(name).with_suffix(".html"))
+    return DEMO_PAGE
 
 
 def _sample_case(app: Casework, simulation: Simulation) -> UUID | None:

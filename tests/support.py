@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,6 +24,7 @@ from casework import Actor, Casework, WorkflowRegistry
 from casework.case import GENESIS, chain_hash
 from projections import ReadModel
 from projections.tables import case_summary
+from service.tokens import TokenStore
 from workflows import DEFINITIONS
 
 from .conftest import REGISTRY, new_app
@@ -137,6 +143,46 @@ def running_v1_then_v2(folder: Path, registry_v2: WorkflowRegistry) -> tuple[Cas
     """The same database, before and after version 2 of the petition was installed."""
     url = f"sqlite:///{folder / 'cases.db'}"
     return new_app(url, workflows=REGISTRY), new_app(url, workflows=registry_v2)
+
+
+@contextmanager
+def running_service(url: str, **options: Any) -> Iterator[str]:
+    """``casework serve``'s application on ``url``, served for real by uvicorn on a free
+    loopback port in a thread of this process; yields its base URL."""
+    import uvicorn  # the service extra: only the tests of the service need it
+
+    from service.app import create_app
+
+    app = create_app(url, **options)
+    listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listening.bind(("127.0.0.1", 0))
+    port = listening.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listening]},
+                              daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError("the server did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        listening.close()
+
+
+def api_token(url: str, actor: Actor) -> str:
+    """A token acting as ``actor``, made as ``casework tokens create`` makes one."""
+    app = new_app(url)
+    store = TokenStore(app.storage)
+    try:
+        return store.create(actor, app.organisation, "test")
+    finally:
+        store.close()
+        app.close()
 
 
 # Mutations of an export's lines, as a careless operator or an attacker makes them ----------

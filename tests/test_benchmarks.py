@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow  # subprocesses, several processes, or many exampl
 CHECKOUT = Path(__file__).resolve().parent.parent
 
 FIGURES = ["petition lifecycle", "NYC 311 import", "read-model rebuild", "load a case",
-           "sweep of", "peak memory of rebuild", "peak memory of sweep"]
+           "sweep of", "peak memory of rebuild", "peak memory of sweep", "HTTP service"]
 
 
 @pytest.mark.skipif(not sample_path().exists(),

@@ -4,10 +4,10 @@ The partitions are those of batch jobs (casework.jobs, claimed with leases): by 
 Every worker reads the whole file and hands the importer only the records of the partition
 it claimed; the lines of other partitions reach the importer empty (``OTHERS``), so that line
 numbers stay those of the file, each line is counted by one worker, and the importers
-themselves are unchanged. A record's case id
-is what the importer would give it (the line's ``id``; ``uuid5`` of the Unique Key); a record
-without one (not JSON, no Unique Key, a CSV row that cannot be read; a blank line, a person's
-line, the closing line) belongs to partition 0.
+themselves are unchanged. A record's case id is what the importer would give it (the line's
+``id``; ``uuid5`` of the Unique Key); a record without one (not JSON, no Unique Key, a CSV row
+that cannot be read; a blank line, a person's line, an export's opening or closing line)
+belongs to partition 0.
 So every record, good or bad, is imported, skipped or rejected by exactly one worker, and the
 same case twice in the file goes to the same worker, which sees the repetition as one process
 would. The reject file is written at the end, from the file, in line order.

@@ -40,8 +40,8 @@ from console.settings import CommandLine, add_shared_options, config_command, gl
 EXIT_CODES = """\b
 Exit codes:
   0  success
-  1  audit findings or a digest that no longer matches; a batch job refused some cases;
-     or an error not listed here
+  1  audit findings or a digest that no longer matches; an export that is not whole
+     (import: nothing stored); a batch job refused some cases; or an error not listed here
   2  bad input: an unknown option or field, a malformed value, a bad definition file
   3  unknown case, workflow or person
   4  illegal transition, or a guard refused the trigger
@@ -49,7 +49,8 @@ Exit codes:
   6  concurrency conflict: the case kept changing; try again
   7  database cannot be opened or reached, or another process held it locked longer
      than $CASEWORK_LOCK_TIMEOUT seconds (default 10)
-  8  import: some rows were rejected (listed on stderr, kept in the reject file)
+  8  import: some rows were rejected (the first 10 listed on stderr, all kept in the
+     reject file)
 """
 
 

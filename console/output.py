@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sys
 import textwrap
@@ -25,14 +26,34 @@ def one_line(text: str) -> str:
                    for char in text)
 
 
+def shown(value: Any) -> str:
+    """A stored value as ``show`` and ``history`` print it: escaped like ``one_line``, so that
+    what a resident or an import typed (a right-to-left override, an escape sequence, a line
+    break) is seen for what it is rather than acting on the terminal."""
+    return one_line(str(value))
+
+
 def fail(message: str, code: int = 2) -> NoReturn:
     """One line on stderr, and the exit code."""
     click.echo(f"casework: {one_line(message)}", err=True)
     sys.exit(code)
 
 
+_UNPRINTABLE_TEXT = re.compile("[^\\n\\x20-\\x7e]")  # the line breaks of the indentation stay
+
+
 def to_json(value: Any) -> str:
-    return json.dumps(value, default=json_default, ensure_ascii=False, indent=2)
+    """JSON, readable: text as it is, but what ``one_line`` escapes as a \\u escape (the same
+    value to a JSON reader; inert on a terminal)."""
+    text = json.dumps(value, default=json_default, ensure_ascii=False, indent=2)
+    return _UNPRINTABLE_TEXT.sub(_escaped, text)
+
+
+def _escaped(match: re.Match[str]) -> str:
+    char = match.group()
+    if unicodedata.category(char) not in UNPRINTABLE:
+        return char
+    return json.dumps(char)[1:-1]  # \uXXXX, or a surrogate pair beyond the first plane
 
 
 def when(moment: datetime | None) -> str:
@@ -49,22 +70,22 @@ NARROWEST_FIELDS = 30
 
 def history_table(entries: list[Any], full: bool = False, columns: int | None = None) -> str:
     """A case's timeline: when, who (role), trigger, from → to, and fields in what is left of
-    the terminal's width: shortened to one line, or with ``full`` every value, wrapped."""
+    the terminal's width: shortened to one line, or with ``full`` every value, wrapped.
+    Stored text is ``shown`` (escaped), so it cannot act on the terminal."""
     columns = columns or shutil.get_terminal_size().columns
-    rows = [[str(entry.sequence), when(entry.at), f"{entry.actor} ({entry.role})",
-             entry.trigger, f"{entry.from_state or '·'} → {entry.to_state}"]
+    rows = [[str(entry.sequence), when(entry.at), shown(f"{entry.actor} ({entry.role})"),
+             shown(entry.trigger), shown(f"{entry.from_state or '·'} → {entry.to_state}")]
             for entry in entries]
     taken = sum(max([width(h), *(width(row[n]) for row in rows)]) + 2
                 for n, h in enumerate(HISTORY_HEADERS[:-1]))
     room = max(columns - taken, NARROWEST_FIELDS)
     lines: list[list[str]] = []
     for row, entry in zip(rows, entries, strict=True):
-        fields = ", ".join(f"{k}={v}" for k, v in entry.fields.items())
+        fields = shown(", ".join(f"{k}={v}" for k, v in entry.fields.items()))
         if not full:
             lines.append([*row, fields if width(fields) <= room else fields[:room - 3] + "..."])
             continue
-        wrapped = [part for line in fields.splitlines() or [""]
-                   for part in textwrap.wrap(line, room) or [""]]
+        wrapped = textwrap.wrap(fields, room) or [""]
         lines.append([*row, wrapped[0]])
         lines += [["", "", "", "", "", more] for more in wrapped[1:]]
     return table(lines, HISTORY_HEADERS)

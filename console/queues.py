@@ -18,7 +18,7 @@ from projections.filters import CaseFilter
 
 from .completion import complete_kind, complete_state, complete_unit
 from .options import actor_options, db_option, json_option, make_actor, open_app, parse_when
-from .output import to_json
+from .output import shown, to_json
 from .settings import current_settings, quiet
 
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|min|h|d|w)\s*$")
@@ -202,7 +202,7 @@ def duplicates_text(case_id: Any, found: list[Any], zone: Any) -> str:
              f"{str(case_id)[:8]} merge duplicate_of=CASE):"]
     for d in found:
         lines.append(f"  {str(d.id)[:8]}  {d.score:5.1f}%  {d.state:<12} opened "
-                     f"{local(d.opened_at, zone)}  {d.near}  {d.title or ''}")
+                     f"{local(d.opened_at, zone)}  {shown(d.near)}  {shown(d.title or '')}")
     return "\n".join(lines)
 
 
@@ -212,6 +212,6 @@ def _print_pairs(pairs: list[dict[str, Any]], as_json: bool) -> None:
         return
     for pair in pairs:
         click.echo(f"{str(pair['case'])[:8]} {str(pair['id'])[:8]} {pair['score']:5.1f} "
-                   f"{pair['near']}: {pair['title'] or ''}")
+                   f"{shown(pair['near'])}: {shown(pair['title'] or '')}")
     if not quiet():
         click.echo(f"{len(pairs)} likely duplicate pairs", err=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import unicodedata
 from datetime import datetime, tzinfo
 
 from .case_list import CasePage, CaseRow
@@ -18,8 +19,18 @@ def local(moment: datetime | None, zone: tzinfo) -> str:
     return "-" if moment is None else moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
 
+UNPRINTABLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+"""Characters a list shows escaped (as the command line's messages do): what a resident or
+an import typed must not turn a line around or recolour the terminal."""
+
+
+def printable(text: str) -> str:
+    return "".join(repr(char)[1:-1] if unicodedata.category(char) in UNPRINTABLE else char
+                   for char in text)
+
+
 def shortened(text: str | None, most: int) -> str:
-    text = (text or "").replace("\n", " ")
+    text = printable(text or "")
     if width(text) <= most:
         return text
     while width(text) > most - 1:
@@ -42,7 +53,8 @@ def cases_text(page: CasePage, zone: tzinfo) -> str:
 
 def _cells(row: CaseRow, zone: tzinfo, mine: bool) -> list[str]:
     deadline = local(row.deadline, zone) + (" overdue" if row.overdue else "")
-    cells = [str(row.id)[:SHORT_ID], row.kind, row.state, row.unit or "-", row.grade or "-",
+    cells = [str(row.id)[:SHORT_ID], row.kind, row.state, printable(row.unit or "-"),
+             printable(row.grade or "-"),
              deadline, shortened(row.title, TITLE_WIDTH)]
     if mine:
         cells.append(", ".join(row.actions))

@@ -2,13 +2,12 @@
 described as a problem, and kept in the repository (``service/openapi.json``) so that a
 change of the API shows in review; a test checks that the served one equals the file.
 
-``python -m service.openapi`` writes the file again after a change of the API.
+``python -m service.write_openapi`` writes the file again after a change of the API.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -78,16 +77,3 @@ def _error(path: str, description: str) -> dict[str, Any]:
 
 def text(app: FastAPI) -> str:
     return json.dumps(app.openapi(), indent=2, ensure_ascii=False, sort_keys=True) + "\n"
-
-
-def main() -> int:
-    from .app import create_app
-
-    app = create_app("sqlite:///:memory:")
-    DOCUMENT.write_text(text(app), encoding="utf-8")
-    print(f"wrote {DOCUMENT}", file=sys.stderr)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -385,7 +385,8 @@ def test_an_import_dry_run_checks_every_row_and_stores_nothing(
     overdue_petitions(source, 5)
     runner = CliRunner()
     exported = runner.invoke(cli, ["export", "--db", f"sqlite:///{tmp_path / 'source.db'}"])
-    (tmp_path / "cases.jsonl").write_text(exported.stdout + "not json\n", encoding="utf-8")
+    as_older = "".join(exported.stdout.splitlines(keepends=True)[1:-1])  # no opening, closing
+    (tmp_path / "cases.jsonl").write_text(as_older + "not json\n", encoding="utf-8")
     target = f"sqlite:///{tmp_path / 'target.db'}"
 
     result = runner.invoke(cli, ["import", "cases.jsonl", "--dry-run", "--db", target])

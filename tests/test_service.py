@@ -290,7 +290,7 @@ def test_the_report_is_the_librarys(base: str, service_db: str) -> None:
 def test_the_served_openapi_document_is_the_one_in_the_repository(base: str) -> None:
     served = httpx.get(f"{base}/openapi.json").json()
     assert served == json.loads(DOCUMENT.read_text(encoding="utf-8")), \
-        "the API changed: run python -m service.openapi and commit service/openapi.json"
+        "the API changed: run python -m service.write_openapi and commit service/openapi.json"
     assert httpx.get(f"{base}/health").json()["status"] == "ok"
 
 

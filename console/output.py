@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import sys
@@ -66,19 +67,22 @@ def amount(count: int, noun: str) -> str:
 
 HISTORY_HEADERS = ["#", "at", "who (role)", "trigger", "from → to", "fields"]
 NARROWEST_FIELDS = 30
+UNBOUNDED_FIELDS = 60
+"""The fields' width when the output is no terminal (a pipe, a file) and $COLUMNS is unset."""
 
 
 def history_table(entries: list[Any], full: bool = False, columns: int | None = None) -> str:
     """A case's timeline: when, who (role), trigger, from → to, and fields in what is left of
     the terminal's width: shortened to one line, or with ``full`` every value, wrapped.
     Stored text is ``shown`` (escaped), so it cannot act on the terminal."""
-    columns = columns or shutil.get_terminal_size().columns
+    if columns is None and (sys.stdout.isatty() or "COLUMNS" in os.environ):
+        columns = shutil.get_terminal_size().columns
     rows = [[str(entry.sequence), when(entry.at), shown(f"{entry.actor} ({entry.role})"),
              shown(entry.trigger), shown(f"{entry.from_state or '·'} → {entry.to_state}")]
             for entry in entries]
     taken = sum(max([width(h), *(width(row[n]) for row in rows)]) + 2
                 for n, h in enumerate(HISTORY_HEADERS[:-1]))
-    room = max(columns - taken, NARROWEST_FIELDS)
+    room = UNBOUNDED_FIELDS if columns is None else max(columns - taken, NARROWEST_FIELDS)
     lines: list[list[str]] = []
     for row, entry in zip(rows, entries, strict=True):
         fields = shown(", ".join(f"{k}={v}" for k, v in entry.fields.items()))

@@ -24,7 +24,8 @@ from .options import (
     parse_when,
     workers_option,
 )
-from .output import progress_bar, to_json
+from .output import to_json
+from .progress import progress_bar
 
 SHOWN_CHANGES = 50
 SHOWN_REFUSALS = 20

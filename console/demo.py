@@ -15,7 +15,8 @@ from projections.report import report
 from projections.report_page import LANGUAGES, InPageCases, render_report_page
 
 from .options import json_option, open_app
-from .output import fail, history_table, progress_bar, to_json
+from .output import fail, history_table, to_json
+from .progress import progress_bar
 from .settings import command_line, current_settings
 
 DEMO_DB = "casework-demo.db"

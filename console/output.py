@@ -93,23 +93,3 @@ def history_table(entries: list[Any], full: bool = False, columns: int | None = 
         lines.append([*row, wrapped[0]])
         lines += [["", "", "", "", "", more] for more in wrapped[1:]]
     return table(lines, HISTORY_HEADERS)
-
-
-def progress_bar(length: int, label: str) -> Any:
-    """A progress bar on a terminal; silent otherwise (logs, pipes, CI, --quiet)."""
-    from .settings import quiet
-
-    if sys.stderr.isatty() and not quiet():
-        return click.progressbar(length=length, label=label, file=sys.stderr)
-    return _Silent()
-
-
-class _Silent:
-    def __enter__(self) -> _Silent:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        return None
-
-    def update(self, _: int) -> None:
-        return None

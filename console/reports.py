@@ -16,7 +16,8 @@ from projections.report_page import LANGUAGES, InPageCases, render_report_page
 
 from .completion import complete_unit
 from .options import db_option, json_option, open_app, parse_when
-from .output import amount, progress_bar, to_json
+from .output import amount, to_json
+from .progress import progress_bar
 from .settings import current_settings
 
 

@@ -9,7 +9,8 @@ from casework.transfer.formats import FORMATS, export, exportable, importable
 from casework.transfer.importing import ImportResult, RejectFile, rejects_path_for
 
 from .options import db_option, json_option, open_app
-from .output import amount, one_line, progress_bar, to_json
+from .output import amount, one_line, to_json
+from .progress import progress_bar
 
 SHOWN_REJECTS = 10
 

@@ -1,0 +1,214 @@
+"""eventsourcing's SQLite and PostgreSQL recorders, with what casework stores beside the events.
+
+Two things need the events' own connection:
+
+- **A new person's key is written in the transaction of their first event.** Both recorders
+  call ``_insert_events(cursor, stored_events, **kwargs)`` inside the transaction that inserts
+  the events (it is how eventsourcing's process recorders write their tracking row); the keys
+  come in as ``person_keys=[...]``. A crash or a failed insert leaves neither the key nor the
+  event, one sync stores both, and on PostgreSQL the key rows travel in the same pipeline.
+- **A case is read in one go:** its latest snapshot and the events after it in one read
+  transaction on SQLite, one statement (one round trip) on PostgreSQL, where the repository
+  takes two. Reading a person's key goes the same way, rather than through another pool.
+
+The key table is created with the event tables, from the same definition as
+``casework.personal.person_keys`` (SQLAlchemy's DDL for the dialect), so that it is always
+there to write into. The recorders are chosen by ``APPLICATION_RECORDER_TOPIC`` (see
+``recorder_topic``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
+from eventsourcing.utils import get_topic
+from sqlalchemy import MetaData
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.schema import CreateTable
+
+from .personal import person_keys
+
+KEY_COLUMNS = "person, key, created_at"
+
+
+@dataclass(frozen=True)
+class KeyRow:
+    """A person's row as the event store reads it: the key, or None once forgotten."""
+
+    key: bytes | None
+
+
+@dataclass(frozen=True)
+class StoredCase:
+    """What loading a case reads: its latest snapshot (if any) and every event after it."""
+
+    snapshot: StoredEvent | None
+    events: list[StoredEvent]
+
+
+class SQLiteCaseRecorder(SQLiteApplicationRecorder):
+    """The SQLite recorder, with person keys in the events' transaction and one-read loads."""
+
+    def construct_create_table_statements(self) -> list[str]:
+        ddl = CreateTable(person_keys, if_not_exists=True).compile(dialect=sqlite.dialect())
+        return [*super().construct_create_table_statements(), str(ddl).strip()]
+
+    def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], *,
+                       person_keys: Iterable[tuple[str, bytes, datetime]] = (),
+                       **kwargs: Any) -> Sequence[int] | None:
+        rows = [(person, key, _sqlite_time(created_at))
+                for person, key, created_at in person_keys]
+        if rows:
+            c.executemany(f"INSERT INTO person_keys ({KEY_COLUMNS}) VALUES (?, ?, ?)", rows)
+        return super()._insert_events(c, stored_events, **kwargs)
+
+    def select_case(self, originator_id: UUID, snapshots_table: str | None) -> StoredCase:
+        case_id = originator_id.hex
+        snapshot = None
+        with self.datastore.transaction(commit=False) as c:
+            if snapshots_table is not None:
+                c.execute(f"SELECT * FROM {snapshots_table} WHERE originator_id=? "
+                          "ORDER BY originator_version DESC LIMIT 1", [case_id])
+                row = c.fetchone()
+                if row is not None:
+                    snapshot = self._stored(row)
+            c.execute(self.select_events_statement + "AND originator_version>? "
+                      "ORDER BY originator_version", [case_id, _version(snapshot)])
+            events = [self._stored(row) for row in c.fetchall()]
+        return StoredCase(snapshot, events)
+
+    def select_person_key(self, person: str) -> KeyRow | None:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute("SELECT key FROM person_keys WHERE person=?", [person])
+            row = c.fetchone()
+        return None if row is None else KeyRow(row["key"])
+
+    def _stored(self, row: Any) -> StoredEvent:
+        return StoredEvent(originator_id=self.convert_originator_id(row["originator_id"]),
+                           originator_version=row["originator_version"],
+                           topic=row["topic"], state=row["state"])
+
+
+def _sqlite_time(moment: datetime) -> str:
+    """A naive UTC time as SQLAlchemy's SQLite DateTime stores it (and reads it back)."""
+    return moment.isoformat(sep=" ", timespec="microseconds")
+
+
+def _version(snapshot: StoredEvent | None) -> int:
+    return 0 if snapshot is None else snapshot.originator_version
+
+
+def postgres_recorder_class() -> type:
+    """The PostgreSQL recorder (its module is an optional extra: defined when it is used)."""
+    global _postgres_class
+    if _postgres_class is None:
+        _postgres_class = _define_postgres_recorder()
+    return _postgres_class
+
+
+_postgres_class: type | None = None
+
+
+def _define_postgres_recorder() -> type:
+    from eventsourcing.postgres import PostgresApplicationRecorder
+    from psycopg.sql import SQL, Identifier
+
+    class PostgresCaseRecorder(PostgresApplicationRecorder):
+        """The PostgreSQL recorder, with person keys in the events' transaction (and its
+        pipeline) and one-statement loads."""
+
+        def __init__(self, datastore: Any, *, events_table_name: str = "stored_events"
+                     ) -> None:
+            super().__init__(datastore, events_table_name=events_table_name)
+            schema = Identifier(self.datastore.schema)
+            table = person_keys.to_metadata(MetaData(), schema=self.datastore.schema)
+            ddl = CreateTable(table, if_not_exists=True).compile(dialect=postgresql.dialect())
+            self.sql_create_statements.append(SQL(str(ddl).strip()))  # type: ignore[arg-type]
+            self.insert_keys_statement = SQL(
+                "INSERT INTO {schema}.person_keys (" + KEY_COLUMNS + ") VALUES (%s, %s, %s)"
+            ).format(schema=schema)
+            self.select_key_statement = SQL(
+                "SELECT key FROM {schema}.person_keys WHERE person = %s").format(schema=schema)
+            self.snapshots_table: str | None = None
+            self.select_case_statements: dict[str | None, Any] = {}
+
+        def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], *,
+                           person_keys: Iterable[tuple[str, bytes, datetime]] = (),
+                           **kwargs: Any) -> None:
+            rows = list(person_keys)
+            if rows:
+                curs.executemany(self.insert_keys_statement, rows)
+            super()._insert_events(curs, stored_events, **kwargs)
+
+        def select_case(self, originator_id: UUID, snapshots_table: str | None) -> StoredCase:
+            statement = self._select_case_statement(snapshots_table)
+            params = [originator_id] * (2 if snapshots_table else 1)
+            with self.datastore.get_connection() as conn, conn.cursor() as curs:
+                curs.execute(statement, params, prepare=True)
+                rows = curs.fetchall()
+            snapshot = None
+            if rows and rows[0]["snapshot"]:
+                snapshot = self._stored(rows.pop(0))
+            return StoredCase(snapshot, [self._stored(row) for row in rows])
+
+        def _select_case_statement(self, snapshots_table: str | None) -> Any:
+            statement = self.select_case_statements.get(snapshots_table)
+            if statement is not None:
+                return statement
+            names = {"schema": Identifier(self.datastore.schema),
+                     "events": Identifier(self.events_table_name)}
+            if snapshots_table is None:
+                statement = SQL(
+                    "SELECT false AS snapshot, originator_id, originator_version, topic, state "
+                    "FROM {schema}.{events} WHERE originator_id = %s "
+                    "ORDER BY originator_version").format(**names)
+            else:
+                statement = SQL(
+                    "WITH s AS (SELECT originator_id, originator_version, topic, state "
+                    "FROM {schema}.{snapshots} WHERE originator_id = %s "
+                    "ORDER BY originator_version DESC LIMIT 1) "
+                    "SELECT true AS snapshot, * FROM s UNION ALL "
+                    "SELECT false, originator_id, originator_version, topic, state "
+                    "FROM {schema}.{events} WHERE originator_id = %s AND originator_version > "
+                    "COALESCE((SELECT originator_version FROM s), 0) "
+                    "ORDER BY snapshot DESC, originator_version"
+                ).format(snapshots=Identifier(snapshots_table), **names)
+            self.select_case_statements[snapshots_table] = statement
+            return statement
+
+        def select_person_key(self, person: str) -> KeyRow | None:
+            with self.datastore.get_connection() as conn, conn.cursor() as curs:
+                curs.execute(self.select_key_statement, [person], prepare=True)
+                row = curs.fetchone()
+            return None if row is None else KeyRow(None if row["key"] is None
+                                                   else bytes(row["key"]))
+
+        @staticmethod
+        def _stored(row: Any) -> StoredEvent:
+            return StoredEvent(originator_id=row["originator_id"],
+                               originator_version=row["originator_version"],
+                               topic=row["topic"], state=bytes(row["state"]))
+
+    return PostgresCaseRecorder
+
+
+def recorder_topic(backend: str) -> str:
+    """The topic of the recorder for ``backend``, for eventsourcing's
+    ``APPLICATION_RECORDER_TOPIC``."""
+    if backend == "sqlite":
+        return get_topic(SQLiteCaseRecorder)
+    return f"{__name__}:PostgresCaseRecorder"
+
+
+def __getattr__(name: str) -> Any:
+    # Lets eventsourcing resolve the PostgreSQL recorder's topic without importing psycopg
+    # for SQLite users.
+    if name == "PostgresCaseRecorder":
+        return postgres_recorder_class()
+    raise AttributeError(name)

@@ -116,8 +116,13 @@ _postgres_class: type | None = None
 
 
 def _define_postgres_recorder() -> type:
+    from eventsourcing.persistence import InterfaceError, OperationalError
     from eventsourcing.postgres import PostgresApplicationRecorder
+    from eventsourcing.utils import retry
+    from psycopg.pq import TransactionStatus
     from psycopg.sql import SQL, Identifier
+
+    BEGIN, COMMIT, ROLLBACK = SQL("BEGIN"), SQL("COMMIT"), SQL("ROLLBACK")
 
     class PostgresCaseRecorder(PostgresApplicationRecorder):
         """The PostgreSQL recorder, with person keys in the events' transaction (and its
@@ -135,8 +140,40 @@ def _define_postgres_recorder() -> type:
             ).format(schema=schema)
             self.select_key_statement = SQL(
                 "SELECT key FROM {schema}.person_keys WHERE person = %s").format(schema=schema)
-            self.snapshots_table: str | None = None
             self.select_case_statements: dict[str | None, Any] = {}
+            # The lock only: every connection already has the lock timeout (casework's
+            # Storage gives it through PGOPTIONS), so eventsourcing's SET LOCAL is not sent.
+            self.lock_table_statements = self.lock_table_statements[-1:]
+
+        @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+        def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any
+                          ) -> Sequence[int] | None:
+            """As eventsourcing's, in one round trip: its transaction waits for the server
+            four times (after BEGIN, after the insert, after COMMIT, and leaving the
+            pipeline); here every statement is sent, then one Sync. An insert that fails
+            (a duplicate version: a concurrent command) fails the rest of the pipeline, the
+            COMMIT included, and the transaction is rolled back."""
+            events = [self.construct_pg_stored_event(e.originator_id, e.originator_version,
+                                                     e.topic, e.state) for e in stored_events]
+            with self.datastore.get_connection() as conn:
+                try:
+                    with conn.cursor() as curs, conn.cursor() as inserted:
+                        with conn.pipeline():  # sent at once; its end is the one Sync
+                            curs.execute(BEGIN, prepare=False)
+                            for statement in self.lock_table_statements:
+                                curs.execute(statement, prepare=True)
+                            self._notify_channel(curs)
+                            self._insert_events(curs, stored_events, **kwargs)
+                            if events:
+                                inserted.execute(self.insert_events_statement, (events,),
+                                                 prepare=True)
+                            curs.execute(COMMIT, prepare=False)
+                        return [row["notification_id"] for row in inserted.fetchall()] \
+                            if events else []
+                except BaseException:
+                    if conn.info.transaction_status != TransactionStatus.IDLE:
+                        conn.execute(ROLLBACK)
+                    raise
 
         def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], *,
                            person_keys: Iterable[tuple[str, bytes, datetime]] = (),

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterable
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -228,12 +227,10 @@ class Casework(Application[UUID]):
         if actor is not None:
             self.authorisation.check_reach(actor, self.load_case(case_id), "see")
         moment = None if as_of is None else business_time(as_of)
-        entries = [
-            replace(entry, fields=self.personal.reveal(entry.fields))
-            for entry in map(HistoryEntry.of,
-                             self.events.get(case_id, gt=after or None, limit=limit))
-            if moment is None or entry.at <= moment
-        ]
+        reveal = self.personal.reveal
+        entries = [HistoryEntry.of(event, reveal(event.fields))
+                   for event in self.events.get(case_id, gt=after or None, limit=limit)
+                   if moment is None or event.at <= moment]
         if not entries and not self.exists(case_id):
             raise UnknownCase(case_id)
         return entries

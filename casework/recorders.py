@@ -10,6 +10,8 @@ Two things need the events' own connection:
 - **A case is read in one go:** its latest snapshot and the events after it in one read
   transaction on SQLite, one statement (one round trip) on PostgreSQL, where the repository
   takes two. Reading a person's key goes the same way, rather than through another pool.
+  ``reading()`` gives the many small reads of a search (``casework.snapshots``) one read
+  transaction on SQLite, where each of eventsourcing's reads begins and ends its own.
 
 The key table is created with the event tables, from the same definition as
 ``casework.personal.person_keys`` (SQLAlchemy's DDL for the dialect), so that it is always
@@ -19,10 +21,11 @@ there to write into. The recorders are chosen by ``APPLICATION_RECORDER_TOPIC`` 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
@@ -50,6 +53,16 @@ class StoredCase:
 
     snapshot: StoredEvent | None
     events: list[StoredEvent]
+
+
+class Reads(Protocol):
+    """Reads of one case's stored events and snapshots, in one read transaction."""
+
+    def events(self, case_id: UUID, *, gt: int = 0, lte: int | None = None,
+               desc: bool = False, limit: int | None = None) -> Sequence[StoredEvent]: ...
+
+    def snapshot(self, case_id: UUID, lte: int | None = None) -> StoredEvent | None:
+        """The latest snapshot at or before version ``lte``."""
 
 
 class SQLiteCaseRecorder(SQLiteApplicationRecorder):
@@ -83,6 +96,13 @@ class SQLiteCaseRecorder(SQLiteApplicationRecorder):
             events = [self._stored(row) for row in c.fetchall()]
         return StoredCase(snapshot, events)
 
+    @contextmanager
+    def reading(self, snapshots: Any) -> Iterator[Reads]:
+        """Reads in one read transaction (``snapshots``: the snapshot recorder, or None)."""
+        with self.datastore.transaction(commit=False) as c:
+            yield _SQLiteReads(self, c, None if snapshots is None
+                               else snapshots.events_table_name)
+
     def select_person_key(self, person: str) -> KeyRow | None:
         with self.datastore.transaction(commit=False) as c:
             c.execute("SELECT key FROM person_keys WHERE person=?", [person])
@@ -93,6 +113,56 @@ class SQLiteCaseRecorder(SQLiteApplicationRecorder):
         return StoredEvent(originator_id=self.convert_originator_id(row["originator_id"]),
                            originator_version=row["originator_version"],
                            topic=row["topic"], state=row["state"])
+
+
+class _SQLiteReads:
+    def __init__(self, recorder: SQLiteCaseRecorder, cursor: SQLiteCursor,
+                 snapshots_table: str | None) -> None:
+        self.recorder = recorder
+        self.cursor = cursor
+        self.snapshots_table = snapshots_table
+
+    def events(self, case_id: UUID, *, gt: int = 0, lte: int | None = None,
+               desc: bool = False, limit: int | None = None) -> list[StoredEvent]:
+        return self._select(self.recorder.events_table_name, case_id, gt, lte, desc, limit)
+
+    def snapshot(self, case_id: UUID, lte: int | None = None) -> StoredEvent | None:
+        if self.snapshots_table is None:
+            return None
+        found = self._select(self.snapshots_table, case_id, 0, lte, True, 1)
+        return found[0] if found else None
+
+    def _select(self, table: str, case_id: UUID, gt: int, lte: int | None, desc: bool,
+                limit: int | None) -> list[StoredEvent]:
+        statement = f"SELECT * FROM {table} WHERE originator_id=? AND originator_version>? "
+        params: list[Any] = [case_id.hex, gt]
+        if lte is not None:
+            statement += "AND originator_version<=? "
+            params.append(lte)
+        statement += f"ORDER BY originator_version {'DESC' if desc else 'ASC'}"
+        if limit is not None:
+            statement += " LIMIT ?"
+            params.append(limit)
+        self.cursor.execute(statement, params)
+        return [self.recorder._stored(row) for row in self.cursor.fetchall()]
+
+
+class _DelegatedReads:
+    """Each read by the recorders' own methods (on PostgreSQL, a round trip each anyway)."""
+
+    def __init__(self, events: Any, snapshots: Any) -> None:
+        self.recorder = events
+        self.snapshots = snapshots
+
+    def events(self, case_id: UUID, *, gt: int = 0, lte: int | None = None,
+               desc: bool = False, limit: int | None = None) -> Sequence[StoredEvent]:
+        return self.recorder.select_events(case_id, gt=gt, lte=lte, desc=desc, limit=limit)
+
+    def snapshot(self, case_id: UUID, lte: int | None = None) -> StoredEvent | None:
+        if self.snapshots is None:
+            return None
+        found = self.snapshots.select_events(case_id, lte=lte, desc=True, limit=1)
+        return found[0] if found else None
 
 
 def _sqlite_time(moment: datetime) -> str:
@@ -218,6 +288,10 @@ def _define_postgres_recorder() -> type:
                 ).format(snapshots=Identifier(snapshots_table), **names)
             self.select_case_statements[snapshots_table] = statement
             return statement
+
+        @contextmanager
+        def reading(self, snapshots: Any) -> Iterator[Reads]:
+            yield _DelegatedReads(self, snapshots)
 
         def select_person_key(self, person: str) -> KeyRow | None:
             with self.datastore.get_connection() as conn, conn.cursor() as curs:

@@ -23,11 +23,11 @@ from .case import Case, replay
 class Store(Protocol):
     """What this module needs of the application (``casework.Casework`` is one)."""
 
-    events: Any
+    recorder: Any
+    """``casework.recorders``' (its ``reading()``)."""
+    mapper: Any
     snapshots: Any
     snapshotting_intervals: Any
-
-    def load_case(self, case_id: UUID) -> Case: ...
     def take_snapshot(self, aggregate_id: UUID, version: int | None = None,
                       projector_func: Any = ...) -> None: ...
 
@@ -53,29 +53,35 @@ def take_snapshots(app: Store, cases: Sequence[Case], events: Iterable[Any]) -> 
 def case_at(app: Store, case_id: UUID, moment: datetime) -> Case | None:
     """The case as it was at business time ``moment``: its events up to the first one after
     ``moment``; None when it had none by then (or there is no such case)."""
-    last = _first(app.events.get(case_id, desc=True, limit=1))
-    if last is None:
-        return None
-    if last.at <= moment:
-        return app.load_case(case_id)
-    first = _first(app.events.get(case_id, limit=1))
-    if first is None or first.at > moment:
-        return None
-    low, high = first.originator_version, last.originator_version  # at(low) ≤ moment < at(high)
-    while high - low > 1:
-        middle = (low + high) // 2
-        probe = _first(app.events.get(case_id, gt=middle - 1, lte=middle))
-        if probe is None:  # a version missing (the audit says so): read them all instead
-            return _until(None, app.events.get(case_id), moment)
-        if probe.at <= moment:
-            low = middle
-        else:
-            high = middle
-    snapshot = None if app.snapshots is None else _first(
-        app.snapshots.get(case_id, lte=low, desc=True, limit=1))
-    case = None if snapshot is None else snapshot.mutate(None)
-    after = 0 if snapshot is None else snapshot.originator_version
-    return _until(case, app.events.get(case_id, gt=after, lte=low), moment)
+    decoded = app.mapper.to_domain_event
+    with app.recorder.reading(None if app.snapshots is None else app.snapshots.recorder
+                              ) as read:
+        def event(**where: Any) -> Any:
+            found = read.events(case_id, **where)
+            return decoded(found[0]) if found else None
+
+        last = event(desc=True, limit=1)
+        if last is None:
+            return None
+        first = event(limit=1)
+        if first.at > moment:
+            return None
+        low = high = last.originator_version  # at(low) ≤ moment < at(high), or low = last
+        if last.at > moment:
+            low = first.originator_version
+        while high - low > 1:
+            middle = (low + high) // 2
+            probe = event(gt=middle - 1, lte=middle)
+            if probe is None:  # a version missing (the audit says so): read them all instead
+                return _until(None, map(decoded, read.events(case_id)), moment)
+            if probe.at <= moment:
+                low = middle
+            else:
+                high = middle
+        stored = read.snapshot(case_id, lte=low)
+        case = None if stored is None else decoded(stored).mutate(None)
+        after = 0 if stored is None else stored.originator_version
+        return _until(case, map(decoded, read.events(case_id, gt=after, lte=low)), moment)
 
 
 def _until(case: Case | None, events: Iterable[Any], moment: datetime) -> Case | None:
@@ -84,7 +90,3 @@ def _until(case: Case | None, events: Iterable[Any], moment: datetime) -> Case |
             break
         case = event.mutate(case)
     return case
-
-
-def _first(events: Iterable[Any]) -> Any:
-    return next(iter(events), None)

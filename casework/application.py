@@ -6,6 +6,7 @@ readers get frozen views (``casework.views``) and the audit trail.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -47,6 +48,9 @@ from .timestamps import utc_now
 from .views import CaseView, HistoryEntry
 from .workflow import Workflow
 
+ORGANISATION_VAR = "CASEWORK_ORGANISATION"
+"""A CSV file (or a folder of them) to use instead of the shipped organisation."""
+
 
 class Casework(Application[UUID]):
     """Cases that move through declarative workflows, recorded as events.
@@ -77,7 +81,8 @@ class Casework(Application[UUID]):
         )
         self.organisation = (
             organisation if isinstance(organisation, Organisation)
-            else Organisation.load(organisation or ORGANISATION)
+            else Organisation.load(organisation or os.environ.get(ORGANISATION_VAR)
+                                   or ORGANISATION)
         )
         self.clock: Callable[[], datetime] = clock or utc_now
         self.personal = PersonKeys(self.storage)

@@ -1,14 +1,26 @@
-"""The demo: a simulated month, and its report."""
+"""The demo: a simulated month (or a city's year), and its report."""
 
 from __future__ import annotations
 
+import resource
+import sys
+import time
 from pathlib import Path
 from uuid import UUID
 
 import click
 
 from casework import Casework
+from casework.application import ORGANISATION_VAR
+from casework.city import (
+    SUBDISTRICTS,
+    YEAR_START,
+    CityPlan,
+    city_organisation,
+    write_organisation,
+)
 from casework.demo import Simulation
+from casework.storage import Storage
 from projections import ReadModel
 from projections.rendering import report_text
 from projections.report import report
@@ -17,6 +29,7 @@ from .options import json_option, open_app
 from .output import fail, history_table, progress_bar, to_json
 
 DEMO_DB = "casework-demo.db"
+CITY_DB = "casework-city.db"
 
 
 @click.command("demo")
@@ -27,42 +40,72 @@ DEMO_DB = "casework-demo.db"
 @click.option("--petitions", default=3000, type=click.IntRange(0), show_default=True)
 @click.option("--enterprise-requests", default=650, type=click.IntRange(0), show_default=True)
 @click.option("--volunteer-tasks", default=300, type=click.IntRange(0), show_default=True)
+@click.option("--scale", type=click.Choice(["month", "city"]), default="month",
+              show_default=True,
+              help="month: Guanlan's month. city: a year of a district of --subdistricts "
+                   "Guanlan-shaped subdistricts, each receiving every month the cases the "
+                   "three counts above say.")
+@click.option("--subdistricts", default=SUBDISTRICTS, type=click.IntRange(1, 99),
+              show_default=True, help="With --scale city: how many.")
 @json_option
 def demo_command(db: str | None, seed: int, petitions: int, enterprise_requests: int,
-                 volunteer_tasks: int, as_json: bool) -> None:
-    """Simulate a month in a Guanlan-shaped subdistrict, then report on it.
+                 volunteer_tasks: int, scale: str, subdistricts: int, as_json: bool) -> None:
+    """Simulate a month in a Guanlan-shaped subdistrict (or a city's year), then report.
 
     Thousands of petitions, enterprise requests and volunteer tasks arrive through hotline,
     mini-program, door-to-door visits, service stations and sensors; they are graded,
     dispatched, escalated, mediated, resolved, closed and revisited through the engine.
+    With --scale city, a year of a district: a million cases and some seven million events
+    with the defaults (hours; memory stays flat), in ./casework-city.db unless --db.
 
     \b
     Example:
       casework demo
       casework demo --seed 7 --petitions 500 --db sqlite:///small.db
+      casework demo --scale city --subdistricts 3
     """
+    city = scale == "city"
     if db is None:
+        default = CITY_DB if city else DEMO_DB
         for suffix in ("", "-wal", "-shm"):
-            Path(DEMO_DB + suffix).unlink(missing_ok=True)
-        db = f"sqlite:///{DEMO_DB}"
-    app = open_app(db, create=True)
+            Path(default + suffix).unlink(missing_ok=True)
+        db = f"sqlite:///{default}"
+    organisation = None
+    if city:  # written beside the database, for the commands that work on it afterwards
+        organisation = write_organisation(city_organisation(subdistricts),
+                                          _beside(db, ".organisation.csv"))
+    app = Casework(db, organisation=organisation) if city else open_app(db, create=True)
     if app.recorded_events():
         fail(f"{app.storage.display_url} already has events; the demo needs an empty database")
-    simulation = Simulation(app, seed=seed, petitions=petitions,
-                            enterprise_requests=enterprise_requests,
-                            volunteer_tasks=volunteer_tasks)
-    with progress_bar(petitions + enterprise_requests + volunteer_tasks,
-                      "simulating May 2024") as bar:
+    counts = (petitions, enterprise_requests, volunteer_tasks)
+    if city:
+        plan = CityPlan.of(subdistricts, counts)
+        counts = (plan.petitions, plan.enterprise_requests, plan.volunteer_tasks)
+        simulation = Simulation(app, seed, *counts, start=YEAR_START, days=plan.days)
+        where = (f"A district of {subdistricts} Guanlan-shaped "
+                 f"subdistrict{'s' if subdistricts > 1 else ''}, {YEAR_START.year}")
+    else:
+        simulation = Simulation(app, seed, *counts)
+        where = "Guanlan subdistrict, May 2024"
+    started = time.perf_counter()
+    with progress_bar(sum(counts), f"simulating {where.split(',')[-1].strip()}") as bar:
         simulation.progress = bar.update
         result = simulation.run()
     with ReadModel(app) as read_model:
         figures = report(read_model, by="kind", now=result.ends_at)
+    seconds = time.perf_counter() - started
     if as_json:
         click.echo(to_json({"database": app.storage.display_url, "seed": seed,
-                            "commands": result.commands, "report": figures.as_dict()}))
+                            "commands": result.commands, "seconds": round(seconds, 1),
+                            "peak_mb": round(peak_mb()), "report": figures.as_dict()}))
         return
-    click.echo(f"Guanlan subdistrict, May 2024 (seed {seed}): {figures.figures.total} cases, "
+    click.echo(f"{where} (seed {seed}): {figures.figures.total} cases, "
                f"{result.commands} commands, in {app.storage.display_url}\n")
+    if city:
+        took = f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} minutes"
+        click.echo(f"{app.recorded_events():,} events in {took}; "
+                   f"peak memory {peak_mb():.0f} MB. Its organisation: {organisation} "
+                   f"(export {ORGANISATION_VAR}={organisation} to work on it)\n")
     click.echo(report_text(figures))
     sample = _sample_case(app, simulation)
     if sample is not None:
@@ -70,6 +113,20 @@ def demo_command(db: str | None, seed: int, petitions: int, enterprise_requests:
         click.echo(history_table(app.history(sample)))
     click.echo(f"\nNext: casework report --db {db} --by community    "
                f"casework show {str(sample)[:8] if sample else 'CASE'} --db {db}")
+
+
+def _beside(db: str, suffix: str) -> Path:
+    """A file beside the SQLite database file (for a server's, in the working folder)."""
+    name = Storage.from_url(db).event_store_env.get("SQLITE_DBNAME", "")
+    if not name or "mode=memory" in name:
+        name = CITY_DB
+    return Path(name).with_suffix(suffix)
+
+
+def peak_mb() -> float:
+    """This process's peak resident memory (kilobytes on Linux, bytes on macOS)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (2**20 if sys.platform == "darwin" else 2**10)
 
 
 def _sample_case(app: Casework, simulation: Simulation) -> UUID | None:

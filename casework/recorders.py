@@ -82,19 +82,28 @@ class SQLiteCaseRecorder(SQLiteApplicationRecorder):
         return super()._insert_events(c, stored_events, **kwargs)
 
     def select_case(self, originator_id: UUID, snapshots_table: str | None) -> StoredCase:
-        case_id = originator_id.hex
+        """One statement, so one implicit read transaction: no BEGIN and ROLLBACK around
+        two reads (events are only ever appended, so nothing can come between them)."""
+        if snapshots_table is None:
+            statement, params = (self.select_events_statement + "ORDER BY originator_version",
+                                 [originator_id.hex])
+        else:
+            statement = (
+                f"SELECT 1 AS snapshot, * FROM (SELECT * FROM {snapshots_table} "
+                "WHERE originator_id=? ORDER BY originator_version DESC LIMIT 1) UNION ALL "
+                f"SELECT 0, * FROM {self.events_table_name} WHERE originator_id=? AND "
+                "originator_version > COALESCE((SELECT MAX(originator_version) FROM "
+                f"{snapshots_table} WHERE originator_id=?), 0) "
+                "ORDER BY snapshot DESC, originator_version")
+            params = [originator_id.hex] * 3
+        with self.datastore.get_connection(commit=False) as connection:
+            cursor = connection.cursor()
+            cursor.execute(statement, params)
+            rows = cursor.fetchall()
         snapshot = None
-        with self.datastore.transaction(commit=False) as c:
-            if snapshots_table is not None:
-                c.execute(f"SELECT * FROM {snapshots_table} WHERE originator_id=? "
-                          "ORDER BY originator_version DESC LIMIT 1", [case_id])
-                row = c.fetchone()
-                if row is not None:
-                    snapshot = self._stored(row)
-            c.execute(self.select_events_statement + "AND originator_version>? "
-                      "ORDER BY originator_version", [case_id, _version(snapshot)])
-            events = [self._stored(row) for row in c.fetchall()]
-        return StoredCase(snapshot, events)
+        if rows and snapshots_table is not None and rows[0]["snapshot"]:
+            snapshot = self._stored(rows.pop(0))
+        return StoredCase(snapshot, [self._stored(row) for row in rows])
 
     @contextmanager
     def reading(self, snapshots: Any) -> Iterator[Reads]:
@@ -168,10 +177,6 @@ class _DelegatedReads:
 def _sqlite_time(moment: datetime) -> str:
     """A naive UTC time as SQLAlchemy's SQLite DateTime stores it (and reads it back)."""
     return moment.isoformat(sep=" ", timespec="microseconds")
-
-
-def _version(snapshot: StoredEvent | None) -> int:
-    return 0 if snapshot is None else snapshot.originator_version
 
 
 def postgres_recorder_class() -> type:

@@ -113,9 +113,10 @@ class SQLiteCaseRecorder(SQLiteApplicationRecorder):
                                else snapshots.events_table_name)
 
     def select_person_key(self, person: str) -> KeyRow | None:
-        with self.datastore.transaction(commit=False) as c:
-            c.execute("SELECT key FROM person_keys WHERE person=?", [person])
-            row = c.fetchone()
+        with self.datastore.get_connection(commit=False) as connection:  # one statement
+            cursor = connection.cursor()
+            cursor.execute("SELECT key FROM person_keys WHERE person=?", [person])
+            row = cursor.fetchone()
         return None if row is None else KeyRow(row["key"])
 
     def _stored(self, row: Any) -> StoredEvent:

@@ -19,14 +19,25 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from casework import CaseworkError
 from casework.storage import lock_timed_out
-from console import audit, batch, cases, demo, reports, transfer, workflows
+from console import (
+    audit,
+    batch,
+    cases,
+    demo,
+    reports,
+    serve,
+    tokens,
+    transfer,
+    webhooks,
+    workflows,
+)
 from console.output import fail
 
 EXIT_CODES = """\b
 Exit codes:
   0  success
-  1  audit findings or a digest that no longer matches; a batch job refused some cases;
-     or an error not listed here
+  1  audit findings or a digest that no longer matches; an export that is not whole
+     (import: nothing stored); a batch job refused some cases; or an error not listed here
   2  bad input: an unknown option or field, a malformed value, a bad definition file
   3  unknown case, workflow or person
   4  illegal transition, or a guard refused the trigger
@@ -34,7 +45,8 @@ Exit codes:
   6  concurrency conflict: the case kept changing; try again
   7  database cannot be opened or reached, or another process held it locked longer
      than $CASEWORK_LOCK_TIMEOUT seconds (default 10)
-  8  import: some rows were rejected (listed on stderr, kept in the reject file)
+  8  import: some rows were rejected (the first 10 listed on stderr, all kept in the
+     reject file)
 """
 
 
@@ -97,6 +109,7 @@ for command in (
     audit.audit_command,
     workflows.workflows_group,
     demo.demo_command,
+    serve.serve_command, tokens.tokens_group, webhooks.webhooks_group,
 ):
     cli.add_command(command)
 

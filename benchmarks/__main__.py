@@ -17,7 +17,7 @@ from . import figures, jobs, long_case
 from .fixtures import Fixtures, sample_path
 from .harness import SCALES, Result, table
 
-FIGURES = ("lifecycle", "import", "rebuild", "load", "sweep", "memory")
+FIGURES = ("lifecycle", "import", "rebuild", "load", "sweep", "memory", "service")
 
 
 def machine() -> dict[str, Any]:
@@ -54,6 +54,10 @@ def run(scale_name: str, only: tuple[str, ...] = FIGURES, log: Any = None
             # are the same (the sweep's are checked there).
             same = scale.rebuild_events == scale.memory_events
             results += jobs.memory(scale, fixtures, log, rebuilds if same else None, sweeps)
+        if "service" in only:
+            from .service import requests_per_second  # needs the service extra
+
+            results.append(requests_per_second(scale, fixtures, log))
     return {"scale": scale_name, "date": datetime.now(UTC).isoformat(timespec="seconds"),
             "seconds": round(time.perf_counter() - started, 1), "machine": machine(),
             # Other processes on the same cores: what the ratios were measured against.

@@ -137,15 +137,22 @@ class Casework(Application[UUID]):
         trigger: str,
         actor: Actor,
         at: datetime | str | None = None,
+        *,
+        expected_version: int | None = None,
         **fields: Any,
     ) -> CaseView:
-        """Fire ``trigger`` on a case; one event records the outcome, or nothing is recorded."""
+        """Fire ``trigger`` on a case; one event records the outcome, or nothing is recorded.
+
+        ``expected_version``: the version (``CaseView.events``) the caller decided on; when
+        the case has another one now, ``StaleCase`` and nothing is recorded."""
         case_id = self.parse_case_id(case_id)
 
         def attempt() -> CaseView:
-            # Checked again on the fresh case when someone else changed it meanwhile.
+            # Checked again on the fresh case when someone else changed it meanwhile (and
+            # then, with an expected version, refused as stale).
             batch = self.batch()
-            view = batch.fire(case_id, trigger, actor, at, **fields)
+            view = batch.fire(case_id, trigger, actor, at, expected_version=expected_version,
+                              **fields)
             batch.commit()
             return view
 

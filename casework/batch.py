@@ -63,10 +63,11 @@ class Batch:
 
     def fire(self, case_id: UUID | str, trigger: str, actor: Actor,
              at: datetime | str | None = None, *, job: str | None = None,
-             **fields: Any) -> CaseView:
+             expected_version: int | None = None, **fields: Any) -> CaseView:
         """As ``Casework.fire``; ``job`` names the batch job firing it (recorded on the case)."""
         case = self.load(self.app.parse_case_id(case_id))
-        self._changed(self.app.commands.fire(case, trigger, actor, at, fields, self.find, job))
+        self._changed(self.app.commands.fire(case, trigger, actor, at, fields, self.find, job,
+                                             expected_version))
         return self.app.view_of(case)
 
     def migrate(self, case_id: UUID, to_version: int, actor: Actor,

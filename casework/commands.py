@@ -25,6 +25,7 @@ from .errors import (
     IllegalTransition,
     InvalidField,
     NotMigratable,
+    StaleCase,
     UnknownTrigger,
 )
 from .fields import coerce_fields
@@ -103,10 +104,14 @@ class Commands:
         )
 
     def fire(self, case: Case, name: str, actor: Actor, at: datetime | str | None,
-             given: Mapping[str, Any], find: Finder, job: str | None = None) -> list[Case]:
+             given: Mapping[str, Any], find: Finder, job: str | None = None,
+             expected_version: int | None = None) -> list[Case]:
         """Record ``name`` fired on the case; returns every case the command changed (a
-        spawned task is a second one)."""
+        spawned task is a second one). With ``expected_version``, ``StaleCase`` unless the
+        case has that version (its number of events) now."""
         self.authorisation.check_reach(actor, case, name)
+        if expected_version is not None and expected_version != case.version:
+            raise StaleCase(case.id, expected_version, case.version)
         workflow = self.workflow_of(case)
         trigger = self._legal_trigger(workflow, case, name)
         role = self.authorisation.role_for(actor, trigger, case.id)

@@ -149,6 +149,19 @@ class ConcurrencyConflict(CaseworkError):
         )
 
 
+class StaleCase(ConcurrencyConflict):
+    """The command was meant for another version of the case than the one it now has: the
+    caller acted on a stale view (an HTTP If-Match that no longer matches)."""
+
+    def __init__(self, case_id: object, expected: int, actual: int) -> None:
+        self.case_id = case_id
+        self.expected = expected
+        self.actual = actual
+        CaseworkError.__init__(
+            self, f"case {case_id} is at version {actual}, not {expected} as expected: it "
+                  "changed since it was read; read it again and decide again")
+
+
 class StorageError(CaseworkError):
     """The database URL is not usable, or the database cannot be reached."""
 

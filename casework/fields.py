@@ -7,19 +7,19 @@ naming the field and what is allowed.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from uuid import UUID
 
 from .errors import InvalidField
+from .organisation import Organisation
 from .timestamps import parse_time
 
-if TYPE_CHECKING:
-    from .organisation import Organisation
-
-FIELD_TYPES = ("string", "text", "integer", "boolean", "choice", "datetime", "unit", "case")
+FIELD_TYPES = ("string", "text", "integer", "number", "boolean", "choice", "datetime", "unit",
+               "case")
 MAX_LENGTH = {"string": 200, "text": 4000}
 """Documented size limits of free text, in characters."""
 
@@ -33,8 +33,8 @@ class FieldSpec:
     type: str
     required: bool = False
     choices: tuple[str, ...] = ()
-    min: int | None = None
-    max: int | None = None
+    min: float | None = None
+    max: float | None = None
     personal: bool = False
     """It identifies a person: stored encrypted under their key (see casework.personal)."""
     contact: bool = False
@@ -44,14 +44,16 @@ class FieldSpec:
         """What the field accepts, in words, for help and error messages."""
         if self.type == "choice":
             return "one of " + ", ".join(self.choices)
-        if self.type == "integer" and (self.min is not None or self.max is not None):
+        if self.type in ("integer", "number") and (self.min is not None
+                                                   or self.max is not None):
             low = "" if self.min is None else str(self.min)
             high = "" if self.max is None else str(self.max)
-            return f"an integer {low}..{high}"
+            return f"{'an integer' if self.type == 'integer' else 'a number'} {low}..{high}"
         if self.type in MAX_LENGTH:
             return f"text of at most {MAX_LENGTH[self.type]} characters"
         return {
             "integer": "an integer",
+            "number": "a number",
             "boolean": "true or false",
             "datetime": "an ISO 8601 time",
             "unit": "a unit path of the organisation",
@@ -109,6 +111,22 @@ def _integer(spec: FieldSpec, value: Any, _: Any) -> int:
     return value
 
 
+def _number(spec: FieldSpec, value: Any, _: Any) -> float:
+    """A decimal number (coordinates, amounts), stored as a float: finite, within range."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise TypeError(f"{value!r} is not a number")
+    try:
+        number = float(value.strip()) if isinstance(value, str) else float(value)
+    except OverflowError:  # an integer too big for a float
+        raise ValueError("out of range: too large for a number") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{value!r} is not a finite number")
+    if (spec.min is not None and number < spec.min) or (spec.max is not None
+                                                         and number > spec.max):
+        raise ValueError(f"{number} is out of range")
+    return number
+
+
 def _boolean(spec: FieldSpec, value: Any, _: Any) -> bool:
     if isinstance(value, bool):
         return value
@@ -148,6 +166,7 @@ _COERCERS = {
     "string": _text,
     "text": _text,
     "integer": _integer,
+    "number": _number,
     "boolean": _boolean,
     "choice": _choice,
     "datetime": _datetime,

@@ -30,7 +30,7 @@ import json
 import os
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 from uuid import UUID, uuid4
@@ -99,6 +99,19 @@ class Forgotten:
     role: str
     already: bool = False
     """True when the person had been forgotten before: nothing changed this time."""
+
+
+@dataclass
+class Restored:
+    """What ``PersonKeys.restore`` did with the persons' lines of an export."""
+
+    stored: int = 0
+    """Lines that changed something: a key stored, or a person forgotten."""
+    present: int = 0
+    """Lines that changed nothing: the same key, a key for someone forgotten here, or a
+    forgetting recorded already."""
+    refused: list[tuple[dict[str, Any], str]] = field(default_factory=list)
+    """(record, reason) of each line refused."""
 
 
 def is_encrypted(value: Any) -> bool:
@@ -228,6 +241,13 @@ class PersonKeys:
         return {name: self.decrypt(name, value) if type(value) is dict and is_encrypted(value)
                 else value for name, value in fields.items()}
 
+    def drop_cache(self) -> None:
+        """Forget the keys and values read so far (not the new ones still to be saved): a
+        long-running process (the HTTP service) calls it before each request, so that a
+        person another process forgot reads as erased at once, not after a restart."""
+        self._ciphers.clear()  # a new person's cipher is made again from their key
+        self._plain.clear()
+
     # The table -----------------------------------------------------------------------
 
     def take_new(self) -> list[KeyRow]:
@@ -281,25 +301,31 @@ class PersonKeys:
                            "forgotten_by": row.forgotten_by,
                            "forgotten_role": row.forgotten_role}
 
-    def restore(self, records: Iterable[dict[str, Any]]
-                ) -> tuple[int, list[tuple[dict[str, Any], str]]]:
+    def restore(self, records: Iterable[dict[str, Any]], *, dry_run: bool = False
+                ) -> Restored:
         """Store records read by ``read_record``: keys this database does not have, and
-        forgetting. A person forgotten here stays forgotten. Returns how many records changed
-        something, and the records refused with the reason (a person with another key here)."""
-        changed, refused, forgot = 0, [], False
-        with self.engine.begin() as conn:
+        forgetting. A person forgotten here stays forgotten. Says, record by record, what
+        changed something, what was here already, and what was refused (a person with another
+        key here). ``dry_run`` says the same and stores nothing."""
+        restored, forgot = Restored(), False
+        with self.engine.connect() as conn, conn.begin() as transaction:
             for record in records:
                 outcome = self._restore_one(conn, record)
                 if isinstance(outcome, str):
-                    refused.append((record, outcome))
+                    restored.refused.append((record, outcome))
                 elif outcome:
-                    changed += 1
+                    restored.stored += 1
                     forgot = forgot or "key" not in record
+                else:
+                    restored.present += 1
+            if dry_run:
+                transaction.rollback()
+                return restored
         self._ciphers.clear()
         self._plain.clear()
         if forgot:
             self._wipe_old_copies()
-        return changed, refused
+        return restored
 
     def _restore_one(self, conn: Connection, record: dict[str, Any]) -> bool | str:
         """True when the record changed something; the reason when it is refused."""

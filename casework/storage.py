@@ -137,7 +137,7 @@ class Storage:
         if self.backend != "postgresql":
             yield
             return
-        import psycopg
+        import psycopg  # the optional extra's: only on PostgreSQL
 
         # eventsourcing's recorder sets a lock timeout only around its inserts: a read of a
         # table another session has locked would wait for ever. libpq's PGOPTIONS gives every

@@ -1,9 +1,11 @@
 """Which cases the event store holds: every one, in flat memory, or which of some ids.
 
-The notification log is read a page at a time. A case is yielded while the page holding its
-earliest stored event goes by, so that each case comes exactly once, in the order cases were
-first recorded, without a set of every id seen so far, and even when a case's first events
-were deleted or renumbered behind the engine's back.
+``case_ids`` reads the notification log a page at a time. A case is yielded while the page
+holding its earliest stored event goes by, so that each case comes exactly once, in the order
+cases were first recorded, without a set of every id seen so far, and even when a case's
+first events were deleted or renumbered behind the engine's back. ``case_ids_in_order`` gives
+them in the order of their ids instead (the order of a digest, casework.digest), a page at a
+time from the events table's primary key.
 """
 
 from __future__ import annotations
@@ -42,6 +44,45 @@ def case_ids(app: HasRecorder, page_size: int = PAGE_SIZE) -> Iterator[UUID]:
             if first and first[0].originator_version == version:
                 yield case_id
         position = notifications[-1].id
+
+
+def case_ids_in_order(app: HasRecorder, page_size: int = PAGE_SIZE) -> Iterator[UUID]:
+    """The id of every case that has at least one stored event, in the order of the ids."""
+    recorder = app.recorder
+    if isinstance(recorder, SQLiteAggregateRecorder):
+        page = _sqlite_page
+    elif _is_postgres(recorder) and recorder.datastore.originator_id_type == "uuid":
+        page = _postgres_page
+    else:  # any other store: sorted in memory
+        yield from sorted(case_ids(app, page_size))
+        return
+    after: UUID | None = None
+    while ids := page(recorder, after, page_size):
+        yield from ids
+        after = ids[-1]
+
+
+def _sqlite_page(recorder: Any, after: UUID | None, limit: int) -> list[UUID]:
+    # Stored as 32 lowercase hex digits: their text order is the order of the ids.
+    statement = (f"SELECT DISTINCT originator_id FROM {recorder.events_table_name} "
+                 "WHERE originator_id > ? ORDER BY originator_id LIMIT ?")
+    with recorder.datastore.transaction(commit=False) as cursor:
+        cursor.execute(statement, ["" if after is None else after.hex, limit])
+        return [UUID(row["originator_id"]) for row in cursor.fetchall()]
+
+
+def _postgres_page(recorder: Any, after: UUID | None, limit: int) -> list[UUID]:
+    from psycopg.sql import SQL, Identifier  # the optional extra's: only when it is in use
+
+    statement = SQL(
+        "SELECT DISTINCT originator_id FROM {schema}.{table} {where} "
+        "ORDER BY originator_id LIMIT %s"
+    ).format(schema=Identifier(recorder.datastore.schema),
+             table=Identifier(recorder.events_table_name),
+             where=SQL("" if after is None else "WHERE originator_id > %s"))
+    with recorder.datastore.get_connection() as connection, connection.cursor() as cursor:
+        cursor.execute(statement, [limit] if after is None else [after, limit])
+        return [UUID(str(row["originator_id"])) for row in cursor.fetchall()]
 
 
 def recorded_ids(recorder: Any, ids: Collection[UUID]) -> set[UUID]:

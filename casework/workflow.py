@@ -166,6 +166,7 @@ class Workflow:
 
     def diagram(self) -> str:
         """The workflow as a mermaid state diagram, drawn by ``transitions``."""
+        # Drawing is rare, and this import costs a tenth of a second at every start.
         from transitions.extensions.diagrams import GraphMachine
 
         class _Drawing:

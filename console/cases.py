@@ -20,7 +20,7 @@ from .options import (
     parse_fields,
     parse_when,
 )
-from .output import fail, history_table, to_json, when
+from .output import fail, history_table, shown, to_json, when
 
 HISTORY_PAGE = 50
 """Entries a page of ``casework history --page N`` shows when --limit is not given."""
@@ -119,26 +119,29 @@ def show_command(case: str, as_of: str | None, actor: str | None, roles: tuple[s
 
 
 def case_text(data: dict[str, Any], who: Actor) -> str:
-    lines = [f"case      {data['id']}  ({data['kind']} v{data['version']})",
-             f"state     {data['state']}  (stage {data['stage']})",
-             f"unit      {data['unit'] or '-'}"]
+    """The case as ``show`` prints it; every stored value escaped (``shown``)."""
+    lines = [f"case      {data['id']}  ({shown(data['kind'])} v{data['version']})",
+             f"state     {shown(data['state'])}  (stage {shown(data['stage'])})",
+             f"unit      {shown(data['unit'] or '-')}"]
     if data["person"]:
-        lines.append(f"person    {data['person']}")
-    lines.append(f"grade     {data['grade'] or '-'}   deadline {when(data['deadline'])}")
+        lines.append(f"person    {shown(data['person'])}")
+    lines.append(f"grade     {shown(data['grade'] or '-')}   deadline {when(data['deadline'])}")
     lines.append(f"opened    {when(data['opened_at'])}   last change {when(data['updated_at'])}"
                  f"   events {data['events']}")
     if data["escalations"] or data["reopens"]:
         lines.append(f"escalated {data['escalations']}x   reopened {data['reopens']}x")
     if data["volunteers"]:
-        lines.append(f"volunteers {', '.join(data['volunteers'])}")
+        lines.append(f"volunteers {shown(', '.join(data['volunteers']))}")
     if data["tasks"]:
-        lines.append(f"tasks     {', '.join(data['tasks'])}")
+        lines.append(f"tasks     {shown(', '.join(data['tasks']))}")
     lines.append("fields")
     width = max((len(k) for k in data["fields"]), default=0)
-    lines += [f"  {name.ljust(width)}  {value}" for name, value in data["fields"].items()]
+    lines += [f"  {shown(name).ljust(width)}  {shown(value)}"
+              for name, value in data["fields"].items()]
     if "allowed_triggers" in data:
         allowed = ", ".join(data["allowed_triggers"]) or "nothing"
-        lines.append(f"next      {who.id} ({', '.join(who.roles) or 'no roles'}) may: {allowed}")
+        lines.append(f"next      {shown(who.id)} ({shown(', '.join(who.roles) or 'no roles')})"
+                     f" may: {allowed}")
     return "\n".join(lines)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 import unicodedata
 from datetime import datetime
@@ -23,14 +24,34 @@ def one_line(text: str) -> str:
                    for char in text)
 
 
+def shown(value: Any) -> str:
+    """A stored value as ``show`` and ``history`` print it: escaped like ``one_line``, so that
+    what a resident or an import typed (a right-to-left override, an escape sequence, a line
+    break) is seen for what it is rather than acting on the terminal."""
+    return one_line(str(value))
+
+
 def fail(message: str, code: int = 2) -> NoReturn:
     """One line on stderr, and the exit code."""
     click.echo(f"casework: {one_line(message)}", err=True)
     sys.exit(code)
 
 
+_UNPRINTABLE_TEXT = re.compile("[^\\n\\x20-\\x7e]")  # the line breaks of the indentation stay
+
+
 def to_json(value: Any) -> str:
-    return json.dumps(value, default=json_default, ensure_ascii=False, indent=2)
+    """JSON, readable: text as it is, but what ``one_line`` escapes as a \\u escape (the same
+    value to a JSON reader; inert on a terminal)."""
+    text = json.dumps(value, default=json_default, ensure_ascii=False, indent=2)
+    return _UNPRINTABLE_TEXT.sub(_escaped, text)
+
+
+def _escaped(match: re.Match[str]) -> str:
+    char = match.group()
+    if unicodedata.category(char) not in UNPRINTABLE:
+        return char
+    return json.dumps(char)[1:-1]  # \uXXXX, or a surrogate pair beyond the first plane
 
 
 def when(moment: datetime | None) -> str:
@@ -45,11 +66,12 @@ def history_table(entries: list[Any]) -> str:
     """A case's timeline: when, who (role), trigger, from → to, fields (shortened)."""
     rows = []
     for entry in entries:
-        fields = ", ".join(f"{k}={v}" for k, v in entry.fields.items())
+        fields = shown(", ".join(f"{k}={v}" for k, v in entry.fields.items()))
         if len(fields) > 60:
             fields = fields[:57] + "..."
-        rows.append([str(entry.sequence), when(entry.at), f"{entry.actor} ({entry.role})",
-                     entry.trigger, f"{entry.from_state or '·'} → {entry.to_state}", fields])
+        rows.append([str(entry.sequence), when(entry.at), shown(f"{entry.actor} ({entry.role})"),
+                     shown(entry.trigger), shown(f"{entry.from_state or '·'} → {entry.to_state}"),
+                     fields])
     return table(rows, ["#", "at", "who (role)", "trigger", "from → to", "fields"])
 
 

@@ -12,6 +12,7 @@ from projections.filters import Filters
 from projections.rebuild import rebuild
 from projections.rendering import report_csv, report_text
 from projections.report import GROUPINGS, report
+from projections.report_page import LANGUAGES, InPageCases, render_report_page
 
 from .options import db_option, json_option, open_app, parse_when
 from .output import amount, progress_bar, to_json
@@ -25,11 +26,16 @@ from .output import amount, progress_bar, to_json
 @click.option("--by", type=click.Choice(GROUPINGS), help="One row per value of this.")
 @click.option("--now", metavar="TIME", help="Judge open deadlines at this time (default now).")
 @click.option("--csv", "as_csv", is_flag=True, help="Print the rows as CSV.")
+@click.option("--html", "html", metavar="FILE", type=click.Path(dir_okay=False),
+              help="Write the report as one HTML page (charts, tables, the cases behind each "
+                   "number) that opens in a browser without a network.")
+@click.option("--lang", type=click.Choice(LANGUAGES), default="en", show_default=True,
+              help="The language of the --html page.")
 @db_option
 @json_option
 def report_command(kind: str | None, unit: str | None, since: str | None, until: str | None,
-                   by: str | None, now: str | None, as_csv: bool, db: str | None,
-                   as_json: bool) -> None:
+                   by: str | None, now: str | None, as_csv: bool, html: str | None, lang: str,
+                   db: str | None, as_json: bool) -> None:
     """Resolution, local resolution, deadlines, satisfaction and hot spots.
 
     \b
@@ -37,12 +43,20 @@ def report_command(kind: str | None, unit: str | None, since: str | None, until:
       casework report
       casework report --kind petition --by community
       casework report --unit guanlan/guancheng --since 2024-05-01 --json
+      casework report --by community --html report.html --lang zh
     """
     app = open_app(db)
     filters = Filters(kind, unit, parse_when(since, "--since"), parse_when(until, "--until"))
     filters.check(app)
     with ReadModel(app) as read_model:
         figures = report(read_model, filters, by=by, now=parse_when(now, "--now"))
+        if html is not None:
+            page = render_report_page(figures, lang, organisation=app.organisation,
+                                      links=InPageCases(read_model, figures))
+            with click.open_file(html, "w", encoding="utf-8", atomic=True) as out:
+                out.write(page)
+            click.echo(f"wrote the report page to {html}")
+            return
     if as_json:
         click.echo(to_json(figures.as_dict()))
     elif as_csv:

@@ -26,11 +26,14 @@ SHOWN_REJECTS = 10
 def export_command(fmt: str, output: str, without_keys: bool, db: str | None) -> None:
     """Write every case with its full event history, to import elsewhere.
 
-    One JSON object per case and line: id, kind, and its events with every attribute (type,
-    version, recorded time, business time, actor, role, trigger, states, fields, changes,
-    hash), times in ISO 8601. casework import recreates exactly the same events. Personal
-    fields stay encrypted; the persons' keys come first, one line each (unless
-    --without-keys), with who was forgotten: keep a file with keys as safe as the database.
+    One JSON object per case and line, in the order of the case ids: id, kind, and its
+    events with every attribute (type, version, recorded time, business time, actor, role,
+    trigger, states, fields, changes, hash), times in ISO 8601. casework import recreates
+    exactly the same events. Personal fields stay encrypted; the persons' keys come first,
+    one line each (unless --without-keys), with who was forgotten: keep a file with keys as
+    safe as the database. The last line counts the lines before it and gives the digest of
+    the cases (what casework audit --digest prints): casework import checks the file
+    against it before it stores anything.
 
     \b
     Examples:
@@ -60,17 +63,28 @@ def export_command(fmt: str, output: str, without_keys: bool, db: str | None) ->
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Processes to share the import (cases are split by id; each reads the "
                    "file). Standard input and dry runs are read by one process.")
+@click.option("--expect-digest", metavar="DIGEST",
+              help="Refuse the file (exit 1, nothing stored) unless its cases give DIGEST: "
+                   "casework audit --digest of the store it was exported from.")
 @db_option
 @json_option
 def import_command(file: str, fmt: str, rejects_path: str | None, dry_run: bool,
-                   workers: int, db: str | None, as_json: bool) -> int:
+                   workers: int, expect_digest: str | None, db: str | None,
+                   as_json: bool) -> int:
     """Import cases from FILE (- for standard input); bad rows are set aside, not fatal.
 
     Each case is checked as casework audit checks it (hash chain, versions, transitions, a
     known workflow) and stored all or nothing; a case already stored exactly as given is
-    skipped, so importing a file twice adds nothing. Rejected rows are listed on stderr with
-    their line numbers and written to the reject file, to fix and import again; the rest is
-    imported. Exit status 0 when nothing was rejected, 8 otherwise.
+    skipped, so importing a file twice adds nothing. Rejected rows are written to the reject
+    file as they were read, to fix and import again (the first 10 are listed on stderr with
+    their line numbers and reasons, all of them with --json); the rest is imported. The
+    summary accounts for every line of the file. Exit status 0 when nothing was rejected, 8
+    otherwise.
+
+    An export is first checked whole against its closing line (and --expect-digest): a file
+    cut short, joined, reordered or edited is refused, exit 1, and nothing is stored. A file
+    with neither an opening nor a closing line (exported by an older casework) is imported
+    without that check, and the import says so.
 
     With --format nyc311 each row of an NYC Open Data 311 CSV becomes a petition, opened,
     graded, dispatched to its agency (nyc/nypd, ...), accepted, and resolved and closed when
@@ -83,17 +97,25 @@ def import_command(file: str, fmt: str, rejects_path: str | None, dry_run: bool,
       casework import 311.csv --format nyc311 --rejects 311-bad.csv
       casework import 311.csv --format nyc311 --dry-run
       casework import 311.csv --format nyc311 --workers 2 --db postgresql://...
+      casework import old-export.jsonl --expect-digest "$(cat digest.txt)"
     """
+    if expect_digest is not None and FORMATS[fmt].check is None:
+        raise click.BadParameter(f"a {fmt} file has no digest to check (only an export has)",
+                                 param_hint="--expect-digest")
     app = open_app(db, create=True)
     rejects = RejectFile(rejects_path or rejects_path_for(file))
     if file != STDIN and rejects.path.exists() and rejects.path.samefile(file):
         raise click.BadParameter("it is the file being imported", param_hint="--rejects")
-    plan = FileImport(file, fmt, workers, dry_run)
+    plan = FileImport(file, fmt, workers, dry_run, expect_digest)
     with progress_bar(plan.bytes_to_read(), f"importing {file}") as bar:
         try:
             result = plan.run(app, rejects, bar.update)
         finally:
             rejects.close()
+    if plan.checked and not result.checked:
+        click.echo(f"note: {file} has no closing line, so nothing checked that it is whole "
+                   "(exported by an older casework, or edited); --expect-digest checks it "
+                   "against casework audit --digest of its source", err=True)
     _report_import(result, rejects, as_json, dry_run)
     return 8 if result.rejected else 0
 
@@ -104,16 +126,29 @@ def _report_import(result: ImportResult, rejects: RejectFile, as_json: bool,
     for line, reason in result.rejected[:SHOWN_REJECTS]:
         click.echo(f"line {line}: {one_line(reason)}", err=True)
     if len(result.rejected) > SHOWN_REJECTS:
-        click.echo(f"... and {len(result.rejected) - SHOWN_REJECTS} more", err=True)
+        click.echo(f"... and {len(result.rejected) - SHOWN_REJECTS} more (all in "
+                   f"{where or 'the summary of --json'})", err=True)
     if as_json:
         click.echo(to_json({**result.as_dict(), "rejects_file": where, "dry_run": dry_run}))
         return
-    verb = "would import" if dry_run else "imported"
+    click.echo(import_summary(result, "would import" if dry_run else "imported", where))
+
+
+def import_summary(result: ImportResult, verb: str, where: str | None) -> str:
+    """One line that accounts for every line of the file."""
     summary = f"{verb} {amount(result.imported, 'case')}"
     if result.keys:
         summary += f" (and {result.keys} persons' keys)"
     summary += f", skipped {result.skipped} already present"
+    if result.keys_skipped:
+        summary += f" (and {result.keys_skipped} persons' keys)"
     if result.rejected:
         summary += f", rejected {len(result.rejected)}"
         summary += f" (written to {where})" if where else ""
-    click.echo(summary)
+    others = [(result.header, "header"), (result.blank, "blank"),
+              (result.continued, "continuing a record"), (result.closing, "closing")]
+    described = ", ".join(f"{count} {what}" for count, what in others if count)
+    summary += f"; {amount(result.lines, 'line')}" + (f" ({described})" if described else "")
+    if result.checked:
+        summary += ", checked whole"
+    return summary

@@ -18,6 +18,8 @@ from casework.workflow import OPEN_STAGES, Workflow
 ABOVE_COMMUNITY = {"subdistrict", "department"}
 """Levels a case leaves its community for: it is then not resolved locally."""
 MILESTONE_SEPARATOR = ","
+UNKNOWN_LEVEL = "(none)"
+"""The level of a unit the organisation does not list (a case moved out of it)."""
 
 
 def summarise(row: dict[str, Any] | None, event: Any, workflows: WorkflowRegistry,
@@ -37,7 +39,7 @@ def summarise(row: dict[str, Any] | None, event: Any, workflows: WorkflowRegistr
         # Sticky: a deadline that passed while the case was open stays missed, even when
         # an escalation then gives the new unit a fresh one.
         row["missed_deadline"] = True
-    for name in ("category", "channel", "satisfaction"):
+    for name in ("title", "category", "channel", "satisfaction"):
         if name in event.fields:
             row[name] = event.fields[name]
     _changed(row, event.changes, organisation, at)
@@ -54,13 +56,14 @@ def _opened(event: Any, at: datetime) -> dict[str, Any]:
         "id": str(event.originator_id),
         "kind": event.kind,
         "workflow_version": event.workflow_version,
-        "grade": None, "category": None, "channel": None,
+        "grade": None, "title": None, "category": None, "channel": None,
         "unit": None, "community": None, "block": None, "level": None,
         "left_community": False,
         "opened_at": at,
         "dispatched_at": None, "resolved_at": None, "closed_at": None, "deadline": None,
         "breached": None, "missed_deadline": False, "resolved_level": None,
-        "escalations": 0, "reopens": 0, "ever_closed": False, "satisfaction": None,
+        "escalations": 0, "escalation_steps": MILESTONE_SEPARATOR, "reopens": 0,
+        "ever_closed": False, "satisfaction": None,
         "volunteers": 0, "milestones": MILESTONE_SEPARATOR,
         "parent": event.fields.get("parent"),
         "stage": None, "outcome": None,
@@ -71,7 +74,11 @@ def _changed(row: dict[str, Any], changes: dict[str, Any], organisation: Organis
              at: datetime) -> None:
     """What the event's effects changed: unit, grade, deadline, counters, volunteers."""
     if "unit" in changes:
+        level_before = row["level"]
         _moved_to(row, changes["unit"], organisation, at)
+        if changes.get("escalations", row["escalations"]) > row["escalations"]:
+            row["escalation_steps"] = _step_taken(row["escalation_steps"], level_before,
+                                                  row["level"])
     if "grade" in changes:
         row["grade"] = changes["grade"]
     if "deadline" in changes:
@@ -107,6 +114,28 @@ def _reached(row: dict[str, Any], workflow: Workflow, event: Any, at: datetime) 
         row["resolved_level"] = row["level"]
         row["breached"] = row["missed_deadline"] or (
             row["deadline"] is not None and at > row["deadline"])
+
+
+def _step_taken(steps: str, before: str | None, after: str | None) -> str:
+    """``steps`` with one more escalation from level ``before`` to level ``after``: an
+    escalation is the effect that raises the case's escalation count as it moves it."""
+    counts = escalation_steps(steps)
+    step = (before or UNKNOWN_LEVEL, after or UNKNOWN_LEVEL)
+    counts[step] = counts.get(step, 0) + 1
+    return MILESTONE_SEPARATOR + "".join(
+        f"{low}>{high}:{count}{MILESTONE_SEPARATOR}" for (low, high), count in sorted(
+            counts.items()))
+
+
+def escalation_steps(steps: str) -> dict[tuple[str, str], int]:
+    """The ``escalation_steps`` column read back: (from level, to level) → escalations."""
+    counts: dict[tuple[str, str], int] = {}
+    for item in steps.split(MILESTONE_SEPARATOR):
+        if item:
+            path, _, count = item.rpartition(":")
+            low, _, high = path.partition(">")
+            counts[(low, high)] = int(count)
+    return counts
 
 
 def reached_milestone(row: Any, trigger: str) -> bool:

@@ -10,6 +10,7 @@ text and CSV forms every entrypoint shares.
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,7 +22,7 @@ from casework.registry import WorkflowRegistry
 from casework.timestamps import naive_utc, utc_now
 from casework.workflow import OPEN_STAGES, STAGES, ReportSection
 
-from .case_summary import reached_milestone
+from .case_summary import escalation_steps, reached_milestone
 from .filters import Filters
 from .read_model import ReadModel
 from .tables import case_summary
@@ -29,6 +30,10 @@ from .tables import case_summary
 GROUPINGS = ("stage", "state", "unit", "community", "grade", "category", "channel", "kind")
 HOT_SPOTS = 10
 OVERALL = "overall"
+NO_CHANNEL = "(none)"
+CLOSE_HOURS_BINS = (0, 2, 4, 8, 24, 48, 72, 168, 336, 720)
+"""Edges of the time-to-close histogram, in hours; the last bin has no upper edge. The
+grades' default limits (2 hours, 1, 3 and 7 days) fall on edges."""
 
 
 @dataclass(frozen=True)
@@ -49,13 +54,28 @@ class Deadlines:
 
 
 @dataclass(frozen=True)
+class Bin:
+    """Durations from ``lower`` hours up to (not including) ``upper`` (None: no limit)."""
+
+    lower: float
+    upper: float | None
+    count: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"from": self.lower, "to": self.upper, "count": self.count}
+
+
+@dataclass(frozen=True)
 class Durations:
     count: int
     median: float | None
     p90: float | None
+    histogram: list[Bin] = field(default_factory=list)
+    """How many durations fall between each pair of ``CLOSE_HOURS_BINS``."""
 
     def as_dict(self) -> dict[str, Any]:
-        return {"count": self.count, "median": self.median, "p90": self.p90}
+        return {"count": self.count, "median": self.median, "p90": self.p90,
+                "histogram": [b.as_dict() for b in self.histogram]}
 
 
 @dataclass(frozen=True)
@@ -71,13 +91,28 @@ class Satisfaction:
 
 
 @dataclass(frozen=True)
+class EscalationStep:
+    """Escalations from a unit at one level to its parent at another."""
+
+    from_level: str
+    to_level: str
+    count: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"from": self.from_level, "to": self.to_level, "count": self.count}
+
+
+@dataclass(frozen=True)
 class Escalations:
     cases: int
     total: int
     rate: float | None
+    steps: list[EscalationStep] = field(default_factory=list)
+    """The escalations by the level they left and the level they reached."""
 
     def as_dict(self) -> dict[str, Any]:
-        return {"cases": self.cases, "total": self.total, "rate": self.rate}
+        return {"cases": self.cases, "total": self.total, "rate": self.rate,
+                "steps": [step.as_dict() for step in self.steps]}
 
 
 @dataclass(frozen=True)
@@ -114,6 +149,10 @@ class Figures:
     hot_spots: list[HotSpot]
     sections: dict[str, dict[str, Any]]
     """What each workflow's own report section shows (see ``ReportSection``), by its name."""
+    intake_by_day: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Cases opened each day (ISO date, UTC), by channel (``(none)`` without one)."""
+    by_category_and_community: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Category → community → cases: every pair, not only the top ``hot_spots``."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -133,6 +172,9 @@ class Figures:
             "reopen_rate": self.reopen_rate,
             "escalations": self.escalations.as_dict(),
             "hot_spots": [spot.as_dict() for spot in self.hot_spots],
+            "intake_by_day": {day: dict(counts) for day, counts in self.intake_by_day.items()},
+            "by_category_and_community": {category: dict(counts) for category, counts
+                                          in self.by_category_and_community.items()},
             **{name: dict(section) for name, section in self.sections.items()},
         }
 
@@ -215,7 +257,10 @@ class _Tally:
     reopened: int = 0
     escalated: int = 0
     escalations: int = 0
+    escalation_steps: Counter[tuple[str, str]] = field(default_factory=Counter)
     hot_spots: Counter[tuple[str, str]] = field(default_factory=Counter)
+    intake: Counter[tuple[str, str]] = field(default_factory=Counter)
+    """(day, channel) → cases opened."""
     counted: dict[tuple[str, str], Counter[str]] = field(default_factory=dict)
     """(kind, figure) → counts by value, for the sections' ``count_by``."""
     milestones: Counter[tuple[str, str]] = field(default_factory=Counter)
@@ -227,6 +272,7 @@ class _Tally:
         self.by_kind[row.kind] += 1
         if row.channel:
             self.by_channel[row.channel] += 1
+        self.intake[(row.opened_at.date().isoformat(), row.channel or NO_CHANNEL)] += 1
         if row.outcome == "resolved":
             self.resolved += 1
             self.resolved_locally += not row.left_community
@@ -242,6 +288,7 @@ class _Tally:
         if row.escalations:
             self.escalated += 1
             self.escalations += row.escalations
+            self.escalation_steps.update(escalation_steps(row.escalation_steps))
         if row.category and row.community:
             self.hot_spots[(row.category, row.community)] += 1
         section = self.sections.get(row.kind)
@@ -286,7 +333,8 @@ class _Tally:
             sla=sla or {OVERALL: Deadlines()},
             time_to_close_hours=Durations(len(self.hours_to_close),
                                           percentile(self.hours_to_close, 50),
-                                          percentile(self.hours_to_close, 90)),
+                                          percentile(self.hours_to_close, 90),
+                                          histogram(self.hours_to_close, CLOSE_HOURS_BINS)),
             satisfaction=Satisfaction(
                 ratings,
                 round(sum(k * v for k, v in self.satisfaction.items()) / ratings, 3)
@@ -294,13 +342,17 @@ class _Tally:
                 {str(score): self.satisfaction[score] for score in range(1, 6)}),
             reopen_rate=ratio(self.reopened, self.ever_closed),
             escalations=Escalations(self.escalated, self.escalations,
-                                    ratio(self.escalated, self.total)),
+                                    ratio(self.escalated, self.total),
+                                    [EscalationStep(low, high, count) for (low, high), count
+                                     in sorted(self.escalation_steps.items())]),
             hot_spots=[HotSpot(category, community, count)
                        for (category, community), count in sorted(
                            self.hot_spots.items(), key=lambda item: (-item[1], item[0])
                        )[:HOT_SPOTS]],
             sections={section.name: self._section(kind, section)
                       for kind, section in self.sections.items()},
+            intake_by_day=nested(self.intake),
+            by_category_and_community=nested(self.hot_spots),
         )
 
     def _section(self, kind: str, section: ReportSection) -> dict[str, Any]:
@@ -308,6 +360,22 @@ class _Tally:
                    for figure in section.count_by}
         reached = {figure: self.milestones[(kind, figure)] for figure in section.milestones}
         return {**counted, **reached}
+
+
+def nested(counts: Counter[tuple[str, str]]) -> dict[str, dict[str, int]]:
+    """(a, b) → n as a → b → n, both levels sorted."""
+    result: dict[str, dict[str, int]] = {}
+    for (outer, inner), count in sorted(counts.items()):
+        result.setdefault(outer, {})[inner] = count
+    return result
+
+
+def histogram(values: list[float], edges: tuple[float, ...]) -> list[Bin]:
+    """How many values fall in each bin from one edge to the next (the last has no end)."""
+    counts = Counter(bisect_right(edges, value) - 1 for value in values)
+    bounds = [*edges[1:], None]
+    return [Bin(lower, upper, counts[index])
+            for index, (lower, upper) in enumerate(zip(edges, bounds, strict=True))]
 
 
 def ratio(part: int, whole: int) -> float | None:

@@ -26,6 +26,7 @@ case_summary = Table(
     Column("stage", String(20), nullable=False),
     Column("outcome", String(20)),
     Column("grade", String(4)),
+    Column("title", String(200)),
     Column("category", String(200)),
     Column("channel", String(40)),
     Column("unit", String(200)),
@@ -42,6 +43,9 @@ case_summary = Table(
     Column("missed_deadline", Boolean, nullable=False, default=False),
     Column("resolved_level", String(20)),
     Column("escalations", Integer, nullable=False, default=0),
+    # Each escalation's step from level to level, with how often the case took it, between
+    # commas: ",community>subdistrict:1,". Steps go up the tree, so the list stays short.
+    Column("escalation_steps", String(400), nullable=False, default=","),
     Column("reopens", Integer, nullable=False, default=0),
     Column("ever_closed", Boolean, nullable=False, default=False),
     Column("satisfaction", Integer),

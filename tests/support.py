@@ -3,20 +3,28 @@ and what a user checks of a result."""
 
 from __future__ import annotations
 
+import json
 import shutil
+import socket
 import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import Result
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from casework import Actor, Casework, WorkflowRegistry
 from casework.case import GENESIS, chain_hash
 from projections import ReadModel
 from projections.tables import case_summary
+from service.tokens import TokenStore
 from workflows import DEFINITIONS
 
 from .conftest import REGISTRY, new_app
@@ -135,3 +143,100 @@ def running_v1_then_v2(folder: Path, registry_v2: WorkflowRegistry) -> tuple[Cas
     """The same database, before and after version 2 of the petition was installed."""
     url = f"sqlite:///{folder / 'cases.db'}"
     return new_app(url, workflows=REGISTRY), new_app(url, workflows=registry_v2)
+
+
+@contextmanager
+def running_service(url: str, **options: Any) -> Iterator[str]:
+    """``casework serve``'s application on ``url``, served for real by uvicorn on a free
+    loopback port in a thread of this process; yields its base URL."""
+    import uvicorn  # the service extra: only the tests of the service need it
+
+    from service.app import create_app
+
+    app = create_app(url, **options)
+    listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listening.bind(("127.0.0.1", 0))
+    port = listening.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listening]},
+                              daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError("the server did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        listening.close()
+
+
+def api_token(url: str, actor: Actor) -> str:
+    """A token acting as ``actor``, made as ``casework tokens create`` makes one."""
+    app = new_app(url)
+    store = TokenStore(app.storage)
+    try:
+        return store.create(actor, app.organisation, "test")
+    finally:
+        store.close()
+        app.close()
+
+
+# Mutations of an export's lines, as a careless operator or an attacker makes them ----------
+
+def json_mutation(line: str, draw: Any) -> str:
+    """The line as JSON, with one value somewhere in it replaced, removed or added."""
+    record = json.loads(line)
+    path: list[Any] = []
+    node: Any = record
+    while isinstance(node, dict | list) and node and draw(st.integers(0, 3)):
+        key = draw(st.sampled_from(sorted(node) if isinstance(node, dict)
+                                   else range(len(node))))
+        path.append(key)
+        node = node[key]
+    parent: Any = record
+    for key in path[:-1]:
+        parent = parent[key]
+    new_value = draw(st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+        lambda inner: st.lists(inner, max_size=2) | st.dictionaries(st.text(max_size=4),
+                                                                     inner, max_size=2),
+        max_leaves=4))
+    action = draw(st.sampled_from(["replace", "delete", "add"]))
+    if not path:
+        parent = {"extra": new_value, **record} if action == "add" else new_value
+        return json.dumps(parent) + "\n"
+    last = path[-1]
+    if action == "delete":
+        del parent[last]
+    elif action == "add" and isinstance(parent, dict):
+        parent[draw(st.text(max_size=8))] = new_value
+    else:
+        parent[last] = new_value
+    return json.dumps(record, ensure_ascii=draw(st.booleans())) + "\n"
+
+
+@st.composite
+def mutated_lines(draw: Any, line: str) -> str:
+    how = draw(st.sampled_from(["json", "rehashed", "bytes", "truncate", "insert"]))
+    if how == "json":
+        return json_mutation(line, draw)
+    if how == "rehashed":  # as a producer who computes the hash chain would write it
+        record = json.loads(json_mutation(line, draw))
+        try:
+            return json.dumps(rehashed(record)) + "\n"
+        except (KeyError, TypeError, AttributeError, ValueError):
+            return json.dumps(record) + "\n"
+    data = bytearray(line.rstrip("\n").encode())
+    position = draw(st.integers(0, len(data) - 1))
+    if how == "bytes":
+        data[position] = draw(st.integers(0, 255).filter(lambda b: b not in b"\r\n"))
+    elif how == "truncate":
+        del data[position:]
+    else:
+        data[position:position] = draw(st.binary(min_size=1, max_size=8)).replace(
+            b"\n", b"").replace(b"\r", b"")
+    return bytes(data).decode("utf-8", errors="surrogateescape") + "\n"

@@ -63,6 +63,11 @@ def db(tmp_path: Path) -> str:
     return url
 
 
+def case_line_of(export: io.StringIO) -> str:
+    """The first case line of an export."""
+    return next(line for line in export.getvalue().splitlines() if line.startswith('{"id"'))
+
+
 def events_in(url: str) -> int:
     app = Casework(url)
     try:
@@ -168,6 +173,31 @@ def test_arguments_that_are_not_utf8_are_one_line_and_record_nothing(db: str) ->
         assert events_in(db) == before
 
 
+def test_a_right_to_left_override_is_stored_as_given_and_shown_escaped(
+        run: Run, tmp_path: Path) -> None:
+    """U+202E is printable text to the field check, and turns a terminal line around: show,
+    history and JSON print it escaped (as error messages do), never raw, never stripped."""
+    url = f"sqlite:///{tmp_path / 'cases.db'}"
+    title = "Invoice \u202egpj.exe"
+    app = Casework(url)
+    case_id = str(app.open_case("petition", CLERK, T0, channel="hotline", title=title,
+                                description="first line\nsecond\u2066line"))
+    app.close()
+
+    shown = run("show", case_id, "--db", url, "--actor", "li", "--role", "intake")
+    history = run("history", case_id, "--db", url)
+    as_json = run("show", case_id, "--db", url, "--json")
+
+    assert Casework(url).get_case(case_id).fields["title"] == title  # stored as given
+    for result in (shown, history, as_json):
+        assert result.exit_code == 0, result.output
+        assert "\u202e" not in result.stdout and "\u2066" not in result.stdout
+    assert "title        Invoice \\u202egpj.exe" in shown.stdout
+    assert "description  first line\\nsecond\\u2066line" in shown.stdout
+    assert "title=Invoice \\u202egpj.exe" in history.stdout
+    assert json.loads(as_json.stdout)["fields"]["title"] == title  # the same value to a reader
+
+
 def test_a_job_name_with_control_characters_is_refused(run: Run, db: str) -> None:
     assert_one_line_error(run("sweep", "--now", "2024-05-07T00:00+00:00", "--job", "a\tb",
                               "--db", db), 2, "'job'")
@@ -186,7 +216,10 @@ def test_a_jsonl_line_that_is_not_utf8_is_rejected_and_kept_byte_for_byte(
     out = io.StringIO()
     export_jsonl(app, out)
     app.close()
-    good = out.getvalue().encode()
+    # The case lines alone, as an export made before exports had a closing line (with one,
+    # the file would be refused whole: see test_transfer_checks.py).
+    good = b"".join(line for line in out.getvalue().encode().splitlines(keepends=True)
+                    if line.startswith(b'{"id"'))
     bad = good.replace(b"Broken cover", b"Broken \xff\xfe cover")
     source = tmp_path / "mixed.jsonl"
     source.write_bytes(bad + b"\n" + good)
@@ -205,7 +238,7 @@ def test_an_escaped_lone_surrogate_in_a_jsonl_line_is_rejected() -> None:
     source.open_case("petition", CLERK, T0, channel="hotline", title="ok")
     out = io.StringIO()
     export_jsonl(source, out)
-    line = out.getvalue().replace('"title":"ok"', '"title":"\\ud800"')  # valid JSON
+    line = case_line_of(out).replace('"title":"ok"', '"title":"\\ud800"')
 
     result = import_jsonl(new_app(), [line])
 
@@ -222,7 +255,7 @@ def test_an_imported_event_with_a_time_out_of_range_is_rejected_even_when_rehash
     source.open_case("petition", CLERK, T0, channel="hotline", title="ok")
     out = io.StringIO()
     export_jsonl(source, out)
-    record = json.loads(out.getvalue())
+    record = json.loads(case_line_of(out))
     record["events"][0]["at"] = at
 
     result = import_jsonl(new_app(), [json.dumps(rehashed(record))])
@@ -310,7 +343,7 @@ def test_an_imported_event_with_control_characters_is_rejected_even_when_rehashe
     source.open_case("petition", CLERK, T0, channel="hotline", title="ok")
     out = io.StringIO()
     export_jsonl(source, out)
-    record = json.loads(out.getvalue())
+    record = json.loads(case_line_of(out))
     event = record["events"][0]
     if where.startswith("fields/"):
         event["fields"]["title"] = value

@@ -99,6 +99,39 @@ def test_sweep_closes_unconfirmed_cases_expires_unclaimed_tasks_and_lists_revisi
     assert summary.listed[0]["phone"] == "13800000000"
 
 
+def test_the_revisit_list_names_whom_to_call_as_each_workflow_marks_its_contact(
+        database_url: str) -> None:
+    """A petition's contact is its petitioner; an enterprise request's is its contact person:
+    the workflow files say so (``contact = true``), not the sweep."""
+    app = new_app(database_url)
+    commissioner = Actor("he.qiang", roles=["commissioner"])
+    batch = app.batch()
+    request = batch.open_case("enterprise_request", CLERK, T0, channel="enterprise_visit",
+                              enterprise="Guanlan Printing Co.", title="Needs a loan",
+                              contact="Zhang Wei", phone="13911112222")
+    batch.fire(request, "assess", CLERK, T0, category="investment_financing", grade="B")
+    batch.fire(request, "assign", CLERK, T0, leader="Deputy Chen",
+               department="guanlan/enterprise-service", commissioner="he.qiang")
+    batch.fire(request, "accept", commissioner, T0)
+    batch.fire(request, "resolve", commissioner, T0, resolution="loan arranged")
+    batch.fire(request, "close", commissioner, T0, confirmed_by="enterprise")
+    petition = batch.open_case("petition", CLERK, T0, channel="hotline", title="Noise",
+                               petitioner="Liu Xiuying", phone="13800000000")
+    batch.fire(petition, "assess", CLERK, T0, grade="D", category="noise")
+    batch.fire(petition, "dispatch", CLERK, T0, unit="guanlan/guancheng/b1/g1")
+    batch.fire(petition, "accept", HANDLER, T0)
+    batch.fire(petition, "resolve", HANDLER, T0, resolution="done")
+    batch.fire(petition, "close", CLERK, T0, confirmed_by="petitioner")
+    batch.commit()
+
+    listed = {entry["kind"]: entry for entry in sweep(app, T0 + timedelta(days=8)).listed}
+
+    assert listed["enterprise_request"]["contact"] == "Zhang Wei"
+    assert listed["enterprise_request"]["phone"] == "13911112222"
+    assert listed["petition"]["petitioner"] == "Liu Xiuying"
+    assert listed["petition"]["phone"] == "13800000000"
+
+
 def copy_cases(source: Casework, target: Casework, ids: list[str]) -> None:
     for case_id in ids:
         target.events.put(list(source.events.get(source.parse_case_id(case_id))))
@@ -352,7 +385,8 @@ def test_an_import_dry_run_checks_every_row_and_stores_nothing(
     overdue_petitions(source, 5)
     runner = CliRunner()
     exported = runner.invoke(cli, ["export", "--db", f"sqlite:///{tmp_path / 'source.db'}"])
-    (tmp_path / "cases.jsonl").write_text(exported.stdout + "not json\n", encoding="utf-8")
+    as_older = "".join(exported.stdout.splitlines(keepends=True)[1:-1])  # no opening, closing
+    (tmp_path / "cases.jsonl").write_text(as_older + "not json\n", encoding="utf-8")
     target = f"sqlite:///{tmp_path / 'target.db'}"
 
     result = runner.invoke(cli, ["import", "cases.jsonl", "--dry-run", "--db", target])

@@ -287,7 +287,7 @@ def test_the_command_line_imports_lists_the_rejects_and_says_so_in_its_exit_stat
     assert first.exit_code == 8, first.output
     assert "line 5: no Unique Key" in first.stderr.splitlines()
     assert first.stdout == (f"imported 3 cases, skipped 0 already present, rejected 6 "
-                            f"(written to {rejects})\n")
+                            f"(written to {rejects}); 10 lines (1 header)\n")
     with rejects.open(encoding="utf-8", newline="") as file:
         assert [row["line"] for row in csv.DictReader(file)] == ["4", "5", "6", "7", "8", "10"]
     again = runner.invoke(cli, [*args, "--json"], env={"CASEWORK_DB": None},

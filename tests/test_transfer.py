@@ -56,8 +56,9 @@ def empty() -> Iterator[Casework]:
 
 
 def lines_of(text: str) -> list[str]:
-    """The export's case lines (the persons' keys come first, one line each)."""
-    return [line for line in text.splitlines(keepends=True) if not line.startswith('{"person"')]
+    """The export's case lines (the opening line and the persons' keys come first, one line
+    each, and the closing line last)."""
+    return [line for line in text.splitlines(keepends=True) if line.startswith('{"id"')]
 
 
 def person_lines(text: str) -> list[str]:
@@ -191,10 +192,13 @@ def test_export_then_import_on_the_command_line(tmp_path: Path, exported: str) -
     assert cases.read_text(encoding="utf-8") == exported
     total, keys = len(lines_of(exported)), len(person_lines(exported))
     assert keys > 0
+    lines = total + keys + 2
     assert (imported.exit_code, imported.stdout) == (
-        0, f"imported {total} cases (and {keys} persons' keys), skipped 0 already present\n")
-    assert (again.exit_code, again.stdout) == (
-        0, f"imported 0 cases, skipped {total} already present\n")
+        0, f"imported {total} cases (and {keys} persons' keys), skipped 0 already present; "
+           f"{lines} lines (1 header, 1 closing), checked whole\n")
+    assert (again.exit_code, again.stdout) == (  # the keys are there already: counted too
+        0, f"imported 0 cases, skipped {total} already present (and {keys} persons' keys); "
+           f"{lines} lines (1 header, 1 closing), checked whole\n")
     assert not (tmp_path / "cases.rejects.jsonl").exists()
     assert invoke("export", "--db", copy).stdout == exported
 
@@ -213,13 +217,13 @@ def test_import_with_bad_rows_lists_them_writes_them_aside_and_exits_8(
     assert result.exit_code == 8
     rejects = Path("cases.rejects.jsonl")  # in the working directory
     assert result.stdout == (f"imported 3 cases, skipped 0 already present, rejected 12 "
-                             f"(written to {rejects})\n")
+                             f"(written to {rejects}); 15 lines\n")
     assert not (tmp_path / "data" / "cases.rejects.jsonl").exists()
     shown = [line for line in result.stderr.splitlines() if line.startswith("line ")]
     assert shown[:2] == ["line 2: not valid JSON (Expecting value: line 1 column 1 (char 0))",
                          "line 4: not a JSON object"]
     assert len(shown) == 10
-    assert "... and 2 more" in result.stderr.splitlines()
+    assert f"... and 2 more (all in {rejects})" in result.stderr.splitlines()
     assert rejects.read_text(encoding="utf-8") == "oops\n" + "[]\n" * 11
 
 
@@ -233,7 +237,9 @@ def test_import_can_write_its_rejects_elsewhere_and_report_as_json(tmp_path: Pat
 
     assert result.exit_code == 8
     assert json.loads(result.stdout) == {
-        "imported": 0, "skipped": 0, "keys": 0, "rejects_file": str(rejects), "dry_run": False,
+        "lines": 1, "imported": 0, "skipped": 0, "keys": 0, "keys_skipped": 0, "blank": 0,
+        "header": 0, "continued": 0, "closing": 0, "checked": False, "digest": None,
+        "rejects_file": str(rejects), "dry_run": False,
         "rejected": [{"line": 1, "reason": "a case has exactly the keys events, id, kind "
                                            "(this line has id)"}]}
     assert rejects.read_text(encoding="utf-8") == '{"id": 1}\n'

@@ -2,7 +2,8 @@
 
 Each format has an importer (lines in, an ``ImportResult`` out), the way worker processes
 tell which records are theirs (``casework.transfer.parallel``), the way a reject file is
-written afterwards from the lines the workers rejected, and, where there is one, an exporter.
+written afterwards from the lines the workers rejected, and, where there are, an exporter and
+a check of a file whole before it is imported (``casework.transfer.checking``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..application import Casework
+from .checking import ExportCheck, check_export
 from .importing import Importer, Owner, Sink
 from .jsonl import export_jsonl, import_jsonl, owned_jsonl, write_rejected_lines
 from .nyc311 import import_nyc311, owned_nyc311, write_rejected_rows
@@ -28,13 +30,15 @@ class FileFormat:
     owned: Callable[[Iterable[str], Owner], Iterator[str]]
     write_rejects: Callable[[Iterable[str], dict[int, str], Sink], None]
     exporter: Exporter | None = None
+    check: Callable[[Iterable[str], str | None], ExportCheck] | None = None
+    """``(lines, expected digest or None)``: raises when the file is not whole."""
 
 
 FORMATS: dict[str, FileFormat] = {
     fmt.name: fmt for fmt in (
         FileFormat("jsonl", "as written by casework export: one case per line, with its full "
                             "history", import_jsonl, owned_jsonl, write_rejected_lines,
-                   export_jsonl),
+                   export_jsonl, check_export),
         FileFormat("nyc311", "NYC 311 service requests (CSV), each one a petition",
                    import_nyc311, owned_nyc311, write_rejected_rows),
     )

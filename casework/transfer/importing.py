@@ -27,20 +27,65 @@ class Sink(Protocol):
 
 @dataclass
 class ImportResult:
-    """What an import did, whatever the format: the CLI reports every importer the same way."""
+    """What an import did, whatever the format: the CLI reports every importer the same way.
+
+    Every line of the file is counted once: ``lines`` = ``imported`` + ``skipped`` + ``keys``
+    + ``keys_skipped`` + the number ``rejected`` + ``blank`` + ``header`` + ``continued`` +
+    ``closing``."""
 
     imported: int = 0
     """Records stored (cases, for JSON Lines)."""
     skipped: int = 0
-    """Records already in the store exactly as given: importing twice adds nothing."""
+    """Records already in the store exactly as given, or earlier in the file: importing
+    twice adds nothing."""
     rejected: list[tuple[int, str]] = field(default_factory=list)
-    """(line number, reason) of every record left out."""
+    """(line number, reason) of every record left out, in line order."""
     keys: int = 0
-    """Persons' keys (and records of forgetting) stored, for JSON Lines."""
+    """Persons' lines that changed something: a key stored, or a person forgotten (JSON
+    Lines)."""
+    keys_skipped: int = 0
+    """Persons' lines that changed nothing: the same key, a key for a person forgotten here,
+    a forgetting recorded already."""
+    blank: int = 0
+    """Lines with nothing on them (spaces at most)."""
+    header: int = 0
+    """The lines of a CSV file's header (its column names), or an export's opening line."""
+    continued: int = 0
+    """Lines that continue a record begun on a line before (a CSV field with line breaks);
+    the record itself is counted where it begins."""
+    closing: int = 0
+    """The export's closing line (casework.transfer.envelope)."""
+    lines: int = 0
+    """The lines of the file, as an editor numbers them (a line ends at a line feed)."""
+    checked: bool = False
+    """Whether the file was checked whole before anything was stored: against its closing
+    line, or a digest the user gave."""
+    digest: str | None = None
+    """The digest of the file's cases, when it was checked."""
+
+    COUNTS = ("imported", "skipped", "keys", "keys_skipped", "blank", "header", "continued",
+              "closing")
+
+    def accounted(self) -> int:
+        """The lines the counts account for: ``lines``, when the import read the file whole."""
+        return sum(getattr(self, name) for name in self.COUNTS) + len(self.rejected)
+
+    def merge(self, other: ImportResult) -> None:
+        """Add what another worker did with its records of the same file (it read the file
+        whole too: its lines and header are the same)."""
+        for name in self.COUNTS:
+            if name != "header":
+                setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.header = max(self.header, other.header)
+        self.lines = max(self.lines, other.lines)
+        self.rejected = sorted(self.rejected + other.rejected)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"imported": self.imported, "skipped": self.skipped, "keys": self.keys,
-                "rejected": [{"line": line, "reason": reason} for line, reason in self.rejected]}
+        return {"lines": self.lines, "imported": self.imported, "skipped": self.skipped,
+                "keys": self.keys, "keys_skipped": self.keys_skipped,
+                "rejected": [{"line": line, "reason": reason} for line, reason in self.rejected],
+                "blank": self.blank, "header": self.header, "continued": self.continued,
+                "closing": self.closing, "checked": self.checked, "digest": self.digest}
 
 
 class Importer(Protocol):
@@ -81,6 +126,17 @@ def rejects_path_for(source: str | Path) -> Path:
         return Path("stdin.rejects")
     path = Path(source)
     return Path(f"{path.stem}.rejects{path.suffix}")
+
+
+OTHERS = ""
+"""What an importer is given in place of a line another worker imports (see
+``casework.transfer.parallel``): the line numbers stay those of the file, and each line is
+counted by one worker. A file read line by line never yields an empty line."""
+
+
+def is_blank(text: str) -> bool:
+    """A line with nothing on it but spaces, tabs and its line break."""
+    return text != OTHERS and not text.strip(" \t\r\n")
 
 
 class BadLine(ValueError):

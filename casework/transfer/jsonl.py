@@ -22,6 +22,11 @@ person forgotten, ``{"person": ID, "forgotten_at": TIME, "forgotten_by": ACTOR,
 read as erased where the file is imported); who was forgotten is always written, so that a
 forgotten person stays forgotten. An import stores the keys the database does not have.
 
+The export begins with an opening line, and ends with a closing line that counts the lines
+before it and gives the digest of the cases, which come in the order of their ids
+(``casework.transfer.envelope``): a file cut short, joined or edited can be told from the
+export as written (``casework.transfer.checking``).
+
 An import checks each case as ``casework audit`` would (hash chain, versions, transitions,
 known workflow) before it stores anything of it, and stores a case's events all or nothing.
 """
@@ -44,8 +49,16 @@ from ..audit import check_history
 from ..case import Case
 from ..errors import CaseworkError
 from ..personal import read_record
-from ..stored_cases import case_ids
-from .importing import BadLine, ImportResult, Owner, Sink, invalid_utf8
+from ..stored_cases import case_ids_in_order
+from .envelope import (
+    Tally,
+    is_closing_line,
+    is_opening_line,
+    opening_line,
+    read_closing,
+    read_opening,
+)
+from .importing import OTHERS, BadLine, ImportResult, Owner, Sink, invalid_utf8, is_blank
 
 EVENT_TYPES: dict[str, type[Any]] = {
     "Opened": Case.Opened,
@@ -68,24 +81,29 @@ class ExportError(CaseworkError):
 
 def export_jsonl(app: Casework, out: Sink, progress: Callable[[int], None] | None = None,
                  *, with_keys: bool = True) -> int:
-    """Write the persons' keys (unless ``with_keys`` is false) and who was forgotten, then
-    every case, one line each, in the order cases were first recorded; returns how many cases.
+    """Write the opening line, the persons' keys (unless ``with_keys`` is false) and who was
+    forgotten, then every case, one line each, in the order of the case ids, then the closing
+    line; returns how many cases.
 
     ``progress`` is called with the number of events of each case written."""
+    out.write(opening_line() + "\n")
+    tally = Tally()
     for record in app.personal.records(with_keys):
         out.write(json.dumps(record, separators=(",", ":")) + "\n")
-    exported = 0
-    for case_id in case_ids(app):
+        tally.persons += 1
+    for case_id in case_ids_in_order(app):
         try:
             events = list(app.events.get(case_id))
         except Exception as error:  # any undecodable event: say which case, not a traceback
             raise ExportError(f"cannot export case {case_id}: a stored event cannot be read "
                               f"({error}); casework audit {case_id} says more") from None
         out.write(case_line(case_id, events) + "\n")
-        exported += 1
+        tally.case(case_id, len(events), str(events[-1].hash))
         if progress is not None:
             progress(len(events))
-    return exported
+    closing = tally.closing()
+    out.write(closing.line() + "\n")
+    return closing.cases
 
 
 def case_line(case_id: UUID, events: list[Any]) -> str:
@@ -235,19 +253,25 @@ def _unescape(token: str) -> str:
 
 def import_jsonl(app: Casework, lines: Iterable[str], rejects: Sink | None = None,
                  batch_size: int = BATCH_CASES, *, dry_run: bool = False) -> ImportResult:
-    """Import cases from JSON Lines; ``rejects`` gets every rejected line as it was read.
+    """Import cases from JSON Lines; ``rejects`` gets every rejected line as it was read, in
+    the order of the file.
 
     A case whose events fail the audit, or that exists already with other events, is
-    rejected; one that exists exactly as given is skipped. Streams: at most ``batch_size``
-    cases are held, and they are saved in one transaction. ``dry_run`` checks everything and
-    stores nothing.
+    rejected; one that exists exactly as given is skipped. Every line is counted (see
+    ``ImportResult``; the opening line as the header); the closing line is counted, not
+    checked (``casework.transfer.checking`` checks a file against it before the import).
+    Streams: at most ``batch_size`` cases are held, and they are saved in one transaction.
+    ``dry_run`` checks everything and stores nothing.
     """
     run = _JsonlImport(app, rejects, batch_size, dry_run)
+    number = 0
     for number, text in enumerate(lines, start=1):
-        if text.strip():
+        if is_blank(text):
+            run.result.blank += 1
+        elif text != OTHERS:
             run.add(number, text)
     run.flush()
-    run.result.rejected.sort()
+    run.result.lines = number
     return run.result
 
 
@@ -268,12 +292,28 @@ class _JsonlImport:
         self.result = ImportResult()
         self.pending: dict[UUID, _Pending] = {}
         self.persons: list[tuple[int, str, dict[str, Any]]] = []
+        self.refused: list[tuple[int, str, str]] = []
+        """(line, text, reason) of the lines rejected since the last flush: written to the
+        reject file then, in line order, once every line before them is settled."""
 
     def add(self, number: int, text: str) -> None:
+        self._take(number, text)
+        if max(len(self.pending), len(self.persons), len(self.refused)) >= self.batch_size:
+            self.flush()
+
+    def _take(self, number: int, text: str) -> None:
         try:
             record = read_line(text)
             if is_person_line(record):
                 self._person(number, text, record)
+                return
+            if is_opening_line(record):
+                read_opening(record)
+                self.result.header += 1
+                return
+            if is_closing_line(record):
+                read_closing(record)
+                self.result.closing += 1
                 return
             case_id, _, events = read_case(record)
             self._check(case_id, events)
@@ -288,8 +328,6 @@ class _JsonlImport:
         else:
             self.reject(number, text, f"case {case_id} is also on line {earlier.line}, "
                                       "with other events")
-        if len(self.pending) >= self.batch_size:
-            self.flush()
 
     def _person(self, number: int, text: str, record: dict[str, Any]) -> None:
         """Take a person's line: a key, or a record of forgetting."""
@@ -297,19 +335,32 @@ class _JsonlImport:
             self.persons.append((number, text, read_record(record)))
         except ValueError as error:
             self.reject(number, text, f"person line: {error}")
-        if len(self.persons) >= self.batch_size:
-            self.flush()
 
     def flush(self) -> None:
         """Store the persons' lines, then save the pending cases not stored yet, in one
-        transaction."""
-        if self.persons and not self.dry_run:
-            lines = {id(record): (number, text) for number, text, record in self.persons}
-            changed, refused = self.app.personal.restore(r for _, _, r in self.persons)
-            for record, reason in refused:
-                self.reject(*lines[id(record)], reason)
-            self.result.keys += changed
+        transaction; then write the lines rejected so far, in line order."""
+        self._store_persons()
+        self._store_cases()
+        self.refused.sort(key=lambda refused: refused[0])
+        for number, text, reason in self.refused:
+            self.result.rejected.append((number, reason))
+            if self.rejects is not None:
+                self.rejects.write(text if text.endswith("\n") else text + "\n")
+        self.refused.clear()
+
+    def _store_persons(self) -> None:
+        if not self.persons:
+            return
+        lines = {id(record): (number, text) for number, text, record in self.persons}
+        restored = self.app.personal.restore((r for _, _, r in self.persons),
+                                             dry_run=self.dry_run)
+        for record, reason in restored.refused:
+            self.reject(*lines[id(record)], reason)
+        self.result.keys += restored.stored
+        self.result.keys_skipped += restored.present
         self.persons.clear()
+
+    def _store_cases(self) -> None:
         stored = self.app.existing_cases(self.pending)
         cases = []
         for case_id, case in self.pending.items():
@@ -354,9 +405,7 @@ class _JsonlImport:
             self.reject(case.line, case.text, f"case {case_id} already exists with other events")
 
     def reject(self, number: int, text: str, reason: str) -> None:
-        self.result.rejected.append((number, reason))
-        if self.rejects is not None:
-            self.rejects.write(text if text.endswith("\n") else text + "\n")
+        self.refused.append((number, text, reason))
 
     def _check(self, case_id: UUID, events: list[Any]) -> None:
         findings = check_history(str(case_id), events, self.app.workflows)
@@ -399,14 +448,17 @@ def jsonl_case_id(text: str) -> UUID | None:
         if exported:
             return UUID(exported.group(1))
         return UUID(str(json.loads(text)["id"]))
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError, RecursionError):  # the importer rejects it
         return None
 
 
 def owned_jsonl(lines: Iterable[str], owns: Owner) -> Iterator[str]:
-    """The lines of the cases this worker owns; every other line blank (numbers stay)."""
+    """The lines of the cases this worker owns (and the lines of no case, when it owns
+    those: blank lines, persons' lines, the closing line, lines that cannot be read); every
+    other line ``OTHERS``, so that line numbers stay."""
     for text in lines:
-        yield text if not text.strip() or owns(jsonl_case_id(text)) else "\n"
+        case_id = None if is_blank(text) else jsonl_case_id(text)
+        yield text if owns(case_id) else OTHERS
 
 
 def write_rejected_lines(lines: Iterable[str], reasons: dict[int, str], rejects: Sink) -> None:

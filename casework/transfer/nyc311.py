@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import io
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -47,7 +48,8 @@ from ..concurrency import retried
 from ..errors import CaseworkError
 from ..organisation import DEPARTMENT
 from ..workflow import Grade
-from .importing import ImportResult, Owner, Sink, invalid_utf8
+from .csv_records import Record, Records
+from .importing import OTHERS, ImportResult, Owner, Sink, invalid_utf8
 
 NAMESPACE = UUID("8620e08f-b9dd-487e-9d8f-f3508956c9d7")
 """Fixed for good: a request's case id is ``uuid5(NAMESPACE, Unique Key)``."""
@@ -118,58 +120,64 @@ def import_nyc311(
 ) -> ImportResult:
     """Import the requests of an NYC 311 CSV (an open text file, or any iterable of lines).
 
-    ``rejects`` receives a CSV of the rejected rows, from the first one on: a header, then
-    line, reason and the row as it was. A row whose case exists already (imported before, or
-    earlier in the file) is skipped. Raises NotNyc311 when the header lacks the columns the
-    import needs. ``dry_run`` checks every row and stores nothing.
+    ``rejects`` receives a CSV of the rejected records, from the first one on: a header, then
+    for each the line it starts on, the reason, and the record as it was read, line breaks
+    and all (``reject_row``). A row whose case exists already (imported before, or earlier in
+    the file) is skipped. Raises NotNyc311 when the header lacks the columns the import
+    needs. ``dry_run`` checks every row and stores nothing.
     """
-    reader = csv.reader(lines)
-    header = read_header(reader)
+    records = Records(lines)
+    header = read_header(records.read())
     mapper = _RowMapper(app, header)
-    writer = None if rejects is None else csv.writer(rejects)
-    result = ImportResult()
-    for rows in chunked(_numbered(reader), chunk_rows):
+    result = ImportResult(header=records.lines_read)
+    for rows in chunked(_counted(records, result), chunk_rows):
         chunk = _import_chunk(app, mapper, rows, dry_run)
         result.imported += chunk.imported
         result.skipped += chunk.skipped
-        for line, reason, cells in chunk.rejected:
-            if writer is not None:
+        for record, reason in chunk.rejected:
+            if rejects is not None:
                 if not result.rejected:
-                    writer.writerow(["line", "reason", *header])
-                writer.writerow([line, reason, *cells])
-            result.rejected.append((line, reason))
+                    csv.writer(rejects).writerow(["line", "reason", *header])
+                rejects.write(reject_row(record.line, reason, record.text))
+            result.rejected.append((record.line, reason))
+    result.lines = records.lines_read
     return result
 
 
 def write_rejected_rows(lines: Iterable[str], reasons: Mapping[int, str], rejects: Sink
                         ) -> None:
     """Write the reject file of an import whose rows were checked elsewhere (by worker
-    processes, casework.parallel_import): the rows starting on the lines of ``reasons``,
-    exactly as import_nyc311 writes them."""
-    reader = csv.reader(lines)
-    header = read_header(reader)
-    writer = csv.writer(rejects)
-    writer.writerow(["line", "reason", *header])
-    for line, cells, _ in _numbered(reader):
-        if line in reasons:
-            writer.writerow([line, reasons[line], *(cells or [])])
+    processes, casework.transfer.parallel): the records starting on the lines of
+    ``reasons``, exactly as import_nyc311 writes them."""
+    records = Records(lines)
+    header = read_header(records.read())
+    csv.writer(rejects).writerow(["line", "reason", *header])
+    for record in records:
+        if record.line in reasons:
+            rejects.write(reject_row(record.line, reasons[record.line], record.text))
+
+
+def reject_row(line: int, reason: str, text: str) -> str:
+    """A rejected record in the reject file: its line and the reason, as two CSV fields, then
+    the record exactly as it was read. Read as CSV, the row gives the record's own cells (or
+    fails as the record did); importing the reject file again ignores the two columns."""
+    fields = io.StringIO()
+    csv.writer(fields, lineterminator="").writerow([line, reason])
+    ending = "" if text.endswith("\n") else "\n"
+    return f"{fields.getvalue()},{text}{ending}"
 
 
 # Reading the file -----------------------------------------------------------------------
 
-Row = tuple[int, list[str] | None, str]
-"""(line number, cells, why the CSV reader could not read it: "" when it could)."""
 
-
-def read_header(reader: Any) -> list[str]:
-    """The column names of an NYC 311 file; ``NotNyc311`` when it is not one."""
-    try:
-        header = next(reader, None)
-    except csv.Error as error:
-        raise NotNyc311(f"line 1 is not a CSV header: {error}") from None
-    if not header:
+def read_header(record: Record | None) -> list[str]:
+    """The column names of an NYC 311 file, from its first record; ``NotNyc311`` when it is
+    not one."""
+    if record is not None and record.cells is None:
+        raise NotNyc311(f"line 1 is not a CSV header: {record.unreadable}")
+    if record is None or not record.cells:
         raise NotNyc311("the file is empty: expected a header with NYC 311 columns")
-    header = [name.strip() for name in header]
+    header = [name.strip() for name in record.cells]
     header[0] = header[0].removeprefix("\ufeff")  # the byte order mark of spreadsheet exports
     missing = [name for name in REQUIRED_COLUMNS if name not in header]
     if missing:
@@ -178,20 +186,17 @@ def read_header(reader: Any) -> list[str]:
     return header
 
 
-def _numbered(reader: Any) -> Iterator[Row]:
-    """Each record with the line it starts on, which is what an editor shows."""
-    start = reader.line_num + 1
-    while True:
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as error:
-            yield start, None, f"unreadable CSV: {error}"
-        else:
-            if cells:  # a blank line is no request
-                yield start, cells, ""
-        start = reader.line_num + 1
+def _counted(records: Records, result: ImportResult) -> Iterator[Record]:
+    """The records that are requests (or meant to be), counting the lines that are not
+    (blank ones) and the lines after the first of each record."""
+    for record in records:
+        if record.others:
+            continue
+        if record.blank:
+            result.blank += 1
+            continue
+        result.continued += len(record.lines) - 1
+        yield record
 
 
 # One row: checked and mapped ------------------------------------------------------------
@@ -320,46 +325,46 @@ def new_york() -> ZoneInfo:
 class _ChunkResult:
     imported: int = 0
     skipped: int = 0
-    rejected: list[tuple[int, str, list[str]]] = field(default_factory=list)
+    rejected: list[tuple[Record, str]] = field(default_factory=list)
 
 
-def _import_chunk(app: Casework, mapper: _RowMapper, rows: list[Row],
+def _import_chunk(app: Casework, mapper: _RowMapper, rows: list[Record],
                   dry_run: bool = False) -> _ChunkResult:
     # Another writer may import some of these requests meanwhile: then look again.
     return retried(lambda: _try_chunk(app, mapper, rows, dry_run),
                    lambda attempts: CaseworkError(
-                       f"the rows from line {rows[0][0]} kept being imported by another "
+                       f"the rows from line {rows[0].line} kept being imported by another "
                        f"writer; gave up after {attempts} attempts"))
 
 
-def _try_chunk(app: Casework, mapper: _RowMapper, rows: list[Row],
+def _try_chunk(app: Casework, mapper: _RowMapper, rows: list[Record],
                dry_run: bool = False) -> _ChunkResult:
     result = _ChunkResult()
-    requests: list[tuple[int, list[str], _Request]] = []
-    for line, cells, unreadable in rows:
-        if cells is None:
-            result.rejected.append((line, unreadable, []))
+    requests: list[tuple[Record, _Request]] = []
+    for record in rows:
+        if record.cells is None:
+            result.rejected.append((record, record.unreadable))
             continue
         try:
-            requests.append((line, cells, mapper.request(cells)))
+            requests.append((record, mapper.request(record.cells)))
         except _Rejected as rejected:
-            result.rejected.append((line, rejected.reason, cells))
-    taken = app.existing_cases(request.case_id for _, _, request in requests)
+            result.rejected.append((record, rejected.reason))
+    taken = app.existing_cases(request.case_id for _, request in requests)
     cases: list[Case] = []
-    for line, cells, request in requests:
+    for record, request in requests:
         if request.case_id in taken:
             result.skipped += 1
             continue
         try:
             cases += _petition(app, request)
         except _Rejected as rejected:
-            result.rejected.append((line, rejected.reason, cells))
+            result.rejected.append((record, rejected.reason))
             continue
         taken.add(request.case_id)  # the same key again further down the chunk is skipped
         result.imported += 1
     if cases and not dry_run:
         app.save(*cases)
-    result.rejected.sort(key=lambda rejected: rejected[0])
+    result.rejected.sort(key=lambda rejected: rejected[0].line)
     return result
 
 
@@ -392,43 +397,26 @@ def _petition(app: Casework, request: _Request) -> list[Case]:
 # Which records are a worker's (casework.transfer.parallel) ---------------------------
 
 def owned_nyc311(lines: Iterable[str], owns: Owner) -> Iterator[str]:
-    """The header, and the records this worker owns; every other record's lines blank (a CSV
+    """The header, and the records this worker owns (and the blank lines and the records
+    that cannot be read, when it owns those); every other record's lines ``OTHERS`` (a CSV
     record may span lines: a quoted field with line breaks)."""
-    lines = iter(lines)
-    consumed: list[str] = []
-
-    def feed() -> Iterator[str]:
-        for line in lines:
-            consumed.append(line)
-            yield line
-
-    reader = csv.reader(feed())
+    records = Records(lines)
+    first = records.read()
     try:
-        header = read_header(reader)
+        header = read_header(first)
     except NotNyc311:  # each worker's importer says so
-        yield from consumed
-        yield from lines
+        yield from first.lines if first is not None else ()
+        yield from records.rest()
         return
     key = header.index("Unique Key")
-    yield from consumed
-    while True:
-        consumed.clear()
-        try:
-            cells = next(reader)
-        except StopIteration:
-            yield from consumed
-            return
-        except csv.Error:
-            cells = None
-        if not cells:  # a blank line, or a row the CSV reader cannot read
-            mine = cells is not None or owns(None)
+    yield from first.lines
+    for record in records:
+        if not record.cells:  # a blank line, or a record the CSV reader cannot read
+            mine = owns(None)
         else:
-            text = " ".join(cells[key].split()) if key < len(cells) else ""
+            text = " ".join(record.cells[key].split()) if key < len(record.cells) else ""
             mine = owns(_nyc311_case_id(text))
-        if mine:
-            yield from consumed
-        else:
-            yield from ("\n" for _ in consumed)
+        yield from record.lines if mine else (OTHERS for _ in record.lines)
 
 
 def _nyc311_case_id(unique_key: str) -> UUID | None:

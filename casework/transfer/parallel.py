@@ -2,10 +2,12 @@
 
 The partitions are those of batch jobs (casework.jobs, claimed with leases): by case id.
 Every worker reads the whole file and hands the importer only the records of the partition
-it claimed; the lines of other partitions reach the importer blank, so that line
-numbers stay those of the file and the importers themselves are unchanged. A record's case id
-is what the importer would give it (the line's ``id``; ``uuid5`` of the Unique Key); a record
-without one (not JSON, no Unique Key, a CSV row that cannot be read) belongs to partition 0.
+it claimed; the lines of other partitions reach the importer empty (``OTHERS``), so that line
+numbers stay those of the file, each line is counted by one worker, and the importers
+themselves are unchanged. A record's case id is what the importer would give it (the line's
+``id``; ``uuid5`` of the Unique Key); a record without one (not JSON, no Unique Key, a CSV row
+that cannot be read; a blank line, a person's line, an export's opening or closing line)
+belongs to partition 0.
 So every record, good or bad, is imported, skipped or rejected by exactly one worker, and the
 same case twice in the file goes to the same worker, which sees the repetition as one process
 would. The reject file is written at the end, from the file, in line order.
@@ -35,15 +37,12 @@ class _ImportSummary:
     interrupted: bool = False
 
     def merge(self, other: _ImportSummary) -> None:
-        self.result.imported += other.result.imported
         if other.interrupted:
             # Given up half-way (its lease was lost): the worker that took the partition over
-            # reads it from the start and reports its skipped and rejected records.
+            # read it from the start and counted all of its lines (the cases stored before
+            # the lease was lost as already present).
             return
-        for name, value in vars(other.result).items():  # skipped, and any other count
-            if name != "imported" and isinstance(value, int):
-                setattr(self.result, name, getattr(self.result, name) + value)
-        self.result.rejected += other.result.rejected
+        self.result.merge(other.result)
 
 
 @dataclass(frozen=True)
@@ -91,8 +90,9 @@ class _Lease:
 
 def open_source(path: str | Path) -> TextIO:
     """The file as ``casework import`` reads it: UTF-8, with each byte that is not UTF-8 as a
-    lone surrogate (the importers reject its line and write it back byte for byte)."""
-    return open(path, encoding="utf-8", errors="surrogateescape")
+    lone surrogate (the importers reject its line and write it back byte for byte), and lines
+    that end at line feeds only, kept as they are (a carriage return stays in its line)."""
+    return open(path, encoding="utf-8", errors="surrogateescape", newline="\n")
 
 
 def counted(lines: Iterable[str], progress: Callable[[int], None] | None) -> Iterator[str]:
@@ -117,7 +117,6 @@ def import_in_parallel(app: Casework, path: str | Path, file_format: str, worker
     summary = run_in_partitions(app, work, job=f"import-{uuid4().hex[:12]}", parts=workers,
                                 workers=workers, progress=progress)
     result = summary.result
-    result.rejected.sort()
     if rejects is not None and result.rejected:
         with open_source(path) as source:
             FORMATS[file_format].write_rejects(source, dict(result.rejected), rejects)

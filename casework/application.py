@@ -178,8 +178,8 @@ class Casework(Application[UUID]):
         transaction (an event is never stored without its key; a key never without its
         event); then snapshot every case that reached a multiple of the interval.
 
-        eventsourcing's ``Application.save`` checks every aggregate and event against its
-        runtime protocols first, which costs more than storing them (see ``saving``)."""
+        Not eventsourcing's ``Application.save``: it checks every aggregate and event against
+        its runtime ``Protocol``s first (``isinstance`` on a Protocol), 8% of a command."""
         events = [event for case in cases for event in case.collect_events()]
         keys = self.personal.take_new()
         try:

@@ -140,7 +140,7 @@ class KeyReader(Protocol):
         """None when the person has no row; else a row whose ``key`` is None once forgotten."""
 
 
-KeyRow = tuple[str, bytes, datetime]
+NewKey = tuple[str, bytes, datetime]
 """A new person's row as the event store writes it: person, key, created_at (naive UTC)."""
 
 
@@ -250,7 +250,7 @@ class PersonKeys:
 
     # The table -----------------------------------------------------------------------
 
-    def take_new(self) -> list[KeyRow]:
+    def take_new(self) -> list[NewKey]:
         """The keys of the persons made since the last call, as rows to store in the
         transaction of the events that first use them (``casework.recorders``)."""
         if not self._new:
@@ -260,7 +260,7 @@ class PersonKeys:
         self._new.clear()
         return rows
 
-    def drop_new(self, rows: Iterable[KeyRow] = ()) -> None:
+    def drop_new(self, rows: Iterable[NewKey] = ()) -> None:
         """Forget keys that were never stored: the events that needed them were not saved
         (``rows``, from ``take_new``) or were discarded before saving."""
         for person in [*self._new, *(row[0] for row in rows)]:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import figures, listing
+from . import figures, jobs, listing, long_case
 from .fixtures import Fixtures, sample_path
 from .harness import SCALES, Result, table
 
@@ -36,20 +36,24 @@ def run(scale_name: str, only: tuple[str, ...] = FIGURES, log: Any = None
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="casework-bench-") as folder:
         fixtures = Fixtures(Path(folder))
-        sweep_peak = None
+        rebuilds = sweeps = None
         if "lifecycle" in only:
-            results.append(figures.lifecycle(scale, fixtures, log))
+            results += figures.lifecycle(scale, fixtures, log)
         if "import" in only:
             results.append(figures.bulk_import(scale, fixtures, log))
         if "rebuild" in only:
-            results.append(figures.rebuild(scale, fixtures, log))
+            result, rebuilds = figures.rebuild(scale, fixtures, log)
+            results.append(result)
         if "load" in only:
-            results.append(figures.long_case(scale, fixtures, log))
+            results += long_case.long_case(scale, fixtures, log)
         if "sweep" in only:
-            result, sweep_peak = figures.sweep(scale, fixtures, log)
+            result, sweeps = jobs.sweep(scale, fixtures, log)
             results.append(result)
         if "memory" in only:
-            results += figures.memory(scale, fixtures, log, sweep_peak)
+            # The rebuild figure's runs are the memory figure's at full size when the sizes
+            # are the same (the sweep's are checked there).
+            same = scale.rebuild_events == scale.memory_events
+            results += jobs.memory(scale, fixtures, log, rebuilds if same else None, sweeps)
         if "service" in only:
             from .service import requests_per_second  # needs the service extra
 
@@ -86,6 +90,10 @@ def main(argv: list[str] | None = None) -> int:
           f"{report['seconds']} s, load average {report['load_average']['start']:.1f} "
           f"at the start and {report['load_average']['end']:.1f} at the end")
     print(report["table"])
+    met = [r["met"] for r in report["results"] if r["met"] is not None]
+    print(f"{sum(met)} of {len(met)} targets met. Each figure: the median of paired "
+          "repetitions (lowest–highest); CPU s: CPU seconds of a repetition, the figure's / "
+          "the baseline's; ratio: of the medians (lowest–highest ratio of a pair).")
     for result in report["results"]:
         if result["notes"]:
             print(f"  {result['figure']}: {result['notes']}")

@@ -1,9 +1,10 @@
 """One job in a process of its own, so that its peak memory is its own:
-``python -m benchmarks.child rebuild URL`` or ``... sweep URL NOW WORKERS``.
+``python -m benchmarks.child rebuild URL``, ``... sweep URL NOW WORKERS`` or
+``... import URL FILE`` (a JSONL export).
 
-Prints one JSON line: the job's seconds, the process's peak resident memory (MB, VmHWM), the CPU
-seconds of the process and its workers, and what
-the job did.
+Prints one JSON line: the job's seconds, the process's peak resident memory (MB, VmHWM), the
+CPU seconds of the job (this process's during the job, and its workers'), and what the job
+did.
 """
 
 from __future__ import annotations
@@ -17,24 +18,37 @@ from typing import Any
 
 from casework import Casework
 from casework.timestamps import parse_time
+from casework.transfer.jsonl import import_jsonl
 from projections.batch_jobs import sweep_job
 from projections.rebuild import rebuild as rebuild_read_model
 
 
 def rebuild(url: str) -> dict[str, Any]:
     app = Casework(url)
-    start = time.perf_counter()
+    cpu, start = time.process_time(), time.perf_counter()
     events = rebuild_read_model(app)
-    return {"seconds": time.perf_counter() - start, "events": events}
+    return {"seconds": time.perf_counter() - start, "cpu": time.process_time() - cpu,
+            "events": events}
 
 
 def sweep(url: str, now: str, workers: str) -> dict[str, Any]:
     app = Casework(url)
     moment = parse_time(now)
-    start = time.perf_counter()
+    cpu, start = time.process_time(), time.perf_counter()
     summary = sweep_job(app, moment).run(app, workers=int(workers))
-    return {"seconds": time.perf_counter() - start, "examined": summary.examined,
-            "changed": summary.changed, "refused": summary.refused}
+    return {"seconds": time.perf_counter() - start, "cpu": time.process_time() - cpu,
+            "examined": summary.examined, "changed": summary.changed,
+            "refused": summary.refused, "listed": len(summary.listed)}
+
+
+def import_file(url: str, file: str) -> dict[str, Any]:
+    app = Casework(url)
+    cpu, start = time.process_time(), time.perf_counter()
+    with open(file, encoding="utf-8") as lines:
+        result = import_jsonl(app, lines)
+    return {"seconds": time.perf_counter() - start, "cpu": time.process_time() - cpu,
+            "imported": result.imported, "keys": result.keys,
+            "rejected": len(result.rejected), "events": app.recorded_events()}
 
 
 def peak_mb() -> float:
@@ -52,12 +66,10 @@ def peak_mb() -> float:
 
 def main(argv: list[str]) -> None:
     job, *args = argv
-    report = {"rebuild": rebuild, "sweep": sweep}[job](*args)
+    report = {"rebuild": rebuild, "sweep": sweep, "import": import_file}[job](*args)
     report["peak_mb"] = peak_mb()
-    report["cpu_seconds"] = sum(
-        usage.ru_utime + usage.ru_stime
-        for usage in (resource.getrusage(resource.RUSAGE_SELF),
-                      resource.getrusage(resource.RUSAGE_CHILDREN)))  # a sweep's workers
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN)  # a sweep's worker processes
+    report["cpu_seconds"] = report.pop("cpu") + workers.ru_utime + workers.ru_stime
     print(json.dumps(report))
 
 

@@ -1,9 +1,11 @@
 """The data the figures run on, made once per run in a temporary folder.
 
-Every store is made through the engine's own importer (the NYC 311 sample, replicated with
-new keys), so a fixture of a million events takes about a minute rather than hours of single
-commands. Copies of a fixture (for jobs that change it) are plain file copies of a
-checkpointed SQLite database.
+The import figure replays the NYC 311 sample (replicated with new keys) through the engine's
+own importer. Every other store holds petitions as residents bring them, with the
+petitioner's name, phone and address encrypted under a key of each one's own
+(``benchmarks.residents``), recorded through the engine's batches; the memory figures' JSONL
+file is the export of such a store. Copies of a fixture (for jobs that change it) are plain
+file copies of a checkpointed SQLite database.
 """
 
 from __future__ import annotations
@@ -19,8 +21,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from casework import Casework
+from casework.transfer.jsonl import export_jsonl
 from casework.transfer.nyc311 import case_id_of, import_nyc311
 from projections.read_model import ReadModel
+
+from .residents import EVENTS_CLOSED, EVENTS_OPEN, record_petitions
+
+CLOSED_SHARE = 4
+"""In a store of petitions, every fourth is still in progress, the others closed."""
+REVISIT_SHARE = 10
+"""In a sweep's store, every tenth petition is closed and due a revisit; the others are in
+progress and long overdue."""
 
 SAMPLE = (Path(__file__).resolve().parents[2] / "shared" / "data" / "nyc311"
           / "311_nyc_sample.csv")
@@ -132,7 +143,7 @@ class Fixtures:
         return path
 
     def imported(self, events: int) -> Path:
-        """A store of at least ``events`` events of imported petitions (no read model)."""
+        """A store of at least ``events`` events of imported NYC 311 requests."""
         name = f"imported-{events}"
         if name not in self._made:
             path = self.fresh(name)
@@ -142,13 +153,39 @@ class Fixtures:
             self._made[name] = checkpointed(path)
         return self._made[name]
 
+    def petitions(self, events: int) -> Path:
+        """A store of at least ``events`` events of residents' petitions, each with its
+        personal fields (no read model): three in four closed, the others in progress."""
+        name = f"petitions-{events}"
+        if name not in self._made:
+            path = self.fresh(name)
+            app = Casework(url_of(path))
+            record_petitions(app, petitions_for_events(events),
+                             still_open=lambda n: n % CLOSED_SHARE == 0)
+            app.close()
+            self._made[name] = checkpointed(path)
+        return self._made[name]
+
+    def exported(self, events: int) -> Path:
+        """``petitions(events)`` exported as JSON lines, with the persons' keys."""
+        name = f"export-{events}"
+        if name not in self._made:
+            app = Casework(url_of(self.petitions(events)))
+            path = self.folder / f"{name}.jsonl"
+            with path.open("w", encoding="utf-8") as out:
+                export_jsonl(app, out)
+            app.close()
+            self._made[name] = path
+        return self._made[name]
+
     def open_cases(self, cases: int) -> Path:
-        """A store of ``cases`` petitions in progress, long overdue, read model up to date."""
+        """A store of ``cases`` residents' petitions for the sweep, read model up to date:
+        nine in ten in progress and long overdue, the others closed and due a revisit."""
         name = f"open-{cases}"
         if name not in self._made:
             path = self.fresh(name)
             app = Casework(url_of(path))
-            import_nyc311(app, self.sample.lines(cases, still_open=True))
+            record_petitions(app, cases, still_open=lambda n: n % REVISIT_SHARE != 0)
             with ReadModel(app) as read_model:
                 read_model.catch_up()
             app.close()
@@ -159,6 +196,18 @@ class Fixtures:
         target = self.fresh(name)
         shutil.copyfile(source, target)
         return target
+
+
+def petitions_for_events(events: int) -> int:
+    """How many petitions of a ``petitions`` store make at least ``events`` events."""
+    per_cycle = EVENTS_OPEN + (CLOSED_SHARE - 1) * EVENTS_CLOSED  # of CLOSED_SHARE petitions
+    cycles, rest = divmod(events, per_cycle)
+    return cycles * CLOSED_SHARE + (0 if rest == 0 else CLOSED_SHARE)
+
+
+def revisits_due(cases: int) -> int:
+    """How many of ``open_cases(cases)`` are closed and due a revisit."""
+    return len(range(0, cases, REVISIT_SHARE))
 
 
 def checkpointed(path: Path) -> Path:

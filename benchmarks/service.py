@@ -23,7 +23,7 @@ from casework import Actor, Casework
 from service.tokens import TokenStore
 
 from .fixtures import Fixtures, url_of
-from .harness import Result, Scale, alternate, median
+from .harness import Result, Sample, Scale, alternate, compare
 
 CLIENTS = 8
 WORKER = Actor("desk", roles=["intake", "assessor", "dispatcher", "handler"])
@@ -56,7 +56,7 @@ def _server(url: str) -> tuple[subprocess.Popen, str]:
     raise RuntimeError("casework serve did not start")
 
 
-def _over_http(base: str, token: str, cases: int) -> Callable[[], float]:
+def _over_http(base: str, token: str, cases: int) -> Callable[[], Sample]:
     def client(count: int) -> None:
         with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"},
                           timeout=60) as api:
@@ -68,7 +68,7 @@ def _over_http(base: str, token: str, cases: int) -> Callable[[], float]:
                     api.post(f"/cases/{case_id}/triggers/{trigger}",
                              json={"fields": fields}).raise_for_status()
 
-    def run() -> float:
+    def run() -> Sample:
         shares = [cases // CLIENTS + (n < cases % CLIENTS) for n in range(CLIENTS)]
         threads = [threading.Thread(target=client, args=(share,)) for share in shares]
         start = time.perf_counter()
@@ -76,21 +76,23 @@ def _over_http(base: str, token: str, cases: int) -> Callable[[], float]:
             thread.start()
         for thread in threads:
             thread.join()
-        return cases * REQUESTS_PER_CASE / (time.perf_counter() - start)
+        # No CPU seconds: the server's are another process's.
+        return Sample(cases * REQUESTS_PER_CASE / (time.perf_counter() - start))
 
     return run
 
 
-def _in_process(app: Casework, cases: int) -> Callable[[], float]:
-    def run() -> float:
-        start = time.perf_counter()
+def _in_process(app: Casework, cases: int) -> Callable[[], Sample]:
+    def run() -> Sample:
+        start, cpu = time.perf_counter(), time.process_time()
         for _ in range(cases):
             case_id = app.open_case("petition", WORKER, **OPENING)
             app.get_case(case_id, actor=WORKER)
             for trigger, fields in STEPS:
                 app.fire(case_id, trigger, WORKER, **fields)
                 app.allowed_triggers(case_id, WORKER)  # what each HTTP answer carries
-        return cases * REQUESTS_PER_CASE / (time.perf_counter() - start)
+        return Sample(cases * REQUESTS_PER_CASE / (time.perf_counter() - start),
+                      time.process_time() - cpu)
 
     return run
 
@@ -114,11 +116,10 @@ def requests_per_second(scale: Scale, fixtures: Fixtures, log: Callable[[str], N
         server.terminate()
         server.wait(timeout=30)
         library.close()
-    ours, theirs = median(http_rates), median(direct_rates)
-    ratio = ours / theirs
-    log(f"service: {ours:,.0f} requests/s over HTTP vs {theirs:,.0f} in-process")
-    return Result(
+    result = compare(
         f"HTTP service, {CLIENTS} clients ({cases} petitions × {REQUESTS_PER_CASE} requests)",
-        "the library in-process", ours, theirs, "requests/s", ratio, "rate", "(measured)",
-        True, {"http": http_rates, "library": direct_rates},
-        "SQLite file; one serve process with 4 engines")
+        "the library in-process", http_rates, direct_rates, "requests/s", "rate",
+        notes="SQLite file; one serve process with 4 engines")
+    log(f"service: {result.value:,.0f} requests/s over HTTP vs {result.baseline_value:,.0f} "
+        "in-process")
+    return result

@@ -108,9 +108,11 @@ class Batch:
         return saved
 
     def discard(self) -> None:
-        """Forget the changes not saved yet (a dry run, or a transaction to decide again)."""
+        """Forget the changes not saved yet (a dry run, or a transaction to decide again),
+        and the keys of new persons they would have stored."""
         self._pending.clear()
         self._unchanged = None
+        self.app.personal.drop_new()
 
     def _changed(self, cases: list[Case]) -> None:
         self._unchanged = None  # changed: it is pending now

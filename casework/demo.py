@@ -5,12 +5,17 @@ seeds and go through their workflows as the articles describe: graded, dispatche
 escalated, disputes mediated on successive tracks, volunteer tasks spawned, revisits that
 reopen unsatisfied cases. Everything is drawn from one seeded random generator, so the same
 seed gives the same cases, and commands go through the engine like any other caller's.
+
+The same simulation runs for longer and over several subdistricts (``casework.city``): the
+arrivals are drawn a day at a time and only a bounded number of case ids are kept, so its
+memory stays flat however many cases it makes.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from uuid import UUID
@@ -42,6 +47,9 @@ MEDIATOR = Actor("mediation-centre", roles=["mediator"])
 VISITOR = Actor("revisit-team", roles=["visitor"])
 ORGANISER = Actor("volunteer-office", roles=["organiser"])
 SENSORS = Actor("sensing-platform", roles=["sensor"])
+KEPT_IDS = 10_000
+"""Petition ids kept: the first ones (for the demo to show one), and the latest (which a
+duplicate is merged into)."""
 
 
 @dataclass
@@ -56,33 +64,37 @@ class SimulationResult:
 class Simulation:
     def __init__(self, app: Casework, seed: int = 2024, petitions: int = 3000,
                  enterprise_requests: int = 650, volunteer_tasks: int = 300,
-                 progress: Callable[[int], None] | None = None) -> None:
+                 progress: Callable[[int], None] | None = None, *,
+                 start: datetime = MONTH_START, days: int = MONTH.days) -> None:
         self.app = app
         self.random = random.Random(seed)
         self.planned = {"petition": petitions, "enterprise_request": enterprise_requests,
                         "volunteer_task": volunteer_tasks}
         self.progress = progress
-        self.result = SimulationResult()
+        self.start, self.days = start, days
+        self.result = SimulationResult(ends_at=start + timedelta(days=days))
         org = app.organisation
         self.building_grids = org.units_at("building_grid")
         # The organisation may hold other trees (New York's 311 agencies): a petition from a
-        # Guanlan building never goes to one of their departments.
+        # Guanlan building never goes to one of their departments, nor to another
+        # subdistrict's.
         subdistricts = {org.ancestor_at(grid, "subdistrict") for grid in self.building_grids}
-        self.departments = [unit for unit in org.units_at("department")
-                            if org.parent(unit) in subdistricts]
+        self.departments_of: dict[str, list[str]] = {unit: [] for unit in subdistricts}
+        for unit in org.units_at("department"):
+            if org.parent(unit) in subdistricts:
+                self.departments_of[org.parent(unit)].append(unit)  # type: ignore[index]
         self.volunteers = [Actor(f"volunteer-{n:03d}", roles=["volunteer"]) for n in range(1, 241)]
         self.petition_ids: list[UUID] = []
+        """The first KEPT_IDS petitions."""
+        self.recent_petitions: deque[UUID] = deque(maxlen=KEPT_IDS)
 
     @property
     def end(self) -> datetime:
         return self.result.ends_at
 
     def run(self) -> SimulationResult:
-        arrivals = [(self._arrival(), kind) for kind, count in self.planned.items()
-                    for _ in range(count)]
-        arrivals.sort()
         batch = self.app.batch(size=500)
-        for at, kind in arrivals:
+        for at, kind in self._arrivals():
             {"petition": self._petition, "enterprise_request": self._enterprise_request,
              "volunteer_task": self._volunteer_task}[kind](batch, at)
             self.result.opened[kind] = self.result.opened.get(kind, 0) + 1
@@ -93,10 +105,23 @@ class Simulation:
 
     # Drawing --------------------------------------------------------------------------
 
-    def _arrival(self) -> datetime:
-        day = self.random.randrange(31)
+    def _arrivals(self) -> Iterator[tuple[datetime, str]]:
+        """Every planned case's arrival, in time order, drawn a day at a time: the planned
+        cases spread evenly over the days, each at a time of day of its own."""
+        for day in range(self.days):
+            today = [(self._arrival(day), kind) for kind, count in self.planned.items()
+                     for _ in range(count * (day + 1) // self.days - count * day // self.days)]
+            today.sort()
+            yield from today
+
+    def _arrival(self, day: int) -> datetime:
         minute = int(self.random.triangular(0, 14 * 60, 3 * 60))  # busy mornings
-        return MONTH_START + timedelta(days=day, minutes=minute)
+        return self.start + timedelta(days=day, minutes=minute)
+
+    def _departments(self, location: str) -> list[str]:
+        """The functional departments of the subdistrict of ``location``."""
+        subdistrict = self.app.organisation.ancestor_at(location, "subdistrict")
+        return self.departments_of.get(subdistrict or "", [])
 
     def _pick(self, weights: dict) -> object:
         return self.random.choices(list(weights), weights=list(weights.values()))[0]
@@ -134,15 +159,18 @@ class Simulation:
             location=location,
         )
         self.result.commands += 1
-        self.petition_ids.append(case_id)
+        if len(self.petition_ids) < KEPT_IDS:
+            self.petition_ids.append(case_id)
         at += self._hours(0.1, 3)
         if self._chance(3):
             self._fire(batch, case_id, "reject", CLERK, at, reason="not a petition")
+            self.recent_petitions.append(case_id)
             return
-        if self._chance(2) and len(self.petition_ids) > 1:
+        if self._chance(2) and self.recent_petitions:
             self._fire(batch, case_id, "merge", CLERK, at,
-                       duplicate_of=str(self.random.choice(self.petition_ids[:-1])))
+                       duplicate_of=str(self.random.choice(self.recent_petitions)))
             return
+        self.recent_petitions.append(case_id)
         grade = str(self._pick(GRADES))
         if not self._fire(batch, case_id, "assess", CLERK, at, grade=grade, category=category,
                           dispute=category == "neighbour_dispute"):
@@ -174,8 +202,8 @@ class Simulation:
     def _dispatch_unit(self, location: str, grade: str) -> str:
         org = self.app.organisation
         if grade in ("A", "B"):
-            if self._chance(10):
-                return self.random.choice(self.departments)
+            if self._chance(10) and self._departments(location):
+                return self.random.choice(self._departments(location))
             return org.ancestor_at(location, "community") or location
         if grade == "C":
             return org.ancestor_at(location, "block") or location
@@ -252,18 +280,21 @@ class Simulation:
         channel = "enterprise_visit" if self._chance(70) else self.random.choice(
             ["hotline", "online", "service_station"])
         category = str(self._pick(SERVICE_CATEGORIES))
+        location = self.random.choice(self.building_grids)
         case_id = batch.open_case(
             "enterprise_request", CLERK, at, channel=channel,
             enterprise=f"enterprise-{self.random.randrange(1, 400):03d}",
-            title=f"{category} request", location=self.random.choice(self.building_grids),
+            title=f"{category} request", location=location,
         )
         self.result.commands += 1
         grade = str(self._pick({"A": 3, "B": 25, "C": 62, "D": 10}))
         at += self._hours(0.5, 24)
         if not self._fire(batch, case_id, "assess", CLERK, at, category=category, grade=grade):
             return
-        department = ("guanlan/enterprise-service" if self._chance(40)
-                      else self.random.choice(self.departments))
+        departments = self._departments(location)
+        service = next((d for d in departments if d.endswith("/enterprise-service")), None)
+        department = (service if service and self._chance(40)
+                      else self.random.choice(departments))
         commissioner = Actor(f"commissioner-{self.random.randrange(1, 40):02d}",
                              roles=["commissioner"])
         at += self._hours(0.5, 12)

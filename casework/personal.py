@@ -28,10 +28,11 @@ import base64
 import binascii
 import json
 import os
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID, uuid4
 
 from cryptography.exceptions import InvalidTag
@@ -64,7 +65,12 @@ ERASED = "[erased]"
 UNREADABLE = "[unreadable]"
 """What a personal value reads as when its key exists but does not decrypt it (tampering)."""
 KEY_BYTES = 32  # AES-256
-PLAIN_CACHE = 10_000
+PLAIN_CACHE = 4096
+CIPHER_CACHE = 1024
+"""Persons whose cipher a process keeps, the most recently used (about 2.5 KB each): a batch
+goes back to the same few persons again and again, a sweep or an import meets each person
+once, so a small cache is as fast as an unbounded one and memory stays flat (measured in
+``python -m benchmarks``: see the README)."""
 ACTOR_LENGTH = MAX_LENGTH["string"]
 """The longest actor id or role the record of forgetting holds: what ``Actor`` accepts."""
 NONCE_BYTES = 12  # AES-GCM's standard nonce; random, so never reused under one key in practice
@@ -126,21 +132,39 @@ def _aware(moment: datetime | None) -> datetime | None:
     return None if moment is None else moment.replace(tzinfo=UTC)
 
 
-class PersonKeys:
-    """The key table of one database, with the keys this process has used kept in memory.
+class KeyReader(Protocol):
+    """Where a person's key is read quickly: the event store's recorder
+    (``casework.recorders``), on the connections the events use."""
 
-    Keys of new persons are held until ``save_new`` (called before the events that use them
-    are saved), so that a batch of commands writes its keys in one transaction. A key cached
-    here outlives a ``forget`` in another process until this process ends; commands and the
+    def select_person_key(self, person: str) -> Any:
+        """None when the person has no row; else a row whose ``key`` is None once forgotten."""
+
+
+NewKey = tuple[str, bytes, datetime]
+"""A new person's row as the event store writes it: person, key, created_at (naive UTC)."""
+
+
+class PersonKeys:
+    """The key table of one database, with the ciphers this process used lately in memory.
+
+    Keys of new persons are held until the events that first use them are saved: the
+    application takes them (``take_new``) and the event store writes them in the same
+    transaction as those events. A key cached here outlives a ``forget`` in another process
+    while it stays among the ``cache_size`` persons this process used last; commands and the
     command line are short-lived.
     """
 
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, cache_size: int = CIPHER_CACHE) -> None:
         self.storage = storage
+        self.cache_size = cache_size
+        self.reader_of_keys: KeyReader | None = None
+        """Set by the application to its recorder; without it keys are read through
+        SQLAlchemy."""
         self._engine: Engine | None = None
         self._reader: Engine | None = None
-        self._ciphers: dict[str, AESGCM | None] = {}
-        """Known persons: their cipher, or None when their key is not in this database."""
+        self._ciphers: OrderedDict[str, AESGCM | None] = OrderedDict()
+        """Persons used lately, least recent first: their cipher, or None when their key is
+        not in this database."""
         self._new: dict[str, bytes] = {}
         self._plain: dict[tuple[str, str, str], Any] = {}
         """Values decrypted lately, by person, field and ciphertext: a batch reads the same
@@ -153,7 +177,7 @@ class PersonKeys:
         person = str(uuid4())
         key = AESGCM.generate_key(bit_length=KEY_BYTES * 8)
         self._new[person] = key
-        self._ciphers[person] = AESGCM(key)
+        self._remember(person, AESGCM(key))
         return person
 
     def has_key(self, person: str) -> bool:
@@ -221,20 +245,26 @@ class PersonKeys:
         """Forget the keys and values read so far (not the new ones still to be saved): a
         long-running process (the HTTP service) calls it before each request, so that a
         person another process forgot reads as erased at once, not after a restart."""
-        self._ciphers = {person: self._ciphers[person] for person in self._new}
+        self._ciphers.clear()  # a new person's cipher is made again from their key
         self._plain.clear()
 
     # The table -----------------------------------------------------------------------
 
-    def save_new(self) -> None:
-        """Store the keys of new persons: before the events that need them."""
+    def take_new(self) -> list[NewKey]:
+        """The keys of the persons made since the last call, as rows to store in the
+        transaction of the events that first use them (``casework.recorders``)."""
         if not self._new:
-            return
+            return []
         now = naive_utc(datetime.now(UTC))
-        with self.engine.begin() as conn:
-            conn.execute(insert(person_keys), [
-                {"person": person, "key": key, "created_at": now}
-                for person, key in self._new.items()])
+        rows = [(person, key, now) for person, key in self._new.items()]
+        self._new.clear()
+        return rows
+
+    def drop_new(self, rows: Iterable[NewKey] = ()) -> None:
+        """Forget keys that were never stored: the events that needed them were not saved
+        (``rows``, from ``take_new``) or were discarded before saving."""
+        for person in [*self._new, *(row[0] for row in rows)]:
+            self._ciphers.pop(person, None)
         self._new.clear()
 
     def forget(self, person: str, actor: str, role: str, at: datetime | None = None
@@ -252,7 +282,7 @@ class PersonKeys:
                                  row.forgotten_role, already=True)
             conn.execute(update(person_keys).where(c.person == person).values(
                 key=None, forgotten_at=moment, forgotten_by=actor, forgotten_role=role))
-        self._ciphers[person] = None
+        self._remember(person, None)
         self._plain.clear()
         self._wipe_old_copies()
         return Forgotten(person, moment.replace(tzinfo=UTC), actor, role)
@@ -357,10 +387,24 @@ class PersonKeys:
         return self._engine
 
     def _cipher(self, person: str) -> AESGCM | None:
-        if person not in self._ciphers:
-            row = self._row(person)
-            self._ciphers[person] = None if row is None or row.key is None else AESGCM(row.key)
-        return self._ciphers[person]
+        ciphers = self._ciphers
+        if person in ciphers:
+            ciphers.move_to_end(person)
+            return ciphers[person]
+        key = self._new.get(person)
+        if key is None:
+            row = (self._row(person) if self.reader_of_keys is None
+                   else self.reader_of_keys.select_person_key(person))
+            key = None if row is None else row.key
+        cipher = None if key is None else AESGCM(key)
+        self._remember(person, cipher)
+        return cipher
+
+    def _remember(self, person: str, cipher: AESGCM | None) -> None:
+        self._ciphers[person] = cipher
+        self._ciphers.move_to_end(person)
+        if len(self._ciphers) > self.cache_size:
+            self._ciphers.popitem(last=False)
 
     def _row(self, person: str) -> Any:
         with self.reader.connect() as conn:

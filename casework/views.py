@@ -84,7 +84,8 @@ class HistoryEntry:
     hash: str
 
     @classmethod
-    def of(cls, event: Any) -> HistoryEntry:
+    def of(cls, event: Any, fields: dict[str, Any] | None = None) -> HistoryEntry:
+        """The entry of an event; ``fields`` instead of the event's own (decrypted ones)."""
         return cls(
             sequence=event.originator_version,
             at=event.at,
@@ -95,7 +96,7 @@ class HistoryEntry:
             from_state=getattr(event, "from_state", None),
             to_state=event.to_state,
             stage=event.to_stage,
-            fields=dict(event.fields),
+            fields=dict(event.fields) if fields is None else fields,
             changes=dict(event.changes),
             hash=event.hash,
         )

@@ -25,9 +25,12 @@ from .options import (
     parse_fields,
     parse_when,
 )
-from .output import history_table, shown, to_json, when
+from .output import fail, history_table, shown, to_json, when
 from .queues import duplicates_text
 from .settings import current_settings, quiet
+
+HISTORY_PAGE = 50
+"""Entries a page of ``casework history --page N`` shows when --limit is not given."""
 
 
 @click.command("open")
@@ -178,27 +181,47 @@ def case_text(data: dict[str, Any], who: Actor) -> str:
 @click.option("--as-of", metavar="TIME", help="Only what had happened by this business time.")
 @click.option("--full", is_flag=True,
               help="Every field's whole value, wrapped to the terminal's width.")
+@click.option("--limit", type=click.IntRange(1), default=None,
+              help="At most this many entries (a page); default all of them.")
+@click.option("--page", type=click.IntRange(1), default=None,
+              help=f"Which page of --limit entries (default {HISTORY_PAGE} a page), from 1.")
 @actor_options
 @db_option
 @json_option
-def history_command(case: str, as_of: str | None, full: bool, actor: str | None,
-                    roles: tuple[str, ...], db: str | None, as_json: bool) -> None:
+def history_command(case: str, as_of: str | None, full: bool, limit: int | None,
+                    page: int | None, actor: str | None, roles: tuple[str, ...],
+                    db: str | None, as_json: bool) -> None:
     """The timeline of a case: when, who (role), trigger, from → to, fields (shortened to
     the terminal's width; --full shows them whole).
+
+    A long case can be read a page at a time: --page N of --limit entries each.
 
     \b
     Example:
       casework history 7931a699
       casework history 7931a699 --full
       casework history 7931a699 --json | jq '.[].trigger'
+      casework history 7931a699 --page 3 --limit 50
     """
     app = open_app(db)
-    entries = app.history(expand_case_id(app, case), as_of=parse_when(as_of, "--as-of"),
-                          actor=make_actor(actor, roles))
+    case_id = expand_case_id(app, case)
+    if page is not None and limit is None:
+        limit = HISTORY_PAGE
+    after = (page - 1) * limit if page is not None and limit is not None else 0
+    entries = app.history(case_id, as_of=parse_when(as_of, "--as-of"),
+                          actor=make_actor(actor, roles), after=after, limit=limit)
+    length = app.history_length(case_id) if limit is not None else len(entries)
+    pages = max(1, -(-length // (limit or 1)))
+    if page is not None and page > pages:
+        fail(f"--page {page}: the history has {pages} page{'s' if pages > 1 else ''} of "
+             f"{limit} entries")
     if as_json:
         click.echo(to_json([entry.__dict__ for entry in entries]))
         return
     click.echo(history_table(entries, full=full))
+    if limit is not None:
+        more = f"; --page {after // limit + 2} for more" if after + limit < length else ""
+        click.echo(f"page {after // limit + 1} of {pages} ({length} entries){more}")
 
 
 @click.command("forget")

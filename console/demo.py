@@ -1,17 +1,29 @@
-"""The demo: a simulated month, and its report."""
+"""The demo: a simulated month (or a district's year), and its report."""
 
 from __future__ import annotations
 
+import resource
+import sys
+import time
 from pathlib import Path
 from uuid import UUID
 
 import click
 
 from casework import Casework
+from casework.application import ORGANISATION_VAR
+from casework.city import (
+    SUBDISTRICTS,
+    YEAR_START,
+    CityPlan,
+    city_organisation,
+    write_organisation,
+)
 from casework.demo import Simulation
+from casework.storage import Storage
 from projections import ReadModel
 from projections.rendering import report_text
-from projections.report import report
+from projections.report import Report, report
 from projections.report_page import LANGUAGES, InPageCases, render_report_page
 
 from .options import json_option, open_app
@@ -20,6 +32,7 @@ from .progress import progress_bar
 from .settings import command_line, current_settings
 
 DEMO_DB = "casework-demo.db"
+CITY_DB = "casework-city.db"
 DEMO_PAGE = "casework-demo.html"
 PAGE_BY = "community"
 """The demo's page ranks the communities: what a subdistrict's monthly meeting compares."""
@@ -27,61 +40,103 @@ PAGE_BY = "community"
 
 @click.command("demo")
 @click.option("--db", metavar="URL", default=None,
-              help=f"Where to write (default: a fresh ./{DEMO_DB}, replaced on each run). "
-                   "A database given here must have no events yet.")
+              help=f"Where to write (default: a fresh ./{DEMO_DB}, or ./{CITY_DB} with "
+                   "--scale city, replaced on each run). A database given here must have no "
+                   "events yet.")
 @click.option("--seed", default=2024, show_default=True, help="The same seed, the same month.")
 @click.option("--petitions", default=3000, type=click.IntRange(0), show_default=True)
 @click.option("--enterprise-requests", default=650, type=click.IntRange(0), show_default=True)
 @click.option("--volunteer-tasks", default=300, type=click.IntRange(0), show_default=True)
+@click.option("--scale", type=click.Choice(["month", "city"]), default="month",
+              show_default=True,
+              help="month: Guanlan's month. city: a year of a district of --subdistricts "
+                   "Guanlan-shaped subdistricts, each receiving every month the cases the "
+                   "three counts above say.")
+@click.option("--subdistricts", default=SUBDISTRICTS, type=click.IntRange(1, 99),
+              show_default=True, help="With --scale city: how many.")
 @click.option("--html", "html", metavar="FILE", type=click.Path(dir_okay=False),
               help=f"Where to write the month's report page (default: beside a SQLite "
-                   f"database, with .html for .db; else ./{DEMO_PAGE}).")
+                   f"database, with .html for .db; else ./{DEMO_PAGE}). With --scale city, "
+                   "only when given.")
 @click.option("--lang", type=click.Choice(LANGUAGES), default="en", show_default=True,
               help="The language of the report page.")
 @json_option
 def demo_command(db: str | None, seed: int, petitions: int, enterprise_requests: int,
-                 volunteer_tasks: int, html: str | None, lang: str, as_json: bool) -> None:
-    """Simulate a month in a Guanlan-shaped subdistrict, then report on it.
+                 volunteer_tasks: int, scale: str, subdistricts: int, html: str | None,
+                 lang: str, as_json: bool) -> None:
+    """Simulate a month in a Guanlan-shaped subdistrict (or a district's year), then report.
 
     Thousands of petitions, enterprise requests and volunteer tasks arrive through hotline,
     mini-program, door-to-door visits, service stations and sensors; they are graded,
     dispatched, escalated, mediated, resolved, closed and revisited through the engine.
+    With --scale city, a year of a district: a million cases and some seven million events
+    with the defaults (hours; memory stays flat).
 
     \b
     Example:
       casework demo
       casework demo --seed 7 --petitions 500 --db sqlite:///small.db
+      casework demo --scale city --subdistricts 3
     """
+    city = scale == "city"
     db = db or command_line().flags.get("database")  # casework --db URL demo: that one
-    if db is None:
-        for suffix in ("", "-wal", "-shm"):
-            Path(DEMO_DB + suffix).unlink(missing_ok=True)
-        db = f"sqlite:///{DEMO_DB}"
-    app = open_app(db, create=True)
+    db = db or _fresh(CITY_DB if city else DEMO_DB)
+    organisation = None
+    if city:  # written beside the database, for the commands that work on it afterwards
+        organisation = write_organisation(city_organisation(subdistricts),
+                                          _beside(db, ".organisation.csv"))
+    app = Casework(db, organisation=organisation) if city else open_app(db, create=True)
     if app.recorded_events():
         fail(f"{app.storage.display_url} already has events; the demo needs an empty database")
-    simulation = Simulation(app, seed=seed, petitions=petitions,
-                            enterprise_requests=enterprise_requests,
-                            volunteer_tasks=volunteer_tasks)
-    with progress_bar(petitions + enterprise_requests + volunteer_tasks,
-                      "simulating May 2024") as bar:
+    simulation, where = _simulation(app, seed, (petitions, enterprise_requests,
+                                                volunteer_tasks), subdistricts if city else 0)
+    started = time.perf_counter()
+    with progress_bar(sum(simulation.planned.values()),
+                      f"simulating {where.split(', ')[-1]}") as bar:
         simulation.progress = bar.update
         result = simulation.run()
-    html = html or _page_beside(app)
+    if not city:
+        html = html or _page_beside(app)
     with ReadModel(app) as read_model:
         figures = report(read_model, by="kind", now=result.ends_at)
-        ranked = report(read_model, by=PAGE_BY, now=result.ends_at)
-        page = render_report_page(ranked, lang, organisation=app.organisation,
-                                  links=InPageCases(read_model, ranked))
-    with click.open_file(html, "w", encoding="utf-8", atomic=True) as out:
-        out.write(page)
+        if html:
+            _write_page(read_model, app, html, lang,
+                        report(read_model, by=PAGE_BY, now=result.ends_at))
+    seconds = time.perf_counter() - started
     if as_json:
         click.echo(to_json({"database": app.storage.display_url, "seed": seed,
-                            "commands": result.commands, "report": figures.as_dict(),
+                            "commands": result.commands, "seconds": round(seconds, 1),
+                            "peak_mb": round(peak_mb()), "report": figures.as_dict(),
                             "html": html}))
         return
-    click.echo(f"Guanlan subdistrict, May 2024 (seed {seed}): {figures.figures.total} cases, "
+    click.echo(f"{where} (seed {seed}): {figures.figures.total} cases, "
                f"{result.commands} commands, in {app.storage.display_url}\n")
+    if city:
+        took = f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} minutes"
+        click.echo(f"{app.recorded_events():,} events in {took}; peak memory "
+                   f"{peak_mb():.0f} MB. Its organisation: {organisation} (export "
+                   f"{ORGANISATION_VAR}={organisation} to work on it)\n")
+    _print_month(app, simulation, figures, db, html)
+    if not city:
+        click.echo(f"What waits for a handler of Guancheng at the month's end: casework cases "
+                   f"mine --actor wang@guanlan/guancheng --role handler --now "
+                   f"{result.ends_at.isoformat()} --db {db}")
+
+
+def _simulation(app: Casework, seed: int, counts: tuple[int, int, int], subdistricts: int
+                ) -> tuple[Simulation, str]:
+    """The month's simulation, or with ``subdistricts`` the district's year; and what it is."""
+    if not subdistricts:
+        return Simulation(app, seed, *counts), "Guanlan subdistrict, May 2024"
+    plan = CityPlan.of(subdistricts, counts)
+    simulation = Simulation(app, seed, plan.petitions, plan.enterprise_requests,
+                            plan.volunteer_tasks, start=YEAR_START, days=plan.days)
+    return simulation, (f"A district of {subdistricts} Guanlan-shaped "
+                        f"subdistrict{'s' if subdistricts > 1 else ''}, {YEAR_START.year}")
+
+
+def _print_month(app: Casework, simulation: Simulation, figures: Report, db: str,
+                 html: str | None) -> None:
     click.echo(report_text(figures, current_settings().zone))
     sample = _sample_case(app, simulation)
     if sample is not None:
@@ -89,11 +144,24 @@ def demo_command(db: str | None, seed: int, petitions: int, enterprise_requests:
         click.echo(history_table(app.history(sample)))
     click.echo(f"\nNext: casework report --db {db} --by community    "
                f"casework show {str(sample)[:8] if sample else 'CASE'} --db {db}")
-    click.echo(f"What waits for a handler of Guancheng at the month's end: casework cases mine "
-               f"--actor wang@guanlan/guancheng --role handler --now {result.ends_at.isoformat()}"
-               f" --db {db}")
-    click.echo(f"The month's report page (charts, rankings, the cases behind each number): "
-               f"{Path(html).resolve().as_uri()}")
+    if html:
+        click.echo(f"The report page (charts, rankings, the cases behind each number): "
+                   f"{Path(html).resolve().as_uri()}")
+
+
+def _write_page(read_model: ReadModel, app: Casework, html: str, lang: str, ranked: Report
+                ) -> None:
+    page = render_report_page(ranked, lang, organisation=app.organisation,
+                              links=InPageCases(read_model, ranked))
+    with click.open_file(html, "w", encoding="utf-8", atomic=True) as out:
+        out.write(page)
+
+
+def _fresh(name: str) -> str:
+    """The default database, replaced on each run."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(name + suffix).unlink(missing_ok=True)
+    return f"sqlite:///{name}"
 
 
 def _page_beside(app: Casework) -> str:
@@ -102,6 +170,21 @@ def _page_beside(app: Casework) -> str:
     if app.storage.backend == "sqlite" and name and "mode=memory" not in name:
         return str(Path(name).with_suffix(".html"))
     return DEMO_PAGE
+
+
+def _beside(db: str, suffix: str) -> Path:
+    """A file beside the SQLite database file (for a server's, in the working folder)."""
+    storage = Storage.from_url(db)
+    name = storage.event_store_env.get("SQLITE_DBNAME", "")
+    if storage.backend != "sqlite" or "mode=memory" in name:
+        name = CITY_DB
+    return Path(name).with_suffix(suffix)
+
+
+def peak_mb() -> float:
+    """This process's peak resident memory (kilobytes on Linux, bytes on macOS)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (2**20 if sys.platform == "darwin" else 2**10)
 
 
 def _sample_case(app: Casework, simulation: Simulation) -> UUID | None:

@@ -61,6 +61,9 @@ def value_for(spec: FieldSpec, cases: list[str]) -> st.SearchStrategy[Any]:
     if spec.type == "integer":
         return st.integers(spec.min if spec.min is not None else -5,
                            spec.max if spec.max is not None else 50)
+    if spec.type == "number":
+        return st.floats(spec.min if spec.min is not None else -1e6,
+                         spec.max if spec.max is not None else 1e6)
     if spec.type == "boolean":
         return st.booleans()
     if spec.type == "choice":

@@ -166,6 +166,9 @@ def valid_value(spec: FieldSpec, trigger: str, clock: Clock, cases: list[str]
     if spec.type == "integer":
         low = spec.min if spec.min is not None else 1
         return st.integers(low, min(spec.max if spec.max is not None else low + 4, low + 4))
+    if spec.type == "number":
+        return st.floats(spec.min if spec.min is not None else -1e6,
+                         spec.max if spec.max is not None else 1e6)
     if spec.type == "boolean":
         return st.booleans()
     if spec.type == "choice":

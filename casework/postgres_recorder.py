@@ -20,7 +20,7 @@ from sqlalchemy import MetaData
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.schema import CreateTable
 
-from .personal import person_keys
+from .person_table import person_keys
 from .recorders import KEY_COLUMNS, DelegatedReads, KeyRow, Reads, StoredCase
 
 BEGIN, COMMIT, ROLLBACK = SQL("BEGIN"), SQL("COMMIT"), SQL("ROLLBACK")

@@ -14,7 +14,7 @@ Two things need the events' own connection:
   transaction on SQLite, where each of eventsourcing's reads begins and ends its own.
 
 The key table is created with the event tables, from the same definition as
-``casework.personal.person_keys`` (SQLAlchemy's DDL for the dialect), so that it is always
+``casework.person_table.person_keys`` (SQLAlchemy's DDL for the dialect), so that it is always
 there to write into. The recorders are chosen by ``APPLICATION_RECORDER_TOPIC`` (see
 ``recorder_topic``); the PostgreSQL one is in ``casework.postgres_recorder``.
 """
@@ -34,7 +34,7 @@ from eventsourcing.utils import get_topic
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.schema import CreateTable
 
-from .personal import person_keys
+from .person_table import person_keys
 
 KEY_COLUMNS = "person, key, created_at"
 

@@ -3,9 +3,19 @@ rejected with the same reasons, the same keys restored, the same read model rebu
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlalchemy import insert, select, update
 
+from casework.person_lines import Restored
+from casework.person_table import KEY_BYTES, person_keys
+from casework.personal import PersonKeys
+from casework.storage import Storage
+from casework.timestamps import naive_utc
 from casework.transfer.importing import invalid_utf8
 
 
@@ -30,3 +40,82 @@ def test_a_line_read_from_bytes_that_are_not_utf8_names_the_first_bad_byte() -> 
     line = b'{"id": "caf\xc3\xa9 \xff\xfe"}\n'.decode("utf-8", errors="surrogateescape")
     assert invalid_utf8(line) == "not valid UTF-8 (byte 0xff at character 14)"
     assert invalid_utf8('{"id": "café"}') is None
+
+
+# Restoring persons' keys: a batch read with one SELECT, written with one executemany ------
+
+PERSONS = [str(UUID(int=n)) for n in range(1, 4)]
+KEYS = [bytes([n]) * KEY_BYTES for n in range(1, 3)]
+FORGOTTEN = [{"forgotten_at": datetime(2024, 6, day, tzinfo=UTC), "forgotten_by": "boss",
+              "forgotten_role": "supervisor"} for day in (1, 2)]
+RECORDS = st.one_of(
+    st.builds(lambda person, key: {"person": person, "key": key},
+              st.sampled_from(PERSONS), st.sampled_from(KEYS)),
+    st.builds(lambda person, forgotten: {"person": person, **forgotten},
+              st.sampled_from(PERSONS), st.sampled_from(FORGOTTEN)))
+
+
+def restore_one_by_one(keys: PersonKeys, records: list[dict[str, Any]]) -> Restored:
+    """Restoring as it was: a SELECT, then an INSERT or UPDATE, for each record."""
+    restored, c = Restored(), person_keys.c
+    with keys.engine.begin() as conn:
+        for record in records:
+            person = record["person"]
+            row = conn.execute(select(person_keys).where(c.person == person)).first()
+            outcome: bool | str = True
+            if "key" in record:
+                if row is None:
+                    conn.execute(insert(person_keys).values(
+                        person=person, key=record["key"],
+                        created_at=naive_utc(datetime.now(UTC))))
+                elif row.key is not None and row.key != record["key"]:
+                    outcome = f"person {person} has another key in this database"
+                else:
+                    outcome = False
+            else:
+                forgotten = {"key": None, "forgotten_at": naive_utc(record["forgotten_at"]),
+                             "forgotten_by": record["forgotten_by"],
+                             "forgotten_role": record["forgotten_role"]}
+                if row is None:
+                    conn.execute(insert(person_keys).values(
+                        person=person, created_at=forgotten["forgotten_at"], **forgotten))
+                elif row.key is not None:
+                    conn.execute(update(person_keys).where(c.person == person)
+                                 .values(**forgotten))
+                else:
+                    outcome = False
+            if isinstance(outcome, str):
+                restored.refused.append((record, outcome))
+            elif outcome:
+                restored.stored += 1
+            else:
+                restored.present += 1
+    return restored
+
+
+def table_of(keys: PersonKeys) -> list[tuple[Any, ...]]:
+    """Every row, with the time a key was restored left out (it is the time of restoring;
+    a forgotten person's row not known before is created at the time they were forgotten)."""
+    with keys.reader.connect() as conn:
+        return [(row.person, row.key, row.forgotten_at, row.forgotten_by, row.forgotten_role,
+                 row.created_at if row.created_at == row.forgotten_at else "restored")
+                for row in conn.execute(select(person_keys).order_by(person_keys.c.person))]
+
+
+@given(st.lists(RECORDS, max_size=4), st.lists(RECORDS, max_size=8))
+def test_restoring_a_batch_of_keys_does_what_one_record_at_a_time_did(
+        here: list[dict[str, Any]], batch: list[dict[str, Any]]) -> None:
+    batched, one_by_one = (PersonKeys(Storage.from_url("sqlite:///:memory:"))
+                           for _ in range(2))
+    for keys in (batched, one_by_one):
+        restore_one_by_one(keys, here)  # what the database held before the import
+
+    before = table_of(batched)
+    dry = batched.restore(batch, dry_run=True)
+    assert table_of(batched) == before
+    restored = batched.restore(batch)
+
+    assert restored == dry == restore_one_by_one(one_by_one, batch)
+    assert table_of(batched) == table_of(one_by_one)
+    for keys in (batched, one_by_one):
+        keys.close()

@@ -17,7 +17,7 @@ from . import figures, jobs, listing, long_case
 from .fixtures import Fixtures, sample_path
 from .harness import SCALES, Result, table
 
-FIGURES = ("lifecycle", "import", "rebuild", "load", "sweep", "memory", "service", "list")
+FIGURES = ("lifecycle", "import", "jsonl", "rebuild", "load", "sweep", "memory", "service", "list")
 
 
 def machine() -> dict[str, Any]:
@@ -41,6 +41,8 @@ def run(scale_name: str, only: tuple[str, ...] = FIGURES, log: Any = None
             results += figures.lifecycle(scale, fixtures, log)
         if "import" in only:
             results.append(figures.bulk_import(scale, fixtures, log))
+        if "jsonl" in only:
+            results.append(figures.jsonl_import(scale, fixtures, log))
         if "rebuild" in only:
             result, rebuilds = figures.rebuild(scale, fixtures, log)
             results.append(result)

@@ -7,16 +7,23 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, inspect, select, update
 
+from casework.demo import Simulation
 from casework.person_lines import Restored
 from casework.person_table import KEY_BYTES, person_keys
 from casework.personal import PersonKeys
 from casework.storage import Storage
 from casework.timestamps import naive_utc
 from casework.transfer.importing import invalid_utf8
+from projections.read_model import ReadModel
+from projections.tables import case_summary
+
+from .conftest import new_app
+from .support import summary_rows
 
 
 def invalid_utf8_by_loop(text: str) -> str | None:
@@ -119,3 +126,54 @@ def test_restoring_a_batch_of_keys_does_what_one_record_at_a_time_did(
     assert table_of(batched) == table_of(one_by_one)
     for keys in (batched, one_by_one):
         keys.close()
+
+
+# Rebuilding the read model: plain rows, and the indexes made at the end ------------------
+
+
+@pytest.fixture(scope="module")
+def simulated_file(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('fast') / 'simulated.db'}"
+    app = new_app(url)
+    Simulation(app, petitions=30, enterprise_requests=8, volunteer_tasks=6).run()
+    app.close()
+    return url
+
+
+def indexes(read_model: ReadModel) -> set[str]:
+    return {index["name"] for index in inspect(read_model.engine).get_indexes("case_summary")}
+
+
+def test_a_rebuild_gives_the_rows_caught_up_page_by_page_and_every_index(
+        simulated_file: str) -> None:
+    app = new_app(simulated_file)
+    with ReadModel(app, page_size=7) as read_model:  # cases cut across many pages
+        read_model.catch_up()
+        caught_up = summary_rows(read_model)
+    with ReadModel(app) as read_model:
+        assert read_model.rebuild() == app.recorded_events()
+        assert summary_rows(read_model) == caught_up
+        assert indexes(read_model) == {index.name for index in case_summary.indexes}
+    app.close()
+
+
+def test_a_rebuild_stopped_half_way_leaves_rows_the_next_catch_up_completes_with_indexes(
+        simulated_file: str) -> None:
+    app = new_app(simulated_file)
+
+    def stop(_: int) -> None:
+        raise KeyboardInterrupt
+
+    with ReadModel(app, page_size=50) as read_model, pytest.raises(KeyboardInterrupt):
+        read_model.rebuild(stop)
+    with ReadModel(app) as read_model:  # as the next command makes it
+        assert 0 < read_model.position() < app.recorded_events()
+        read_model.catch_up()
+        assert indexes(read_model) == {index.name for index in case_summary.indexes}
+        assert read_model.rebuild() == app.recorded_events()
+        rebuilt = summary_rows(read_model)
+        read_model.drop()
+    with ReadModel(app) as read_model:
+        read_model.catch_up()
+        assert summary_rows(read_model) == rebuilt
+    app.close()

@@ -13,11 +13,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import figures, jobs, listing, long_case
+from . import figures, jobs, listing, long_case, pg_clients
 from .fixtures import Fixtures, sample_path
 from .harness import SCALES, Result, table
 
-FIGURES = ("lifecycle", "import", "jsonl", "rebuild", "load", "sweep", "memory", "service", "list")
+FIGURES = ("lifecycle", "import", "jsonl", "rebuild", "load", "sweep", "memory", "service",
+           "list", "postgres")
 
 
 def machine() -> dict[str, Any]:
@@ -62,6 +63,13 @@ def run(scale_name: str, only: tuple[str, ...] = FIGURES, log: Any = None
             results.append(requests_per_second(scale, fixtures, log))
         if "list" in only:
             results.append(listing.first_page(scale, fixtures, log))
+        if "postgres" in only:
+            url = pg_clients.postgres_url()
+            if url is None:
+                log("postgres: no PostgreSQL server ($CASEWORK_BENCH_POSTGRES_URL or "
+                    "$CASEWORK_TEST_POSTGRES_URL): its figure is left out")
+            else:
+                results.append(pg_clients.clients(scale, url, log))
     return {"scale": scale_name, "date": datetime.now(UTC).isoformat(timespec="seconds"),
             "seconds": round(time.perf_counter() - started, 1), "machine": machine(),
             # Other processes on the same cores: what the ratios were measured against.

@@ -12,12 +12,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import insert, inspect, select, update
 
+from casework.audit import _never_recorded, _plainly_fine
 from casework.demo import Simulation
+from casework.fields import forbidden_character
 from casework.person_lines import Restored
 from casework.person_table import KEY_BYTES, person_keys
 from casework.personal import PersonKeys
 from casework.storage import Storage
-from casework.timestamps import naive_utc
+from casework.timestamps import EARLIEST, LATEST, naive_utc
 from casework.transfer.importing import invalid_utf8
 from projections.read_model import ReadModel
 from projections.tables import case_summary
@@ -177,3 +179,49 @@ def test_a_rebuild_stopped_half_way_leaves_rows_the_next_catch_up_completes_with
         read_model.catch_up()
         assert summary_rows(read_model) == rebuilt
     app.close()
+
+
+# Checking a history: values the engine never records, found without a call per value ----
+
+
+def never_recorded_by_call(value: Any) -> tuple[list[str], str] | None:
+    """The walk as it was: a call for every value, however plain."""
+    if isinstance(value, str):
+        if forbidden_character(value, free_text=True) is None:
+            return None
+        return [], "a control or invalid character"
+    if isinstance(value, datetime):
+        try:
+            within = EARLIEST <= value < LATEST
+        except (OverflowError, TypeError):
+            within = False
+        return None if within else ([], f"{value.isoformat()}, out of range,")
+    if isinstance(value, dict | list | tuple):
+        for key, item in (value.items() if isinstance(value, dict) else enumerate(value)):
+            problem = never_recorded_by_call(item)
+            if problem is not None:
+                problem[0].append(str(key))
+                return problem
+    return None
+
+
+class Text(str):
+    """A str subclass: never taken for plain text."""
+
+
+LEAVES = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
+    st.text(st.characters(codec="utf-8") | st.sampled_from("\x00\x07\t\n\x7f\x85\udc80")),
+    st.text(max_size=3).map(Text), st.datetimes(timezones=st.just(UTC)),
+    st.datetimes(), st.sampled_from([datetime.max.replace(tzinfo=UTC)]))
+VALUES = st.recursive(LEAVES, lambda inner: st.lists(inner, max_size=3)
+                      | st.dictionaries(st.text(max_size=3), inner, max_size=3)
+                      | st.tuples(inner, inner), max_leaves=12)
+
+
+@given(VALUES)
+def test_the_walk_for_values_never_recorded_finds_what_a_call_per_value_found(
+        value: Any) -> None:
+    assert _never_recorded(value) == never_recorded_by_call(value)
+    if _plainly_fine(value):
+        assert never_recorded_by_call(value) is None

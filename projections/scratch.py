@@ -1,0 +1,107 @@
+"""Scratch read models: the ``case_summary`` rows of a replay that is not the live one (the
+report as it stood at a time, a candidate policy), in a temporary SQLite file.
+
+The live read model follows every event; a replay folds a chosen part of them (events up to
+a business time, or recorded by a time; the cases of a period) into rows of the same shape,
+with the same code (``projections.case_summary.summarise``), page by page from the
+notification log. The rows live in a temporary file, not in memory, so memory stays flat
+whatever the number of cases, and the store is only read: a replay writes nothing to it.
+``projections.report.report`` reads a scratch model as it reads the live one.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import MetaData, Table, create_engine, delete, event, insert, select
+
+from casework import Casework
+from casework.chunking import SQL_PARAMETERS, chunked
+
+from .read_model import decoded
+from .tables import case_summary
+
+PAGE = 5000
+"""Events read per page of the notification log."""
+
+_metadata = MetaData()
+scratch_summary = Table(case_summary.name, _metadata,
+                        *(column._copy() for column in case_summary.columns))
+"""The read model's table, named alike so that report queries run on it unchanged, without
+its secondary indexes (a replay reads its rows once, by id)."""
+
+
+class ScratchReadModel:
+    """A ``case_summary`` table in a temporary SQLite file, dropped on ``close``; has what
+    ``projections.report.report`` reads of a ``ReadModel`` (``app``, ``engine``,
+    ``catch_up``)."""
+
+    def __init__(self, app: Casework) -> None:
+        self.app = app
+        self._folder = tempfile.TemporaryDirectory(prefix="casework-replay-")
+        path = Path(self._folder.name) / "replay.db"
+        self.engine = create_engine(f"sqlite:///{path}")
+        event.listen(self.engine, "connect", _unjournaled)
+        _metadata.create_all(self.engine)
+
+    def catch_up(self, progress: Any = None) -> int:
+        """Nothing to catch up with: a replay is folded once, to its end."""
+        return 0
+
+    def rows(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        rows: dict[str, dict[str, Any]] = {}
+        with self.engine.connect() as conn:
+            for chunk in chunked(ids, SQL_PARAMETERS):
+                for row in conn.execute(select(scratch_summary)
+                                        .where(scratch_summary.c.id.in_(chunk))):
+                    rows[row.id] = dict(row._mapping)
+        return rows
+
+    def replace(self, rows: dict[str, dict[str, Any]]) -> None:
+        """Put ``rows`` in place of the rows of the same cases."""
+        if not rows:
+            return
+        with self.engine.begin() as conn:
+            for chunk in chunked(list(rows), SQL_PARAMETERS):
+                conn.execute(delete(scratch_summary).where(scratch_summary.c.id.in_(chunk)))
+            conn.execute(insert(scratch_summary), list(rows.values()))
+
+    def all_rows(self) -> Iterator[Any]:
+        """Every row, in the order of the case ids."""
+        with self.engine.connect() as conn:
+            query = select(scratch_summary).order_by(scratch_summary.c.id)
+            yield from conn.execution_options(yield_per=2000).execute(query)
+
+    def close(self) -> None:
+        self.engine.dispose()
+        self._folder.cleanup()
+
+    def __enter__(self) -> ScratchReadModel:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+def _unjournaled(connection: Any, _: Any) -> None:
+    """A scratch file is thrown away after use: no journal, no waiting for the disk."""
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=OFF")
+    cursor.execute("PRAGMA synchronous=OFF")
+    cursor.close()
+
+
+def event_pages(app: Casework, page_size: int = PAGE) -> Iterator[list[Any]]:
+    """The recorded events, page by page, up to the last one recorded when it started."""
+    stop = app.recorded_events()
+    position = 0
+    while position < stop:
+        notifications = app.recorder.select_notifications(
+            start=position, limit=page_size, stop=stop, inclusive_of_start=False)
+        if not notifications:
+            return
+        position = notifications[-1].id
+        yield [decoded(app, notification) for notification in notifications]

@@ -24,9 +24,9 @@ from typing import Any
 from .case import Case
 from .compiler import load_workflow
 from .errors import InvalidField
-from .jobs.sweep import ESCALATE, sweep_rules
+from .jobs.sweep import ESCALATE
 from .registry import WorkflowRegistry
-from .timestamps import deadline_after, naive_utc
+from .timestamps import as_utc, deadline_after, naive_utc
 from .workflow import Trigger, Workflow
 
 RESOLVE = "resolve"
@@ -147,8 +147,9 @@ class Policy:
     def escalating_states(self, kind: str, version: int) -> frozenset[str]:
         """The states from which the nightly sweep escalates an overdue case."""
         workflow = self.workflow(kind, version)
-        rules = sweep_rules(WorkflowRegistry([workflow]), datetime(2000, 1, 1))
-        return frozenset(s for rule in rules if rule.trigger == ESCALATE for s in rule.states)
+        if not workflow.grades:  # the sweep's rule (casework.jobs.sweep): graded kinds only
+            return frozenset()
+        return frozenset(s for (s, t) in workflow.transitions if t == ESCALATE)
 
 
 def candidate_deadline(limits: Mapping[str, float], grade: str | None,
@@ -160,7 +161,10 @@ def candidate_deadline(limits: Mapping[str, float], grade: str | None,
     hours = limits.get(grade or "")
     if hours is None:
         return None
-    return deadline_after(naive_utc(at), hours)  # type: ignore[arg-type]
+    try:
+        return deadline_after(as_utc(at), hours)
+    except ValueError:  # past the last time a deadline may be: none, as a command refuses
+        return None
 
 
 def under_policy(event: Any, policy: Policy, kind: str, version: int,

@@ -75,21 +75,22 @@ class LateEntries:
 
 def replay_until(app: Casework, cutoff: Cutoff, scratch: ScratchReadModel,
                  progress: Callable[[int], None] | None = None,
-                 recorded_after: tuple[datetime, LateEntries] | None = None) -> LateEntries:
+                 recorded_after: tuple[int, LateEntries] | None = None) -> LateEntries:
     """Fold into ``scratch`` the events ``cutoff`` keeps; returns the late entries.
-    ``recorded_after`` (a time, and entries to fill) also collects the folded events
-    recorded after that time: what moved since a report was made."""
+    ``recorded_after`` (a position in the notification log, and entries to fill) also
+    collects the folded events recorded after that position: what moved since a report was
+    made."""
     late = LateEntries()
     for page in event_pages(app):
         events = []
-        for event in page:
+        for position, event in page:
             if not cutoff.happened(event):
                 continue
             if not cutoff.known(event):
                 late.add(event)
                 continue
             events.append(event)
-            if recorded_after is not None and naive_utc(event.timestamp) > recorded_after[0]:
+            if recorded_after is not None and position > recorded_after[0]:
                 recorded_after[1].add(event)
         _fold_into(app, scratch, events)
         if progress is not None:

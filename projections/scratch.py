@@ -94,9 +94,11 @@ def _unjournaled(connection: Any, _: Any) -> None:
     cursor.close()
 
 
-def event_pages(app: Casework, page_size: int = PAGE) -> Iterator[list[Any]]:
-    """The recorded events, page by page, up to the last one recorded when it started."""
-    stop = app.recorded_events()
+def event_pages(app: Casework, page_size: int = PAGE, stop: int | None = None
+                ) -> Iterator[list[tuple[int, Any]]]:
+    """The recorded events with their positions in the notification log, page by page, up
+    to ``stop`` (by default the last one recorded when it started)."""
+    stop = app.recorded_events() if stop is None else stop
     position = 0
     while position < stop:
         notifications = app.recorder.select_notifications(
@@ -104,4 +106,4 @@ def event_pages(app: Casework, page_size: int = PAGE) -> Iterator[list[Any]]:
         if not notifications:
             return
         position = notifications[-1].id
-        yield [decoded(app, notification) for notification in notifications]
+        yield [(notification.id, decoded(app, notification)) for notification in notifications]

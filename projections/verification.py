@@ -41,8 +41,8 @@ INPUTS = "inputs"
 
 @dataclass(frozen=True)
 class Inputs:
-    """What a report was computed from; ``digest`` fingerprints all of it but
-    ``computed_at`` (when it was made says nothing about what it says)."""
+    """What a report was computed from; ``digest`` fingerprints all of it but ``through``
+    (where the notification log stood says when it was made, not what it says)."""
 
     cases: int
     chain_digest: str
@@ -52,19 +52,20 @@ class Inputs:
     cutoff: Cutoff
     workflows: dict[str, str]
     """``name vN`` → sha256 of the definition."""
-    computed_at: datetime
+    through: int
+    """The position of the last event recorded when the report was computed."""
 
     @property
     def digest(self) -> str:
         content = {key: value for key, value in self._content().items()
-                   if key != "computed_at"}
+                   if key != "through"}
         return hashlib.sha256(canonical_json(content).encode()).hexdigest()
 
     def _content(self) -> dict[str, Any]:
         return {"cases": self.cases, "chain_digest": self.chain_digest,
                 "filters": self.filters.as_dict(), "by": self.by,
                 "now": _iso(self.now), **self.cutoff.as_dict(),
-                "workflows": dict(self.workflows), "computed_at": _iso(self.computed_at)}
+                "workflows": dict(self.workflows), "through": self.through}
 
     def as_dict(self) -> dict[str, Any]:
         return {**self._content(), "digest": self.digest}
@@ -107,9 +108,9 @@ def verifiable_report(app: Casework, filters: Filters, by: str | None = None,
     """The report with its inputs: over the live read model, or, with a cut of the history,
     over a replay of the events the cut keeps. Open deadlines are judged at ``now``, by
     default at ``--as-of`` when there is one, else at the current time."""
-    computed_at = naive_utc(utc_now())
-    moment = naive_utc(now) or cutoff.as_of or computed_at
-    assert moment is not None and computed_at is not None
+    through = app.recorded_events()
+    moment = naive_utc(now) or cutoff.as_of or naive_utc(utc_now())
+    assert moment is not None
     if cutoff.everything:
         with ReadModel(app) as read_model:
             figures = report(read_model, filters, by, moment)
@@ -122,7 +123,7 @@ def verifiable_report(app: Casework, filters: Filters, by: str | None = None,
             count, chain = counted_cases(scratch.engine, filters)
         late = late if cutoff.known_at is not None else None
     inputs = Inputs(count, chain, filters, by, moment, cutoff,
-                    workflow_fingerprints(app.workflows), computed_at)
+                    workflow_fingerprints(app.workflows), through)
     return VerifiableReport(figures, inputs, late)
 
 
@@ -156,9 +157,8 @@ class Verification:
                 "recorded_since": self.recorded_since.as_dict()}
 
 
-def saved_parameters(saved: dict[str, Any]) -> tuple[Filters, str | None, datetime, Cutoff,
-                                                      datetime]:
-    """The filters, grouping, judging moment, cut and making time of a saved report;
+def saved_parameters(saved: dict[str, Any]) -> tuple[Filters, str | None, datetime, Cutoff, int]:
+    """The filters, grouping, judging moment, cut and log position of a saved report;
     ``InvalidField`` when it is not a report with inputs."""
     inputs = saved.get(INPUTS) if isinstance(saved, dict) else None
     if not isinstance(inputs, dict):
@@ -169,10 +169,10 @@ def saved_parameters(saved: dict[str, Any]) -> tuple[Filters, str | None, dateti
         filters = Filters(given.get("kind"), given.get("unit"), _time(given.get("since")),
                           _time(given.get("until")))
         cutoff = Cutoff.of(_time(inputs.get("as_of")), _time(inputs.get("known_at")))
-        now, made = _time(inputs["now"]), _time(inputs["computed_at"])
+        now, made = _time(inputs["now"]), int(inputs["through"])
     except (KeyError, TypeError, AttributeError, ValueError) as error:
         raise InvalidField("--verify", f"the report's inputs are incomplete ({error})") from None
-    assert now is not None and made is not None
+    assert now is not None
     return filters, inputs.get("by"), now, cutoff, made
 
 

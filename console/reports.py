@@ -86,8 +86,6 @@ def report_command(kind: str | None, unit: str | None, since: str | None, until:
             click.echo(report_csv(checked.report), nl=False)
         else:
             click.echo(report_text(checked.report, current_settings().zone))
-            click.echo(f"inputs digest: {checked.inputs.digest} "
-                       f"({amount(checked.inputs.cases, 'case')})")
         return 0
     with ReadModel(app) as read_model:
         figures = report(read_model, filters, by=by, now=moment)

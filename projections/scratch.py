@@ -12,7 +12,7 @@ whatever the number of cases, and the store is only read: a replay writes nothin
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,10 @@ scratch_summary = Table(case_summary.name, _metadata,
                         *(column._copy() for column in case_summary.columns))
 """The read model's table, named alike so that report queries run on it unchanged, without
 its secondary indexes (a replay reads its rows once, by id)."""
+diverged_summary = Table("diverged_summary", _metadata,
+                         *(column._copy() for column in case_summary.columns))
+"""The rows a second replay of the same events (under a candidate policy) made different
+from those of ``scratch_summary``: only those are kept twice (``projections.whatif``)."""
 
 
 class ScratchReadModel:
@@ -42,7 +46,7 @@ class ScratchReadModel:
     def __init__(self, app: Casework) -> None:
         self.app = app
         self._folder = tempfile.TemporaryDirectory(prefix="casework-replay-")
-        path = Path(self._folder.name) / "replay.db"
+        self.path = path = Path(self._folder.name) / "replay.db"
         self.engine = create_engine(f"sqlite:///{path}")
         event.listen(self.engine, "connect", _unjournaled)
         _metadata.create_all(self.engine)
@@ -51,23 +55,43 @@ class ScratchReadModel:
         """Nothing to catch up with: a replay is folded once, to its end."""
         return 0
 
-    def rows(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+    def rows(self, ids: list[str], table: Table = scratch_summary
+             ) -> dict[str, dict[str, Any]]:
         rows: dict[str, dict[str, Any]] = {}
         with self.engine.connect() as conn:
             for chunk in chunked(ids, SQL_PARAMETERS):
-                for row in conn.execute(select(scratch_summary)
-                                        .where(scratch_summary.c.id.in_(chunk))):
+                for row in conn.execute(select(table).where(table.c.id.in_(chunk))):
                     rows[row.id] = dict(row._mapping)
         return rows
 
-    def replace(self, rows: dict[str, dict[str, Any]]) -> None:
-        """Put ``rows`` in place of the rows of the same cases."""
-        if not rows:
+    def replace(self, rows: dict[str, dict[str, Any]], table: Table = scratch_summary,
+                dropped: Collection[str] = ()) -> None:
+        """Put ``rows`` in place of the rows of the same cases, and drop those of
+        ``dropped``."""
+        if not rows and not dropped:
             return
         with self.engine.begin() as conn:
-            for chunk in chunked(list(rows), SQL_PARAMETERS):
-                conn.execute(delete(scratch_summary).where(scratch_summary.c.id.in_(chunk)))
-            conn.execute(insert(scratch_summary), list(rows.values()))
+            for chunk in chunked([*rows, *dropped], SQL_PARAMETERS):
+                conn.execute(delete(table).where(table.c.id.in_(chunk)))
+            if rows:
+                conn.execute(insert(table), list(rows.values()))
+
+    def overlaid(self) -> ScratchReadModel:
+        """A new scratch model: these rows, with the diverged ones in place of their cases'
+        (and the diverged ones again, in its own diverged table). Copied by SQLite."""
+        model = ScratchReadModel(self.app)
+        with model.engine.connect() as conn:
+            conn.exec_driver_sql("ATTACH DATABASE ? AS source", (str(self.path),))
+            conn.exec_driver_sql(
+                "INSERT INTO case_summary SELECT * FROM source.case_summary WHERE id NOT IN "
+                "(SELECT id FROM source.diverged_summary)")
+            conn.exec_driver_sql("INSERT INTO case_summary SELECT * FROM "
+                                 "source.diverged_summary")
+            conn.exec_driver_sql("INSERT INTO diverged_summary SELECT * FROM "
+                                 "source.diverged_summary")
+            conn.commit()
+            conn.exec_driver_sql("DETACH DATABASE source")
+        return model
 
     def all_rows(self) -> Iterator[Any]:
         """Every row, in the order of the case ids."""

@@ -1,12 +1,15 @@
 """``casework whatif``: a period's recorded histories replayed under the policy in force and
 under a candidate, side by side, without writing anything to the store.
 
-One pass over the notification log folds each event of the period's cases twice: as
-recorded, into one scratch read model, and as the candidate would have recorded it
-(``casework.whatif.under_policy``: the deadlines its grade limits give), into another. Both
-are temporary SQLite files (``projections.scratch``), so memory stays flat. The report over
-each is computed by the report's own code; the figures are compared leaf by leaf, and the
-two sets of rows case by case (merge-joined by id) for the cases whose verdict changes.
+One pass over the notification log folds each event of the period's cases as recorded into a
+scratch read model (a temporary SQLite file: ``projections.scratch``, so memory stays flat)
+and, where the candidate would have recorded it otherwise (``casework.whatif.under_policy``:
+the deadlines its grade limits give), folds it again from the case's candidate row. Only the
+rows that come out different (the cases that diverged) are kept a second time, so a
+candidate that touches one grade costs little more than one replay. The candidate's rows are
+then the recorded ones with the diverged ones in their place; the report over each is
+computed by the report's own code, the figures are compared leaf by leaf, and the diverged
+cases row by row for the verdicts that change.
 
 What the candidate changes is what a policy decides: deadlines, hence what is late, and so
 when the nightly sweep would have escalated a case. Those escalations are listed, not
@@ -32,7 +35,7 @@ from casework.workflow import OPEN_STAGES
 from .filters import Filters, open_overdue
 from .read_model import fold
 from .report import OPEN_OVERDUE, Report, report
-from .scratch import ScratchReadModel, event_pages
+from .scratch import ScratchReadModel, diverged_summary, event_pages
 from .tables import case_summary
 from .verification import differences
 
@@ -106,14 +109,16 @@ def what_if(app: Casework, candidate: Policy, filters: Filters, by: str | None =
     policy in force and under ``candidate``; nothing is written to the store."""
     moment = naive_utc(now or utc_now())
     assert moment is not None
-    with ScratchReadModel(app) as in_force, ScratchReadModel(app) as replayed:
+    with ScratchReadModel(app) as in_force:
         run = _Run(app, Policy(app.workflows), candidate, filters)
         for page in event_pages(app):
-            run.fold_page(page, in_force, replayed)
+            run.fold_page(page, in_force)
             if progress is not None:
                 progress(len(page))
-        reports = (report(in_force, filters, by, moment), report(replayed, filters, by, moment))
-        changed, late_escalations = _compare_rows(run, in_force, replayed, filters, moment)
+        with in_force.overlaid() as replayed:
+            reports = (report(in_force, filters, by, moment),
+                       report(replayed, filters, by, moment))
+            changed, late_escalations = _compare_rows(run, in_force, replayed, filters, moment)
     figures = list(differences(reports[0].as_dict(), reports[1].as_dict()))
     escalations = sorted([*run.escalations, *late_escalations],
                          key=lambda change: (change.at, change.case_id))
@@ -142,11 +147,14 @@ class _Run:
                 and (self.since is None or at >= self.since)
                 and (self.until is None or at < self.until))
 
-    def fold_page(self, page: list[Any], in_force: ScratchReadModel,
-                  replayed: ScratchReadModel) -> None:
+    def fold_page(self, page: list[tuple[int, Any]], model: ScratchReadModel) -> None:
+        """Fold a page of events as recorded, and, where the candidate makes a case's row
+        differ (it diverged), as the candidate would have recorded them."""
         self.events += len(page)
         ids = list({str(e.originator_id) for _, e in page})
-        recorded, judged = in_force.rows(ids), replayed.rows(ids)
+        recorded, diverged = model.rows(ids), model.rows(ids, diverged_summary)
+        touched: set[str] = set()
+        converged: set[str] = set()
         for _, event in page:
             case_id = str(event.originator_id)
             if isinstance(event, Case.Opened) and not self.admits(event):
@@ -154,26 +162,33 @@ class _Run:
             if not isinstance(event, Case.Opened) and case_id not in recorded:
                 continue  # a case opened outside the period
             self.replayed += 1
-            before = judged.get(case_id)
+            touched.add(case_id)
+            as_recorded = recorded.get(case_id)
+            before = diverged.get(case_id, as_recorded)
             kind = before["kind"] if before else event.kind
             version = before["workflow_version"] if before else event.workflow_version
             refused = refused_by(event, self.candidate, kind, version,
                                  before["state"] if before else None)
             if refused is not None:
                 self.illegal.append(refused)
-            as_recorded = recorded.get(case_id)
-            if before is not None:
+            if before is not None and as_recorded is not None:
                 self._escalation(as_recorded, before, event)
             fold(self.app, recorded, [event])
             rewritten = under_policy(event, self.candidate, kind, version,
                                      before["grade"] if before else None)
-            if rewritten is event and (before is as_recorded or before == as_recorded):
-                judged[case_id] = recorded[case_id]  # the same row and event: the same fold
+            if rewritten is event and before is as_recorded:
+                continue  # the same row and the same event: the same fold
+            judged = {} if before is None else {case_id: before}
+            fold(self.app, judged, [rewritten])
+            if judged[case_id] == recorded[case_id]:
+                diverged.pop(case_id, None)
+                converged.add(case_id)
             else:
-                fold(self.app, judged, [rewritten])
-        recorded_ids = [case_id for case_id in ids if case_id in recorded]
-        in_force.replace({case_id: recorded[case_id] for case_id in recorded_ids})
-        replayed.replace({case_id: judged[case_id] for case_id in recorded_ids})
+                diverged[case_id] = judged[case_id]
+                converged.discard(case_id)
+        model.replace({case_id: recorded[case_id] for case_id in touched})
+        model.replace({case_id: diverged[case_id] for case_id in touched if case_id in diverged},
+                      diverged_summary, dropped=converged)
 
     def _escalation(self, recorded: dict[str, Any], judged: dict[str, Any], event: Any) -> None:
         """Note an escalation the candidate would have caused before ``event`` (its deadline
@@ -212,10 +227,11 @@ def _compare_rows(run: _Run, in_force: ScratchReadModel, replayed: ScratchReadMo
                   filters: Filters, now: datetime
                   ) -> tuple[list[ChangedCase], list[EscalationChange]]:
     """The cases whose verdict changed, and the still-open ones the sweep would escalate
-    under the candidate by ``now`` but not under the policy in force."""
+    under the candidate by ``now`` but not under the policy in force: among the diverged
+    cases (a row the candidate left as it was is judged alike)."""
     changed, escalations = [], []
-    for recorded, judged in zip(_judged_rows(in_force, filters, now),
-                                _judged_rows(replayed, filters, now), strict=True):
+    for recorded, judged in zip(_diverged_rows(in_force, filters, now),
+                                _diverged_rows(replayed, filters, now), strict=True):
         before, after = verdict(recorded), verdict(judged)
         if before != after:
             changed.append(ChangedCase(recorded.id, recorded.kind, recorded.grade, before,
@@ -227,11 +243,14 @@ def _compare_rows(run: _Run, in_force: ScratchReadModel, replayed: ScratchReadMo
     return changed, escalations
 
 
-def _judged_rows(model: ScratchReadModel, filters: Filters, now: datetime) -> Iterator[Any]:
-    # The read model's table object: the filters' conditions are written over it, and the
-    # scratch table has its name.
+def _diverged_rows(model: ScratchReadModel, filters: Filters, now: datetime
+                   ) -> Iterator[Any]:
+    """The rows ``filters`` selects of the cases that diverged, by id. The read model's
+    table object: the filters' conditions are written over it, and the scratch table has
+    its name."""
     query = (select(case_summary, open_overdue(now).label(OPEN_OVERDUE))
-             .where(filters.clause()).order_by(case_summary.c.id))
+             .where(filters.clause(), case_summary.c.id.in_(select(diverged_summary.c.id)))
+             .order_by(case_summary.c.id))
     with model.engine.connect() as conn:
         yield from conn.execution_options(yield_per=2000).execute(query)
 

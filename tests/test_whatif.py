@@ -78,7 +78,9 @@ def test_a_longer_limit_never_makes_a_case_late_that_was_on_time(
         seed: int, grade: str, longer: float, kind: str | None) -> None:
     app = simulated("sqlite:///:memory:", seed=seed, petitions=24)
     limit = app.workflows.get("petition").grades[grade].deadline_hours + longer
-    candidate = Policy.candidate(app.workflows, overrides=(f"{grade}.resolve={limit}h",))
+    # Named for petitions: another kind's grade of the same name has a limit of its own.
+    candidate = Policy.candidate(app.workflows,
+                                 overrides=(f"petition.{grade}.resolve={limit}h",))
     result = what_if(app, candidate, Filters(kind, None, MAY, JUNE), now=JUNE)
     for case in result.changed_cases:
         assert case.in_force in (LATE, OVERDUE), case

@@ -108,6 +108,8 @@ class Policy:
     replacements: dict[str, Workflow] = field(default_factory=dict)
     """Kind → the candidate definition its cases are judged by, whatever their version."""
     overrides: tuple[GradeOverride, ...] = ()
+    _limits: dict[tuple[str, int], dict[str, float]] = field(default_factory=dict, repr=False,
+                                                            compare=False)
 
     @classmethod
     def candidate(cls, workflows: WorkflowRegistry, files: tuple[str, ...] = (),
@@ -136,12 +138,15 @@ class Policy:
         return self.replacements.get(kind) or self.workflows.get(kind, version)
 
     def grade_limits(self, kind: str, version: int) -> dict[str, float]:
-        """Grade → hours to resolve, under this policy."""
-        workflow = self.workflow(kind, version)
-        limits = {name: grade.deadline_hours for name, grade in workflow.grades.items()}
-        for override in self.overrides:
-            if override.applies_to(workflow):
-                limits[override.grade] = override.hours
+        """Grade → hours to resolve, under this policy (worked out once per version)."""
+        limits = self._limits.get((kind, version))
+        if limits is None:
+            workflow = self.workflow(kind, version)
+            limits = {name: grade.deadline_hours for name, grade in workflow.grades.items()}
+            for override in self.overrides:
+                if override.applies_to(workflow):
+                    limits[override.grade] = override.hours
+            self._limits[(kind, version)] = limits
         return limits
 
     def escalating_states(self, kind: str, version: int) -> frozenset[str]:
@@ -191,8 +196,8 @@ def refused_by(event: Any, policy: Policy, kind: str, version: int, state: str |
                ) -> IllegalCommand | None:
     """Why the candidate would have refused the recorded command ``event`` (made from
     ``state``), or None when it would have allowed it."""
-    if policy.in_force or isinstance(event, Case.Migrated):
-        return None
+    if not policy.replacements or isinstance(event, Case.Migrated):
+        return None  # limits alone refuse nothing: an override never removes a grade
     workflow = policy.workflow(kind, version)
     reason = None
     if isinstance(event, Case.Opened):

@@ -95,6 +95,7 @@ def replay_until(app: Casework, cutoff: Cutoff, scratch: ScratchReadModel,
         _fold_into(app, scratch, events)
         if progress is not None:
             progress(len(page))
+    scratch.flush()
     return late
 
 

@@ -151,12 +151,12 @@ class _Run:
         """Fold a page of events as recorded, and, where the candidate makes a case's row
         differ (it diverged), as the candidate would have recorded them."""
         self.events += len(page)
-        ids = list({str(e.originator_id) for _, e in page})
+        named = [(str(event.originator_id), event) for _, event in page]
+        ids = list({case_id for case_id, _ in named})
         recorded, diverged = model.rows(ids), model.rows(ids, diverged_summary)
         touched: set[str] = set()
         converged: set[str] = set()
-        for _, event in page:
-            case_id = str(event.originator_id)
+        for case_id, event in named:
             if isinstance(event, Case.Opened) and not self.admits(event):
                 continue
             if not isinstance(event, Case.Opened) and case_id not in recorded:
@@ -171,7 +171,7 @@ class _Run:
                                  before["state"] if before else None)
             if refused is not None:
                 self.illegal.append(refused)
-            if before is not None and as_recorded is not None:
+            if before is not as_recorded:  # alike, the candidate sees what was recorded
                 self._escalation(as_recorded, before, event)
             fold(self.app, recorded, [event])
             rewritten = under_policy(event, self.candidate, kind, version,

@@ -176,3 +176,17 @@ def test_the_registry_is_the_policy_in_force() -> None:
     assert Policy(REGISTRY).grade_limits("petition", 1)["B"] == 72
     assert Policy.candidate(REGISTRY, overrides=("B.resolve=90m",)).grade_limits(
         "petition", 1)["B"] == 1.5
+
+
+def test_rows_that_leave_the_memory_cache_give_the_same_answer(monkeypatch) -> None:
+    app = simulated("sqlite:///:memory:", seed=11, petitions=40)
+    candidate = Policy.candidate(app.workflows, overrides=("B.resolve=30h",))
+    filters = Filters(since=MAY, until=JUNE)
+    cached = what_if(app, candidate, filters, by="community", now=JUNE).as_dict()
+    monkeypatch.setattr("projections.scratch.CACHED_ROWS", 3)
+    spilled = what_if(app, candidate, filters, by="community", now=JUNE).as_dict()
+    assert spilled == cached
+    assert cached["changed_cases"]
+    with ReadModel(app) as read_model:
+        assert spilled["in_force"] == report(read_model, filters, by="community",
+                                             now=JUNE).as_dict()

@@ -194,10 +194,10 @@ def _unjournaled(connection: Any, _: Any) -> None:
     cursor.close()
 
 
-def event_pages(app: Casework, page_size: int = PAGE, stop: int | None = None
-                ) -> Iterator[list[tuple[int, Any]]]:
-    """The recorded events with their positions in the notification log, page by page, up
-    to ``stop`` (by default the last one recorded when it started)."""
+def notification_pages(app: Casework, page_size: int = PAGE, stop: int | None = None
+                       ) -> Iterator[list[Any]]:
+    """The stored events, not decoded, page by page from the notification log, up to
+    ``stop`` (by default the last one recorded when it started)."""
     stop = app.recorded_events() if stop is None else stop
     position = 0
     while position < stop:
@@ -206,4 +206,11 @@ def event_pages(app: Casework, page_size: int = PAGE, stop: int | None = None
         if not notifications:
             return
         position = notifications[-1].id
+        yield notifications
+
+
+def event_pages(app: Casework, page_size: int = PAGE, stop: int | None = None
+                ) -> Iterator[list[tuple[int, Any]]]:
+    """The recorded events with their positions in the notification log, page by page."""
+    for notifications in notification_pages(app, page_size, stop):
         yield [(notification.id, decoded(app, notification)) for notification in notifications]

@@ -33,9 +33,9 @@ from casework.whatif import IllegalCommand, Policy, refused_by, under_policy
 from casework.workflow import OPEN_STAGES
 
 from .filters import Filters, open_overdue
-from .read_model import fold
+from .read_model import decoded, fold
 from .report import OPEN_OVERDUE, Report, report
-from .scratch import ScratchReadModel, diverged_summary, event_pages
+from .scratch import ScratchReadModel, diverged_summary, notification_pages
 from .tables import case_summary
 from .verification import differences
 
@@ -111,7 +111,7 @@ def what_if(app: Casework, candidate: Policy, filters: Filters, by: str | None =
     assert moment is not None
     with ScratchReadModel(app) as in_force:
         run = _Run(app, Policy(app.workflows), candidate, filters)
-        for page in event_pages(app):
+        for page in notification_pages(app):
             run.fold_page(page, in_force)
             if progress is not None:
                 progress(len(page))
@@ -147,20 +147,22 @@ class _Run:
                 and (self.since is None or at >= self.since)
                 and (self.until is None or at < self.until))
 
-    def fold_page(self, page: list[tuple[int, Any]], model: ScratchReadModel) -> None:
-        """Fold a page of events as recorded, and, where the candidate makes a case's row
-        differ (it diverged), as the candidate would have recorded them."""
+    def fold_page(self, page: list[Any], model: ScratchReadModel) -> None:
+        """Fold a page of stored events as recorded, and, where the candidate makes a case's
+        row differ (it diverged), as the candidate would have recorded them. An event of a
+        case opened outside the period is not even decoded."""
         self.events += len(page)
-        named = [(str(event.originator_id), event) for _, event in page]
+        named = [(str(stored.originator_id), stored) for stored in page]
         ids = list({case_id for case_id, _ in named})
         recorded, diverged = model.rows(ids), model.rows(ids, diverged_summary)
         touched: set[str] = set()
         converged: set[str] = set()
-        for case_id, event in named:
+        for case_id, stored in named:
+            if stored.originator_version != 1 and case_id not in recorded:
+                continue  # a case opened outside the period (its first event said so)
+            event = decoded(self.app, stored)
             if isinstance(event, Case.Opened) and not self.admits(event):
                 continue
-            if not isinstance(event, Case.Opened) and case_id not in recorded:
-                continue  # a case opened outside the period
             self.replayed += 1
             touched.add(case_id)
             as_recorded = recorded.get(case_id)

@@ -10,10 +10,8 @@ import click
 from casework import Casework, InvalidField
 from projections.explain import ExplainedCase, check_figure, explain
 from projections.filters import Filters
-from projections.read_model import ReadModel
-from projections.replayed import Cutoff, replay_until
+from projections.replayed import Cutoff, report_model
 from projections.report import report
-from projections.scratch import ScratchReadModel
 from projections.verification import Verification, saved_parameters, verify
 
 from .output import amount, to_json
@@ -78,14 +76,9 @@ def _print_verification(outcome: Verification) -> None:
 def explain_figure(app: Casework, filters: Filters, now: datetime, cutoff: Cutoff,
                    figure: str, moved: frozenset[str] = frozenset()) -> list[ExplainedCase]:
     """The cases that make ``figure``, over the live read model or a replay of the cut."""
-    if cutoff.everything:
-        with ReadModel(app) as read_model:
-            check_figure(report(read_model, filters, now=now), figure)
-            return list(explain(read_model, filters, now, figure, cutoff, moved))
-    with ScratchReadModel(app) as scratch:
-        replay_until(app, cutoff, scratch)
-        check_figure(report(scratch, filters, now=now), figure)
-        return list(explain(scratch, filters, now, figure, cutoff, moved))
+    with report_model(app, cutoff) as model:
+        check_figure(report(model, filters, now=now), figure)
+        return list(explain(model, filters, now, figure, cutoff, moved))
 
 
 def print_explained(figure: str, cases: list[ExplainedCase], as_json: bool) -> None:

@@ -12,7 +12,7 @@ from projections.audit import rows_a_rebuild_would_change
 from projections.filters import Filters
 from projections.rebuild import rebuild
 from projections.rendering import report_csv, report_text
-from projections.replayed import Cutoff
+from projections.replayed import Cutoff, report_model
 from projections.report import GROUPINGS, report
 from projections.report_page import LANGUAGES, InPageCases, render_report_page
 from projections.verification import verifiable_report
@@ -87,10 +87,10 @@ def report_command(kind: str | None, unit: str | None, since: str | None, until:
         else:
             click.echo(report_text(checked.report, current_settings().zone))
         return 0
-    with ReadModel(app) as read_model:
-        figures = report(read_model, filters, by=by, now=moment)
+    with report_model(app, cutoff) as model:
+        figures = report(model, filters, by=by, now=moment)
         page = render_report_page(figures, lang, organisation=app.organisation,
-                                  links=InPageCases(read_model, figures))
+                                  links=InPageCases(model, figures))
         with click.open_file(html, "w", encoding="utf-8", atomic=True) as out:
             out.write(page)
         click.echo(f"wrote the report page to {html}")

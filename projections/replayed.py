@@ -12,7 +12,8 @@ case's last event) and is recorded in order, so either cut keeps a prefix of eac
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -20,7 +21,7 @@ from typing import Any
 from casework import Casework
 from casework.timestamps import naive_utc
 
-from .read_model import fold
+from .read_model import ReadModel, fold
 from .scratch import ScratchReadModel, event_pages
 
 LISTED_LATE_CASES = 100
@@ -97,6 +98,19 @@ def replay_until(app: Casework, cutoff: Cutoff, scratch: ScratchReadModel,
             progress(len(page))
     scratch.flush()
     return late
+
+
+@contextmanager
+def report_model(app: Casework, cutoff: Cutoff) -> Iterator[ReadModel | ScratchReadModel]:
+    """What a report over ``cutoff`` reads: the live read model when nothing is cut, else
+    a scratch one with the events the cut keeps."""
+    if cutoff.everything:
+        with ReadModel(app) as read_model:
+            yield read_model
+        return
+    with ScratchReadModel(app) as scratch:
+        replay_until(app, cutoff, scratch)
+        yield scratch
 
 
 def _fold_into(app: Casework, scratch: ScratchReadModel, events: list[Any]) -> None:

@@ -167,3 +167,29 @@ def test_a_cut_after_every_event_is_the_report(seed: int, kind: str | None) -> N
                                 Cutoff.of(None, datetime(2000, 1, 1, tzinfo=UTC)))
     assert nothing.report.figures.total == 0
     assert nothing.late is not None and nothing.late.events == app.recorded_events()
+
+
+def test_a_report_without_a_cut_holds_while_nothing_is_recorded(
+        store: tuple[str, list[str]], tmp_path: Path) -> None:
+    url, ids = store
+    saved = tmp_path / "now.json"
+    saved.write_text(json.dumps(report_json("--db", url, "--now", AS_OF, "--by", "grade")),
+                     encoding="utf-8")
+    assert invoke("report", "--db", url, "--verify", str(saved)).exit_code == 0
+    app = Casework(url)
+    app.fire(ids[0], "close", CLERK, hours(100), confirmed_by="petitioner")
+    app.close()
+    moved = invoke("report", "--db", url, "--verify", str(saved))
+    assert moved.exit_code == 1
+    assert "by_state.resolved: 2 -> 1" in moved.output
+    assert f"1 event of 1 case: {ids[0]}" in moved.output
+
+
+def test_the_page_of_a_report_as_of_a_time(store: tuple[str, list[str]],
+                                           tmp_path: Path) -> None:
+    url, _ = store
+    page = tmp_path / "page.html"
+    result = invoke("report", "--db", url, "--as-of", "2024-05-06T12:00+00:00", "--html",
+                    str(page))
+    assert result.exit_code == 0, result.output
+    assert '"total": 1' in page.read_text(encoding="utf-8").replace('"total":1', '"total": 1')

@@ -18,11 +18,13 @@ from casework import Actor, Casework
 from casework.whatif import Policy
 from projections import ReadModel
 from projections.filters import Filters
+from projections.replayed import Cutoff
 from projections.report import report
+from projections.verification import verifiable_report
 from projections.whatif import IN_TIME, LATE, ON_TIME, OVERDUE, what_if
 from workflows import DEFINITIONS
 
-from .conftest import REGISTRY
+from .conftest import REGISTRY, database
 from .support import assert_one_line_error, invoke, simulated
 
 MAY, JUNE = datetime(2024, 5, 1, tzinfo=UTC), datetime(2024, 6, 1, tzinfo=UTC)
@@ -190,3 +192,17 @@ def test_rows_that_leave_the_memory_cache_give_the_same_answer(monkeypatch) -> N
     with ReadModel(app) as read_model:
         assert spilled["in_force"] == report(read_model, filters, by="community",
                                              now=JUNE).as_dict()
+
+
+def test_whatif_and_a_report_as_of_a_time_on_postgresql() -> None:
+    with database("postgresql") as url:
+        app = simulated(url, seed=3, petitions=16)
+        filters = Filters(since=MAY, until=JUNE)
+        candidate = Policy.candidate(app.workflows, overrides=("B.resolve=30h",))
+        result = what_if(app, candidate, filters, now=JUNE)
+        with ReadModel(app) as read_model:
+            assert result.in_force.as_dict() == report(read_model, filters,
+                                                        now=JUNE).as_dict()
+        cut = verifiable_report(app, filters, None, JUNE, Cutoff.of(JUNE, None))
+        assert cut.report.as_dict() == result.in_force.as_dict()
+        app.close()

@@ -28,7 +28,7 @@ from .tables import case_summary
 CACHED_ROWS = 10_000
 """Rows a scratch model keeps in memory besides its file (a few MB): a replay reads back
 the rows of the cases it met last without asking SQLite, and memory stays bounded."""
-PAGE = 5000
+PAGE = 1000
 """Events read per page of the notification log."""
 
 _metadata = MetaData()

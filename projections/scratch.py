@@ -26,7 +26,7 @@ from .read_model import decoded
 from .tables import case_summary
 
 CACHED_ROWS = 10_000
-"""Rows a scratch model keeps in memory besides its file (a few MB): a replay reads back
+"""Rows a scratch model keeps in memory besides its file (about 2 KB each): a replay reads back
 the rows of the cases it met last without asking SQLite, and memory stays bounded."""
 PAGE = 1000
 """Events read per page of the notification log."""

@@ -32,8 +32,9 @@ from .workflow import Trigger, Workflow
 RESOLVE = "resolve"
 """The clock a grade's limit is for: the time to resolve a case (the only one today)."""
 CLOCKS = (RESOLVE,)
-POLICY_EFFECTS = frozenset({"grade", "escalate"})
-"""Effects whose deadline is the policy's decision (a grade's limit), not a person's."""
+POLICY_EFFECTS = frozenset({"grade", "escalate", "reopen"})
+"""Effects whose deadline is the policy's decision (a grade's limit), not a person's (a
+reopening sets none yet; when it restarts the grade's clock, it is recomputed alike)."""
 
 _LIMIT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(h|d|m|wd)?\s*$")
 _UNITS = {"h": 1.0, "d": 24.0, "m": 1 / 60, None: 1.0}

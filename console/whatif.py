@@ -7,8 +7,10 @@ import click
 from casework.whatif import Policy
 from projections.filters import Filters
 from projections.report import GROUPINGS
+from projections.report_page import LANGUAGES
 from projections.verification import flatten
 from projections.whatif import WhatIf, what_if
+from projections.whatif_page import render_whatif_page
 
 from .completion import complete_unit
 from .options import db_option, json_option, open_app, parse_when
@@ -35,11 +37,17 @@ ALWAYS_SHOWN = ("sla.",)
               help="A grade's time to resolve under the candidate: 48h, 3d, 90m.")
 @click.option("--by", type=click.Choice(GROUPINGS), help="Compare the figures per value too.")
 @click.option("--now", metavar="TIME", help="Judge open deadlines at this time (default now).")
+@click.option("--html", "html", metavar="FILE", type=click.Path(dir_okay=False),
+              help="Write both report pages side by side, under what differs, as one HTML "
+                   "file that opens in a browser without a network.")
+@click.option("--lang", type=click.Choice(LANGUAGES), default="en", show_default=True,
+              help="The language of the --html report pages.")
 @db_option
 @json_option
 def whatif_command(since: str | None, until: str | None, kind: str | None, unit: str | None,
                    workflow_files: tuple[str, ...], grades: tuple[str, ...], by: str | None,
-                   now: str | None, db: str | None, as_json: bool) -> None:
+                   now: str | None, html: str | None, lang: str, db: str | None,
+                   as_json: bool) -> None:
     """Replay a period's histories under a candidate policy; compare with the one in force.
 
     What people did is replayed as recorded; what the policy decides (the deadlines the
@@ -52,6 +60,7 @@ def whatif_command(since: str | None, until: str | None, kind: str | None, unit:
     Examples:
       casework whatif --grade B.resolve=48h --since 2024-05-01 --until 2024-06-01
       casework whatif --workflow petition-v2.toml --since 2024-05-01 --json
+      casework whatif --grade B.resolve=2d --since 2024-05-01 --html whatif.html
     """
     app = open_app(db)
     filters = Filters(kind, unit, parse_when(since, "--since"), parse_when(until, "--until"))
@@ -59,7 +68,11 @@ def whatif_command(since: str | None, until: str | None, kind: str | None, unit:
     candidate = Policy.candidate(app.workflows, workflow_files, grades)
     with progress_bar(app.recorded_events(), "replaying") as bar:
         result = what_if(app, candidate, filters, by, parse_when(now, "--now"), bar.update)
-    if as_json:
+    if html is not None:
+        with click.open_file(html, "w", encoding="utf-8", atomic=True) as out:
+            out.write(render_whatif_page(result, lang, app.organisation))
+        click.echo(f"wrote the side-by-side pages to {html}")
+    elif as_json:
         click.echo(to_json(result.as_dict()))
     else:
         _print(result)

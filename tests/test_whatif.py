@@ -206,3 +206,17 @@ def test_whatif_and_a_report_as_of_a_time_on_postgresql() -> None:
         cut = verifiable_report(app, filters, None, JUNE, Cutoff.of(JUNE, None))
         assert cut.report.as_dict() == result.in_force.as_dict()
         app.close()
+
+
+def test_the_html_page_puts_both_report_pages_side_by_side(tmp_path: Path) -> None:
+    app, resolved, _ = grade_b_petitions(f"sqlite:///{tmp_path / 'cases.db'}")
+    app.close()
+    out = tmp_path / "whatif.html"
+    result = invoke("whatif", "--db", f"sqlite:///{tmp_path / 'cases.db'}", "--grade",
+                    "B.resolve=48h", "--now", hours(50).isoformat(), "--html", str(out))
+    assert result.exit_code == 0, result.output
+    page = out.read_text(encoding="utf-8")
+    assert page.count("<iframe") == 2
+    assert page.count("report-json") == 2  # each side is the report page, whole
+    assert "<td>sla.B.breached</td>" in page
+    assert f"<code>{resolved}</code>" in page

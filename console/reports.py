@@ -86,6 +86,10 @@ def report_command(kind: str | None, unit: str | None, since: str | None, until:
             click.echo(report_csv(checked.report), nl=False)
         else:
             click.echo(report_text(checked.report, current_settings().zone))
+            if checked.late is not None:
+                click.echo(f"entered after --known-at (not counted): "
+                           f"{amount(checked.late.events, 'event')} of "
+                           f"{amount(len(checked.late.case_ids), 'case')}")
         return 0
     with report_model(app, cutoff) as model:
         figures = report(model, filters, by=by, now=moment)

@@ -115,6 +115,8 @@ def test_known_at_leaves_out_what_was_recorded_later(store: tuple[str, list[str]
     then = report_json("--db", url, "--known-at", recorded_by)
     assert then["total"] == 2
     assert then["late_entries"] == {"events": 5, "cases": 1, "listed": [late]}
+    text = invoke("report", "--db", url, "--known-at", recorded_by).output
+    assert text.splitlines()[-1] == "entered after --known-at (not counted): 5 events of 1 case"
     now = report_json("--db", url)
     assert now["total"] == 3 and "late_entries" not in now
     assert then["inputs"]["digest"] != now["inputs"]["digest"]

@@ -77,6 +77,9 @@ def _guard(error: GuardRefused, names: Names) -> str:
 
 def _permission(error: PermissionDenied, names: Names) -> str:
     why = str(error).split(": ", 2)[-1]  # the engine's reason, after "...case X: "
+    needs = f"{error.trigger} needs one of the roles "
+    if why.startswith(needs):  # the usual reason: the trigger's roles
+        why = _("only the roles {roles} may").format(roles=why.removeprefix(needs))
     return _("permission denied: {actor} (roles {roles}) may not {trigger} case {case}: "
              "{why}").format(actor=error.actor, roles=_either(error.roles),
                              trigger=names.trigger(error.trigger), case=error.case, why=why)

@@ -81,6 +81,13 @@ def test_lists_and_errors_in_chinese(chinese_demo: tuple[str, str]) -> None:
     assert refused.exit_code == 4
     assert refused.stderr.startswith(f"casework: 无法对案件 {case_id} 执行“评估分级”：它处于"
                                      "“办理中”；“办理中”可执行的操作：")
+    petition = invoke("cases", "--db", db, "--kind", "petition", "--state", "in_progress", "-q",
+                      "--limit", "1").stdout.strip()
+    denied = invoke("fire", petition, "note", "note=x", "--db", db, "--actor", "li", "--role",
+                    "intake", "--lang", "zh")
+    assert (denied.exit_code, denied.stderr) == (
+        5, f"casework: 无权操作：li（角色 intake）不能对案件 {petition} 执行“记录进展”："
+           "只有角色 handler, mediator, supervisor 可以\n")
     unknown = invoke("show", "0123456789", "--db", db, "--lang", "zh")
     assert (unknown.exit_code, unknown.stderr.split(":")[1].strip()) == (3, "没有案件 0123456789")
     english = invoke("show", "0123456789", "--db", db)

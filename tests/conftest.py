@@ -24,6 +24,12 @@ settings.register_profile(
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
+
+def at_most(examples: int, **options) -> settings:
+    """Settings for a test whose every example is costly (a database schema, a server, many
+    commands): at most ``examples``, fewer where the profile asks for fewer."""
+    return settings(max_examples=min(examples, settings.default.max_examples), **options)
+
 REGISTRY = WorkflowRegistry.from_directory()
 ORGANISATION = Organisation.load(SAMPLE_ORGANISATION)
 T0 = datetime(2024, 5, 26, 9, 0, tzinfo=UTC)

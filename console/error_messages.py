@@ -45,8 +45,12 @@ def error_message(error: CaseworkError) -> str:
 
 @cache
 def _names() -> Names:
-    """The shipped workflows' names (an error is printed once, at the end of a command)."""
-    return Names(WorkflowRegistry.from_directory())
+    """The workflows' names, as the commands find them (an error is printed once, at the end
+    of a command); none when they cannot be read, which is then the error being printed."""
+    try:
+        return Names(WorkflowRegistry.default())
+    except CaseworkError:
+        return Names()
 
 
 def _either(items: list[str]) -> str:

@@ -86,7 +86,8 @@ def demo_command(db: str | None, seed: int, petitions: int, enterprise_requests:
                                           _beside(db, ".organisation.csv"))
     app = Casework(db, organisation=organisation) if city else open_app(db, create=True)
     if app.recorded_events():
-        fail(f"{app.storage.display_url} already has events; the demo needs an empty database")
+        fail(_("{db} already has events; the demo needs an empty database").format(
+            db=app.storage.display_url))
     simulation, where = _simulation(app, seed, (petitions, enterprise_requests,
                                                 volunteer_tasks), subdistricts if city else 0)
     started = time.perf_counter()

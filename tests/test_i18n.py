@@ -90,6 +90,9 @@ def test_lists_and_errors_in_chinese(chinese_demo: tuple[str, str]) -> None:
            "只有角色 handler, mediator, supervisor 可以\n")
     unknown = invoke("show", "0123456789", "--db", db, "--lang", "zh")
     assert (unknown.exit_code, unknown.stderr.split(":")[1].strip()) == (3, "没有案件 0123456789")
+    nowhere = invoke("report", "--db", "sqlite:///nowhere.db", "--lang", "zh")
+    assert (nowhere.exit_code, nowhere.stderr.split("（")[0]) == (
+        7, "casework: sqlite:///nowhere.db 没有数据库")
     english = invoke("show", "0123456789", "--db", db)
     assert english.stderr.startswith("casework: unknown case 0123456789")
 

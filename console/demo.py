@@ -92,7 +92,7 @@ def demo_command(db: str | None, seed: int, petitions: int, enterprise_requests:
                                                 volunteer_tasks), subdistricts if city else 0)
     started = time.perf_counter()
     with progress_bar(sum(simulation.planned.values()),
-                      f"simulating {where.split(', ')[-1]}") as bar:
+                      _("simulating {what}").format(what=where.split(", ")[-1])) as bar:
         simulation.progress = bar.update
         result = simulation.run()
     if not city:

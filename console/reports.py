@@ -10,11 +10,12 @@ from casework.timestamps import utc_now
 from projections import ReadModel
 from projections.audit import rows_a_rebuild_would_change
 from projections.filters import Filters
+from projections.i18n import Names, _, language
 from projections.rebuild import rebuild
 from projections.rendering import report_csv, report_text
 from projections.replayed import Cutoff, report_model
 from projections.report import GROUPINGS, report
-from projections.report_page import LANGUAGES, InPageCases, render_report_page
+from projections.report_page import InPageCases, render_report_page
 from projections.verification import verifiable_report
 
 from .completion import complete_unit
@@ -49,14 +50,12 @@ from .settings import current_settings
 @click.option("--html", "html", metavar="FILE", type=click.Path(dir_okay=False),
               help="Write the report as one HTML page (charts, tables, the cases behind each "
                    "number) that opens in a browser without a network.")
-@click.option("--lang", type=click.Choice(LANGUAGES), default="en", show_default=True,
-              help="The language of the --html page.")
 @db_option
 @json_option
 def report_command(kind: str | None, unit: str | None, since: str | None, until: str | None,
                    by: str | None, now: str | None, as_of: str | None, known_at: str | None,
                    verify_file: str | None, figure: str | None, as_csv: bool,
-                   html: str | None, lang: str, db: str | None, as_json: bool) -> int:
+                   html: str | None, db: str | None, as_json: bool) -> int:
     """Resolution, local resolution, deadlines, satisfaction and hot spots.
 
     \b
@@ -85,7 +84,7 @@ def report_command(kind: str | None, unit: str | None, since: str | None, until:
         elif as_csv:
             click.echo(report_csv(checked.report), nl=False)
         else:
-            click.echo(report_text(checked.report, current_settings().zone))
+            click.echo(report_text(checked.report, current_settings().zone, Names.of(app)))
             if checked.late is not None:
                 click.echo(f"entered after --known-at (not counted): "
                            f"{amount(checked.late.events, 'event')} of "
@@ -93,11 +92,11 @@ def report_command(kind: str | None, unit: str | None, since: str | None, until:
         return 0
     with report_model(app, cutoff) as model:
         figures = report(model, filters, by=by, now=moment)
-        page = render_report_page(figures, lang, organisation=app.organisation,
+        page = render_report_page(figures, language(), organisation=app.organisation,
                                   links=InPageCases(model, figures))
         with click.open_file(html, "w", encoding="utf-8", atomic=True) as out:
             out.write(page)
-        click.echo(f"wrote the report page to {html}")
+        click.echo(_("wrote the report page to {file}").format(file=html))
     return 0
 
 

@@ -6,8 +6,8 @@ import click
 
 from casework.whatif import Policy
 from projections.filters import Filters
+from projections.i18n import language
 from projections.report import GROUPINGS
-from projections.report_page import LANGUAGES
 from projections.verification import flatten
 from projections.whatif import WhatIf, what_if
 from projections.whatif_page import render_whatif_page
@@ -40,14 +40,11 @@ ALWAYS_SHOWN = ("sla.",)
 @click.option("--html", "html", metavar="FILE", type=click.Path(dir_okay=False),
               help="Write both report pages side by side, under what differs, as one HTML "
                    "file that opens in a browser without a network.")
-@click.option("--lang", type=click.Choice(LANGUAGES), default="en", show_default=True,
-              help="The language of the --html report pages.")
 @db_option
 @json_option
 def whatif_command(since: str | None, until: str | None, kind: str | None, unit: str | None,
                    workflow_files: tuple[str, ...], grades: tuple[str, ...], by: str | None,
-                   now: str | None, html: str | None, lang: str, db: str | None,
-                   as_json: bool) -> None:
+                   now: str | None, html: str | None, db: str | None, as_json: bool) -> None:
     """Replay a period's histories under a candidate policy; compare with the one in force.
 
     What people did is replayed as recorded; what the policy decides (the deadlines the
@@ -70,7 +67,7 @@ def whatif_command(since: str | None, until: str | None, kind: str | None, unit:
         result = what_if(app, candidate, filters, by, parse_when(now, "--now"), bar.update)
     if html is not None:
         with click.open_file(html, "w", encoding="utf-8", atomic=True) as out:
-            out.write(render_whatif_page(result, lang, app.organisation))
+            out.write(render_whatif_page(result, language(), app.organisation))
         click.echo(f"wrote the side-by-side pages to {html}")
     elif as_json:
         click.echo(to_json(result.as_dict()))

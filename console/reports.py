@@ -6,6 +6,7 @@ import time
 
 import click
 
+from casework import InvalidField
 from casework.timestamps import utc_now
 from projections import ReadModel
 from projections.audit import rows_a_rebuild_would_change
@@ -69,6 +70,12 @@ def report_command(kind: str | None, unit: str | None, since: str | None, until:
     """
     app = open_app(db)
     if verify_file is not None:
+        others = [name for name, given in (("--kind", kind), ("--unit", unit), ("--since", since),
+                  ("--until", until), ("--by", by), ("--now", now), ("--as-of", as_of),
+                  ("--known-at", known_at), ("--csv", as_csv), ("--html", html)) if given]
+        if others:
+            raise InvalidField("--verify", f"it takes the saved report's options, not "
+                                           f"{', '.join(others)}")
         return verify_report(app, verify_file, figure, as_json)
     filters = Filters(kind, unit, parse_when(since, "--since"), parse_when(until, "--until"))
     filters.check(app)

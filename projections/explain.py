@@ -16,14 +16,14 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 
 from casework import Casework, InvalidField
 from casework.timestamps import naive_utc
 
 from .filters import Filters, open_overdue
 from .replayed import EVERYTHING, Cutoff
-from .report import OPEN_OVERDUE, Report, figures_of, report_sections
+from .report import OPEN_OVERDUE, OVERALL, Report, figures_of, report_sections
 from .tables import case_summary
 
 LATE = "late"
@@ -102,13 +102,29 @@ def explain(model: Any, filters: Filters, now: datetime, path: str, cutoff: Cuto
     the report over ``filters`` judged at ``now``, each with its events within ``cutoff``."""
     sections = report_sections(model.app.workflows)
     query = (select(case_summary, open_overdue(naive_utc(now)).label(OPEN_OVERDUE))  # type: ignore[arg-type]
-             .where(filters.clause()).order_by(case_summary.c.id))
+             .where(filters.clause(), *narrowing(path)).order_by(case_summary.c.id))
     with model.engine.connect() as conn:
         for row in conn.execution_options(yield_per=2000).execute(query):
             if _makes(figures_of([row], sections).as_dict(), path):
                 yield ExplainedCase(row.id, row.kind, row.grade, row.state, row.deadline,
                                     list(case_events(model.app, row.id, cutoff)),
                                     row.id in moved)
+
+
+NARROWED_BY = {"sla": "grade", "by_stage": "stage", "by_state": "state", "by_kind": "kind",
+               "by_channel": "channel"}
+"""Figures whose cases share a column's value, named in their path: only those rows need
+to be judged one by one."""
+
+
+def narrowing(path: str) -> list[ColumnElement[bool]]:
+    """Conditions every case making ``path`` meets (none: every row is judged)."""
+    figure, _, rest = path.partition(".")
+    value = rest.split(".")[0]
+    column = NARROWED_BY.get(figure)
+    if column is None or not value or (figure == "sla" and value == OVERALL):
+        return []
+    return [case_summary.c[column] == value]
 
 
 def _makes(figures: dict[str, Any], path: str) -> bool:

@@ -101,6 +101,12 @@ def test_explain_lists_the_cases_and_events_behind_a_figure(
     triggers = [event["trigger"] for event in explained["cases"][0]["events"]]
     assert triggers == ["open", "assess", "dispatch", "accept", "resolve"]
     assert explained["cases"][0]["events"][1]["deadline"] is not None
+    by_kind = json.loads(invoke("report", "--db", url, "--explain", "by_kind.petition",
+                                "--json").output)
+    assert sorted(case["case"] for case in by_kind["cases"]) == sorted(ids)
+    overall = json.loads(invoke("report", "--db", url, "--explain", "sla.overall.met",
+                                "--json").output)
+    assert len(overall["cases"]) == 2
     nothing = invoke("report", "--db", url, "--explain", "sla.B.late", "--as-of", AS_OF)
     assert nothing.output.splitlines() == ["sla.B.late: 0 cases"]
 
@@ -151,6 +157,11 @@ def test_bad_verify_and_explain_input_is_one_line_and_exit_2(
                           "no figure 'sla.Z.late'")
     assert_one_line_error(invoke("report", "--db", url, "--explain", "sla"), 2,
                           "is a group of figures")
+    saved = tmp_path / "saved.json"
+    saved.write_text(json.dumps(report_json("--db", url)), encoding="utf-8")
+    assert_one_line_error(invoke("report", "--db", url, "--verify", str(saved), "--kind",
+                                 "petition", "--now", AS_OF), 2,
+                          "takes the saved report's options, not --kind, --now")
 
 
 @settings(max_examples=5, deadline=None)

@@ -41,7 +41,7 @@ from .organisation import Organisation
 from .personal import Forgotten, PersonKeys
 from .recorders import recorder_topic
 from .registry import WorkflowRegistry
-from .snapshots import case_at, take_snapshots
+from .snapshots import case_at, take_snapshots, usable
 from .storage import Storage
 from .stored_cases import recorded_ids
 from .timestamps import utc_now
@@ -291,8 +291,12 @@ class Casework(Application[UUID]):
         its latest snapshot and the events after it, read in one go."""
         stored = self.recorder.select_case(case_id, self._snapshots_table)
         to_event = self.mapper.to_domain_event
-        case = None if stored.snapshot is None else to_event(stored.snapshot).mutate(None)
-        case = replay(case, map(to_event, stored.events))
+        snapshot = None if stored.snapshot is None else to_event(stored.snapshot)
+        events = stored.events
+        if snapshot is not None and not usable(snapshot):
+            snapshot, events = None, self.recorder.select_events(case_id)
+        case = None if snapshot is None else snapshot.mutate(None)
+        case = replay(case, map(to_event, events))
         if case is None:
             raise UnknownCase(case_id)
         return case

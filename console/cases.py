@@ -141,7 +141,7 @@ def show_command(case: str, as_of: str | None, actor: str | None, roles: tuple[s
       casework show 7931a699 --as-of 2024-05-03T12:00+08:00
     """
     app = open_app(db)
-    who = make_actor(actor, roles)
+    who = make_actor(actor, roles, acting=False)
     data = case_view_dict(app, expand_case_id(app, case), parse_when(as_of, "--as-of"), who)
     if as_json:
         click.echo(to_json(data))
@@ -209,7 +209,8 @@ def history_command(case: str, as_of: str | None, full: bool, limit: int | None,
         limit = HISTORY_PAGE
     after = (page - 1) * limit if page is not None and limit is not None else 0
     entries = app.history(case_id, as_of=parse_when(as_of, "--as-of"),
-                          actor=make_actor(actor, roles), after=after, limit=limit)
+                          actor=make_actor(actor, roles, acting=False), after=after,
+                          limit=limit)
     length = app.history_length(case_id) if limit is not None else len(entries)
     pages = max(1, -(-length // (limit or 1)))
     if page is not None and page > pages:

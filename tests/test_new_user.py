@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +20,7 @@ from casework.case import GENESIS, Case, chain_hash, event_content
 from projections import ReadModel
 
 from .conftest import T0, database, new_app
-from .support import summary_rows
+from .support import assert_one_line_error, invoke, summary_rows
 
 INTAKE = Actor("li", roles=["intake", "assessor", "dispatcher"])
 HANDLER = Actor("wang", roles=["handler"])
@@ -131,3 +132,39 @@ def test_1_a_workflow_declares_which_fields_a_trigger_updates() -> None:
     definition["triggers"][1]["updates"] = ["title"]
     assert compile_workflow(definition).triggers["go"].updates == ("title",)
 
+
+# Item 13: actors ------------------------------------------------------------------------
+
+def opened_by_cli(tmp_path: Path, *extra: str) -> tuple[str, str]:
+    db = f"sqlite:///{tmp_path / 'cases.db'}"
+    result = invoke("open", "petition", "-f", "channel=hotline", "-f", f"title={TITLE}",
+                    "--actor", "li", "--role", "intake", "--db", db, *extra)
+    assert result.exit_code == 0, result.output
+    return db, result.stdout.strip().splitlines()[0]
+
+
+@pytest.mark.parametrize(("actor", "env", "fragment"), [
+    ("wang@", None, "an empty unit after @"),
+    ("", None, "no actor id"),
+    (None, "li intake", "'li intake' is not an id"),
+    ("li@guanlan:in take", None, "role 'in take' has a space"),
+    (None, None, "who acts?"),
+])
+def test_13_actor_parsing_is_strict_and_acting_needs_an_actor(
+        tmp_path: Path, actor: str | None, env: str | None, fragment: str) -> None:
+    db, case_id = opened_by_cli(tmp_path)
+    given = [] if actor is None else ["--actor", actor]
+    result = invoke("fire", case_id, "assess", "grade=B", "category=road", "--role",
+                    "assessor", *given, "--db", db,
+                    env={"CASEWORK_ACTOR": env} if env else None)
+    assert_one_line_error(result, 2, fragment)
+    assert len(new_app(db).history(case_id)) == 1  # nothing recorded
+
+
+def test_13_actor_flag_takes_roles_after_a_colon(tmp_path: Path) -> None:
+    db, case_id = opened_by_cli(tmp_path)
+    result = invoke("fire", case_id, "reject", "reason=test call", "--actor", "li:intake",
+                    "--db", db)
+    assert result.exit_code == 0, result.output
+    last = new_app(db).history(case_id)[-1]
+    assert (last.actor, last.role) == ("li", "intake")

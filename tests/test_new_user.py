@@ -14,7 +14,7 @@ import pytest
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 
-from casework import Actor, Casework
+from casework import Actor, Casework, InvalidField
 from casework.audit import audit
 from casework.case import GENESIS, Case, chain_hash, event_content
 from projections import ReadModel
@@ -168,3 +168,21 @@ def test_13_actor_flag_takes_roles_after_a_colon(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     last = new_app(db).history(case_id)[-1]
     assert (last.actor, last.role) == ("li", "intake")
+
+
+# Item 5: the recorded role --------------------------------------------------------------
+
+def test_5_the_recorded_role_is_the_one_the_trigger_is_for_or_the_callers(url: str) -> None:
+    app = new_app(url)
+    clerk = Actor("li", roles=["intake", "assessor", "dispatcher"])
+    case_id = app.open_case("petition", clerk, at=T0, channel="hotline", title=TITLE)
+    app.fire(case_id, "assess", clerk, at=T0, grade="B", category="road")
+    app.fire(case_id, "dispatch", clerk, at=T0, unit=COMMUNITY)
+    roles = [(e.trigger, e.role) for e in app.history(case_id)]
+    assert roles == [("open", "intake"), ("assess", "assessor"), ("dispatch", "dispatcher")]
+    other = app.open_case("petition", clerk, at=T0, channel="hotline", title=TITLE)
+    app.fire(other, "assess", clerk, at=T0, role="intake", grade="B", category="road")
+    assert app.history(other)[-1].role == "intake"
+    with pytest.raises(InvalidField, match="does not hold the role 'handler'"):
+        app.fire(other, "dispatch", clerk, at=T0, role="handler", unit=COMMUNITY)
+    assert len(app.history(other)) == 2

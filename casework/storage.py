@@ -20,7 +20,7 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import QueuePool
 
-from .errors import StorageError
+from .errors import DatabaseURLError, SettingsError, StorageError
 
 DEFAULT_URL = "sqlite:///casework.db"
 ENV_VAR = "CASEWORK_DB"
@@ -43,7 +43,7 @@ def lock_timeout() -> int:
         return LOCK_TIMEOUT_SECONDS
     seconds = int(text) if text.isdecimal() and text.isascii() else 0
     if not 1 <= seconds <= 86_400:
-        raise StorageError(f"{LOCK_TIMEOUT_VAR}={text!r}: give whole seconds from 1 to 86400")
+        raise SettingsError(f"{LOCK_TIMEOUT_VAR}={text!r}: give whole seconds from 1 to 86400")
     return seconds
 
 
@@ -63,19 +63,19 @@ class Storage:
     def from_url(cls, url: str | None = None) -> Storage:
         text = url or default_url()
         if not isinstance(text, str) or "\x00" in text:
-            raise StorageError(f"not a database URL: {text!r}")
+            raise DatabaseURLError(f"not a database URL: {text!r}")
         if "://" not in text:
             text = f"sqlite:///{text}"  # a bare path is a SQLite file
         try:
             parsed = make_url(text)
         except ArgumentError:
-            raise StorageError(f"not a database URL: {text!r}") from None
+            raise DatabaseURLError(f"not a database URL: {text!r}") from None
         backend = parsed.get_backend_name()
         if backend == "sqlite":
             return cls._sqlite(text, parsed, lock_timeout())
         if backend == "postgresql":
             return cls._postgres(text, parsed, lock_timeout())
-        raise StorageError(
+        raise DatabaseURLError(
             f"unsupported database {backend!r} in {parsed.render_as_string()}: "
             "use sqlite:///FILE or postgresql://USER@HOST/DBNAME"
         )
@@ -100,7 +100,7 @@ class Storage:
     @classmethod
     def _postgres(cls, text: str, parsed: URL, seconds: int) -> Storage:
         if not parsed.database:
-            raise StorageError(f"no database name in {parsed.render_as_string()}")
+            raise DatabaseURLError(f"no database name in {parsed.render_as_string()}")
         env = {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
             "POSTGRES_DBNAME": parsed.database,
@@ -115,7 +115,7 @@ class Storage:
         if not isinstance(schema, str) or not schema:
             schema = None
         elif not schema.replace("_", "").isalnum():
-            raise StorageError(f"schema {schema!r}: use letters, digits and underscores")
+            raise DatabaseURLError(f"schema {schema!r}: use letters, digits and underscores")
         else:
             env["POSTGRES_SCHEMA"] = schema
         alchemy = parsed.set(drivername="postgresql+psycopg").difference_update_query(["schema"])

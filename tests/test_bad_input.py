@@ -374,8 +374,8 @@ def test_json_the_decoder_cannot_take_is_a_rejected_line(line: str) -> None:
     (lambda app, case: app.allowed_triggers(case, "li"), "InvalidField"),
     (lambda app, case: app.get_case({}), "UnknownCase"),
     (lambda app, case: app.workflows.get("petition", "one"), "UnknownWorkflow"),
-    (lambda app, case: Casework(5), "StorageError"),
-    (lambda app, case: Casework("sqlite:///a\x00b.db"), "StorageError"),
+    (lambda app, case: Casework(5), "DatabaseURLError"),
+    (lambda app, case: Casework("sqlite:///a\x00b.db"), "DatabaseURLError"),
 ])
 def test_the_library_refuses_values_of_the_wrong_type_with_its_own_errors(
         call: Callable[[Casework, Any], Any], error: str) -> None:

@@ -515,7 +515,7 @@ def test_an_unreachable_database_is_exit_code_7(run: Run, command: list[str]) ->
 
 
 def test_a_database_url_that_is_not_one_is_refused(run: Run) -> None:
-    assert_one_line_error(run("report", "--db", "mysql://localhost/cases"), 7, "mysql")
+    assert_one_line_error(run("report", "--db", "mysql://localhost/cases"), 2, "mysql")
 
 
 # A real process ------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
 from eventsourcing.persistence import StoredEvent
@@ -186,3 +187,41 @@ def test_5_the_recorded_role_is_the_one_the_trigger_is_for_or_the_callers(url: s
     with pytest.raises(InvalidField, match="does not hold the role 'handler'"):
         app.fire(other, "dispatch", clerk, at=T0, role="handler", unit=COMMUNITY)
     assert len(app.history(other)) == 2
+
+
+# Item 16: exit codes and messages -------------------------------------------------------
+
+def test_16_exit_codes_follow_the_table_and_no_python_messages(tmp_path: Path) -> None:
+    db, case_id = opened_by_cli(tmp_path)
+    app = new_app(db)
+    for n in (1, 2):
+        app.open_case("petition", INTAKE, at=T0, channel="hotline", title=TITLE,
+                      case_id=UUID(f"abcd0000-0000-4000-8000-00000000000{n}"))
+    app.close()
+    assert_one_line_error(invoke("show", "abcd", "--db", db), 3, "ambiguous",
+                          "abcd0000-0000-4000-8000-000000000001",
+                          "abcd0000-0000-4000-8000-000000000002")
+    assert_one_line_error(invoke("report", "--db", "mysql://host/db"), 2,
+                          "unsupported database 'mysql'")
+    assert_one_line_error(invoke("report", "--db", db, env={"CASEWORK_LOCK_TIMEOUT": "abc"}),
+                          2, "CASEWORK_LOCK_TIMEOUT='abc'")
+    acting = ["--actor", "li:intake,assessor", "--db", db]
+    line = assert_one_line_error(
+        invoke("open", "petition", "-f", "channel=hotline", "-f", "title=x", "-f", "lat=two",
+               *acting), 2, "'two' is not a number")
+    assert "convert" not in line
+    line = assert_one_line_error(invoke("fire", case_id, "merge", "duplicate_of=nothex",
+                                        *acting), 2, "'nothex' is not a case id")
+    assert "hexadecimal" not in line
+    line = assert_one_line_error(
+        invoke("report", "--db", "postgresql://nobody@127.0.0.1:1/nothing"), 7,
+        "Is the server running")
+    assert "\\t" not in line and "\t" not in line
+
+
+def test_16_an_integer_field_says_whole_number() -> None:
+    app = new_app()
+    case_id, _ = a_petition_with_a_spawned_task(app)
+    with pytest.raises(InvalidField, match="'two' is not a whole number"):
+        app.fire(case_id, "spawn_task", HANDLER, at=T0 + timedelta(hours=5), title="x",
+                 volunteers_needed="two")

@@ -5,6 +5,8 @@ Each failed before its fix. Tests that touch storage run on SQLite and PostgreSQ
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -15,12 +17,13 @@ import pytest
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 
-from casework import Actor, Casework, InvalidField
+from casework import Actor, Casework, InvalidField, StorageError
 from casework.audit import audit
 from casework.case import GENESIS, Case, chain_hash, event_content
+from casework.storage import Storage
 from projections import ReadModel
 
-from .conftest import T0, database, new_app
+from .conftest import NO_POSTGRES, POSTGRES_URL, T0, database, new_app, postgres_schema
 from .support import assert_one_line_error, invoke, summary_rows
 
 INTAKE = Actor("li", roles=["intake", "assessor", "dispatcher"])
@@ -225,3 +228,48 @@ def test_16_an_integer_field_says_whole_number() -> None:
     with pytest.raises(InvalidField, match="'two' is not a whole number"):
         app.fire(case_id, "spawn_task", HANDLER, at=T0 + timedelta(hours=5), title="x",
                  volunteers_needed="two")
+
+
+# Items 7, 11, 17: storage URLs ----------------------------------------------------------
+
+def test_7_postgresql_without_psycopg_is_a_storage_error_with_the_install_hint(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    url = "postgresql://postgres@127.0.0.1:5432/test"
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as after the Quickstart's install
+    with pytest.raises(StorageError, match=r"pip install 'casework\[postgres\]'"):
+        Casework(url)
+    assert_one_line_error(invoke("report", "--db", url), 7, "casework[postgres]")
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason=NO_POSTGRES)
+def test_11_a_mistyped_schema_is_no_database_and_is_not_created() -> None:
+    with postgres_schema() as url:
+        assert_one_line_error(invoke("report", "--db", url), 7, "no database at", "?schema=")
+        assert_one_line_error(invoke("history", "abcd", "--db", url), 7, "no database at")
+        schema = url.rsplit("schema=", 1)[1]
+        import psycopg  # the PostgreSQL extra's, as conftest imports it
+
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            found = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s",
+                                 (schema,)).fetchone()
+        assert found is None  # nothing created
+        opened = invoke("open", "petition", "-f", "channel=hotline", "-f", "title=x",
+                        "--actor", "li:intake", "--db", url)
+        assert opened.exit_code == 0, opened.output  # open creates it
+        assert invoke("report", "--db", url).exit_code == 0
+
+
+def test_17_urls_are_shown_as_given_without_the_password() -> None:
+    given = "postgresql://li:secret@db.example:5433/office?schema=guanlan"
+    assert Storage.from_url(given).display_url == "postgresql://li@db.example:5433/office?schema=guanlan"
+    assert Storage.from_url("cases.db").display_url == "sqlite:///cases.db"
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason=NO_POSTGRES)
+def test_17_the_demo_header_shows_the_url_as_given() -> None:
+    with postgres_schema() as url:
+        result = invoke("demo", "--db", url, "--petitions", "3", "--enterprise-requests",
+                        "1", "--volunteer-tasks", "1", "--html", os.devnull)
+        assert result.exit_code == 0, result.output
+        assert f"in {url}\n" in result.stdout
+        assert "+psycopg" not in result.stdout

@@ -26,7 +26,7 @@ from projections.rendering import report_text
 from projections.report import Report, report
 from projections.report_page import LANGUAGES, InPageCases, render_report_page
 
-from .options import json_option, open_app
+from .options import check_writable, json_option, open_app
 from .output import fail, history_table, to_json
 from .progress import progress_bar
 from .settings import command_line, current_settings
@@ -79,6 +79,8 @@ def demo_command(db: str | None, seed: int, petitions: int, enterprise_requests:
       casework demo --scale city --subdistricts 3
     """
     city = scale == "city"
+    if html:
+        check_writable(html, "--html")
     db = db or command_line().flags.get("database")  # casework --db URL demo: that one
     db = db or _fresh(CITY_DB if city else DEMO_DB)
     organisation = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import click
@@ -89,6 +90,23 @@ def open_app(db: str | None, create: bool = False) -> Casework:
         raise StorageError(f"no database at {storage.display_url} (casework open, import and "
                            "demo create one)")
     return Casework(url)
+
+
+def check_writable(path: str | os.PathLike[str], option: str) -> None:
+    """``click.BadParameter`` (exit 2) naming the user's path when a file cannot be written
+    there: checked before the store is touched, so that a command never does its work and
+    then fails on its output (or names a temporary file of its own)."""
+    if str(path) == "-":
+        return
+    target = Path(path)
+    folder = target.parent
+    if target.is_dir():
+        raise click.BadParameter(f"{path} is a folder, not a file", param_hint=option)
+    if not folder.is_dir():
+        raise click.BadParameter(f"cannot write {path}: there is no folder {folder}",
+                                 param_hint=option)
+    if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise click.BadParameter(f"cannot write {path}: permission denied", param_hint=option)
 
 
 def parse_fields(pairs: Iterable[str]) -> dict[str, str]:

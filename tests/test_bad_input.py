@@ -204,8 +204,8 @@ def test_a_job_name_with_control_characters_is_refused(run: Run, db: str) -> Non
 
 
 def test_an_unwritable_output_file_is_one_line(run: Run, db: str, tmp_path: Path) -> None:
-    assert_one_line_error(run("export", "-o", str(tmp_path / "no" / "such" / "folder.jsonl"),
-                              "--db", db), 1, "No such file or directory")
+    path = str(tmp_path / "no" / "such" / "folder.jsonl")
+    assert_one_line_error(run("export", "-o", path, "--db", db), 2, path, "no folder")
 
 
 # Files that are not UTF-8 -------------------------------------------------------------------

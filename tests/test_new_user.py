@@ -273,3 +273,43 @@ def test_17_the_demo_header_shows_the_url_as_given() -> None:
         assert result.exit_code == 0, result.output
         assert f"in {url}\n" in result.stdout
         assert "+psycopg" not in result.stdout
+
+
+# Items 9, 10, 12: files -----------------------------------------------------------------
+
+def an_export(tmp_path: Path) -> tuple[str, Path]:
+    db, _ = opened_by_cli(tmp_path)
+    exported = tmp_path / "cases.jsonl"
+    assert invoke("export", "-o", str(exported), "--db", db).exit_code == 0
+    return db, exported
+
+
+def test_9_import_checks_the_reject_file_before_storing_anything(tmp_path: Path) -> None:
+    _, exported = an_export(tmp_path)
+    target = f"sqlite:///{tmp_path / 'copy.db'}"
+    missing = tmp_path / "missing" / "bad.jsonl"
+    assert_one_line_error(invoke("import", str(exported), "--rejects", str(missing), "--db",
+                                 target), 2, str(missing), "no folder")
+    assert not (tmp_path / "copy.db").exists()  # nothing stored, no store made
+
+
+def test_10_export_names_the_users_path(tmp_path: Path) -> None:
+    db, _ = opened_by_cli(tmp_path)
+    missing = tmp_path / "missing" / "x.jsonl"
+    line = assert_one_line_error(invoke("export", "-o", str(missing), "--db", db), 2,
+                                 str(missing))
+    assert ".__atomic-write" not in line
+
+
+def test_12_a_csv_imported_without_its_format_is_refused_with_a_hint(tmp_path: Path) -> None:
+    csv_file = tmp_path / "311.csv"
+    csv_file.write_text("Unique Key,Created Date,Closed Date,Agency,Complaint Type,Status\n"
+                        "1,05/01/2024 09:00:00 AM,,NYPD,Noise,Open\n", encoding="utf-8")
+    target = f"sqlite:///{tmp_path / 'copy.db'}"
+    assert_one_line_error(invoke("import", str(csv_file), "--db", target), 2,
+                          "did you mean --format nyc311?")
+    assert not (tmp_path / "copy.db").exists()
+    assert not list(tmp_path.glob("*.rejects.*")) and not list(Path.cwd().glob("311.rejects.*"))
+    _, exported = an_export(tmp_path)
+    assert_one_line_error(invoke("import", str(exported), "--format", "nyc311", "--db",
+                                 target), 2, "did you mean --format jsonl?")

@@ -253,6 +253,8 @@ class Casework(Application[UUID]):
                    if moment is None or event.at <= moment]
         if not entries and not self.exists(case_id):
             raise UnknownCase(case_id)
+        if not entries and moment is not None and not after:  # as get_case says it
+            raise UnknownCase(case_id, f"it was not opened yet at {moment.isoformat()}")
         return entries
 
     def history_length(self, case_id: UUID | str) -> int:

@@ -17,7 +17,7 @@ import pytest
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 
-from casework import Actor, Casework, InvalidField, StorageError
+from casework import Actor, Casework, InvalidField, StorageError, UnknownCase
 from casework.audit import audit
 from casework.case import GENESIS, Case, chain_hash, event_content
 from casework.storage import Storage
@@ -313,3 +313,18 @@ def test_12_a_csv_imported_without_its_format_is_refused_with_a_hint(tmp_path: P
     _, exported = an_export(tmp_path)
     assert_one_line_error(invoke("import", str(exported), "--format", "nyc311", "--db",
                                  target), 2, "did you mean --format jsonl?")
+
+
+# Item 14 ------------------------------------------------------------------------------
+
+def test_14_history_as_of_before_the_case_opened_is_unknown_as_show_says(
+        tmp_path: Path) -> None:
+    db, case_id = opened_by_cli(tmp_path, "--at", "2024-05-06T09:00+08:00")
+    before = "2024-05-01T00:00+08:00"
+    shown = assert_one_line_error(invoke("show", case_id, "--as-of", before, "--db", db), 3)
+    told = assert_one_line_error(invoke("history", case_id, "--as-of", before, "--db", db), 3,
+                                 "not opened yet")
+    assert told == shown
+    app = new_app(db)
+    with pytest.raises(UnknownCase, match="not opened yet"):
+        app.history(case_id, as_of=before)

@@ -107,10 +107,12 @@ def cli(context: click.Context) -> None:
 
     \b
     Start with:
-      casework demo                    simulate a month in a subdistrict and report on it
+      casework demo                    simulate a month in a subdistrict (casework-demo.db)
       casework workflows list          the workflows and their versions
-      casework report --by community   how the offices are doing
-      casework cases mine              what waits for you (after casework config)
+      casework report --db casework-demo.db --by community
+                                       how the demo's offices are doing
+      casework cases mine --db casework-demo.db --actor wang@guanlan/guancheng:handler
+                                       what waits for a handler (casework config: yours)
       casework units --depth 2         the units cases go to
 
     \b

@@ -6,6 +6,8 @@ Each failed before its fix. Tests that touch storage run on SQLite and PostgreSQ
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import sys
 from collections.abc import Iterator
 from datetime import timedelta
@@ -328,3 +330,33 @@ def test_14_history_as_of_before_the_case_opened_is_unknown_as_show_says(
     app = new_app(db)
     with pytest.raises(UnknownCase, match="not opened yet"):
         app.history(case_id, as_of=before)
+
+
+# Item 15: what the help and the demo suggest works ---------------------------------------
+
+SMALL_DEMO = ["--petitions", "20", "--enterprise-requests", "3", "--volunteer-tasks", "3"]
+
+
+def suggested_commands(text: str) -> list[list[str]]:
+    """Every ``casework ...`` command a text suggests, as arguments after ``casework``."""
+    found = []
+    for line in text.splitlines():
+        for part in re.split(r"\s{3,}|: (?=casework )", line.strip()):
+            if part.startswith("casework ") and "--help" not in part:
+                found.append(shlex.split(part)[1:])
+    return found
+
+
+def test_15_the_help_and_the_demo_suggest_commands_that_work(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    start_with = invoke("--help").stdout.split("Start with:", 1)[1].split("\n\n", 1)[0]
+    commands = suggested_commands(start_with)
+    assert commands[0] == ["demo"] and len(commands) >= 5
+    demo = invoke("demo", *SMALL_DEMO)
+    assert demo.exit_code == 0, demo.output
+    suggested = commands[1:] + suggested_commands(demo.stdout.split("Next:", 1)[1])
+    assert any(c[0] == "report" for c in suggested) and any(c[0] == "show" for c in suggested)
+    for args in suggested:
+        result = invoke(*args)
+        assert result.exit_code == 0, (args, result.output)

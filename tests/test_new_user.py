@@ -26,7 +26,7 @@ from casework.storage import Storage
 from projections import ReadModel
 
 from .conftest import NO_POSTGRES, POSTGRES_URL, T0, database, new_app, postgres_schema
-from .support import assert_one_line_error, invoke, summary_rows
+from .support import REPO, assert_one_line_error, invoke, summary_rows
 
 INTAKE = Actor("li", roles=["intake", "assessor", "dispatcher"])
 HANDLER = Actor("wang", roles=["handler"])
@@ -360,3 +360,45 @@ def test_15_the_help_and_the_demo_suggest_commands_that_work(
     for args in suggested:
         result = invoke(*args)
         assert result.exit_code == 0, (args, result.output)
+
+
+# Item 18: forget asks --------------------------------------------------------------------
+
+def forget_on_a_terminal(db: str, case_id: str, *extra: str, answer: bytes) -> tuple[int, str]:
+    """``casework forget --case`` run on a pseudo-terminal, answering ``answer``."""
+    import pty
+
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: the terminal is its standard input and output
+        os.execv(sys.executable, [sys.executable, str(REPO / "cli.py"), "forget", "--case",
+                                  case_id, "--actor", "boss:supervisor", "--db", db, *extra])
+    output = b""
+    try:
+        while b"[y/N]" not in output and b"forgot" not in output:
+            output += os.read(terminal, 1024)
+        if answer:
+            os.write(terminal, answer)
+        while True:
+            output += os.read(terminal, 1024)
+    except OSError:  # the child closed the terminal: it has finished
+        pass
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), output.decode()
+
+
+@pytest.mark.slow
+def test_18_forget_asks_on_a_terminal_unless_yes(tmp_path: Path) -> None:
+    db, case_id = opened_by_cli(tmp_path, "-f", "petitioner=Chen Li")
+    code, output = forget_on_a_terminal(db, case_id, answer=b"n\n")
+    assert (code, "Forget person" in output) == (1, True), output
+    assert "nothing forgotten" in output
+    assert new_app(db).get_case(case_id).fields["petitioner"] == "Chen Li"
+    code, output = forget_on_a_terminal(db, case_id, "--yes", answer=b"")
+    assert code == 0 and "Forget person" not in output, output
+    assert new_app(db).get_case(case_id).fields["petitioner"] == "[erased]"
+
+
+def test_18_forget_in_a_script_does_not_ask(tmp_path: Path) -> None:
+    db, case_id = opened_by_cli(tmp_path, "-f", "petitioner=Chen Li")
+    result = invoke("forget", "--case", case_id, "--actor", "boss:supervisor", "--db", db)
+    assert result.exit_code == 0 and "Forget person" not in result.output

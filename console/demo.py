@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import resource
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from uuid import UUID
 
@@ -87,32 +90,37 @@ def demo_command(db: str | None, seed: int, petitions: int, enterprise_requests:
     if city:  # written beside the database, for the commands that work on it afterwards
         organisation = write_organisation(city_organisation(subdistricts),
                                           _beside(db, ".organisation.csv"))
-    app = Casework(db, organisation=organisation) if city else open_app(db, create=True)
-    if app.recorded_events():
-        fail(f"{app.storage.display_url} already has events; the demo needs an empty database")
-    simulation, where = _simulation(app, seed, (petitions, enterprise_requests,
-                                                volunteer_tasks), subdistricts if city else 0)
-    started = time.perf_counter()
-    with progress_bar(sum(simulation.planned.values()),
-                      f"simulating {where.split(', ')[-1]}") as bar:
-        simulation.progress = bar.update
-        result = simulation.run()
-    if not city:
-        html = html or _page_beside(app)
-    with ReadModel(app) as read_model:
-        figures = report(read_model, by="kind", now=result.ends_at)
-        if html:
-            _write_page(read_model, app, html, lang,
-                        report(read_model, by=PAGE_BY, now=result.ends_at))
-    seconds = time.perf_counter() - started
+    shown_url = Storage.from_url(db).display_url
+    with written_in_place(db) as working:  # moved into place once simulated and reported
+        app = Casework(working, organisation=organisation) if city \
+            else open_app(working, create=True)
+        if app.recorded_events():
+            fail(f"{shown_url} already has events; the demo needs an empty database")
+        simulation, where = _simulation(app, seed, (petitions, enterprise_requests,
+                                                    volunteer_tasks), subdistricts if city else 0)
+        started = time.perf_counter()
+        with progress_bar(sum(simulation.planned.values()),
+                          f"simulating {where.split(', ')[-1]}") as bar:
+            simulation.progress = bar.update
+            result = simulation.run()
+        if not city:
+            html = html or _page_beside(Storage.from_url(db))
+        with ReadModel(app) as read_model:
+            figures = report(read_model, by="kind", now=result.ends_at)
+            if html:
+                _write_page(read_model, app, html, lang,
+                            report(read_model, by=PAGE_BY, now=result.ends_at))
+        seconds = time.perf_counter() - started
+        app.close()
     if as_json:
-        click.echo(to_json({"database": app.storage.display_url, "seed": seed,
+        click.echo(to_json({"database": shown_url, "seed": seed,
                             "commands": result.commands, "seconds": round(seconds, 1),
                             "peak_mb": round(peak_mb()), "report": figures.as_dict(),
                             "html": html}))
         return
+    app = Casework(db, organisation=organisation)
     click.echo(f"{where} (seed {seed}): {figures.figures.total} cases, "
-               f"{result.commands} commands, in {app.storage.display_url}\n")
+               f"{result.commands} commands, in {shown_url}\n")
     if city:
         took = f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} minutes"
         click.echo(f"{app.recorded_events():,} events in {took}; peak memory "
@@ -123,6 +131,40 @@ def demo_command(db: str | None, seed: int, petitions: int, enterprise_requests:
         click.echo(f"What waits for a handler of Guancheng at the month's end: casework cases "
                    f"mine --actor wang@guanlan/guancheng --role handler --now "
                    f"{result.ends_at.isoformat()} --db {db}")
+
+
+@contextmanager
+def written_in_place(db: str) -> Iterator[str]:
+    """The URL to write the demo to: for a SQLite file, a ``.partial`` file beside it, moved
+    into place once the demo is done and removed if it is not (Ctrl-C), so that the file is
+    never left half-written; any other database as it is."""
+    storage = Storage.from_url(db)
+    name = storage.event_store_env.get("SQLITE_DBNAME", "")
+    if storage.backend != "sqlite" or "mode=memory" in name:
+        yield db
+        return
+    if Path(name).exists():
+        existing = Casework(db)
+        try:
+            if existing.recorded_events():
+                fail(f"{storage.display_url} already has events; the demo needs an empty "
+                     "database")
+        finally:
+            existing.close()
+    partial = f"{name}.partial"
+    _remove_sqlite(partial)
+    try:
+        yield f"sqlite:///{partial}"
+    except BaseException:
+        _remove_sqlite(partial)
+        raise
+    _remove_sqlite(name)
+    os.replace(partial, name)
+
+
+def _remove_sqlite(name: str) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(name + suffix).unlink(missing_ok=True)
 
 
 def _simulation(app: Casework, seed: int, counts: tuple[int, int, int], subdistricts: int
@@ -161,15 +203,14 @@ def _write_page(read_model: ReadModel, app: Casework, html: str, lang: str, rank
 
 def _fresh(name: str) -> str:
     """The default database, replaced on each run."""
-    for suffix in ("", "-wal", "-shm"):
-        Path(name + suffix).unlink(missing_ok=True)
+    _remove_sqlite(name)
     return f"sqlite:///{name}"
 
 
-def _page_beside(app: Casework) -> str:
+def _page_beside(storage: Storage) -> str:
     """Beside a SQLite database file (``x.db`` → ``x.html``), else in the working folder."""
-    name = app.storage.event_store_env.get("SQLITE_DBNAME")
-    if app.storage.backend == "sqlite" and name and "mode=memory" not in name:
+    name = storage.event_store_env.get("SQLITE_DBNAME")
+    if storage.backend == "sqlite" and name and "mode=memory" not in name:
         return str(Path(name).with_suffix(".html"))
     return DEMO_PAGE
 

@@ -8,7 +8,10 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import signal
+import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -402,3 +405,33 @@ def test_18_forget_in_a_script_does_not_ask(tmp_path: Path) -> None:
     db, case_id = opened_by_cli(tmp_path, "-f", "petitioner=Chen Li")
     result = invoke("forget", "--case", case_id, "--actor", "boss:supervisor", "--db", db)
     assert result.exit_code == 0 and "Forget person" not in result.output
+
+
+# Item 19: the demo's file appears whole -----------------------------------------------------
+
+@pytest.mark.slow
+def test_19_a_demo_interrupted_leaves_no_half_written_database(tmp_path: Path) -> None:
+    demo = subprocess.Popen([sys.executable, str(REPO / "cli.py"), "demo", "--petitions",
+                             "3000"], cwd=tmp_path, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    partial = tmp_path / "casework-demo.db.partial"
+    while not partial.exists() and demo.poll() is None:
+        time.sleep(0.05)  # waiting for the demo to start writing, not timing it
+    demo.send_signal(signal.SIGINT)
+    _, errors = demo.communicate(timeout=120)
+    assert demo.returncode == 130 and b"Traceback" not in errors, errors
+    assert not (tmp_path / "casework-demo.db").exists()
+    assert not list(tmp_path.glob("casework-demo.db*"))
+    again = subprocess.run([sys.executable, str(REPO / "cli.py"), "demo", "--db",
+                            "casework-demo.db", *SMALL_DEMO], cwd=tmp_path,
+                           capture_output=True, check=False)
+    assert again.returncode == 0, again.stderr  # not refused as a database with events
+
+
+def test_19_the_demo_writes_beside_and_moves_into_place(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = invoke("demo", "--db", "mine.db", *SMALL_DEMO)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.db", "mine.html"]
+    assert new_app("sqlite:///mine.db").recorded_events() > 0

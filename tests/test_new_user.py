@@ -22,7 +22,7 @@ import pytest
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 
-from casework import Actor, Casework, InvalidField, StorageError, UnknownCase
+from casework import Actor, Casework, GuardRefused, InvalidField, StorageError, UnknownCase
 from casework.audit import audit
 from casework.case import GENESIS, Case, chain_hash, event_content
 from casework.storage import Storage
@@ -435,3 +435,46 @@ def test_19_the_demo_writes_beside_and_moves_into_place(
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.db", "mine.html"]
     assert new_app("sqlite:///mine.db").recorded_events() > 0
+
+
+# Item 6: missing checks -------------------------------------------------------------------
+
+def test_6_spawn_task_refuses_a_claim_by_in_the_past(url: str) -> None:
+    app = new_app(url)
+    case_id, _ = a_petition_with_a_spawned_task(app)
+    with pytest.raises(GuardRefused, match=r"claim_by .* is not after"):
+        app.fire(case_id, "spawn_task", HANDLER, at=T0 + timedelta(hours=5), title="Late",
+                 claim_by=T0)
+    with pytest.raises(GuardRefused, match=r"claim_by .* is not after"):
+        app.open_case("volunteer_task", Actor("o", ["organiser"]), at=T0, title="Late",
+                      claim_by=T0 - timedelta(days=1))
+    assert len(app.history(case_id)) == 5  # nothing recorded
+
+
+def test_6_merge_refuses_a_case_of_another_kind(url: str) -> None:
+    app = new_app(url)
+    petition = app.open_case("petition", INTAKE, at=T0, channel="hotline", title=TITLE)
+    request = app.open_case("enterprise_request", INTAKE, at=T0, channel="hotline",
+                            enterprise="Acme", title="Space")
+    with pytest.raises(GuardRefused, match="is a enterprise_request, not a petition"):
+        app.fire(petition, "merge", INTAKE, at=T0, duplicate_of=str(request))
+    assert app.get_case(petition).state == "collected"
+
+
+def test_6_only_the_assigned_commissioner_accepts(url: str) -> None:
+    app = new_app(url)
+    request = app.open_case("enterprise_request", INTAKE, at=T0, channel="hotline",
+                            enterprise="Acme", title="Space")
+    app.fire(request, "assess", INTAKE, at=T0, category="space", grade="B")
+    app.fire(request, "assign", INTAKE, at=T0, leader="li", department="guanlan/housing",
+             commissioner="zhou")
+    wu, zhou = Actor("wu", ["commissioner"]), Actor("zhou", ["commissioner"])
+    with pytest.raises(GuardRefused, match="assigned to commissioner zhou, not wu"):
+        app.fire(request, "accept", wu, at=T0)
+    assert app.fire(request, "accept", zhou, at=T0).state == "in_progress"
+
+
+def test_6_since_after_until_is_bad_input(tmp_path: Path) -> None:
+    db, _ = opened_by_cli(tmp_path)
+    assert_one_line_error(invoke("report", "--since", "2024-06-01", "--until", "2024-05-01",
+                                 "--db", db), 2, "is after --until")

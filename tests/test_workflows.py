@@ -471,7 +471,7 @@ def test_enterprise_request_unsatisfied_revisit_reopens(app: Casework) -> None:
     assert app.get_case(case_id).deadline == at(1 + 48)
     app.fire(case_id, "assign", ASSESSOR, at=at(2), leader="Wang", department=ENTERPRISE_SERVICE,
              commissioner="he.qiang")
-    app.fire(case_id, "accept", HANDLER, at=at(3))
+    app.fire(case_id, "accept", COMMISSIONER, at=at(3))  # the one assigned (issue 13)
     app.fire(case_id, "resolve", HANDLER, at=at(4), resolution="Job fair arranged")
     app.fire(case_id, "close", SYSTEM, at=at(5), confirmed_by="default")
     view = app.fire(case_id, "revisit", COMMISSIONER, at=at(6), satisfaction=1)

@@ -25,8 +25,11 @@ from eventsourcing.utils import get_topic
 from casework import Actor, Casework, GuardRefused, InvalidField, StorageError, UnknownCase
 from casework.audit import audit
 from casework.case import GENESIS, Case, chain_hash, event_content
+from casework.jobs.runner import run_job
+from casework.jobs.sweep import Sweep, sweep_rules
 from casework.storage import Storage
 from projections import ReadModel
+from projections.selection import Candidates
 
 from .conftest import NO_POSTGRES, POSTGRES_URL, T0, database, new_app, postgres_schema
 from .support import REPO, assert_one_line_error, invoke, summary_rows
@@ -478,3 +481,20 @@ def test_6_since_after_until_is_bad_input(tmp_path: Path) -> None:
     db, _ = opened_by_cli(tmp_path)
     assert_one_line_error(invoke("report", "--since", "2024-06-01", "--until", "2024-05-01",
                                  "--db", db), 2, "is after --until")
+
+
+# Item 3: the sweep says which deadline was missed --------------------------------------------
+
+def test_3_the_sweeps_overdue_since_is_the_missed_deadline(url: str) -> None:
+    app = new_app(url)
+    case_id = app.open_case("petition", INTAKE, at=T0, channel="hotline", title=TITLE)
+    app.fire(case_id, "assess", INTAKE, at=T0, grade="C", category="road")
+    app.fire(case_id, "dispatch", INTAKE, at=T0, unit="guanlan/guancheng/b1")
+    missed = app.get_case(case_id).deadline
+    now = T0 + timedelta(days=8)
+    summary = run_job(app, Sweep(now), Candidates(due=tuple(sweep_rules(app.workflows, now))),
+                      dry_run=True)  # what `casework sweep --dry-run` lists
+    (change,) = summary.changes
+    assert change["change"] == f"escalated from guanlan/guancheng/b1 (overdue since " \
+                               f"{missed.isoformat()})"
+    assert missed < now

@@ -32,7 +32,8 @@ from projections import ReadModel
 from projections.selection import Candidates
 
 from .conftest import NO_POSTGRES, POSTGRES_URL, T0, database, new_app, postgres_schema
-from .support import REPO, assert_one_line_error, invoke, summary_rows
+from .support import REPO, assert_one_line_error, invoke, overdue_petitions, summary_rows
+from .support import T0 as SUPPORT_T0
 
 INTAKE = Actor("li", roles=["intake", "assessor", "dispatcher"])
 HANDLER = Actor("wang", roles=["handler"])
@@ -498,3 +499,35 @@ def test_3_the_sweeps_overdue_since_is_the_missed_deadline(url: str) -> None:
     assert change["change"] == f"escalated from guanlan/guancheng/b1 (overdue since " \
                                f"{missed.isoformat()})"
     assert missed < now
+
+
+# Item 8: Ctrl-C in a job with workers ----------------------------------------------------------
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux's /proc")
+def test_8_ctrl_c_stops_workers_quietly_and_the_rerun_resumes(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'cases.db'}"
+    app = new_app(db)
+    ids = overdue_petitions(app, 200)
+    app.close()
+    command = [sys.executable, str(REPO / "cli.py"), "sweep", "--workers", "2", "--job",
+               "nightly", "--now", (SUPPORT_T0 + timedelta(hours=3)).isoformat(), "--db", db]
+    for moment in (0.0, 0.2, 1.0):  # as the workers start, and while they work
+        sweep = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                 start_new_session=True)  # its own group, as on a terminal
+        children = Path(f"/proc/{sweep.pid}/task/{sweep.pid}/children")
+        while sweep.poll() is None and len(children.read_text().split()) < 2:
+            time.sleep(0.01)  # until the parent starts its workers: not a timing assertion
+        time.sleep(moment)
+        os.killpg(sweep.pid, signal.SIGINT)  # what Ctrl-C sends: to every process of it
+        _, errors = sweep.communicate(timeout=120)
+        text = errors.decode()
+        assert "Traceback" not in text and "Error" not in text, text
+        assert sweep.returncode in (0, 130), text
+        if sweep.returncode == 130:
+            assert text.strip().splitlines()[-1] == "casework: aborted"
+    rerun = subprocess.run(command, capture_output=True, check=False)
+    assert rerun.returncode == 0, rerun.stderr
+    after = new_app(db)
+    assert all(sum(e.trigger == "escalate" for e in after.history(case_id)) == 1
+               for case_id in ids)

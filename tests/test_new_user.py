@@ -5,6 +5,7 @@ Each failed before its fix. Tests that touch storage run on SQLite and PostgreSQ
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -531,3 +532,23 @@ def test_8_ctrl_c_stops_workers_quietly_and_the_rerun_resumes(tmp_path: Path) ->
     after = new_app(db)
     assert all(sum(e.trigger == "escalate" for e in after.history(case_id)) == 1
                for case_id in ids)
+
+
+# Item 4: overdue at the top of the organisation -------------------------------------------------
+
+def test_4_an_overdue_case_at_the_top_is_listed_and_the_sweep_exits_0(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'cases.db'}"
+    app = new_app(db)
+    (case_id,) = overdue_petitions(app, 1)
+    app.close()
+    first = invoke("sweep", "--now", (SUPPORT_T0 + timedelta(hours=3)).isoformat(), "--db", db)
+    assert first.exit_code == 0, first.output  # escalated to guanlan, the top
+    later = SUPPORT_T0 + timedelta(hours=6)
+    for _ in range(2):  # every night the same: listed, not refused
+        result = invoke("sweep", "--now", later.isoformat(), "--db", db, "--json")
+        assert result.exit_code == 0, result.output
+        summary = json.loads(result.stdout)
+        assert summary["refused"] == 0
+        (listed,) = [item for item in summary["listed"] if item["due"] == "overdue_at_top"]
+        assert (listed["case"], listed["unit"]) == (case_id, "guanlan")
+    assert [e.trigger for e in new_app(db).history(case_id)].count("escalate") == 1

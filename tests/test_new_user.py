@@ -5,6 +5,7 @@ Each failed before its fix. Tests that touch storage run on SQLite and PostgreSQ
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -29,6 +30,7 @@ from casework.case import GENESIS, Case, chain_hash, event_content
 from casework.jobs.runner import run_job
 from casework.jobs.sweep import Sweep, sweep_rules
 from casework.storage import Storage
+from casework.transfer.jsonl import export_jsonl, import_jsonl
 from projections import ReadModel
 from projections.selection import Candidates
 
@@ -552,3 +554,21 @@ def test_4_an_overdue_case_at_the_top_is_listed_and_the_sweep_exits_0(tmp_path: 
         (listed,) = [item for item in summary["listed"] if item["due"] == "overdue_at_top"]
         assert (listed["case"], listed["unit"]) == (case_id, "guanlan")
     assert [e.trigger for e in new_app(db).history(case_id)].count("escalate") == 1
+
+
+def test_1_an_export_written_before_the_fix_imports_with_the_right_fields(
+        tmp_path: Path) -> None:
+    before = new_app("sqlite:///:memory:")
+    case_id, _ = a_petition_with_a_spawned_task(before)
+    old = new_app(f"sqlite:///{tmp_path / 'old.db'}")
+    as_written_before_the_fix(before, old, case_id)
+    lines = io.StringIO()
+    export_jsonl(old, lines)
+    text = lines.getvalue()
+    assert '"updates":null' in text
+    older = text.replace(',"updates":null', "")  # as an export of before the fix has it
+    copy = new_app(f"sqlite:///{tmp_path / 'copy.db'}")
+    result = import_jsonl(copy, older.splitlines(keepends=True))
+    assert (result.imported, result.rejected) == (1, [])
+    assert copy.get_case(case_id).fields["title"] == TITLE
+    assert audit(copy).findings == []

@@ -20,7 +20,7 @@ from projections.report_page import InPageCases, render_report_page
 from projections.verification import verifiable_report
 
 from .completion import complete_unit
-from .options import db_option, json_option, open_app, parse_when
+from .options import check_writable, db_option, json_option, open_app, parse_when
 from .output import amount, to_json
 from .progress import progress_bar
 from .report_checks import explain_figure, print_explained, verify_report
@@ -68,6 +68,8 @@ def report_command(kind: str | None, unit: str | None, since: str | None, until:
       casework report --as-of 2024-05-15 --json > may15.json
       casework report --verify may15.json --explain sla.B.late
     """
+    if html is not None:
+        check_writable(html, "--html")
     app = open_app(db)
     if verify_file is not None:
         others = [name for name, given in (("--kind", kind), ("--unit", unit), ("--since", since),

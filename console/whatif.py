@@ -13,7 +13,7 @@ from projections.whatif import WhatIf, what_if
 from projections.whatif_page import render_whatif_page
 
 from .completion import complete_unit
-from .options import db_option, json_option, open_app, parse_when
+from .options import check_writable, db_option, json_option, open_app, parse_when
 from .output import amount, to_json
 from .progress import progress_bar
 
@@ -59,6 +59,8 @@ def whatif_command(since: str | None, until: str | None, kind: str | None, unit:
       casework whatif --workflow petition-v2.toml --since 2024-05-01 --json
       casework whatif --grade B.resolve=2d --since 2024-05-01 --html whatif.html
     """
+    if html is not None:
+        check_writable(html, "--html")
     app = open_app(db)
     filters = Filters(kind, unit, parse_when(since, "--since"), parse_when(until, "--until"))
     filters.check(app)

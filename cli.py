@@ -80,7 +80,7 @@ class CaseworkGroup(click.Group):
         try:
             result = super().main(*args, **kwargs)
         except click.exceptions.Abort:
-            fail("aborted", 130)
+            fail(_("aborted"), 130)
         except click.ClickException as error:
             hint = "" if isinstance(error, click.BadParameter) else _(" (see casework --help)")
             fail(error.format_message().replace("\n", " ") + hint, error.exit_code)

@@ -174,7 +174,7 @@ def duplicates_command(case: str | None, window: float, threshold: float, limit:
       casework duplicates --all --json | jq length
     """
     if (case is None) == (not every):
-        raise click.UsageError("give a CASE or --all (one of them)")
+        raise click.UsageError(_("give a CASE or --all (one of them)"))
     app = open_app(db)
     settings = current_settings()
     with ReadModel(app) as read_model:

@@ -21,7 +21,7 @@ from projections.verification import verifiable_report
 
 from .completion import complete_unit
 from .options import check_writable, db_option, json_option, open_app, parse_when
-from .output import amount, to_json
+from .output import amount, case_count, event_count, to_json
 from .progress import progress_bar
 from .report_checks import explain_figure, print_explained, verify_report
 from .settings import current_settings
@@ -84,7 +84,8 @@ def report_command(kind: str | None, unit: str | None, since: str | None, until:
     cutoff = Cutoff.of(parse_when(as_of, "--as-of"), parse_when(known_at, "--known-at"))
     moment = parse_when(now, "--now") or cutoff.as_of or utc_now()
     if figure is not None:
-        print_explained(figure, explain_figure(app, filters, moment, cutoff, figure), as_json)
+        print_explained(figure, explain_figure(app, filters, moment, cutoff, figure), as_json,
+                        Names.of(app))
         return 0
     if html is None:
         checked = verifiable_report(app, filters, by, moment, cutoff)
@@ -95,9 +96,9 @@ def report_command(kind: str | None, unit: str | None, since: str | None, until:
         else:
             click.echo(report_text(checked.report, current_settings().zone, Names.of(app)))
             if checked.late is not None:
-                click.echo(f"entered after --known-at (not counted): "
-                           f"{amount(checked.late.events, 'event')} of "
-                           f"{amount(len(checked.late.case_ids), 'case')}")
+                click.echo(_("entered after --known-at (not counted): {events} of {cases}")
+                           .format(events=event_count(checked.late.events),
+                                   cases=case_count(len(checked.late.case_ids))))
         return 0
     with report_model(app, cutoff) as model:
         figures = report(model, filters, by=by, now=moment)

@@ -6,8 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from click.testing import Result
 
 from .support import assert_one_line_error, invoke
+from .test_whatif import grade_b_petitions, hours
 
 
 @pytest.fixture()
@@ -28,3 +30,69 @@ def test_an_html_page_into_a_missing_folder_names_the_users_path(
     line = assert_one_line_error(invoke(*command, "--html", str(missing), "--db", opened), 2,
                                  str(missing), "no folder")
     assert ".__atomic-write" not in line
+
+
+# What issues 13 and 19 added to the command line, in Chinese (issue 16 item 5) ----------------
+
+@pytest.fixture()
+def graded(tmp_path: Path) -> tuple[str, str, str]:
+    """Two grade-B petitions (one resolved after 60 hours, one in progress): the URL, ids."""
+    url = f"sqlite:///{tmp_path / 'graded.db'}"
+    app, resolved, waiting = grade_b_petitions(url)
+    app.close()
+    return url, resolved, waiting
+
+
+def zh(*args: str) -> Result:
+    result = invoke(*args, "--lang", "zh")
+    assert result.exit_code in (0, 1), result.output
+    return result
+
+
+def test_whatif_speaks_chinese(graded: tuple[str, str, str]) -> None:
+    url, resolved, waiting = graded
+    printed = zh("whatif", "--db", url, "--grade", "B.resolve=2d", "--since", "2024-05-01",
+                 "--until", "2024-06-01", "--now", hours(50).isoformat()).stdout
+    assert printed.splitlines()[1].split() == ["指标", "现行政策", "候选政策"]
+    assert "判定不同的案件：2" in printed
+    assert f"  {resolved} 群众诉求 B 级：按时办结 -> 超时办结" in printed
+    assert f"  {waiting} 群众诉求 B 级：未超期 -> 超期未结" in printed
+    assert f"  {waiting} 会被升级 (办理中, " in printed
+    assert "候选政策会拒绝的已记录操作：0" in printed
+    for english in ("replayed", "cases judged", "would escalate", "on time", "in_progress"):
+        assert english not in printed, english
+
+
+def test_verify_and_explain_speak_chinese(graded: tuple[str, str, str],
+                                          tmp_path: Path) -> None:
+    url, resolved, _ = graded
+    as_of = ("--as-of", hours(70).isoformat())
+    saved = tmp_path / "report.json"
+    saved.write_text(invoke("report", "--db", url, *as_of, "--json").stdout, encoding="utf-8")
+    assert zh("report", "--db", url, "--verify", str(saved)).stdout.startswith(
+        "报表仍然成立：其输入摘要为 ")
+    moved = invoke("fire", resolved, "close", "confirmed_by=petitioner", "--db", url,
+                   "--actor", "li.na", "--role", "intake", "--at", hours(62).isoformat())
+    assert moved.exit_code == 0, moved.output
+    verified = zh("report", "--db", url, "--verify", str(saved), "--explain", "resolved")
+    assert verified.exit_code == 1
+    lines = verified.stdout.splitlines()
+    assert lines[0] == "报表已不再成立："
+    assert lines[1].startswith("  输入摘要 ") and " 现为 " in lines[1]
+    assert f"  报表生成后录入：1 件案件的1 个事件：{resolved}" in lines
+    assert "resolved: 1 件案件" in lines
+    assert any(line.startswith(f"{resolved} 群众诉求 B 级，已结案，时限 ")
+               and line.endswith("（有变动：报表之后又录入了事件）") for line in lines)
+    assert any("评估分级 -> " in line and "（录入于 " in line for line in lines)
+    explained = zh("report", "--db", url, *as_of, "--explain", "resolved").stdout
+    assert explained.startswith("resolved: 1 件案件\n") and "grade" not in explained
+
+
+def test_checked_output_paths_and_the_acting_rule_speak_chinese(opened: str,
+                                                                tmp_path: Path) -> None:
+    missing = tmp_path / "missing" / "x.jsonl"
+    refused = invoke("export", "-o", str(missing), "--db", opened, "--lang", "zh")
+    assert_one_line_error(refused, 2, f"无法写入 {missing}：没有文件夹 ")
+    nobody = invoke("open", "petition", "-f", "channel=hotline", "-f", "title=x", "--db", opened,
+                    "--lang", "zh")
+    assert_one_line_error(nobody, 2, "由谁操作？请指明操作人：--actor ID")

@@ -3,12 +3,15 @@ one regression test per finding (each failed before its fix)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import Result
 
-from .support import assert_one_line_error, invoke
+from .conftest import new_app
+from .support import T0 as SUPPORT_T0
+from .support import assert_one_line_error, invoke, overdue_petitions
 from .test_whatif import grade_b_petitions, hours
 
 
@@ -96,3 +99,18 @@ def test_checked_output_paths_and_the_acting_rule_speak_chinese(opened: str,
     nobody = invoke("open", "petition", "-f", "channel=hotline", "-f", "title=x", "--db", opened,
                     "--lang", "zh")
     assert_one_line_error(nobody, 2, "由谁操作？请指明操作人：--actor ID")
+
+
+def test_the_sweep_lists_an_overdue_case_at_the_top_in_chinese(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'cases.db'}"
+    app = new_app(db)
+    (case_id,) = overdue_petitions(app, 1)
+    app.close()
+    first = invoke("sweep", "--now", (SUPPORT_T0 + timedelta(hours=3)).isoformat(), "--db", db)
+    assert first.exit_code == 0, first.output  # escalated to guanlan, the top
+    later = (SUPPORT_T0 + timedelta(hours=6)).isoformat()
+    swept = invoke("sweep", "--now", later, "--db", db, "--lang", "zh")
+    assert swept.exit_code == 0, swept.output
+    assert f"  在组织最高层级超期：{case_id}，位于 观澜街道（自 " in swept.stdout
+    english = invoke("sweep", "--now", later, "--db", db).stdout
+    assert f"  overdue at the top of the organisation: {case_id} at guanlan (since " in english

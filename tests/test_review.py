@@ -114,3 +114,19 @@ def test_the_sweep_lists_an_overdue_case_at_the_top_in_chinese(tmp_path: Path) -
     assert f"  在组织最高层级超期：{case_id}，位于 观澜街道（自 " in swept.stdout
     english = invoke("sweep", "--now", later, "--db", db).stdout
     assert f"  overdue at the top of the organisation: {case_id} at guanlan (since " in english
+
+
+def test_the_whatif_page_speaks_chinese(graded: tuple[str, str, str], tmp_path: Path) -> None:
+    url, resolved, _ = graded
+    page = tmp_path / "whatif.html"
+    written = zh("whatif", "--db", url, "--grade", "B.resolve=2d", "--since", "2024-05-01",
+                 "--until", "2024-06-01", "--now", hours(50).isoformat(), "--html", str(page))
+    assert written.stdout == f"对照页已写入 {page}\n"
+    html = page.read_text(encoding="utf-8")
+    outside = html.split("<iframe")[0]  # the page's own words, before the report pages
+    assert "<title>政策推演</title>" in outside and "<h1>政策推演：现行政策与候选政策</h1>" in outside
+    assert "判定不同的案件：2" in outside and "<th>现行政策</th>" in outside
+    assert f"<code>{resolved}</code></td><td>群众诉求</td><td>B</td><td>按时办结</td>" \
+           "<td>超时办结</td>" in outside
+    for english in ("What if", "Cases judged", "on time", "petition"):
+        assert english not in outside, english

@@ -124,7 +124,8 @@ def test_the_whatif_page_speaks_chinese(graded: tuple[str, str, str], tmp_path: 
     assert written.stdout == f"对照页已写入 {page}\n"
     html = page.read_text(encoding="utf-8")
     outside = html.split("<iframe")[0]  # the page's own words, before the report pages
-    assert "<title>政策推演</title>" in outside and "<h1>政策推演：现行政策与候选政策</h1>" in outside
+    assert "<title>政策推演</title>" in outside
+    assert "<h1>政策推演：现行政策与候选政策</h1>" in outside
     assert "判定不同的案件：2" in outside and "<th>现行政策</th>" in outside
     assert f"<code>{resolved}</code></td><td>群众诉求</td><td>B</td><td>按时办结</td>" \
            "<td>超时办结</td>" in outside

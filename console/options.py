@@ -117,7 +117,8 @@ def parse_fields(pairs: Iterable[str]) -> dict[str, str]:
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name.strip():
-            raise click.BadParameter(f"{pair!r} is not NAME=VALUE", param_hint="fields")
+            raise click.BadParameter(_("{pair!r} is not NAME=VALUE").format(pair=pair),
+                                     param_hint="fields")
         fields[name.strip()] = value
     return fields
 
@@ -128,4 +129,8 @@ def parse_when(value: str | None, what: str) -> datetime | None:
     try:
         return parse_time(value)
     except ValueError as error:
-        raise click.BadParameter(str(error), param_hint=what) from None
+        problem = str(error)
+        if problem.endswith(" is not an ISO 8601 time (e.g. 2024-05-26T09:30)"):  # the usual
+            problem = _("{time} is not an ISO 8601 time (e.g. 2024-05-26T09:30)").format(
+                time=repr(value.strip()))
+        raise click.BadParameter(problem, param_hint=what) from None

@@ -32,7 +32,8 @@ def parse_duration(value: str | None, what: str) -> timedelta | None:
         return None
     found = DURATION.match(value)
     if found is None:
-        raise click.BadParameter(f"{value!r} is not a duration such as 30m, 4h, 2d or 1w",
+        raise click.BadParameter(_("{value!r} is not a duration such as 30m, 4h, 2d or 1w")
+                                 .format(value=value),
                                  param_hint=what)
     return timedelta(**{UNITS[found.group(2)]: float(found.group(1))})
 

@@ -166,7 +166,8 @@ def project_command(follow: bool, interval: float, db: str | None) -> None:
       casework project --follow &     keep read models current for other processes
     """
     if not interval > 0:  # NaN passes FloatRange
-        raise click.BadParameter(f"{interval} is not a number of seconds", param_hint="--interval")
+        raise click.BadParameter(_("{interval} is not a number of seconds").format(
+            interval=interval), param_hint="--interval")
     app = open_app(db)
     with ReadModel(app) as read_model:
         try:

@@ -131,3 +131,19 @@ def test_the_whatif_page_speaks_chinese(graded: tuple[str, str, str], tmp_path: 
            "<td>超时办结</td>" in outside
     for english in ("What if", "Cases judged", "on time", "petition"):
         assert english not in outside, english
+
+
+def test_a_bad_value_is_refused_in_chinese(opened: str, tmp_path: Path) -> None:
+    """Click's "Invalid value for OPTION:" and the usual problems after it, in Chinese."""
+    when = invoke("report", "--as-of", "yesterday", "--db", opened, "--lang", "zh")
+    assert_one_line_error(when, 2, "casework: --as-of 的值无效：'yesterday' 不是 ISO 8601 时间"
+                                   "（例如 2024-05-26T09:30）")
+    missing = tmp_path / "missing" / "page.html"
+    page = invoke("report", "--html", str(missing), "--db", opened, "--lang", "zh")
+    assert_one_line_error(page, 2, f"casework: --html 的值无效：无法写入 {missing}：没有文件夹 ")
+    field = invoke("open", "petition", "-f", "channel", "--actor", "li:intake", "--db", opened,
+                   "--lang", "zh")
+    assert_one_line_error(field, 2, "fields 的值无效：'channel' 不是 NAME=VALUE 的形式")
+    english = invoke("report", "--as-of", "yesterday", "--db", opened)
+    assert_one_line_error(english, 2, "casework: Invalid value for --as-of: 'yesterday' is not "
+                                      "an ISO 8601 time (e.g. 2024-05-26T09:30)")

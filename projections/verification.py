@@ -166,8 +166,8 @@ def saved_parameters(saved: dict[str, Any]) -> tuple[Filters, str | None, dateti
                                        "(casework report --json)")
     try:
         given = inputs["filters"]
-        filters = Filters(given.get("kind"), given.get("unit"), _time(given.get("since")),
-                          _time(given.get("until")))
+        filters = Filters(given.get("kind"), given.get("unit"), _as_given(given.get("since")),
+                          _as_given(given.get("until")))
         cutoff = Cutoff.of(_time(inputs.get("as_of")), _time(inputs.get("known_at")))
         now, made = _time(inputs["now"]), int(inputs["through"])
     except (KeyError, TypeError, AttributeError, ValueError) as error:
@@ -228,6 +228,15 @@ _MISSING = object()
 
 def _time(text: str | None) -> datetime | None:
     return None if text is None else naive_utc(parse_time(text.removesuffix("Z")))
+
+
+def _as_given(text: str | None) -> datetime | None:
+    """A filter's time as the report was given it (with its offset, or naive), so that the
+    filters read back are the filters digested: ``--since 2024-05-01`` is kept at +00:00."""
+    if text is None:
+        return None
+    parse_time(text)  # a time casework accepts, or ValueError
+    return datetime.fromisoformat(text)
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -147,3 +147,18 @@ def test_a_bad_value_is_refused_in_chinese(opened: str, tmp_path: Path) -> None:
     english = invoke("report", "--as-of", "yesterday", "--db", opened)
     assert_one_line_error(english, 2, "casework: Invalid value for --as-of: 'yesterday' is not "
                                       "an ISO 8601 time (e.g. 2024-05-26T09:30)")
+
+
+@pytest.mark.parametrize("period", [("--since", "2024-05-01"),
+                                    ("--since", "2024-05-01T00:00+08:00", "--until",
+                                     "2024-06-01T00:00+08:00")])
+def test_a_report_saved_with_a_period_holds_when_verified(
+        graded: tuple[str, str, str], tmp_path: Path, period: tuple[str, ...]) -> None:
+    """--since/--until were read back as naive UTC, so the digest changed at once."""
+    url, _, _ = graded
+    saved = tmp_path / "report.json"
+    saved.write_text(invoke("report", "--db", url, "--kind", "petition", *period, "--now",
+                            hours(50).isoformat(), "--json").stdout, encoding="utf-8")
+    verified = invoke("report", "--db", url, "--verify", str(saved))
+    assert (verified.exit_code, verified.stdout.split(":")[0]) == (0, "the report holds"), \
+        verified.stdout

@@ -199,13 +199,17 @@ def _figures(report_dict: dict[str, Any]) -> dict[str, Any]:
 
 
 def flatten(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
-    """The leaves of a report's JSON form, by dotted path (list items by index)."""
+    """The leaves of a report's JSON form, by dotted path: list items by index, but a
+    ``--by`` group by its key (``groups.guanlan/guancheng.total``), so that a group that
+    appears or goes does not shift the names of the others."""
     if isinstance(value, dict):
         for key, item in value.items():
             yield from flatten(item, f"{path}.{key}" if path else str(key))
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            yield from flatten(item, f"{path}.{index}")
+            keyed = isinstance(item, dict) and "key" in item
+            yield from flatten({k: v for k, v in item.items() if k != "key"} if keyed else item,
+                               f"{path}.{item['key'] if keyed else index}")
     else:
         yield path, value
 

@@ -3,6 +3,7 @@ one regression test per finding (each failed before its fix)."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 
@@ -162,3 +163,27 @@ def test_a_report_saved_with_a_period_holds_when_verified(
     verified = invoke("report", "--db", url, "--verify", str(saved))
     assert (verified.exit_code, verified.stdout.split(":")[0]) == (0, "the report holds"), \
         verified.stdout
+
+
+def test_groups_are_named_by_their_key_in_whatif_and_verify(
+        graded: tuple[str, str, str], tmp_path: Path) -> None:
+    """`--by` groups were named by their index (groups.0...), so a new group shifted every
+    name after it and --verify reported groups that had not moved."""
+    url, _, _ = graded
+    now = ("--now", hours(50).isoformat())
+    compared = invoke("whatif", "--db", url, "--grade", "B.resolve=2d", "--by", "community",
+                      *now)
+    assert any(line.split()[:3] == ["groups.guanlan/xinlan.sla.B.breached", "0", "1"]
+               for line in compared.stdout.splitlines()), compared.stdout
+    saved = tmp_path / "report.json"
+    saved.write_text(invoke("report", "--db", url, "--by", "community", *now, "--json").stdout,
+                     encoding="utf-8")
+    opened = invoke("open", "petition", "-f", "channel=hotline", "-f", "title=x", "-f",
+                    "location=guanlan/dashuikeng", "--actor", "li:intake", "--db", url,
+                    "--at", hours(1).isoformat())
+    assert opened.exit_code == 0, opened.output
+    verified = invoke("report", "--db", url, "--verify", str(saved), "--json")
+    assert verified.exit_code == 1
+    moved = {change["figure"] for change in json.loads(verified.stdout)["changes"]}
+    assert "groups.(none).total" in moved or "groups.guanlan/dashuikeng.total" in moved, moved
+    assert not any(path.startswith(("groups.guanlan/xinlan", "groups.0")) for path in moved)

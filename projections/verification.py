@@ -108,23 +108,34 @@ def verifiable_report(app: Casework, filters: Filters, by: str | None = None,
     """The report with its inputs: over the live read model, or, with a cut of the history,
     over a replay of the events the cut keeps. Open deadlines are judged at ``now``, by
     default at ``--as-of`` when there is one, else at the current time."""
+    if cutoff.everything:
+        with ReadModel(app) as read_model:
+            return live_report(app, read_model, filters, by, now)
     through = app.recorded_events()
     moment = naive_utc(now) or cutoff.as_of or naive_utc(utc_now())
     assert moment is not None
-    if cutoff.everything:
-        with ReadModel(app) as read_model:
-            figures = report(read_model, filters, by, moment)
-            count, chain = counted_cases(read_model.engine, filters)
-        late = None
-    else:
-        with ScratchReadModel(app) as scratch:
-            late = replay_until(app, cutoff, scratch)
-            figures = report(scratch, filters, by, moment)
-            count, chain = counted_cases(scratch.engine, filters)
-        late = late if cutoff.known_at is not None else None
+    with ScratchReadModel(app) as scratch:
+        late = replay_until(app, cutoff, scratch)
+        figures = report(scratch, filters, by, moment)
+        count, chain = counted_cases(scratch.engine, filters)
+    late = late if cutoff.known_at is not None else None
     inputs = Inputs(count, chain, filters, by, moment, cutoff,
                     workflow_fingerprints(app.workflows), through)
     return VerifiableReport(figures, inputs, late)
+
+
+def live_report(app: Casework, read_model: ReadModel, filters: Filters,
+                by: str | None = None, now: datetime | None = None) -> VerifiableReport:
+    """The report over ``read_model`` as it is, with its inputs (the HTTP service's, which
+    keeps its read model open between requests, and ``casework report``'s)."""
+    through = app.recorded_events()  # before the figures: what they may count, at most
+    moment = naive_utc(now) or naive_utc(utc_now())
+    assert moment is not None
+    figures = report(read_model, filters, by, moment)
+    count, chain = counted_cases(read_model.engine, filters)
+    inputs = Inputs(count, chain, filters, by, moment, EVERYTHING,
+                    workflow_fingerprints(app.workflows), through)
+    return VerifiableReport(figures, inputs, None)
 
 
 @dataclass(frozen=True)

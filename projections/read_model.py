@@ -19,7 +19,8 @@ from casework import Casework, CaseworkError
 from casework.chunking import SQL_PARAMETERS, chunked
 
 from .case_summary import summarise
-from .tables import case_summary, metadata, projection_tracking
+from .tables import case_summary, metadata, projection_tracking, unit_ledger
+from .unit_ledger import ledger_entries
 
 PAGE_SIZE = 1000
 
@@ -55,10 +56,12 @@ class ReadModel(TrackingRecorder):
             columns = {column["name"] for column in existing.get_columns(case_summary.name)}
             indexes = {index["name"] for index in existing.get_indexes(case_summary.name)}
             complete = {index.name for index in case_summary.indexes} <= indexes
-            if columns == set(case_summary.columns.keys()) and complete and self._tracked():
+            ledger = existing.has_table(unit_ledger.name)
+            if (columns == set(case_summary.columns.keys()) and complete and ledger
+                    and self._tracked()):
                 return  # nothing to write: a report must not wait for the write lock
-            if columns != set(case_summary.columns.keys()):
-                self.drop()
+            if columns != set(case_summary.columns.keys()) or not ledger:
+                self.drop()  # rows of an older layout: folded again by the next catch-up
         self.app.storage.change_tables(self._writer, self._create_tracked)
 
     def _create_tracked(self, conn: Connection) -> None:
@@ -129,10 +132,12 @@ class ReadModel(TrackingRecorder):
             for chunk in chunked(ids, SQL_PARAMETERS):
                 for row in conn.execute(select(case_summary).where(case_summary.c.id.in_(chunk))):
                     rows[row.id] = dict(row._mapping)
-            fold(self.app, rows, events)
+            entries = fold(self.app, rows, events)
             for chunk in chunked(ids, SQL_PARAMETERS):
                 conn.execute(delete(case_summary).where(case_summary.c.id.in_(chunk)))
             conn.execute(insert(case_summary), list(rows.values()))
+            if entries:
+                conn.execute(insert(unit_ledger), entries)
             conn.execute(
                 update(projection_tracking)
                 .where(projection_tracking.c.projection == self.name)
@@ -185,13 +190,19 @@ def decoded(app: Casework, notification: Any) -> Any:
             "run `casework audit` on it") from None
 
 
-def fold(app: Casework, rows: dict[str, dict[str, Any]], events: list[Any]) -> None:
+def fold(app: Casework, rows: dict[str, dict[str, Any]], events: list[Any]
+         ) -> list[dict[str, Any]]:
     """Fold the events into the rows of their cases (by case id), as the read model keeps
-    them; an event the read model cannot take is a ``ProjectionError`` naming it."""
+    them; returns the events' entries in the units' accounts (``unit_ledger``). An event the
+    read model cannot take is a ``ProjectionError`` naming it."""
+    entries: list[dict[str, Any]] = []
     for event in events:
         case_id = str(event.originator_id)
         try:
-            rows[case_id] = summarise(rows.get(case_id), event, app.workflows,
+            before = rows.get(case_id)
+            rows[case_id] = after = summarise(before, event, app.workflows, app.organisation)
+            entries += ledger_entries(before, after, event,
+                                      app.workflows.get(after["kind"], after["workflow_version"]),
                                       app.organisation)
         except CaseworkError:
             raise
@@ -200,3 +211,4 @@ def fold(app: Casework, rows: dict[str, dict[str, Any]], events: list[Any]) -> N
                 f"cannot apply event {event.originator_version} of case {case_id} to the "
                 f"read model ({type(error).__name__}: {error}); run `casework audit` on it"
             ) from None
+    return entries

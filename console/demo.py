@@ -22,7 +22,7 @@ from casework.city import (
 from casework.demo import Simulation
 from casework.storage import Storage
 from projections import ReadModel
-from projections.rendering import report_text
+from projections.rendering import ranking_text, report_text
 from projections.report import Report, report
 from projections.report_page import LANGUAGES, InPageCases, render_report_page
 
@@ -97,11 +97,12 @@ def demo_command(db: str | None, seed: int, petitions: int, enterprise_requests:
         result = simulation.run()
     if not city:
         html = html or _page_beside(app)
+    ranked = None
     with ReadModel(app) as read_model:
         figures = report(read_model, by="kind", now=result.ends_at)
         if html:
-            _write_page(read_model, app, html, lang,
-                        report(read_model, by=PAGE_BY, now=result.ends_at))
+            ranked = report(read_model, by=PAGE_BY, now=result.ends_at)
+            _write_page(read_model, app, html, lang, ranked)
     seconds = time.perf_counter() - started
     if as_json:
         click.echo(to_json({"database": app.storage.display_url, "seed": seed,
@@ -116,7 +117,7 @@ def demo_command(db: str | None, seed: int, petitions: int, enterprise_requests:
         click.echo(f"{app.recorded_events():,} events in {took}; peak memory "
                    f"{peak_mb():.0f} MB. Its organisation: {organisation} (export "
                    f"{ORGANISATION_VAR}={organisation} to work on it)\n")
-    _print_month(app, simulation, figures, db, html)
+    _print_month(app, simulation, figures, db, html, ranked)
     if not city:
         click.echo(f"What waits for a handler of Guancheng at the month's end: casework cases "
                    f"mine --actor wang@guanlan/guancheng --role handler --now "
@@ -136,8 +137,10 @@ def _simulation(app: Casework, seed: int, counts: tuple[int, int, int], subdistr
 
 
 def _print_month(app: Casework, simulation: Simulation, figures: Report, db: str,
-                 html: str | None) -> None:
+                 html: str | None, ranked: Report | None) -> None:
     click.echo(report_text(figures, current_settings().zone))
+    if ranked is not None:  # the month's three rates per community, as they are ranked
+        click.echo("\n" + ranking_text(ranked))
     sample = _sample_case(app, simulation)
     if sample is not None:
         click.echo(f"\nOne petition's history (casework history {str(sample)[:8]} --db {db}):")

@@ -27,7 +27,12 @@ from .settings import current_settings
               help="Only cases at this unit or below it.")
 @click.option("--since", metavar="TIME", help="Only cases opened at or after this time.")
 @click.option("--until", metavar="TIME", help="Only cases opened before this time.")
-@click.option("--by", type=click.Choice(GROUPINGS), help="One row per value of this.")
+@click.option("--by", type=click.Choice(GROUPINGS),
+              help="One row per value of this; unit, community and grid also rank the units' "
+                   "accounts by the composite score of the three rates.")
+@click.option("--month", metavar="YYYY-MM",
+              help="The three rates and the units' accounts of this assessment month only "
+                   "(its first day is the setting assessment.month_starts_on).")
 @click.option("--now", metavar="TIME", help="Judge open deadlines at this time (default now).")
 @click.option("--csv", "as_csv", is_flag=True, help="Print the rows as CSV.")
 @click.option("--html", "html", metavar="FILE", type=click.Path(dir_okay=False),
@@ -38,8 +43,8 @@ from .settings import current_settings
 @db_option
 @json_option
 def report_command(kind: str | None, unit: str | None, since: str | None, until: str | None,
-                   by: str | None, now: str | None, as_csv: bool, html: str | None, lang: str,
-                   db: str | None, as_json: bool) -> None:
+                   by: str | None, month: str | None, now: str | None, as_csv: bool,
+                   html: str | None, lang: str, db: str | None, as_json: bool) -> None:
     """Resolution, local resolution, deadlines, satisfaction and hot spots.
 
     \b
@@ -48,12 +53,22 @@ def report_command(kind: str | None, unit: str | None, since: str | None, until:
       casework report --kind petition --by community
       casework report --unit guanlan/guancheng --since 2024-05-01 --json
       casework report --by community --html report.html --lang zh
+      casework report --by unit --month 2024-05
     """
+    settings = current_settings()
+    rules = settings.assessment
+    period = None
+    if month is not None:
+        try:
+            period = rules.month(month, settings.zone)
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint="--month") from None
     app = open_app(db)
     filters = Filters(kind, unit, parse_when(since, "--since"), parse_when(until, "--until"))
     filters.check(app)
     with ReadModel(app) as read_model:
-        figures = report(read_model, filters, by=by, now=parse_when(now, "--now"))
+        figures = report(read_model, filters, by=by, now=parse_when(now, "--now"),
+                         rules=rules, month=period)
         if html is not None:
             page = render_report_page(figures, lang, organisation=app.organisation,
                                       links=InPageCases(read_model, figures))
@@ -66,7 +81,7 @@ def report_command(kind: str | None, unit: str | None, since: str | None, until:
     elif as_csv:
         click.echo(report_csv(figures), nl=False)
     else:
-        click.echo(report_text(figures, current_settings().zone))
+        click.echo(report_text(figures, settings.zone))
 
 
 @click.command("rebuild")

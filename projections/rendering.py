@@ -9,6 +9,7 @@ import unicodedata
 from datetime import UTC, tzinfo
 
 from .report import OVERALL, Deadlines, Figures, Report
+from .three_rates import ThreeRates, UnitAccount
 
 FIGURE_HEADERS = ["", "cases", "open", "closed", "resolved", "resolution", "local",
                   "deadlines met", "overdue", "median h", "satisfaction", "reopened"]
@@ -16,6 +17,9 @@ CSV_HEADERS = ["group", "cases", "open", "closed", "resolved", "resolution_rate"
                "local_resolution_rate", "sla_compliance", "open_overdue",
                "median_hours_to_close", "mean_satisfaction", "reopen_rate"]
 SHOWN_HOT_SPOTS = 6
+RANKING_HEADERS = ["rank", "", "received", "from below", "escalated up", "held h",
+                   "contacted in time", "resolved in time", "breaches", "sent back", "valid",
+                   "响应率", "解决率", "满意率", "score"]
 
 
 def width(text: str) -> int:
@@ -68,9 +72,56 @@ def report_text(report: Report, zone: tzinfo = UTC) -> str:
             f"{h.category} in {h.community.rsplit('/', 1)[-1]} ({h.count})"
             for h in f.hot_spots[:SHOWN_HOT_SPOTS]))
     parts += _section_lines(f)
+    parts += assessment_lines(report)
     parts.append(f"judged at {judged:%Y-%m-%d %H:%M} {zone} (--now): open cases past their "
                  "deadline then count as overdue")
     return "\n".join(parts)
+
+
+def rates_text(rates: ThreeRates) -> str:
+    return (f"{rates.valid} valid visits of {rates.visits} · 响应率 "
+            f"{percent(rates.response_rate)} · 解决率 {percent(rates.resolution_rate)} · 满意率 "
+            f"{percent(rates.satisfaction_rate)} · score "
+            f"{'-' if rates.composite is None else rates.composite}")
+
+
+def assessment_lines(report: Report) -> list[str]:
+    """The three rates, how far each kind and channel has come, and the units' ranking."""
+    lines = []
+    if report.figures.three_rates is not None:
+        lines.append("三率       " + rates_text(report.figures.three_rates)
+                     + "  (the 'resolution' column is the handlers' own, not 解决率)")
+    assessment = report.assessment
+    if assessment is None:
+        return lines
+    for label, progress in (("kinds", assessment.progress_by_kind),
+                            ("channels", assessment.progress_by_channel)):
+        lines.append(f"{label:<10} " + " · ".join(
+            f"{key} {p['collected']} collected, {p['resolved']} resolved, "
+            f"{p['in_progress']} in progress" for key, p in progress.items()))
+    if assessment.ranking:
+        lines += ["", ranking_text(report), ""]
+    return lines
+
+
+def ranking_text(report: Report) -> str:
+    """The units' (communities', grids') accounts as ranked (empty without a ranking)."""
+    if report.assessment is None or not report.assessment.ranking:
+        return ""
+    return "\n".join([f"ranking by {report.by} (composite score of the three rates)",
+                      table([_ranking_row(account) for account in report.assessment.ranking],
+                            RANKING_HEADERS)])
+
+
+def _ranking_row(account: UnitAccount) -> list[str]:
+    rates = account.three_rates
+    return ["-" if account.rank is None else str(account.rank), account.key,
+            str(account.received), str(account.from_below), str(account.escalated_up),
+            f"{account.held_hours:.0f}", str(account.contacted_in_time),
+            str(account.resolved_in_time), str(account.breaches), str(account.sent_back),
+            str(rates.valid), percent(rates.response_rate), percent(rates.resolution_rate),
+            percent(rates.satisfaction_rate),
+            "-" if rates.composite is None else f"{rates.composite:.2f}"]
 
 
 def _section_lines(f: Figures) -> list[str]:

@@ -11,7 +11,8 @@ the questionnaire; visits of rejected, merged and consultation-only cases do not
 
 Every revisit counts, in the month it was made and for the unit that held the case then (a
 case reopened and visited again is visited twice). The sums are SQL aggregates: a report over
-a million cases costs what a GROUP BY over the ledger costs.
+a million cases costs what a GROUP BY over the ledger costs. The queries read the read model
+as it is: ``report`` catches it up first (``ReadModel.catch_up``).
 """
 
 from __future__ import annotations

@@ -100,7 +100,10 @@ def _handling(before: dict[str, Any] | None, after: dict[str, Any], workflow: Wo
     if after["outcome"] == "resolved" and before["outcome"] != "resolved":
         if since is not None:
             hours[unit] += held_hours(since, at)
-        add(unit, resolved_in_time=int(not after["breached"]))
+        # Judged by the deadline the unit was given: an earlier unit's missed one (which
+        # ``breached`` keeps for the case) is that unit's breach, not this one's.
+        deadline = after["deadline"]
+        add(unit, resolved_in_time=int(deadline is None or at <= deadline))
 
 
 def _visit(fields: dict[str, Any], workflow: Workflow) -> dict[str, int]:

@@ -172,7 +172,8 @@ def test_responsibility_goes_to_the_unit_that_held_the_case(app: Casework,
                                                             read_model: ReadModel) -> None:
     """The grid escalates a case past its deadline to the block, which resolves it; the
     petitioner is not satisfied: the grid answers for the breach and the escalation, the
-    block for receiving it, resolving it and the revisit."""
+    block for receiving it, resolving it (in time: by the deadline it was given) and the
+    revisit."""
     case_id = app.open_case("petition", CLERK, at(0), channel="hotline", title="drain")
     app.fire(case_id, "assess", CLERK, at(0), grade="D", category="drainage")
     app.fire(case_id, "dispatch", CLERK, at(1), unit=GRID)
@@ -189,7 +190,7 @@ def test_responsibility_goes_to_the_unit_that_held_the_case(app: Casework,
     assert (grid.received, grid.contacted_in_time, grid.escalated_up, grid.breaches,
             grid.held_hours) == (1, 1, 1, 1, 29.0)
     assert (block.received, block.from_below, block.resolved_in_time, block.sent_back,
-            block.held_hours) == (1, 1, 0, 1, 10.0)
+            block.held_hours) == (1, 1, 1, 1, 10.0)
     assert (block.three_rates.valid, block.three_rates.unsatisfied) == (1, 1)
     assert grid.three_rates.valid == 0 and grid.rank is None
 

@@ -1,10 +1,10 @@
 """How far the cases of each channel and each kind have come: collected, resolved, still in
 progress, as an office announces them ("67 problems collected, 41 solved, 26 being followed
-up"), read from the report without arithmetic. SQL counts over the read model."""
+up"), read from the report without arithmetic. One SQL count over the read model."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections import Counter
 
 from sqlalchemy import case, func, select
 
@@ -14,24 +14,32 @@ from .read_model import ReadModel
 from .tables import case_summary
 
 NO_VALUE = "(none)"
+FIGURES = ("collected", "resolved", "in_progress")
+
+Progress = dict[str, dict[str, int]]
+"""Value → ``collected``, ``resolved``, ``in_progress`` (open) and ``closed_otherwise``
+(rejected, merged, cancelled...)."""
 
 
-def progress_by(read_model: ReadModel, filters: Filters, by: str) -> dict[str, dict[str, int]]:
-    """Per value of the column ``by`` (channel, kind): cases collected, resolved (their
-    outcome), in progress (open), and closed otherwise (rejected, merged, cancelled...)."""
+def progress(read_model: ReadModel, filters: Filters) -> tuple[Progress, Progress]:
+    """The progress of the selected cases by channel, and by kind."""
     c = case_summary.c
-    column = c[by]
-    query = (select(column.label("key"), func.count().label("collected"),
+    query = (select(c.kind, c.channel, func.count().label("collected"),
                     func.sum(case((c.outcome == "resolved", 1), else_=0)).label("resolved"),
                     func.sum(case((c.status == OPEN, 1), else_=0)).label("in_progress"))
-             .where(filters.clause()).group_by(column).order_by(column))
+             .where(filters.clause()).group_by(c.kind, c.channel))
+    by_channel: dict[str, Counter[str]] = {}
+    by_kind: dict[str, Counter[str]] = {}
     with read_model.engine.connect() as conn:
-        rows = conn.execute(query).all()
-    return {NO_VALUE if row.key is None else str(row.key): _counts(row) for row in rows}
+        for row in conn.execute(query):
+            counts = {name: int(getattr(row, name) or 0) for name in FIGURES}
+            by_channel.setdefault(row.channel or NO_VALUE, Counter()).update(counts)
+            by_kind.setdefault(row.kind, Counter()).update(counts)
+    return _finished(by_channel), _finished(by_kind)
 
 
-def _counts(row: Any) -> dict[str, int]:
-    collected, resolved, in_progress = int(row.collected), int(row.resolved or 0), int(
-        row.in_progress or 0)
-    return {"collected": collected, "resolved": resolved, "in_progress": in_progress,
-            "closed_otherwise": collected - resolved - in_progress}
+def _finished(counts: dict[str, Counter[str]]) -> Progress:
+    return {key: {**{name: value[name] for name in FIGURES},
+                  "closed_otherwise": value["collected"] - value["resolved"]
+                  - value["in_progress"]} for key, value in sorted(counts.items())}
+

@@ -56,7 +56,9 @@ class ReadModel(TrackingRecorder):
             columns = {column["name"] for column in existing.get_columns(case_summary.name)}
             indexes = {index["name"] for index in existing.get_indexes(case_summary.name)}
             complete = {index.name for index in case_summary.indexes} <= indexes
-            ledger = existing.has_table(unit_ledger.name)
+            ledger = existing.has_table(unit_ledger.name) and {
+                column["name"] for column in existing.get_columns(unit_ledger.name)
+            } == set(unit_ledger.columns.keys())
             if (columns == set(case_summary.columns.keys()) and complete and ledger
                     and self._tracked()):
                 return  # nothing to write: a report must not wait for the write lock

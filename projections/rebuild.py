@@ -176,13 +176,11 @@ def _start_or_resume(app: Casework, writer: Any, workers: int) -> int:
 
     def start_or_resume(conn: Connection) -> None:
         existing = inspect(conn)
-        if existing.has_table(staging.name):
-            columns = {column["name"] for column in existing.get_columns(staging.name)}
-            if (columns != set(staging.columns.keys())  # left by an older version
-                    or not existing.has_table(staging_ledger.name)):
-                staging.drop(conn)
-                conn.execute(delete(projection_tracking).where(
-                    projection_tracking.c.projection.startswith(PREFIX)))
+        left = existing.has_table(staging.name)
+        if left and not all(_same_columns(existing, t) for t in (staging, staging_ledger)):
+            staging_metadata.drop_all(conn)  # left by an older version
+            conn.execute(delete(projection_tracking).where(
+                projection_tracking.c.projection.startswith(PREFIX)))
         staging_metadata.create_all(conn)
         names = list(conn.execute(select(projection_tracking.c.projection).where(
             projection_tracking.c.projection.startswith(PREFIX))).scalars())
@@ -198,6 +196,11 @@ def _start_or_resume(app: Casework, writer: Any, workers: int) -> int:
 
     app.storage.change_tables(writer, start_or_resume)
     return chosen[0]
+
+
+def _same_columns(existing: Any, table: Table) -> bool:
+    return existing.has_table(table.name) and {
+        column["name"] for column in existing.get_columns(table.name)} == set(table.columns.keys())
 
 
 def _put_in_place(conn: Connection, stop: int) -> None:

@@ -25,7 +25,7 @@ from casework.workflow import OPEN_STAGES, STAGES, ReportSection
 
 from .case_summary import escalation_steps, reached_milestone
 from .filters import Filters, open_overdue
-from .progress import progress_by
+from .progress import progress
 from .read_model import ReadModel
 from .tables import case_summary
 from .three_rates import (
@@ -35,6 +35,7 @@ from .three_rates import (
     UnitAccount,
     grouped_rates,
     overall_rates,
+    total,
     unit_accounts,
 )
 
@@ -282,18 +283,25 @@ def report(read_model: ReadModel, filters: Filters | None = None, by: str | None
 def _assessed(read_model: ReadModel, plain: Report, rules: AssessmentRules,
               month: Period | None) -> Report:
     """The report with its three rates (overall and per group), the units' ranking and the
-    progress by channel and kind: SQL sums, not a pass over the rows."""
+    progress by channel and kind: two SQL aggregates, not a pass over the rows (the overall
+    rates are the groups' added up)."""
     filters, by = plain.filters, plain.by
-    rates = grouped_rates(read_model, filters, rules, by, month) if by is not None else {}
+    ranking: list[UnitAccount] = []
+    rates: dict[str, ThreeRates] = {}
+    if by in RANKINGS:
+        ranking = unit_accounts(read_model, filters, rules, by, month)
+        rates = {account.key: account.three_rates for account in ranking}
+    elif by is not None:
+        rates = grouped_rates(read_model, filters, rules, by, month)
+    overall = (total(list(rates.values()), rules) if by is not None
+               else overall_rates(read_model, filters, rules, month))
     empty = ThreeRates(0, 0, 0, 0, 0, 0, 0, rules)
     groups = [replace(group, figures=replace(group.figures,
                                              three_rates=rates.get(group.key, empty)))
               for group in plain.groups]
-    ranking = unit_accounts(read_model, filters, rules, by, month) if by in RANKINGS else []
-    assessment = Assessment(rules, month, ranking, progress_by(read_model, filters, "channel"),
-                            progress_by(read_model, filters, "kind"))
-    figures = replace(plain.figures, three_rates=overall_rates(read_model, filters, rules, month))
-    return replace(plain, figures=figures, groups=groups, assessment=assessment)
+    by_channel, by_kind = progress(read_model, filters)
+    return replace(plain, figures=replace(plain.figures, three_rates=overall), groups=groups,
+                   assessment=Assessment(rules, month, ranking, by_channel, by_kind))
 
 
 def report_sections(workflows: WorkflowRegistry) -> dict[str, ReportSection]:

@@ -103,6 +103,11 @@ unit_ledger = Table(
     Column("at", DateTime, nullable=False),
     Column("community", String(200)),
     Column("grid", String(200)),
+    # The case's, as they were at the event: so that sums by kind or channel, and the
+    # categories the rates leave out, need no join with case_summary.
+    Column("kind", String(40), nullable=False),
+    Column("channel", String(40)),
+    Column("category", String(200)),
     Column("held_hours", Float, nullable=False, default=0.0),
     *(Column(name, Integer, nullable=False, default=0) for name in (
         "received", "from_below", "escalated_up", "contacted_in_time", "resolved_in_time",

@@ -2,7 +2,9 @@
 units' ledger (``projections.unit_ledger``) of the cases a report selects.
 
 Definitions (the denominator is the valid visits: the petitioner was reached and answered
-the questionnaire; visits of rejected, merged and consultation-only cases do not count):
+the questionnaire; visits of consultation-only cases, the rules' ``excluded_categories``, do
+not count, and rejected or merged cases are never visited: those states end a case before it
+closes):
 
 - 响应率 response     = visits answering "the unit contacted me" ÷ valid visits;
 - 解决率 resolution   = visits answering "my problem is solved" ÷ valid visits;
@@ -21,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import case, func, or_, select, true
 
 from casework.assessment import AssessmentRules
 from casework.questionnaire import BASICALLY_SATISFIED, SATISFIED, UNSATISFIED
@@ -37,7 +39,8 @@ VISIT_COUNTS = ("visits", "valid_visits", "contacted", "solved", SATISFIED,
                 BASICALLY_SATISFIED, UNSATISFIED)
 ACCOUNT_COUNTS = ("received", "from_below", "escalated_up", "contacted_in_time",
                   "resolved_in_time", "breaches", "sent_back")
-NOT_ASSESSED_OUTCOMES = ("rejected", "merged")
+LEDGER_KEYS = (*RANKINGS, "kind", "channel")
+"""Columns the ledger holds as the case had them at the event (no join needed)."""
 
 Period = tuple[datetime, datetime]
 """From (inclusive) to (exclusive), naive UTC: an assessment month."""
@@ -114,23 +117,32 @@ class UnitAccount:
 
 
 def _sums(filters: Filters, rules: AssessmentRules, period: Period | None,
-          key: Any | None) -> Any:
-    """One row of sums (per ``key`` when given) over the ledger of the selected cases."""
-    c, u = case_summary.c, unit_ledger.c
-    assessed = or_(c.outcome.is_(None), c.outcome.not_in(NOT_ASSESSED_OUTCOMES))
+          key: str | None) -> Any:
+    """One row of sums (per value of the column ``key`` when given) over the ledger of the
+    selected cases. The ledger alone when it can: all cases, grouped by a column it holds."""
+    u = unit_ledger.c
+    counted: Any = true()
     if rules.excluded_categories:
-        assessed = and_(assessed, or_(c.category.is_(None),
-                                      c.category.not_in(rules.excluded_categories)))
-    columns = [func.coalesce(func.sum(case((assessed, u[name]), else_=0)), 0).label(name)
+        counted = or_(u.category.is_(None), u.category.not_in(rules.excluded_categories))
+    columns = [func.coalesce(func.sum(case((counted, u[name]), else_=0)), 0).label(name)
                for name in VISIT_COUNTS]
     columns += [func.coalesce(func.sum(u[name]), 0).label(name) for name in ACCOUNT_COUNTS]
     columns.append(func.coalesce(func.sum(u.held_hours), 0.0).label("held_hours"))
-    query = (select(*([] if key is None else [key.label("key")]), *columns)
-             .select_from(unit_ledger.join(case_summary, c.id == u.case_id))
-             .where(filters.clause()))
+    column = None if key is None else u[key] if key in LEDGER_KEYS else case_summary.c[key]
+    query = select(*([] if column is None else [column.label("key")]), *columns)
+    if any(filters.as_dict().values()) or (key is not None and key not in LEDGER_KEYS):
+        query = (query.select_from(unit_ledger.join(case_summary, case_summary.c.id == u.case_id))
+                 .where(filters.clause()))
     if period is not None:
         query = query.where(u.at >= period[0], u.at < period[1])
-    return query if key is None else query.group_by(key)
+    return query if column is None else query.group_by(column)
+
+
+def total(parts: list[ThreeRates], rules: AssessmentRules) -> ThreeRates:
+    """The three rates of the union of disjoint parts (their counts add up)."""
+    return ThreeRates(*(sum(getattr(part, name) for part in parts) for name in (
+        "visits", "valid", "contacted", "solved", "satisfied", "basically_satisfied",
+        "unsatisfied")), rules)
 
 
 def _three_rates(row: Any, rules: AssessmentRules) -> ThreeRates:
@@ -151,9 +163,8 @@ def grouped_rates(read_model: ReadModel, filters: Filters, rules: AssessmentRule
                   by: str, period: Period | None = None) -> dict[str, ThreeRates]:
     """The three rates per value of ``by``: for unit, community and grid, those of the
     unit that held the case at the visit; else the case's own value (kind, channel...)."""
-    key = unit_ledger.c[by] if by in RANKINGS else case_summary.c[by]
     with read_model.engine.connect() as conn:
-        rows = conn.execute(_sums(filters, rules, period, key)).all()
+        rows = conn.execute(_sums(filters, rules, period, by)).all()
     return {_key(row.key): _three_rates(row, rules) for row in rows}
 
 
@@ -164,7 +175,7 @@ def unit_accounts(read_model: ReadModel, filters: Filters, rules: AssessmentRule
     if by not in RANKINGS:
         raise ValueError(f"cannot rank by {by!r} (choose from {', '.join(RANKINGS)})")
     with read_model.engine.connect() as conn:
-        rows = conn.execute(_sums(filters, rules, period, unit_ledger.c[by])).all()
+        rows = conn.execute(_sums(filters, rules, period, by)).all()
     scored = sorted(((_key(row.key), row, _three_rates(row, rules)) for row in rows),
                     key=lambda item: (item[2].composite is None, -(item[2].composite or 0),
                                       item[0]))

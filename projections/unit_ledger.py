@@ -127,6 +127,7 @@ def _entry(after: dict[str, Any], event: Any, unit: str | None, counts: Counter[
     return {"case_id": after["id"], "version": event.originator_version,
             "unit": NO_UNIT if unit is None else unit, "at": after["updated_at"],
             "community": community,
+            "kind": after["kind"], "channel": after["channel"], "category": after["category"],
             # A unit above the grids answers for cases in a grid: the grid where the problem is.
             "grid": grid or after["grid"],
             "held_hours": round(hours, 4), **{name: counts[name] for name in COUNTS}}

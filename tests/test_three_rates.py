@@ -164,6 +164,10 @@ def test_a_wrong_assessment_setting_is_one_line_and_exit_status(tmp_path: Any) -
     assert result.exit_code != 0
     assert "month_starts_on must be a day 1..28" in result.stderr
     assert "Traceback" not in result.stderr
+    (tmp_path / "casework.toml").unlink()
+    result = invoke("report", "--db", f"sqlite:///{tmp_path / 'x.db'}", "--month", "2024-13")
+    assert result.exit_code == 2
+    assert "is not a month such as" in result.stderr
 
 
 # Each unit's account ----------------------------------------------------------------------

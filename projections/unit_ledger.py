@@ -36,6 +36,7 @@ COUNTS = ("received", "from_below", "escalated_up", "contacted_in_time", "resolv
           "breaches", "sent_back", "visits", "valid_visits", "contacted", "solved", SATISFIED,
           BASICALLY_SATISFIED, UNSATISFIED)
 """The counters of an entry (columns of ``unit_ledger``), beside ``held_hours``."""
+NO_COUNTS = dict.fromkeys(COUNTS, 0)
 
 
 def held_hours(since: datetime, until: datetime) -> float:
@@ -47,6 +48,9 @@ def held_hours(since: datetime, until: datetime) -> float:
 def ledger_entries(before: dict[str, Any] | None, after: dict[str, Any], event: Any,
                    workflow: Workflow, organisation: Organisation) -> list[dict[str, Any]]:
     """The entries of ``event`` (the rows of ``unit_ledger``): one per unit it concerns."""
+    if (after["unit"] is None if before is None
+            else not _concerns_units(before, after, event.fields)):
+        return []  # most events (notes, assessments...): nothing to fold, and folds are hot
     at: datetime = after["updated_at"]
     lines: dict[str | None, Counter[str]] = {}
     hours: Counter[str | None] = Counter()
@@ -68,6 +72,19 @@ def ledger_entries(before: dict[str, Any] | None, after: dict[str, Any], event: 
         lines.setdefault(unit, Counter())
     return [_entry(after, event, unit, counts, hours[unit], organisation)
             for unit, counts in lines.items()]
+
+
+def _concerns_units(before: dict[str, Any], after: dict[str, Any],
+                    fields: dict[str, Any]) -> bool:
+    """Whether the event changed what the accounts count: the unit, a unit taking the case on
+    or resolving it, the deadline's verdict or the reopenings; or whether it answers the
+    questionnaire."""
+    return (before["unit"] != after["unit"]
+            or (before["stage"] == "dispatch" and after["stage"] == "follow_up")
+            or (after["outcome"] == "resolved" and before["outcome"] != "resolved")
+            or before["missed_deadline"] != after["missed_deadline"]
+            or before["breached"] != after["breached"] or before["reopens"] != after["reopens"]
+            or any(name in fields for name in ANSWERS))
 
 
 def _moves(before: dict[str, Any] | None, after: dict[str, Any], add: Any,
@@ -122,12 +139,17 @@ def _visit(fields: dict[str, Any], workflow: Workflow) -> dict[str, int]:
 def _entry(after: dict[str, Any], event: Any, unit: str | None, counts: Counter[str],
            hours: float, organisation: Organisation) -> dict[str, Any]:
     known = unit is not None and unit in organisation
-    community = organisation.ancestor_at(unit, "community") if known else None
-    grid = organisation.ancestor_at(unit, "grid") if known else None
+    community = grid = None
+    if known and unit == after["unit"]:
+        community = after["community"]  # case_summary's, of the same unit
+    elif known:
+        community = organisation.ancestor_at(unit, "community")
+    if known:
+        grid = organisation.ancestor_at(unit, "grid")
     return {"case_id": after["id"], "version": event.originator_version,
             "unit": NO_UNIT if unit is None else unit, "at": after["updated_at"],
             "community": community,
             "kind": after["kind"], "channel": after["channel"], "category": after["category"],
             # A unit above the grids answers for cases in a grid: the grid where the problem is.
             "grid": grid or after["grid"],
-            "held_hours": round(hours, 4), **{name: counts[name] for name in COUNTS}}
+            "held_hours": round(hours, 4), **NO_COUNTS, **counts}

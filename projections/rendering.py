@@ -23,6 +23,7 @@ RANKING_HEADERS = [N_("rank"), "", N_("received"), N_("from below"), N_("escalat
                    N_("held h"), N_("contacted in time"), N_("resolved in time"),
                    N_("breaches"), N_("sent back"), N_("valid"), "响应率", "解决率", "满意率",
                    N_("score")]
+RANKED_BY = {"unit": N_("unit"), "community": N_("community"), "grid": N_("grid")}
 
 
 def width(text: str) -> int:
@@ -137,7 +138,8 @@ def ranking_text(report: Report, names: Names | None = None) -> str:
         return ""
     names = names or Names()
     return "\n".join([
-        _("ranking by {by} (composite score of the three rates)").format(by=report.by),
+        _("ranking by {by} (composite score of the three rates)").format(
+            by=_(RANKED_BY.get(report.by or "", report.by or ""))),
         table([_ranking_row(account, names.value(report.by or "", account.key))
                for account in report.assessment.ranking],
               [_(header) if header else header for header in RANKING_HEADERS])])

@@ -17,7 +17,11 @@ FIGURE_HEADERS = ["", N_("cases"), N_("open"), N_("closed"), N_("resolved"), N_(
                   N_("satisfaction"), N_("reopened")]
 CSV_HEADERS = ["group", "cases", "open", "closed", "resolved", "resolution_rate",
                "local_resolution_rate", "sla_compliance", "open_overdue",
-               "median_hours_to_close", "mean_satisfaction", "reopen_rate"]
+               "median_hours_to_close", "mean_satisfaction", "reopen_rate",
+               "rates_valid_visits", "rates_response", "rates_resolution", "rates_satisfaction",
+               "rates_composite"]
+"""``rates_*``: the three rates (三率); ``rates_resolution`` is 解决率, the petitioners' word,
+where ``resolution_rate`` is the handlers'."""
 SHOWN_HOT_SPOTS = 6
 RANKING_HEADERS = [N_("rank"), "", N_("received"), N_("from below"), N_("escalated up"),
                    N_("held h"), N_("contacted in time"), N_("resolved in time"),
@@ -200,5 +204,13 @@ def report_csv(report: Report) -> str:
         writer.writerow([label, figures.total, figures.open, figures.closed, figures.resolved,
                          figures.resolution_rate, figures.local_resolution_rate,
                          sla.compliance, sla.open_overdue, figures.time_to_close_hours.median,
-                         figures.satisfaction.mean, figures.reopen_rate])
+                         figures.satisfaction.mean, figures.reopen_rate,
+                         *_rates_cells(figures.three_rates)])
     return out.getvalue()
+
+
+def _rates_cells(rates: ThreeRates | None) -> list[object]:
+    if rates is None:
+        return [None] * 5
+    return [rates.valid, rates.response_rate, rates.resolution_rate, rates.satisfaction_rate,
+            rates.composite]

@@ -3,6 +3,8 @@ reads them in ``casework report``: by the definitions, for the unit that held th
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -211,6 +213,10 @@ def test_report_by_unit_ranks_the_units_by_composite_score(tmp_path: Any) -> Non
     data = json.loads(invoke("report", "--db", db, "--by", "unit", "--json").stdout)
     assert [(a["rank"], a["key"]) for a in data["ranking"]] == [(1, OTHER_GRID), (2, GRID)]
     assert data["ranking"][0]["three_rates"]["composite"] == 100.0
+    rows = list(csv.DictReader(io.StringIO(
+        invoke("report", "--db", db, "--by", "unit", "--csv").stdout)))
+    assert [(r["group"], r["rates_valid_visits"], r["rates_resolution"]) for r in rows] == [
+        ("all", "2", "0.5"), (GRID, "1", "0.0"), (OTHER_GRID, "1", "1.0")]
     text = invoke("report", "--db", db, "--by", "community").stdout
     assert "ranking by community" in text
     ranked = text[text.index("ranking by community"):].splitlines()

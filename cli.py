@@ -32,6 +32,7 @@ from console import (
     transfer,
     units,
     webhooks,
+    whatif,
     workflows,
 )
 from console.error_messages import error_message
@@ -126,6 +127,7 @@ for command in (
     demo.demo_command,
     serve.serve_command, tokens.tokens_group, webhooks.webhooks_group,
     queues.cases_command, queues.duplicates_command, units.units_command, config_command,
+    whatif.whatif_command,
 ):
     add_shared_options(command)
     cli.add_command(command)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -302,6 +303,15 @@ def _assessed(read_model: ReadModel, plain: Report, rules: AssessmentRules,
     by_channel, by_kind = progress(read_model, filters)
     return replace(plain, figures=replace(plain.figures, three_rates=overall), groups=groups,
                    assessment=Assessment(rules, month, ranking, by_channel, by_kind))
+
+
+def figures_of(rows: Iterable[Any], sections: dict[str, ReportSection]) -> Figures:
+    """The figures of the given read-model rows (with their ``open_overdue`` label), by the
+    same code as the report: what one case adds to each figure (``projections.explain``)."""
+    tally = _Tally(sections)
+    for row in rows:
+        tally.add(row)
+    return tally.figures()
 
 
 def report_sections(workflows: WorkflowRegistry) -> dict[str, ReportSection]:

@@ -283,3 +283,25 @@ def _accounts(read_model: ReadModel) -> tuple[Any, ...]:
     rules = AssessmentRules()
     return (tuple(tuple(row) for row in rows),
             *(tuple(unit_accounts(read_model, Filters(), rules, by)) for by in RANKINGS))
+
+
+def test_a_past_report_and_its_verification_keep_the_three_rates(tmp_path: Any) -> None:
+    """``--as-of`` replays the events into a scratch model: its units' ledger too; a saved
+    report of one assessment month verifies by the month and rules it names."""
+    db = f"sqlite:///{tmp_path / 'past.db'}"
+    app = new_app(db)
+    visit(app, closed_petition(app), hours=80, valid=True, contacted=True, solved=True,
+          rating="satisfied")
+    visit(app, closed_petition(app, OTHER_GRID), hours=24 * 12, valid=True, contacted=False,
+          solved=False, rating="unsatisfied")
+    app.close()
+    past = json.loads(invoke("report", "--db", db, "--as-of", (T0 + timedelta(days=5))
+                             .isoformat(), "--by", "unit", "--json").stdout)
+    assert (past["three_rates"]["valid"], past["ranking"][0]["key"]) == (1, GRID)
+
+    saved = tmp_path / "may.json"
+    saved.write_text(invoke("report", "--db", db, "--by", "unit", "--month", "2024-05",
+                            "--json").stdout)
+    assert json.loads(saved.read_text())["three_rates"]["valid"] == 1
+    result = invoke("report", "--db", db, "--verify", str(saved))
+    assert result.exit_code == 0, result.output

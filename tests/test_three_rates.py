@@ -305,3 +305,11 @@ def test_a_past_report_and_its_verification_keep_the_three_rates(tmp_path: Any) 
     assert json.loads(saved.read_text())["three_rates"]["valid"] == 1
     result = invoke("report", "--db", db, "--verify", str(saved))
     assert result.exit_code == 0, result.output
+
+
+def test_explain_says_the_three_rates_are_not_explained_case_by_case(tmp_path: Any) -> None:
+    db = f"sqlite:///{tmp_path / 'explain.db'}"
+    new_app(db).close()
+    result = invoke("report", "--db", db, "--explain", "three_rates.valid")
+    assert result.exit_code == 2
+    assert "not explained case by case" in result.stderr

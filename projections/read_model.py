@@ -11,18 +11,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from uuid import UUID
 
-from eventsourcing.persistence import Tracking, TrackingRecorder
+from eventsourcing.persistence import StoredEvent, Tracking, TrackingRecorder
 from sqlalchemy import Connection, delete, insert, inspect, select, update
 
 from casework import Casework, CaseworkError
 from casework.chunking import SQL_PARAMETERS, chunked
+from casework.recorders import NotificationRow
 
 from .case_summary import summarise
 from .tables import case_summary, metadata, projection_tracking, unit_ledger
 from .unit_ledger import ledger_entries
 
 PAGE_SIZE = 1000
+TABLES = (case_summary, unit_ledger)
+"""The read model's tables (beside the tracking): one layout, made and dropped together."""
 
 
 class ProjectionError(CaseworkError):
@@ -53,16 +57,10 @@ class ReadModel(TrackingRecorder):
         from the events by the next catch-up (read models are disposable)."""
         existing = inspect(self.engine)
         if existing.has_table(case_summary.name):
-            columns = {column["name"] for column in existing.get_columns(case_summary.name)}
-            indexes = {index["name"] for index in existing.get_indexes(case_summary.name)}
-            complete = {index.name for index in case_summary.indexes} <= indexes
-            ledger = existing.has_table(unit_ledger.name) and {
-                column["name"] for column in existing.get_columns(unit_ledger.name)
-            } == set(unit_ledger.columns.keys())
-            if (columns == set(case_summary.columns.keys()) and complete and ledger
-                    and self._tracked()):
+            same = all(_same_columns(existing, table) for table in TABLES)
+            if same and all(_indexed(existing, table) for table in TABLES) and self._tracked():
                 return  # nothing to write: a report must not wait for the write lock
-            if columns != set(case_summary.columns.keys()) or not ledger:
+            if not same:
                 self.drop()  # rows of an older layout: folded again by the next catch-up
         self.app.storage.change_tables(self._writer, self._create_tracked)
 
@@ -70,8 +68,7 @@ class ReadModel(TrackingRecorder):
         # Under the setup lock: processes starting at once create the tables and the
         # tracking row once.
         metadata.create_all(conn)
-        for index in case_summary.indexes:  # an index added since the table was made
-            index.create(conn, checkfirst=True)
+        _create_indexes(conn)  # an index added since the table was made, or left unmade
         known = conn.execute(select(projection_tracking.c.projection).where(
             projection_tracking.c.projection == self.name)).first()
         if known is None:
@@ -89,10 +86,18 @@ class ReadModel(TrackingRecorder):
         self.app.storage.change_tables(self._writer, metadata.drop_all)
 
     def rebuild(self, progress: Callable[[int], None] | None = None) -> int:
-        """Drop the tables and fold every event again; returns how many events it applied."""
+        """Drop the tables and fold every event again; returns how many events it applied.
+
+        The rows are written into a table without its secondary indexes, which are made at
+        the end, each in one pass over the finished rows, rather than kept up to date row by
+        row (a fifth of the rebuild's time). Should the rebuild stop half-way, the next
+        ``ReadModel`` makes the missing indexes as it finds them missing."""
         self.drop()
         self.create()
-        return self.catch_up(progress)
+        self.app.storage.change_tables(self._writer, _drop_indexes)
+        applied = self.catch_up(progress)
+        self.app.storage.change_tables(self._writer, _create_indexes)
+        return applied
 
     def close(self) -> None:
         self.engine.dispose()
@@ -123,12 +128,11 @@ class ReadModel(TrackingRecorder):
         """Fold the next page of events into the rows, in one transaction with the tracking."""
         with self._writer.begin() as conn:
             position = self._locked_position(conn)
-            notifications = self.app.recorder.select_notifications(
-                start=position, limit=self.page_size, inclusive_of_start=False
-            )
+            notifications = self.app.recorder.select_notification_rows(position,
+                                                                       self.page_size)
             if not notifications:
                 return 0
-            events = [decoded(self.app, n) for n in notifications]
+            events = [decoded_row(self.app, row) for row in notifications]
             ids = list({str(e.originator_id) for e in events})
             rows: dict[str, dict[str, Any]] = {}
             for chunk in chunked(ids, SQL_PARAMETERS):
@@ -143,7 +147,7 @@ class ReadModel(TrackingRecorder):
             conn.execute(
                 update(projection_tracking)
                 .where(projection_tracking.c.projection == self.name)
-                .values(notification_id=notifications[-1].id)
+                .values(notification_id=notifications[-1][0])
             )
         return len(notifications)
 
@@ -180,6 +184,26 @@ class ReadModel(TrackingRecorder):
             )
 
 
+def _same_columns(existing: Any, table: Any) -> bool:
+    return existing.has_table(table.name) and {
+        column["name"] for column in existing.get_columns(table.name)} == set(table.columns.keys())
+
+
+def _indexed(existing: Any, table: Any) -> bool:
+    return {index.name for index in table.indexes} <= {
+        index["name"] for index in existing.get_indexes(table.name)}
+
+
+def _drop_indexes(conn: Connection) -> None:
+    for index in (*case_summary.indexes, *unit_ledger.indexes):
+        index.drop(conn, checkfirst=True)
+
+
+def _create_indexes(conn: Connection) -> None:
+    for index in (*case_summary.indexes, *unit_ledger.indexes):
+        index.create(conn, checkfirst=True)
+
+
 def decoded(app: Casework, notification: Any) -> Any:
     """The domain event a stored notification holds; ``ProjectionError`` naming it when it
     cannot be read (tampered or corrupt: say where, not a traceback)."""
@@ -189,6 +213,18 @@ def decoded(app: Casework, notification: Any) -> Any:
         raise ProjectionError(
             f"cannot read event {notification.originator_version} of case "
             f"{notification.originator_id} ({type(error).__name__}); "
+            "run `casework audit` on it") from None
+
+
+def decoded_row(app: Casework, row: NotificationRow) -> Any:
+    """``decoded``, of a row of ``select_notification_rows``."""
+    _, case_id, version, topic, state = row
+    try:
+        return app.mapper.to_domain_event(StoredEvent(case_id, version, topic, state))
+    except Exception as error:
+        case = case_id if isinstance(case_id, UUID) else UUID(case_id)
+        raise ProjectionError(
+            f"cannot read event {version} of case {case} ({type(error).__name__}); "
             "run `casework audit` on it") from None
 
 

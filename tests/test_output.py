@@ -69,17 +69,19 @@ def test_history_fits_the_terminal_and_full_shows_every_value(db: str, case: str
 
 def test_workflows_show_gives_descriptions_branches_choices_and_ranges() -> None:
     text = invoke("workflows", "show", "petition").stdout
-    assert "Ask the petitioner how satisfied they are" in text
+    assert "The return visit (回访) asks the petitioner the questionnaire" in text
     assert "→ in_progress instead when unsatisfied (reopen)" in text
-    assert "satisfaction (required): an integer 1..5" in text
+    assert "satisfaction: an integer 1..5" in text
+    assert "rating: one of satisfied, basically_satisfied, unsatisfied" in text
     assert "channel (required): one of hotline, mini_program" in text
     data = json.loads(invoke("workflows", "show", "petition", "--json").stdout)
     revisit = next(t for t in data["triggers"] if t["name"] == "revisit")
-    assert revisit["branches"] == [{"when": "unsatisfied", "to": "in_progress",
+    assert revisit["branches"] == [{"when": "not_reached", "to": "=", "effects": []},
+                                   {"when": "unsatisfied", "to": "in_progress",
                                     "effects": ["reopen"]}]
     assert revisit["fields"]["satisfaction"]["min"] == 1
     assert revisit["fields"]["satisfaction"]["max"] == 5
-    assert revisit["description"].startswith("Ask the petitioner")
+    assert revisit["description"].startswith("The return visit (回访)")
     assert data["grades"]["A"] == {"deadline_hours": 2, "min_level": "community"}
 
 

@@ -97,7 +97,8 @@ def report_command(kind: str | None, unit: str | None, since: str | None, until:
     cutoff = Cutoff.of(parse_when(as_of, "--as-of"), parse_when(known_at, "--known-at"))
     moment = parse_when(now, "--now") or cutoff.as_of or utc_now()
     if figure is not None:
-        print_explained(figure, explain_figure(app, filters, moment, cutoff, figure), as_json)
+        print_explained(figure, explain_figure(app, filters, moment, cutoff, figure,
+                                               by=by, rules=rules, period=period), as_json)
         return 0
     if html is None:
         checked = verifiable_report(app, filters, by, moment, cutoff, rules, period)

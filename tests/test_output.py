@@ -5,6 +5,7 @@ unit meant, --quiet, and shell completion."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -143,3 +144,16 @@ def test_shell_completion_offers_kinds_units_cases_and_legal_triggers(db: str,
     assert "guanlan/guancheng/b1" not in complete("cases --unit guanlan/guan")  # one level
     assert complete(f"show {case[:5]}", db) == [case]
     assert set(complete(f"fire {case[:8]} ", db)) == {"dispatch", "merge", "reject"}
+
+
+def test_a_time_given_with_an_offset_is_shown_with_that_offset(tmp_path: Path) -> None:
+    """Not as "UTC+08:00", which reads as a time in UTC."""
+    db = f"sqlite:///{tmp_path / 'cases.db'}"
+    shenzhen = timezone(timedelta(hours=8))
+    app = Casework(db)
+    case = str(app.open_case("petition", CLERK, T0.astimezone(shenzhen), channel="hotline",
+                             title="Street light out"))
+    app.close()
+    history = invoke("history", case, "--db", db).stdout
+    assert f"{T0.astimezone(shenzhen):%Y-%m-%d %H:%M} +08:00" in history
+    assert "UTC+08:00" not in history

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from casework import Actor, Casework
 from casework.assessment import AssessmentRules
 from projections import ReadModel
+from projections.explain_rates import explain_rates
 from projections.filters import Filters
 from projections.report import report
 from projections.tables import unit_ledger
@@ -364,6 +365,25 @@ def test_explain_lists_the_revisits_behind_each_count_of_the_three_rates(
     assert (result.exit_code, result.stderr.strip()) == (
         2, "casework: field '--explain': the report by unit has no group "
            "'guanlan/nowhere'")
+
+
+def test_the_revisits_explained_are_as_many_as_each_count_on_both_back_ends(
+        app: Casework, read_model: ReadModel) -> None:
+    visit(app, closed_petition(app, GRID), valid=True, contacted=True, solved=False,
+          rating="basically_satisfied")
+    visit(app, closed_petition(app, OTHER_GRID), valid=True, contacted=False, solved=True,
+          rating="satisfied")
+    visit(app, closed_petition(app, BLOCK, category="consultation"), valid=True)
+    read_model.catch_up()
+    rules = AssessmentRules()
+    by_unit = grouped_rates(read_model, Filters(), rules, "unit")
+    for group, rates in {"overall": overall_rates(read_model, Filters(), rules),
+                         **by_unit}.items():
+        for count, name in zip(COUNTS, ("visits", "valid", "contacted", "solved", "satisfied",
+                                        "basically_satisfied", "unsatisfied"), strict=True):
+            listed = list(explain_rates(read_model, Filters(), f"three_rates.{group}.{count}",
+                                        "unit", rules, None))
+            assert len(listed) == getattr(rates, name), (group, count)
 
 
 def test_explain_of_a_month_counts_the_revisits_of_that_month(tmp_path: Any) -> None:

@@ -124,6 +124,8 @@ def _group_column(model: Any, filters: Filters, by: str | None, group: str) -> A
     if by is None:
         raise InvalidField("--explain", f"{FIGURE}.{group} is a group of the report: give "
                                         "the --by it was grouped by")
+    if by not in case_summary.c:
+        raise InvalidField("--explain", f"the report cannot be grouped by {by!r}")
     column = unit_ledger.c[by] if by in LEDGER_KEYS else case_summary.c[by]
     value = (or_(column.is_(None), column == NO_UNIT) if group == NO_UNIT
              else column == group)

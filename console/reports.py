@@ -51,7 +51,9 @@ from .settings import current_settings
               help="Compute a saved --json report again from the store: exit 0 if it "
                    "holds, 1 if not, naming the figures and cases that moved.")
 @click.option("--explain", "figure", metavar="FIGURE",
-              help="List the cases and events that make one figure (e.g. sla.B.late).")
+              help="List the cases and events that make one figure (e.g. sla.B.late), or "
+                   "the revisits behind a count of the three rates (three_rates.overall."
+                   "solved; with --by, three_rates.GROUP.valid).")
 @click.option("--csv", "as_csv", is_flag=True, help="Print the rows as CSV.")
 @click.option("--html", "html", metavar="FILE", type=click.Path(dir_okay=False),
               help="Write the report as one HTML page (charts, tables, the cases behind each "
@@ -97,7 +99,8 @@ def report_command(kind: str | None, unit: str | None, since: str | None, until:
     cutoff = Cutoff.of(parse_when(as_of, "--as-of"), parse_when(known_at, "--known-at"))
     moment = parse_when(now, "--now") or cutoff.as_of or utc_now()
     if figure is not None:
-        print_explained(figure, explain_figure(app, filters, moment, cutoff, figure), as_json)
+        print_explained(figure, explain_figure(app, filters, moment, cutoff, figure,
+                                               by=by, rules=rules, period=period), as_json)
         return 0
     if html is None:
         checked = verifiable_report(app, filters, by, moment, cutoff, rules, period)

@@ -33,7 +33,12 @@ from .settings import current_settings
               help="Only cases at this unit or below it.")
 @click.option("--since", metavar="TIME", help="Only cases opened at or after this time.")
 @click.option("--until", metavar="TIME", help="Only cases opened before this time.")
-@click.option("--by", type=click.Choice(GROUPINGS), help="One row per value of this.")
+@click.option("--by", type=click.Choice(GROUPINGS),
+              help="One row per value of this; unit, community and grid also rank the units' "
+                   "accounts by the composite score of the three rates.")
+@click.option("--month", metavar="YYYY-MM",
+              help="The three rates and the units' accounts of this assessment month only "
+                   "(its first day is the setting assessment.month_starts_on).")
 @click.option("--now", metavar="TIME",
               help="Judge open deadlines at this time (default --as-of, else now).")
 @click.option("--as-of", "as_of", metavar="TIME",
@@ -46,7 +51,9 @@ from .settings import current_settings
               help="Compute a saved --json report again from the store: exit 0 if it "
                    "holds, 1 if not, naming the figures and cases that moved.")
 @click.option("--explain", "figure", metavar="FIGURE",
-              help="List the cases and events that make one figure (e.g. sla.B.late).")
+              help="List the cases and events that make one figure (e.g. sla.B.late), or "
+                   "the revisits behind a count of the three rates (three_rates.overall."
+                   "solved; with --by, three_rates.GROUP.valid).")
 @click.option("--csv", "as_csv", is_flag=True, help="Print the rows as CSV.")
 @click.option("--html", "html", metavar="FILE", type=click.Path(dir_okay=False),
               help="Write the report as one HTML page (charts, tables, the cases behind each "
@@ -54,7 +61,8 @@ from .settings import current_settings
 @db_option
 @json_option
 def report_command(kind: str | None, unit: str | None, since: str | None, until: str | None,
-                   by: str | None, now: str | None, as_of: str | None, known_at: str | None,
+                   by: str | None, month: str | None, now: str | None, as_of: str | None,
+                   known_at: str | None,
                    verify_file: str | None, figure: str | None, as_csv: bool,
                    html: str | None, db: str | None, as_json: bool) -> int:
     """Resolution, local resolution, deadlines, satisfaction and hot spots.
@@ -67,13 +75,22 @@ def report_command(kind: str | None, unit: str | None, since: str | None, until:
       casework report --by community --html report.html --lang zh
       casework report --as-of 2024-05-15 --json > may15.json
       casework report --verify may15.json --explain sla.B.late
+      casework report --by unit --month 2024-05
     """
     if html is not None:
         check_writable(html, "--html")
+    settings = current_settings()
+    rules, period = settings.assessment, None
+    if month is not None:
+        try:
+            period = rules.month(month, settings.zone)
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint="--month") from None
     app = open_app(db)
     if verify_file is not None:
         others = [name for name, given in (("--kind", kind), ("--unit", unit), ("--since", since),
-                  ("--until", until), ("--by", by), ("--now", now), ("--as-of", as_of),
+                  ("--until", until), ("--by", by), ("--month", month), ("--now", now),
+                  ("--as-of", as_of),
                   ("--known-at", known_at), ("--csv", as_csv), ("--html", html)) if given]
         if others:
             raise InvalidField("--verify", f"it takes the saved report's options, not "
@@ -84,24 +101,25 @@ def report_command(kind: str | None, unit: str | None, since: str | None, until:
     cutoff = Cutoff.of(parse_when(as_of, "--as-of"), parse_when(known_at, "--known-at"))
     moment = parse_when(now, "--now") or cutoff.as_of or utc_now()
     if figure is not None:
-        print_explained(figure, explain_figure(app, filters, moment, cutoff, figure), as_json,
+        print_explained(figure, explain_figure(app, filters, moment, cutoff, figure,
+                                               by=by, rules=rules, period=period), as_json,
                         Names.of(app))
         return 0
     if html is None:
-        checked = verifiable_report(app, filters, by, moment, cutoff)
+        checked = verifiable_report(app, filters, by, moment, cutoff, rules, period)
         if as_json:
             click.echo(to_json(checked.as_dict()))
         elif as_csv:
             click.echo(report_csv(checked.report), nl=False)
         else:
-            click.echo(report_text(checked.report, current_settings().zone, Names.of(app)))
+            click.echo(report_text(checked.report, settings.zone, Names.of(app)))
             if checked.late is not None:
                 click.echo(_("entered after --known-at (not counted): {events} of {cases}")
                            .format(events=event_count(checked.late.events),
                                    cases=case_count(len(checked.late.case_ids))))
         return 0
     with report_model(app, cutoff) as model:
-        figures = report(model, filters, by=by, now=moment)
+        figures = report(model, filters, by=by, now=moment, rules=rules, month=period)
         page = render_report_page(figures, language(), organisation=app.organisation,
                                   links=InPageCases(model, figures))
         with click.open_file(html, "w", encoding="utf-8", atomic=True) as out:

@@ -69,7 +69,8 @@ def _opened(event: Any, at: datetime) -> dict[str, Any]:
         "unit": None, "community": None, "block": None, "level": None,
         "left_community": False,
         "opened_at": at,
-        "dispatched_at": None, "resolved_at": None, "closed_at": None, "deadline": None,
+        "dispatched_at": None, "unit_since": None, "resolved_at": None, "closed_at": None,
+        "deadline": None,
         "breached": None, "missed_deadline": False, "resolved_level": None,
         "escalations": 0, "escalation_steps": MILESTONE_SEPARATOR, "reopens": 0,
         "ever_closed": False, "satisfaction": None,
@@ -128,13 +129,15 @@ def _reached(row: dict[str, Any], workflow: Workflow, event: Any, at: datetime) 
     if stage in OPEN_STAGES:
         row["closed_at"] = None
         if previous_outcome == "resolved":  # reopened: the earlier resolution no longer counts
-            row.update(resolved_at=None, breached=None, resolved_level=None)
+            row.update(resolved_at=None, breached=None, resolved_level=None,
+                       unit_since=at if row["unit"] is not None else None)
     elif previous_stage is None or previous_stage in OPEN_STAGES:
         row["closed_at"] = at
         row["ever_closed"] = True
     if outcome == "resolved" and previous_outcome != "resolved":
         row["resolved_at"] = at
         row["resolved_level"] = row["level"]
+        row["unit_since"] = None  # the unit's time with it ends (see projections.unit_ledger)
         row["breached"] = row["missed_deadline"] or (
             row["deadline"] is not None and at > row["deadline"])
 
@@ -169,6 +172,7 @@ def reached_milestone(row: Any, trigger: str) -> bool:
 def _moved_to(row: dict[str, Any], unit: str | None, organisation: Organisation,
               at: datetime | None) -> None:
     row["unit"] = unit
+    row["unit_since"] = None if unit is None else at
     if unit is None or unit not in organisation:
         row.update(community=None, block=None, level=None)
         return

@@ -4,6 +4,7 @@ one regression test per finding (each failed before its fix)."""
 from __future__ import annotations
 
 import json
+import shlex
 from datetime import timedelta
 from pathlib import Path
 
@@ -187,3 +188,22 @@ def test_groups_are_named_by_their_key_in_whatif_and_verify(
     moved = {change["figure"] for change in json.loads(verified.stdout)["changes"]}
     assert "groups.(none).total" in moved or "groups.guanlan/dashuikeng.total" in moved, moved
     assert not any(path.startswith(("groups.guanlan/xinlan", "groups.0")) for path in moved)
+
+
+def test_the_report_the_demo_suggests_shows_the_demos_figures(tmp_path: Path) -> None:
+    """The demo's "Next: casework report ..." judged open deadlines at today's date: 441
+    cases overdue on the demo where the demo had just printed 129."""
+    db = f"sqlite:///{tmp_path / 'month.db'}"
+    demo = invoke("demo", "--db", db, "--seed", "3", "--petitions", "150",
+                  "--enterprise-requests", "20", "--volunteer-tasks", "10")
+    assert demo.exit_code == 0, demo.output
+    (hint,) = [line for line in demo.stdout.splitlines() if line.startswith("Next: ")]
+    suggested = shlex.split(hint.removeprefix("Next: ").split("    ")[0])
+    assert suggested[:2] == ["casework", "report"]
+    report = invoke(*suggested[1:])
+    assert report.exit_code == 0, report.output
+
+    def all_cases(printed: str) -> list[str]:
+        return next(line.split() for line in printed.splitlines() if line.startswith("all "))
+
+    assert all_cases(report.stdout) == all_cases(demo.stdout)

@@ -12,12 +12,13 @@ from casework.assessment import AssessmentRules
 from projections.explain import ExplainedCase, check_figure, explain
 from projections.explain_rates import ExplainedRevisit, explain_rates, rates_path
 from projections.filters import Filters
+from projections.i18n import Names, _
 from projections.replayed import Cutoff, report_model
 from projections.report import report
 from projections.three_rates import Period
 from projections.verification import Verification, saved_assessment, saved_parameters, verify
 
-from .output import amount, to_json
+from .output import amount, case_count, event_count, more_listed, to_json
 
 SHOWN_CHANGES = 40
 """Changed figures a text verification lists (``--json`` has them all)."""
@@ -42,7 +43,7 @@ def verify_report(app: Casework, path: str, figure: str | None, as_json: bool) -
     outcome = verify(app, saved)
     explained: Explained = []
     if figure is not None:
-        filters, by, now, cutoff, _ = saved_parameters(saved)
+        filters, by, now, cutoff, _through = saved_parameters(saved)
         rules, period = saved_assessment(saved)
         explained = explain_figure(app, filters, now, cutoff, figure,
                                    frozenset(outcome.recorded_since.case_ids), by, rules,
@@ -55,25 +56,27 @@ def verify_report(app: Casework, path: str, figure: str | None, as_json: bool) -
     else:
         _print_verification(outcome)
         if figure is not None:
-            _print_explained(figure, explained)
+            _print_explained(figure, explained, Names.of(app))
     return 0 if outcome.holds else 1
 
 
 def _print_verification(outcome: Verification) -> None:
     if outcome.holds:
-        click.echo(f"the report holds: its inputs' digest is {outcome.digest}")
+        click.echo(_("the report holds: its inputs' digest is {digest}").format(
+            digest=outcome.digest))
         return
-    click.echo("the report no longer holds:")
+    click.echo(_("the report no longer holds:"))
     if outcome.saved_digest != outcome.digest:
-        click.echo(f"  inputs digest {outcome.saved_digest} is now {outcome.digest}")
+        click.echo("  " + _("inputs digest {saved} is now {digest}").format(
+            saved=outcome.saved_digest, digest=outcome.digest))
     for change in outcome.changes[:SHOWN_CHANGES]:
         click.echo(f"  {change.path}: {change.saved} -> {change.now}")
     if len(outcome.changes) > SHOWN_CHANGES:
-        click.echo(f"  ... and {len(outcome.changes) - SHOWN_CHANGES} more (--json lists all)")
+        click.echo("  " + more_listed(len(outcome.changes) - SHOWN_CHANGES))
     since = outcome.recorded_since
     if since.events:
-        click.echo(f"  recorded since the report was made: "
-                   f"{amount(since.events, 'event')} of {amount(len(since.case_ids), 'case')}: "
+        click.echo("  " + _("recorded since the report was made: {events} of {cases}: ").format(
+                   events=event_count(since.events), cases=case_count(len(since.case_ids)))
                    + ", ".join(sorted(since.case_ids)[:10])
                    + (" ..." if len(since.case_ids) > 10 else ""))
 
@@ -103,37 +106,42 @@ def explained_json(figure: str, explained: Explained) -> dict:
     return {"figure": figure, "cases": [c.as_dict() for c in explained]}
 
 
-def print_explained(figure: str, explained: Explained, as_json: bool) -> None:
+def print_explained(figure: str, explained: Explained, as_json: bool,
+                    names: Names) -> None:
     if as_json:
         click.echo(to_json(explained_json(figure, explained)))
     else:
-        _print_explained(figure, explained)
+        _print_explained(figure, explained, names)
 
 
-def _print_explained(figure: str, explained: Explained) -> None:
+def _print_explained(figure: str, explained: Explained, names: Names) -> None:
     if rates_path(figure) is not None:
         _print_revisits(figure, explained)  # type: ignore[arg-type]
         return
     cases: list[ExplainedCase] = explained  # type: ignore[assignment]
-    click.echo(f"{figure}: {amount(len(cases), 'case')}")
+    click.echo(f"{figure}: {case_count(len(cases))}")
     for case in cases:
-        deadline = f", deadline {case.deadline.isoformat()}" if case.deadline else ""
-        mark = "  (moved: events recorded since the report)" if case.moved else ""
-        click.echo(f"{case.case_id} {case.kind} grade {case.grade or '-'}, "
-                   f"{case.state}{deadline}{mark}")
+        deadline = (_(", deadline {deadline}").format(deadline=case.deadline.isoformat())
+                    if case.deadline else "")
+        mark = _("  (moved: events recorded since the report)") if case.moved else ""
+        click.echo(_("{case} {kind} grade {grade}, {state}").format(
+            case=case.case_id, kind=names.value("kind", case.kind), grade=case.grade or "-",
+            state=names.state(case.state, case.kind)) + deadline + mark)
         for event in case.events:
-            set_deadline = (f", deadline -> {event.deadline.isoformat()}"
-                            if event.deadline else "")
-            click.echo(f"  {event.version:>3} {event.at.isoformat()} {event.trigger} -> "
-                       f"{event.to_state} (recorded {event.recorded_at.isoformat()})"
-                       f"{set_deadline}")
+            set_deadline = (_(", deadline -> {deadline}").format(
+                deadline=event.deadline.isoformat()) if event.deadline else "")
+            click.echo(f"  {event.version:>3} {event.at.isoformat()} "
+                       f"{names.trigger(event.trigger, case.kind)} -> "
+                       f"{names.state(event.to_state, case.kind)} "
+                       + _("(recorded {at})").format(at=event.recorded_at.isoformat())
+                       + set_deadline)
 
 
 def _print_revisits(figure: str, revisits: list[ExplainedRevisit]) -> None:
     click.echo(f"{figure}: {amount(len(revisits), 'revisit')}")
     for visit in revisits:
         event = visit.event
-        mark = "  (moved: events recorded since the report)" if visit.moved else ""
+        mark = _("  (moved: events recorded since the report)") if visit.moved else ""
         answers = ", ".join(answer for answer, said in (
             ("contacted", visit.contacted), ("solved", visit.solved)) if said)
         click.echo(f"{visit.case_id} {visit.kind} {visit.category or '-'}, for "

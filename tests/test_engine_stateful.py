@@ -7,7 +7,7 @@ refused command recorded nothing, the history has one entry per accepted command
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -55,7 +55,7 @@ KINDS = REGISTRY.names()
 ALL_TRIGGERS = {kind: sorted(REGISTRY.get(kind).triggers) for kind in KINDS}
 
 
-def value_for(spec: FieldSpec, cases: list[str]) -> st.SearchStrategy[Any]:
+def value_for(spec: FieldSpec, cases: list[str], now: datetime) -> st.SearchStrategy[Any]:
     if spec.type in ("string", "text"):
         return st.text(alphabet="abc中文", min_size=1, max_size=8)
     if spec.type == "integer":
@@ -69,7 +69,8 @@ def value_for(spec: FieldSpec, cases: list[str]) -> st.SearchStrategy[Any]:
     if spec.type == "choice":
         return st.sampled_from(spec.choices)
     if spec.type == "datetime":
-        return st.integers(1, 500).map(lambda h: (Clock().now + timedelta(hours=h)).isoformat())
+        # Ahead of the command (a claim_by must be), as a careful caller gives it.
+        return st.integers(1, 500).map(lambda h: (now + timedelta(hours=h)).isoformat())
     if spec.type == "unit":
         # Mostly units any grade may go to, so that careful dispatches get through.
         return st.sampled_from([*UNITS, *["guanlan/urban-management", "guanlan/guancheng"] * 3])
@@ -105,7 +106,7 @@ class CaseworkMachine(RuleBasedStateMachine):
         fields = {}
         for name, spec in specs.items():
             if spec.required or data.draw(st.booleans(), label=f"include {name}"):
-                fields[name] = data.draw(value_for(spec, known), label=name)
+                fields[name] = data.draw(value_for(spec, known, self.clock.now), label=name)
         if careful:
             return fields
         mistake = data.draw(st.sampled_from(["none", "unknown", "drop", "wrong"]))

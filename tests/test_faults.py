@@ -140,7 +140,7 @@ def test_a_lock_timeout_that_is_not_whole_seconds_is_refused(sqlite_db: str) -> 
     environment = {**os.environ, "PYTHONPATH": str(REPO), "CASEWORK_LOCK_TIMEOUT": "soon"}
     result = subprocess.run([*casework_command(), "report", "--db", sqlite_db],
                             env=environment, capture_output=True, text=True, timeout=60)
-    assert result.returncode == 7
+    assert result.returncode == 2  # a malformed setting is bad input (issue 13, item 16)
     assert result.stderr.strip() == ("casework: CASEWORK_LOCK_TIMEOUT='soon': give whole "
                                      "seconds from 1 to 86400")
 

@@ -12,6 +12,7 @@ from functools import cached_property
 from typing import Any
 
 from .fields import FieldSpec
+from .limits import Limit
 
 STAGES = ("collect", "assess", "dispatch", "follow_up", "close", "revisit")
 OPEN_STAGES = STAGES[:4]
@@ -28,6 +29,9 @@ class State:
     stage: str
     terminal: bool = False
     outcome: str | None = None
+    pauses: bool = False
+    """Time spent here does not count against the resolution clock (waiting for the
+    petitioner's material, mediation in progress)."""
 
 
 @dataclass(frozen=True)
@@ -63,8 +67,16 @@ class Trigger:
 @dataclass(frozen=True)
 class Grade:
     name: str
-    deadline_hours: float
+    resolve: Limit
+    """How long the unit has to resolve a case of this grade, from its assessment."""
     min_level: str
+    contact: Limit | None = None
+    """How long the unit has to reach the petitioner, from accepting the case."""
+
+    @property
+    def deadline_hours(self) -> float:
+        """The resolution limit in (roughly, for working time) elapsed hours."""
+        return self.resolve.nominal_hours
 
 
 @dataclass(frozen=True)
@@ -127,10 +139,12 @@ class Workflow:
         return {
             "name": self.name, "version": self.version, "title": self.title,
             "description": self.description, "initial": self.initial,
-            "states": {s.name: {"stage": s.stage, "terminal": s.terminal, "outcome": s.outcome}
+            "states": {s.name: {"stage": s.stage, "terminal": s.terminal, "outcome": s.outcome,
+                                "pauses": s.pauses}
                        for s in self.states.values()},
             "triggers": [_trigger_dict(t) for t in (self.opening, *self.triggers.values())],
-            "grades": {g.name: {"deadline_hours": g.deadline_hours, "min_level": g.min_level}
+            "grades": {g.name: {"resolve": str(g.resolve), "min_level": g.min_level,
+                                "contact": None if g.contact is None else str(g.contact)}
                        for g in self.grades.values()},
             "settings": dict(self.settings),
         }

@@ -10,6 +10,8 @@ from typing import Any
 import click
 
 from casework import Actor, Casework, StorageError
+from casework.application import ORGANISATION_VAR
+from casework.calendar_files import office_zone
 from casework.storage import Storage
 from casework.timestamps import parse_time
 
@@ -91,6 +93,6 @@ def parse_when(value: str | None, what: str) -> datetime | None:
     if value is None:
         return None
     try:
-        return parse_time(value)
+        return parse_time(value, office_zone(os.environ.get(ORGANISATION_VAR)))
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint=what) from None

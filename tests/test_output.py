@@ -80,7 +80,7 @@ def test_workflows_show_gives_descriptions_branches_choices_and_ranges() -> None
     assert revisit["fields"]["satisfaction"]["min"] == 1
     assert revisit["fields"]["satisfaction"]["max"] == 5
     assert revisit["description"].startswith("Ask the petitioner")
-    assert data["grades"]["A"] == {"deadline_hours": 2, "min_level": "community"}
+    assert data["grades"]["A"] == {"resolve": "2h", "contact": None, "min_level": "community"}
 
 
 def test_the_report_says_when_it_was_judged(db: str, case: str) -> None:

@@ -535,8 +535,11 @@ def test_satisfaction_and_reopen_rate_after_an_unsatisfied_revisit(
     reopened = report(read_model, now=NOW).as_dict()
     assert reopened["resolved"] == 3  # the reopened case's resolution no longer counts
     assert reopened["by_stage"]["follow_up"] == 2
-    # Nor does its deadline count as met: past it (grade C, 168 h), the case is overdue.
+    # Nor does its deadline count as met: reopening gave it a new one (grade C, 168 h from
+    # the revisit), in time at 200 h, past at 250 h.
     sla = report(read_model, now=at(200)).as_dict()["sla"]["overall"]
+    assert (sla["met"], sla["breached"], sla["open_overdue"]) == (3, 0, 1)
+    sla = report(read_model, now=at(250)).as_dict()["sla"]["overall"]
     assert (sla["met"], sla["breached"], sla["open_overdue"]) == (3, 0, 2)
 
     resolve(app, unhappy, at(90))

@@ -145,7 +145,8 @@ def test_history_records_who_did_what_when_from_where_to_where(app: Casework) ->
     assert (assessed.actor, assessed.role, assessed.trigger) == ("wang.fang", "assessor", "assess")
     assert (assessed.from_state, assessed.to_state) == ("collected", "assessed")
     assert assessed.fields == {"grade": "C", "category": "drainage"}
-    assert assessed.changes == {"grade": "C", "deadline": at(1 + 168)}
+    assert assessed.changes == {"grade": "C", "deadline": at(1 + 168),
+                                "resolve_limit": "168h", "resolve_from": at(1)}
     assert assessed.at == at(1)
 
     assert (dispatched.actor, dispatched.role) == ("zhao.lei", "dispatcher")
@@ -248,7 +249,9 @@ def test_unsatisfied_revisit_reopens_the_petition(app: Casework) -> None:
     assert (view.state, view.stage, view.reopens) == ("in_progress", "follow_up", 1)
     last = app.history(case_id)[-1]
     assert (last.trigger, last.from_state, last.to_state) == ("revisit", "closed", "in_progress")
-    assert last.changes == {"reopens": 1}
+    # Reopening starts a new resolution clock (B: 72 hours), from the revisit.
+    assert last.changes == {"reopens": 1, "deadline": at(200 + 72), "resolve_limit": "72h",
+                            "resolve_from": at(200)}
 
     app.fire(case_id, "resolve", HANDLER, at=at(201), resolution="Pipe replaced")
     app.fire(case_id, "close", INTAKE, at=at(202), confirmed_by="petitioner")
@@ -282,7 +285,8 @@ def test_escalation_moves_the_case_up_one_unit_at_a_time(app: Casework) -> None:
     assert (view.state, view.unit, view.escalations) == ("dispatched", COMMUNITY, 1)
     # The new unit gets the grade's time to resolve (C: 168 hours) from the escalation.
     assert app.history(case_id)[-1].changes == {
-        "unit": COMMUNITY, "escalations": 1, "deadline": at(3) + timedelta(hours=168)}
+        "unit": COMMUNITY, "escalations": 1, "deadline": at(3) + timedelta(hours=168),
+        "resolve_limit": "168h", "resolve_from": at(3)}
 
     app.fire(case_id, "accept", HANDLER, at=at(4))
     view = app.fire(case_id, "escalate", SYSTEM, at=at(5), reason="Deadline passed")

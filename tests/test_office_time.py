@@ -13,10 +13,14 @@ import pytest
 from casework import Actor, Casework, WorkflowRegistry
 from casework.calendar_files import office_calendar
 from casework.compiler import load_workflow
+from casework.jobs.migration import Migration
+from casework.jobs.runner import run_job
 from casework.jobs.sweep import Sweep
 from projections import ReadModel
 from projections.due_soon import due_soon
+from projections.filters import CaseFilter
 from projections.report import report
+from projections.selection import Candidates
 from workflows import DEFINITIONS, OFFICE_TIME, definition_files
 
 from .conftest import new_app
@@ -233,3 +237,33 @@ def test_show_gives_both_clocks_time_left_and_time_paused(tmp_path: Path) -> Non
     text = invoke("show", case_id, "--db", url, "--as-of", "2024-05-24T10:00", env=env).output
     assert "resolve   due 2024-05-24 10:00 UTC (16wh)  paused, 12 working h left, paused 5 " \
            "working h" in text
+
+
+def test_migrate_moves_running_cases_to_version_2_keeping_their_deadlines(
+        tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'office.db'}"
+    old = new_app(url)
+    running = old.open_case("petition", OFFICE, local(2024, 5, 23, 9), channel="hotline",
+                            title="Noise", location=COMMUNITY)
+    old.fire(running, "assess", OFFICE, local(2024, 5, 23, 9), grade="C", category="noise",
+             dispute=True)
+    old.fire(running, "dispatch", OFFICE, local(2024, 5, 23, 9), unit=COMMUNITY)
+    old.fire(running, "accept", OFFICE, local(2024, 5, 23, 9))
+    v1_deadline = old.get_case(running).deadline
+    assert v1_deadline == local(2024, 5, 23, 9) + timedelta(hours=168)
+    old.close()
+
+    app = new_app(url, workflows=V2, clock=lambda: local(2024, 5, 23, 18))
+    summary = run_job(app, Migration("petition", 2), Candidates(CaseFilter(
+        kind="petition", version_below=2)))
+    assert (summary.changed, summary.refused) == (1, 0)
+    view = app.get_case(running)
+    assert (view.version, view.state, view.deadline) == (2, "in_progress", v1_deadline)
+    # The new version's triggers apply; its next clock is counted in working time.
+    app.fire(running, "mediate", OFFICE, local(2024, 5, 24, 9), track="people")
+    view = app.fire(running, "mediation_failed", OFFICE, local(2024, 5, 24, 12), note="no")
+    # A clock in elapsed hours (v1's 168h) is moved by the elapsed time paused.
+    assert view.deadline == v1_deadline + timedelta(hours=3)
+    view = app.fire(running, "escalate", OFFICE, local(2024, 5, 24, 14), reason="too big")
+    assert (view.resolve_limit, view.deadline) == ("7wd", local(2024, 6, 4, 18))
+    app.close()

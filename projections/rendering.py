@@ -49,10 +49,12 @@ def report_text(report: Report, zone: tzinfo = UTC) -> str:
     parts = [table(rows, FIGURE_HEADERS), ""]
     parts.append("by stage   " + " · ".join(f"{k} {v}" for k, v in f.by_stage.items()))
     parts.append("channels   " + " · ".join(f"{k} {v}" for k, v in f.by_channel.items()))
-    sla = [f"{grade} {percent(s.compliance)} ({s.met} met, {s.breached} late, "
-           f"{s.open_overdue} overdue)" for grade, s in f.sla.items() if grade != OVERALL]
-    if sla:
-        parts.append("deadlines  " + " · ".join(sla))
+    for label, clock in (("deadlines  ", f.sla), ("contact    ", f.contact)):
+        # deadlines: the resolution clock; contact: reaching the petitioner
+        counts = [f"{grade} {percent(s.compliance)} ({s.met} met, {s.breached} late, "
+                  f"{s.open_overdue} overdue)" for grade, s in clock.items() if grade != OVERALL]
+        if counts:
+            parts.append(label + " · ".join(counts))
     if f.escalations.cases:
         parts.append(f"escalated  {f.escalations.cases} cases "
                      f"({percent(f.escalations.rate)}), {f.escalations.total} escalations")

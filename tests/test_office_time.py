@@ -10,9 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from casework import Actor, Casework, WorkflowRegistry
+from casework import Actor, Casework
 from casework.calendar_files import office_calendar
-from casework.compiler import load_workflow
 from casework.jobs.migration import Migration
 from casework.jobs.runner import run_job
 from casework.jobs.sweep import Sweep
@@ -21,9 +20,8 @@ from projections.due_soon import due_soon
 from projections.filters import CaseFilter
 from projections.report import report
 from projections.selection import Candidates
-from workflows import DEFINITIONS, OFFICE_TIME, definition_files
 
-from .conftest import new_app
+from .conftest import REGISTRY, REGISTRY_V1, new_app
 from .support import invoke
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -31,8 +29,7 @@ OFFICE = Actor("office", roles=["intake", "assessor", "dispatcher", "handler", "
                                 "visitor", "supervisor"])
 SYSTEM = Actor("system", roles=["system"])
 COMMUNITY = "guanlan/guancheng"
-V2 = WorkflowRegistry(load_workflow(path)
-                      for path in [*definition_files(DEFINITIONS), *definition_files(OFFICE_TIME)])
+V2 = REGISTRY
 
 
 def local(*args: int) -> datetime:
@@ -168,7 +165,7 @@ def test_a_later_calendar_changes_no_recorded_deadline_and_no_past_report(
 
 def test_version_1_cases_replay_without_the_clocks(tmp_path: Path) -> None:
     """Cases recorded under version 1 (events without any clock attribute) load as before."""
-    app = new_app(f"sqlite:///{tmp_path / 'old.db'}")
+    app = new_app(f"sqlite:///{tmp_path / 'old.db'}", workflows=REGISTRY_V1)
     case_id = app.open_case("petition", OFFICE, local(2024, 5, 23, 9), channel="hotline",
                             title="Noise", location=COMMUNITY)
     app.fire(case_id, "assess", OFFICE, local(2024, 5, 23, 9), grade="C", category="noise")
@@ -207,7 +204,7 @@ def test_sweep_lists_due_soon_cases(tmp_path: Path) -> None:
     app = new_app(url, workflows=V2)
     case_id = accepted_petition(app, "D", local(2024, 5, 23, 9))
     app.close()
-    env = {"CASEWORK_WORKFLOWS": str(OFFICE_TIME), "CASEWORK_TIMEZONE": "Asia/Shanghai"}
+    env = {"CASEWORK_TIMEZONE": "Asia/Shanghai"}
     result = invoke("sweep", "--db", url, "--now", "2024-05-24T15:00", env=env)
     assert result.exit_code == 0, result.output
     assert f"{COMMUNITY}: 1" in result.output
@@ -225,7 +222,7 @@ def test_show_gives_both_clocks_time_left_and_time_paused(tmp_path: Path) -> Non
              outcome="reached")
     app.fire(case_id, "mediate", OFFICE, local(2024, 5, 23, 14), track="people")
     app.close()
-    env = {"CASEWORK_WORKFLOWS": str(OFFICE_TIME)}
+    env: dict[str, str] = {}
     shown = json.loads(invoke("show", case_id, "--db", url, "--as-of", "2024-05-24T10:00",
                               "--json", env=env).output)
     contact, resolve = shown["clocks"]["contact"], shown["clocks"]["resolve"]
@@ -242,7 +239,7 @@ def test_show_gives_both_clocks_time_left_and_time_paused(tmp_path: Path) -> Non
 def test_migrate_moves_running_cases_to_version_2_keeping_their_deadlines(
         tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'office.db'}"
-    old = new_app(url)
+    old = new_app(url, workflows=REGISTRY_V1)
     running = old.open_case("petition", OFFICE, local(2024, 5, 23, 9), channel="hotline",
                             title="Noise", location=COMMUNITY)
     old.fire(running, "assess", OFFICE, local(2024, 5, 23, 9), grade="C", category="noise",

@@ -16,10 +16,6 @@ ORGANISATION = DEFINITIONS / "organisation"
 """The default organisation: all its files together (see ``Organisation.load``)."""
 SAMPLE_ORGANISATION = ORGANISATION / "guanlan.csv"
 CALENDARS = DEFINITIONS / "calendars"
-OFFICE_TIME = DEFINITIONS / "office_time"
-"""Version 2 of petitions and enterprise requests: limits in working time, a contact clock,
-pausing states. Not loaded by default yet (the suite still assumes version 1 is the latest):
-``CASEWORK_WORKFLOWS`` naming this folder switches them on."""
 """Office calendars: working hours, holidays and make-up working days (see
 ``casework.calendar_files``)."""
 

@@ -264,3 +264,26 @@ def test_migrate_moves_running_cases_to_version_2_keeping_their_deadlines(
     view = app.fire(running, "escalate", OFFICE, local(2024, 5, 24, 14), reason="too big")
     assert (view.resolve_limit, view.deadline) == ("7wd", local(2024, 6, 4, 18))
     app.close()
+
+
+def test_an_enterprise_request_waits_for_material_without_its_clock_running(
+        office: Casework) -> None:
+    commissioner = Actor("he.qiang", roles=["commissioner"])
+    case_id = office.open_case("enterprise_request", OFFICE, local(2024, 5, 20, 9),
+                               channel="hotline", enterprise="Guanlan Precision Ltd",
+                               title="Tax rebate")
+    office.fire(case_id, "assess", commissioner, local(2024, 5, 20, 9), category="finance_tax",
+                grade="D")  # 2 working days: Wednesday 22 May 18:00
+    office.fire(case_id, "assign", OFFICE, local(2024, 5, 20, 10), leader="Wang",
+                department="guanlan/enterprise-service", commissioner="he.qiang")
+    view = office.fire(case_id, "accept", commissioner, local(2024, 5, 20, 11))
+    assert (view.deadline, view.contact_deadline) == (local(2024, 5, 22, 18),
+                                                      local(2024, 5, 21, 11))
+    office.fire(case_id, "contact", commissioner, local(2024, 5, 20, 12), method="visit",
+                outcome="reached")
+    office.fire(case_id, "request_material", commissioner, local(2024, 5, 21, 9),
+                material="the invoices")
+    # A working day and a half later (Tuesday 9:00 to Wednesday 14:00: 12 working hours).
+    view = office.fire(case_id, "material_received", commissioner, local(2024, 5, 22, 14))
+    assert view.paused_seconds == 12 * 3600
+    assert view.deadline == local(2024, 5, 24, 14)  # Wednesday 18:00 + 12 working hours

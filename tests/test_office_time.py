@@ -287,3 +287,21 @@ def test_an_enterprise_request_waits_for_material_without_its_clock_running(
     view = office.fire(case_id, "material_received", commissioner, local(2024, 5, 22, 14))
     assert view.paused_seconds == 12 * 3600
     assert view.deadline == local(2024, 5, 24, 14)  # Wednesday 18:00 + 12 working hours
+
+
+def test_a_snapshot_from_before_the_clocks_still_loads(tmp_path: Path) -> None:
+    """A version 1 case's state never holds the clocks' attributes, as snapshots taken
+    before they existed do not: such a snapshot loads with the defaults."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    old = new_app(url, workflows=REGISTRY_V1, snapshot_interval=2)
+    case_id = old.open_case("petition", OFFICE, local(2024, 5, 23, 9), channel="hotline",
+                            title="Noise", location=COMMUNITY)
+    old.fire(case_id, "assess", OFFICE, local(2024, 5, 23, 9), grade="C", category="noise")
+    old.fire(case_id, "dispatch", OFFICE, local(2024, 5, 23, 9), unit=COMMUNITY)
+    snapshot = next(iter(old.snapshots.get(case_id, desc=True, limit=1)))
+    assert "contact_deadline" not in snapshot.state
+    old.close()
+    again = new_app(url, workflows=V2, snapshot_interval=2)
+    view = again.fire(case_id, "accept", OFFICE, local(2024, 5, 23, 10))
+    assert (view.version, view.contact_deadline, view.paused_seconds) == (1, None, 0.0)
+    again.close()

@@ -34,8 +34,10 @@ from console import (
     webhooks,
     workflows,
 )
+from console.error_messages import error_message
 from console.output import fail
 from console.settings import CommandLine, add_shared_options, config_command, global_options
+from projections.i18n import _
 
 EXIT_CODES = """\b
 Exit codes:
@@ -71,10 +73,10 @@ class CaseworkGroup(click.Group):
         except click.exceptions.Abort:
             fail("aborted", 130)
         except click.ClickException as error:
-            hint = "" if isinstance(error, click.BadParameter) else " (see casework --help)"
+            hint = "" if isinstance(error, click.BadParameter) else _(" (see casework --help)")
             fail(error.format_message().replace("\n", " ") + hint, error.exit_code)
         except CaseworkError as error:
-            fail(str(error).replace("\n", "; "), error.exit_code)
+            fail(error_message(error).replace("\n", "; "), error.exit_code)
         except PersistenceError as error:
             fail(lock_timed_out(error) or f"database error: {error}".replace("\n", " "), 7)
         except (sqlite3.Error, SQLAlchemyError) as error:

@@ -42,9 +42,9 @@ from .workflow import (
 
 _TOP_KEYS = {"name", "version", "title", "description", "initial", "states", "triggers",
              "grades", "settings", "migrations", "report"}
-_STATE_KEYS = {"stage", "terminal", "outcome", "description", "pauses"}
+_STATE_KEYS = {"stage", "terminal", "outcome", "description", "titles", "pauses"}
 _TRIGGER_KEYS = {"name", "from", "to", "roles", "fields", "guards", "effects", "branches",
-                 "spawns", "description", "assignee"}
+                 "spawns", "description", "assignee", "titles"}
 ASSIGNS_ACTOR = "actor"
 """``assignee = "actor"``: whoever fires the trigger takes the case on."""
 _FIELD_KEYS = {"type", "required", "choices", "min", "max", "description", "personal",
@@ -174,6 +174,7 @@ def _states(problems: _Problems, table: Any) -> dict[str, State]:
         if outcome is not None and outcome not in OUTCOMES:
             problems.add(where, f"outcome {outcome!r} is not one of {', '.join(OUTCOMES)}")
         states[name] = State(name, stage, bool(spec.get("terminal", False)), outcome,
+                             _titles(problems, where, spec.get("titles", {})),
                              bool(spec.get("pauses", False)))
     return states
 
@@ -339,8 +340,20 @@ def _triggers(problems: _Problems, entries: Any, states: dict[str, State],
             spawns=spec.get("spawns"),
             description=str(spec.get("description", "")),
             assignee=assignee,
+            titles=_titles(problems, where, spec.get("titles", {})),
         )
     return triggers
+
+
+def _titles(problems: _Problems, where: str, table: Any) -> dict[str, str]:
+    """What a state or trigger is called in other languages: language code → text."""
+    if not isinstance(table, dict) or not all(
+            isinstance(lang, str) and isinstance(text, str) and text.strip()
+            for lang, text in table.items()):
+        problems.add(where, 'titles must be a table of language → text, e.g. '
+                            '{ zh = "已受理" }')
+        return {}
+    return dict(table)
 
 
 def _branches(problems: _Problems, where: str, entries: Any, states: dict[str, State]

@@ -2,7 +2,8 @@
 language, and where each came from.
 
 Each setting is taken from the first of: a flag, the environment, a settings file, the
-default. The files are ``casework.toml`` in the working directory, then the one in the
+default; the language, before its default, from the locale (``LC_ALL``, ``LC_MESSAGES``,
+``LANG``). The files are ``casework.toml`` in the working directory, then the one in the
 user's configuration folder (a key the first does not set may come from the second), or
 only the file ``--config`` or ``$CASEWORK_CONFIG`` names::
 
@@ -121,7 +122,27 @@ def _first(name: str, flags: Mapping[str, Any], environ: Mapping[str, str],
     for path, values in read:
         if name in values:
             return Setting(name, values[name], f"file {path}")
+    if name == "language":
+        from_locale = locale_language(environ)
+        if from_locale is not None:
+            return from_locale
     return Setting(name, _default(name), DEFAULT)
+
+
+LOCALE_ENVIRONMENT = ("LC_ALL", "LC_MESSAGES", "LANG")
+"""Where the locale names its language, the first set one winning (as POSIX reads them)."""
+
+
+def locale_language(environ: Mapping[str, str]) -> Setting | None:
+    """The language of the locale (``LANG=zh_CN.UTF-8`` → zh) when it is one of ours; None
+    for C, POSIX or a language without a catalogue (the default then: English)."""
+    for variable in LOCALE_ENVIRONMENT:
+        value = environ.get(variable)
+        if value:
+            code = value.split(".", 1)[0].split("_", 1)[0].split("-", 1)[0].lower()
+            return Setting("language", code, f"locale {variable}") if code in LANGUAGES \
+                else None
+    return None
 
 
 FLAGS = {"database": "--db", "actor": "--actor", "roles": "--role", "timezone": "--timezone",

@@ -29,6 +29,8 @@ class State:
     stage: str
     terminal: bool = False
     outcome: str | None = None
+    titles: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    """Language → what the state is called in it (``titles = { zh = "已受理" }``)."""
     pauses: bool = False
     """Time spent here does not count against the resolution clock (waiting for the
     petitioner's material, mediation in progress)."""
@@ -58,6 +60,8 @@ class Trigger:
     assignee: str | None = None
     """Who takes the case on when it is fired: ``"actor"`` (whoever fires it) or the name of
     one of its fields; the read model lists the case under that assignee."""
+    titles: dict[str, str] = field(default_factory=dict, compare=False)
+    """Language → what the trigger is called in it (``titles.zh = "评估"``)."""
 
     def field_of_type(self, kind: str) -> str | None:
         """The name of the trigger's (first) field of type ``kind``."""
@@ -140,7 +144,7 @@ class Workflow:
             "name": self.name, "version": self.version, "title": self.title,
             "description": self.description, "initial": self.initial,
             "states": {s.name: {"stage": s.stage, "terminal": s.terminal, "outcome": s.outcome,
-                                "pauses": s.pauses}
+                                "titles": dict(s.titles), "pauses": s.pauses}
                        for s in self.states.values()},
             "triggers": [_trigger_dict(t) for t in (self.opening, *self.triggers.values())],
             "grades": {g.name: {"resolve": str(g.resolve), "min_level": g.min_level,
@@ -201,7 +205,8 @@ class Workflow:
 
 
 def _trigger_dict(trigger: Trigger) -> dict[str, Any]:
-    return {"name": trigger.name, "description": trigger.description,
+    return {"name": trigger.name, "titles": dict(trigger.titles),
+            "description": trigger.description,
             "from": list(trigger.sources), "to": trigger.to, "roles": list(trigger.roles),
             "guards": list(trigger.guards), "effects": list(trigger.effects),
             "branches": [{"when": b.when, "to": b.to, "effects": list(b.effects)}

@@ -16,6 +16,8 @@ from projections import ReadModel
 from projections.case_ids import expand_case_id
 from projections.case_rendering import local
 from projections.duplicates import likely_duplicates
+from projections.i18n import Names, _
+from projections.rendering import labelled
 
 from .completion import complete_case, complete_kind, complete_trigger
 from .options import (
@@ -27,10 +29,12 @@ from .options import (
     parse_fields,
     parse_when,
 )
-from .output import fail, history_table, shown, to_json, when
+from .output import entry_count, fail, history_table, shown, to_json, when
 from .queues import duplicates_text
 from .settings import current_settings, quiet
 
+SHOW_COLUMN = 10
+"""Where the values of ``show`` and ``fire`` start, after their labels."""
 HISTORY_PAGE = 50
 """Entries a page of ``casework history --page N`` shows when --limit is not given."""
 
@@ -75,7 +79,8 @@ def open_command(kind: str, pairs: tuple[str, ...], at: str | None, person: str 
         return
     click.echo(str(case_id))
     if found:  # on stderr: standard output stays the id, for scripts
-        click.echo(duplicates_text(case_id, found, current_settings().zone), err=True)
+        click.echo(duplicates_text(case_id, found, current_settings().zone, Names.of(app)),
+                   err=True)
 
 
 @click.command("fire")
@@ -107,15 +112,29 @@ def fire_command(case: str, trigger: str, pairs: tuple[str, ...], at: str | None
 def fired_text(app: Casework, view: CaseView, trigger: str, zone: tzinfo) -> str:
     """What a trigger did: the state it reached, where the case is, its deadline, and the
     case it spawned."""
-    lines = [f"{view.id}  {trigger}: now {view.state} ({view.stage})",
-             f"  unit      {view.unit or '-'}"]
+    names = Names.of(app)
+    lines = [_("{case}  {trigger}: now {state} ({stage})").format(
+                case=view.id, trigger=names.trigger(trigger, view.kind),
+                state=names.state(view.state, view.kind), stage=names.value("stage", view.stage)),
+             "  " + _labelled(_("unit"), unit_text(names, view.unit))]
     if view.deadline is not None:
-        lines.append(f"  deadline  {local(view.deadline, zone)} {zone}"
-                     + (f" (grade {view.grade})" if view.grade else ""))
+        lines.append("  " + _labelled(_("deadline"), f"{local(view.deadline, zone)} {zone}"
+                     + (_(" (grade {grade})").format(grade=view.grade) if view.grade else "")))
     fired = app.workflow_of(view).triggers.get(trigger)
     if fired is not None and fired.spawns and view.tasks:
-        lines.append(f"  spawned   {fired.spawns} {view.tasks[-1]}")
+        lines.append("  " + _labelled(_("spawned"), f"{names.value('kind', fired.spawns)} "
+                                                   f"{view.tasks[-1]}"))
     return "\n".join(lines)
+
+
+def _labelled(label: str, text: str) -> str:
+    return labelled(label, text, SHOW_COLUMN)
+
+
+def unit_text(names: Names, path: str | None) -> str:
+    """A unit as a clerk reads it: its path, and in Chinese its name before it."""
+    named = names.unit(path)
+    return named if named == (path or "-") else f"{named} ({path})"
 
 
 def case_view_dict(app: Casework, case_id: UUID, as_of: datetime | None = None,
@@ -150,34 +169,43 @@ def show_command(case: str, as_of: str | None, actor: str | None, roles: tuple[s
     if as_json:
         click.echo(to_json(data))
         return
-    click.echo(case_text(data, who))
+    click.echo(case_text(data, who, Names.of(app)))
 
 
-def case_text(data: dict[str, Any], who: Actor) -> str:
+def case_text(data: dict[str, Any], who: Actor, names: Names | None = None) -> str:
     """The case as ``show`` prints it; every stored value escaped (``shown``)."""
-    lines = [f"case      {data['id']}  ({shown(data['kind'])} v{data['version']})",
-             f"state     {shown(data['state'])}  (stage {shown(data['stage'])})",
-             f"unit      {shown(data['unit'] or '-')}"]
+    names, kind = names or Names(), data["kind"]
+    lines = [_labelled(_("case"), f"{data['id']}  ({shown(names.value('kind', kind))} "
+                                 f"v{data['version']})"),
+             _labelled(_("state"), _("{state}  (stage {stage})").format(
+                 state=shown(names.state(data["state"], kind)),
+                 stage=shown(names.value("stage", data["stage"])))),
+             _labelled(_("unit"), shown(unit_text(names, data["unit"])))]
     if data["person"]:
-        lines.append(f"person    {shown(data['person'])}")
-    lines.append(f"grade     {shown(data['grade'] or '-')}   deadline {when(data['deadline'])}")
+        lines.append(_labelled(_("person"), shown(data["person"])))
+    lines.append(_labelled(_("grade"), _("{grade}   deadline {deadline}").format(
+        grade=shown(data["grade"] or "-"), deadline=when(data["deadline"]))))
     lines += clock_lines(data.get("clocks", {}))
-    lines.append(f"opened    {when(data['opened_at'])}   last change {when(data['updated_at'])}"
-                 f"   events {data['events']}")
+    lines.append(_labelled(_("opened"), _("{opened}   last change {changed}   events {events}")
+                          .format(opened=when(data["opened_at"]),
+                                  changed=when(data["updated_at"]), events=data["events"])))
     if data["escalations"] or data["reopens"]:
-        lines.append(f"escalated {data['escalations']}x   reopened {data['reopens']}x")
+        lines.append(_labelled(_("escalated"), _("{escalations}x   reopened {reopens}x").format(
+            escalations=data["escalations"], reopens=data["reopens"])))
     if data["volunteers"]:
-        lines.append(f"volunteers {shown(', '.join(data['volunteers']))}")
+        lines.append(_labelled(_("volunteers"), shown(", ".join(data["volunteers"]))))
     if data["tasks"]:
-        lines.append(f"tasks     {shown(', '.join(data['tasks']))}")
-    lines.append("fields")
+        lines.append(_labelled(_("tasks"), shown(", ".join(data["tasks"]))))
+    lines.append(_("fields"))
     width = max((len(k) for k in data["fields"]), default=0)
     lines += [f"  {shown(name).ljust(width)}  {shown(value)}"
               for name, value in data["fields"].items()]
     if "allowed_triggers" in data:
-        allowed = ", ".join(data["allowed_triggers"]) or "nothing"
-        lines.append(f"next      {shown(who.id)} ({shown(', '.join(who.roles) or 'no roles')})"
-                     f" may: {allowed}")
+        allowed = ", ".join(names.trigger(t, kind) for t in data["allowed_triggers"]) \
+            or _("nothing")
+        lines.append(_labelled(_("next"), _("{actor} ({roles}) may: {triggers}").format(
+            actor=shown(who.id), roles=shown(", ".join(who.roles) or _("no roles")),
+            triggers=allowed)))
     return "\n".join(lines)
 
 
@@ -187,8 +215,8 @@ def clock_lines(clocks: dict[str, dict[str, Any]]) -> list[str]:
     for name, clock in clocks.items():
         unit = "working h" if clock["working"] else "h"
         left = clock["left_hours"]
-        text = (f"{name:<9} due {when(clock['deadline'])} ({shown(clock['limit'] or '-')})"
-                f"  {clock['status']}")
+        text = _labelled(name, f"due {when(clock['deadline'])} "
+                               f"({shown(clock['limit'] or '-')})  {clock['status']}")
         if left is not None:
             text += f", {left:g} {unit} left" if left >= 0 else f", {-left:g} {unit} late"
         if clock.get("paused_hours"):
@@ -239,10 +267,12 @@ def history_command(case: str, as_of: str | None, full: bool, limit: int | None,
     if as_json:
         click.echo(to_json([entry.__dict__ for entry in entries]))
         return
-    click.echo(history_table(entries, full=full))
+    click.echo(history_table(entries, full=full, names=Names.of(app)))
     if limit is not None:
-        more = f"; --page {after // limit + 2} for more" if after + limit < length else ""
-        click.echo(f"page {after // limit + 1} of {pages} ({length} entries){more}")
+        more = _("; --page {page} for more").format(page=after // limit + 2) \
+            if after + limit < length else ""
+        click.echo(_("page {page} of {pages} ({entries}){more}").format(
+            page=after // limit + 1, pages=pages, entries=entry_count(length), more=more))
 
 
 @click.command("forget")

@@ -22,9 +22,10 @@ from casework.city import (
 from casework.demo import Simulation
 from casework.storage import Storage
 from projections import ReadModel
+from projections.i18n import Names, _, language
 from projections.rendering import report_text
 from projections.report import Report, report
-from projections.report_page import LANGUAGES, InPageCases, render_report_page
+from projections.report_page import InPageCases, render_report_page
 
 from .options import json_option, open_app
 from .output import fail, history_table, to_json
@@ -58,12 +59,10 @@ PAGE_BY = "community"
               help=f"Where to write the month's report page (default: beside a SQLite "
                    f"database, with .html for .db; else ./{DEMO_PAGE}). With --scale city, "
                    "only when given.")
-@click.option("--lang", type=click.Choice(LANGUAGES), default="en", show_default=True,
-              help="The language of the report page.")
 @json_option
 def demo_command(db: str | None, seed: int, petitions: int, enterprise_requests: int,
                  volunteer_tasks: int, scale: str, subdistricts: int, html: str | None,
-                 lang: str, as_json: bool) -> None:
+                 as_json: bool) -> None:
     """Simulate a month in a Guanlan-shaped subdistrict (or a district's year), then report.
 
     Thousands of petitions, enterprise requests and volunteer tasks arrive through hotline,
@@ -87,12 +86,13 @@ def demo_command(db: str | None, seed: int, petitions: int, enterprise_requests:
                                           _beside(db, ".organisation.csv"))
     app = Casework(db, organisation=organisation) if city else open_app(db, create=True)
     if app.recorded_events():
-        fail(f"{app.storage.display_url} already has events; the demo needs an empty database")
+        fail(_("{db} already has events; the demo needs an empty database").format(
+            db=app.storage.display_url))
     simulation, where = _simulation(app, seed, (petitions, enterprise_requests,
                                                 volunteer_tasks), subdistricts if city else 0)
     started = time.perf_counter()
     with progress_bar(sum(simulation.planned.values()),
-                      f"simulating {where.split(', ')[-1]}") as bar:
+                      _("simulating {what}").format(what=where.split(", ")[-1])) as bar:
         simulation.progress = bar.update
         result = simulation.run()
     if not city:
@@ -100,7 +100,7 @@ def demo_command(db: str | None, seed: int, petitions: int, enterprise_requests:
     with ReadModel(app) as read_model:
         figures = report(read_model, by="kind", now=result.ends_at)
         if html:
-            _write_page(read_model, app, html, lang,
+            _write_page(read_model, app, html,
                         report(read_model, by=PAGE_BY, now=result.ends_at))
     seconds = time.perf_counter() - started
     if as_json:
@@ -109,8 +109,9 @@ def demo_command(db: str | None, seed: int, petitions: int, enterprise_requests:
                             "peak_mb": round(peak_mb()), "report": figures.as_dict(),
                             "html": html}))
         return
-    click.echo(f"{where} (seed {seed}): {figures.figures.total} cases, "
-               f"{result.commands} commands, in {app.storage.display_url}\n")
+    click.echo(_("{where} (seed {seed}): {cases} cases, {commands} commands, in {db}").format(
+        where=where, seed=seed, cases=figures.figures.total, commands=result.commands,
+        db=app.storage.display_url) + "\n")
     if city:
         took = f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} minutes"
         click.echo(f"{app.recorded_events():,} events in {took}; peak memory "
@@ -118,16 +119,16 @@ def demo_command(db: str | None, seed: int, petitions: int, enterprise_requests:
                    f"{ORGANISATION_VAR}={organisation} to work on it)\n")
     _print_month(app, simulation, figures, db, html)
     if not city:
-        click.echo(f"What waits for a handler of Guancheng at the month's end: casework cases "
-                   f"mine --actor wang@guanlan/guancheng --role handler --now "
-                   f"{result.ends_at.isoformat()} --db {db}")
+        click.echo(_("What waits for a handler of Guancheng at the month's end: {command}")
+                   .format(command="casework cases mine --actor wang@guanlan/guancheng --role "
+                                   f"handler --now {result.ends_at.isoformat()} --db {db}"))
 
 
 def _simulation(app: Casework, seed: int, counts: tuple[int, int, int], subdistricts: int
                 ) -> tuple[Simulation, str]:
     """The month's simulation, or with ``subdistricts`` the district's year; and what it is."""
     if not subdistricts:
-        return Simulation(app, seed, *counts), "Guanlan subdistrict, May 2024"
+        return Simulation(app, seed, *counts), _("Guanlan subdistrict, May 2024")
     plan = CityPlan.of(subdistricts, counts)
     simulation = Simulation(app, seed, plan.petitions, plan.enterprise_requests,
                             plan.volunteer_tasks, start=YEAR_START, days=plan.days)
@@ -137,21 +138,23 @@ def _simulation(app: Casework, seed: int, counts: tuple[int, int, int], subdistr
 
 def _print_month(app: Casework, simulation: Simulation, figures: Report, db: str,
                  html: str | None) -> None:
-    click.echo(report_text(figures, current_settings().zone))
+    names = Names.of(app)
+    click.echo(report_text(figures, current_settings().zone, names))
     sample = _sample_case(app, simulation)
     if sample is not None:
-        click.echo(f"\nOne petition's history (casework history {str(sample)[:8]} --db {db}):")
-        click.echo(history_table(app.history(sample)))
-    click.echo(f"\nNext: casework report --db {db} --by community    "
-               f"casework show {str(sample)[:8] if sample else 'CASE'} --db {db}")
+        click.echo("\n" + _("One petition's history ({command}):").format(
+            command=f"casework history {str(sample)[:8]} --db {db}"))
+        click.echo(history_table(app.history(sample), names=names))
+    click.echo("\n" + _("Next: {report}    {show}").format(
+        report=f"casework report --db {db} --by community",
+        show=f"casework show {str(sample)[:8] if sample else 'CASE'} --db {db}"))
     if html:
-        click.echo(f"The report page (charts, rankings, the cases behind each number): "
-                   f"{Path(html).resolve().as_uri()}")
+        click.echo(_("The report page (charts, rankings, the cases behind each number): {uri}")
+                   .format(uri=Path(html).resolve().as_uri()))
 
 
-def _write_page(read_model: ReadModel, app: Casework, html: str, lang: str, ranked: Report
-                ) -> None:
-    page = render_report_page(ranked, lang, organisation=app.organisation,
+def _write_page(read_model: ReadModel, app: Casework, html: str, ranked: Report) -> None:
+    page = render_report_page(ranked, language(), organisation=app.organisation,
                               links=InPageCases(read_model, ranked))
     with click.open_file(html, "w", encoding="utf-8", atomic=True) as out:
         out.write(page)

@@ -14,6 +14,7 @@ from casework.application import ORGANISATION_VAR
 from casework.calendar_files import office_zone
 from casework.storage import Storage
 from casework.timestamps import parse_time
+from projections.i18n import _
 
 from .settings import current_settings
 
@@ -74,8 +75,8 @@ def open_app(db: str | None, create: bool = False) -> Casework:
     url = db or current_settings().database.value
     storage = Storage.from_url(url)
     if not create and not storage.exists():
-        raise StorageError(f"no database at {storage.display_url} (casework open, import and "
-                           "demo create one)")
+        raise StorageError(_("no database at {url} (casework open, import and demo create "
+                             "one)").format(url=storage.display_url))
     return Casework(url)
 
 

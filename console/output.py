@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 import click
 
 from casework.jsonable import json_default
+from projections.i18n import N_, Names, _, ngettext
 from projections.rendering import table, width
 
 UNPRINTABLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
@@ -65,23 +66,34 @@ def amount(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
-HISTORY_HEADERS = ["#", "at", "who (role)", "trigger", "from → to", "fields"]
+def entry_count(count: int) -> str:
+    return ngettext("{count} entry", "{count} entries", count).format(count=count)
+
+
+HISTORY_HEADERS = ["#", N_("at"), N_("who (role)"), N_("trigger"), N_("from → to"),
+                   N_("fields")]
 NARROWEST_FIELDS = 30
 UNBOUNDED_FIELDS = 60
 """The fields' width when the output is no terminal (a pipe, a file) and $COLUMNS is unset."""
 
 
-def history_table(entries: list[Any], full: bool = False, columns: int | None = None) -> str:
+def history_table(entries: list[Any], full: bool = False, columns: int | None = None,
+                  names: Names | None = None) -> str:
     """A case's timeline: when, who (role), trigger, from → to, and fields in what is left of
     the terminal's width: shortened to one line, or with ``full`` every value, wrapped.
-    Stored text is ``shown`` (escaped), so it cannot act on the terminal."""
+    Stored text is ``shown`` (escaped), so it cannot act on the terminal. Triggers and
+    states as ``names`` calls them in the current language."""
+    names = names or Names()
     if columns is None and (sys.stdout.isatty() or "COLUMNS" in os.environ):
         columns = shutil.get_terminal_size().columns
     rows = [[str(entry.sequence), when(entry.at), shown(f"{entry.actor} ({entry.role})"),
-             shown(entry.trigger), shown(f"{entry.from_state or '·'} → {entry.to_state}")]
+             shown(names.trigger(entry.trigger)),
+             shown(f"{names.state(entry.from_state) if entry.from_state else '·'} → "
+                   f"{names.state(entry.to_state)}")]
             for entry in entries]
+    headers = [_(header) for header in HISTORY_HEADERS]
     taken = sum(max([width(h), *(width(row[n]) for row in rows)]) + 2
-                for n, h in enumerate(HISTORY_HEADERS[:-1]))
+                for n, h in enumerate(headers[:-1]))
     room = UNBOUNDED_FIELDS if columns is None else max(columns - taken, NARROWEST_FIELDS)
     lines: list[list[str]] = []
     for row, entry in zip(rows, entries, strict=True):
@@ -92,4 +104,4 @@ def history_table(entries: list[Any], full: bool = False, columns: int | None = 
         wrapped = textwrap.wrap(fields, room) or [""]
         lines.append([*row, wrapped[0]])
         lines += [["", "", "", "", "", more] for more in wrapped[1:]]
-    return table(lines, HISTORY_HEADERS)
+    return table(lines, headers)

@@ -15,6 +15,7 @@ from projections.case_list import QUEUES, SORTS, CaseQuery, list_cases
 from projections.case_rendering import cases_csv, cases_text, local
 from projections.duplicates import THRESHOLD, WINDOW_DAYS, duplicate_pairs, likely_duplicates
 from projections.filters import CaseFilter
+from projections.i18n import Names, _
 
 from .completion import complete_kind, complete_state, complete_unit
 from .options import actor_options, db_option, json_option, make_actor, open_app, parse_when
@@ -120,7 +121,7 @@ def cases_command(queue: str | None, sort: str, limit: int, page: int, after: st
         for row in found.rows:
             click.echo(str(row.id))
     else:
-        click.echo(cases_text(found, settings.zone))
+        click.echo(cases_text(found, settings.zone, Names.of(app)))
 
 
 def _where(given: dict[str, Any], moment: datetime, who: Any) -> CaseFilter:
@@ -192,17 +193,20 @@ def duplicates_command(case: str | None, window: float, threshold: float, limit:
         for duplicate in found:
             click.echo(str(duplicate.id))
     else:
-        click.echo(duplicates_text(case_id, found, settings.zone))
+        click.echo(duplicates_text(case_id, found, settings.zone, Names.of(app)))
 
 
-def duplicates_text(case_id: Any, found: list[Any], zone: Any) -> str:
+def duplicates_text(case_id: Any, found: list[Any], zone: Any, names: Names | None = None
+                    ) -> str:
     if not found:
-        return f"no likely duplicates of {str(case_id)[:8]}"
-    lines = [f"likely duplicates of {str(case_id)[:8]} (merge with: casework fire "
-             f"{str(case_id)[:8]} merge duplicate_of=CASE):"]
+        return _("no likely duplicates of {case}").format(case=str(case_id)[:8])
+    lines = [_("likely duplicates of {case} (merge with: casework fire {case} merge "
+               "duplicate_of=CASE):").format(case=str(case_id)[:8])]
+    names = names or Names()
     for d in found:
-        lines.append(f"  {str(d.id)[:8]}  {d.score:5.1f}%  {d.state:<12} opened "
-                     f"{local(d.opened_at, zone)}  {shown(d.near)}  {shown(d.title or '')}")
+        lines.append(f"  {str(d.id)[:8]}  {d.score:5.1f}%  {names.state(d.state):<12} "
+                     + _("opened {moment}").format(moment=local(d.opened_at, zone))
+                     + f"  {shown(d.near)}  {shown(d.title or '')}")
     return "\n".join(lines)
 
 

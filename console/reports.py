@@ -9,10 +9,11 @@ import click
 from projections import ReadModel
 from projections.audit import rows_a_rebuild_would_change
 from projections.filters import Filters
+from projections.i18n import Names, _, language
 from projections.rebuild import rebuild
 from projections.rendering import report_csv, report_text
 from projections.report import GROUPINGS, report
-from projections.report_page import LANGUAGES, InPageCases, render_report_page
+from projections.report_page import InPageCases, render_report_page
 
 from .completion import complete_unit
 from .options import db_option, json_option, open_app, parse_when
@@ -33,12 +34,10 @@ from .settings import current_settings
 @click.option("--html", "html", metavar="FILE", type=click.Path(dir_okay=False),
               help="Write the report as one HTML page (charts, tables, the cases behind each "
                    "number) that opens in a browser without a network.")
-@click.option("--lang", type=click.Choice(LANGUAGES), default="en", show_default=True,
-              help="The language of the --html page.")
 @db_option
 @json_option
 def report_command(kind: str | None, unit: str | None, since: str | None, until: str | None,
-                   by: str | None, now: str | None, as_csv: bool, html: str | None, lang: str,
+                   by: str | None, now: str | None, as_csv: bool, html: str | None,
                    db: str | None, as_json: bool) -> None:
     """Resolution, local resolution, deadlines, satisfaction and hot spots.
 
@@ -55,18 +54,18 @@ def report_command(kind: str | None, unit: str | None, since: str | None, until:
     with ReadModel(app) as read_model:
         figures = report(read_model, filters, by=by, now=parse_when(now, "--now"))
         if html is not None:
-            page = render_report_page(figures, lang, organisation=app.organisation,
+            page = render_report_page(figures, language(), organisation=app.organisation,
                                       links=InPageCases(read_model, figures))
             with click.open_file(html, "w", encoding="utf-8", atomic=True) as out:
                 out.write(page)
-            click.echo(f"wrote the report page to {html}")
+            click.echo(_("wrote the report page to {file}").format(file=html))
             return
     if as_json:
         click.echo(to_json(figures.as_dict()))
     elif as_csv:
         click.echo(report_csv(figures), nl=False)
     else:
-        click.echo(report_text(figures, current_settings().zone))
+        click.echo(report_text(figures, current_settings().zone, Names.of(app)))
 
 
 @click.command("rebuild")

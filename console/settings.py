@@ -8,6 +8,7 @@ module only gathers the flags and asks it, once per command.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,7 +17,9 @@ from typing import Any
 
 import click
 
-from casework.settings import Settings, load_settings, settings_files
+from casework import CaseworkError
+from casework.settings import LANGUAGES, Settings, load_settings, settings_files
+from projections.i18n import ENGLISH, use_language
 
 from .output import to_json
 
@@ -103,9 +106,9 @@ def shared_options() -> list[click.Option]:
         _option("--timezone", "--tz", remember="timezone", metavar="ZONE",
                 help="The office's time zone, e.g. Asia/Shanghai (default: this machine's). "
                      "Env: CASEWORK_TIMEZONE."),
-        _option("--lang", remember="language", type=click.Choice(["en", "zh"]),
-                help="Language of the output (zh comes in a later version). "
-                     "Env: CASEWORK_LANG."),
+        _option("--lang", remember="language", type=click.Choice(LANGUAGES),
+                help="Language of the output and of the --html report page (default: "
+                     "the locale's, LANG=zh_CN.UTF-8 gives zh; else en). Env: CASEWORK_LANG."),
         _option("--quiet", "-q", remember="quiet", is_flag=True, default=False,
                 help="Print only what a script needs (ids), or nothing."),
     ]
@@ -115,12 +118,34 @@ def add_shared_options(command: click.Command) -> None:
     """Give ``command`` (and, for a group, each of its commands) every global option it
     lacks, so that each may also stand after the subcommand's name."""
     known = {name for param in command.params for name in param.opts}
+    if command.callback is not None and not hasattr(command.callback, "in_its_language"):
+        command.callback = _in_its_language(command.callback)
     for option in global_options():
         if not set(option.opts) & known:
             command.params.append(option)
     if isinstance(command, click.Group):
         for sub in command.commands.values():
             add_shared_options(sub)
+
+
+def _in_its_language(callback: Callable[..., Any]) -> Callable[..., Any]:
+    """``callback`` run in the language of the settings: set when every option is parsed
+    (--lang may stand after the subcommand), before the command prints anything."""
+    @functools.wraps(callback)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        speak_the_settings_language()
+        return callback(*args, **kwargs)
+    run.in_its_language = True  # type: ignore[attr-defined]
+    return run
+
+
+def speak_the_settings_language() -> None:
+    """Print in the settings' language from now on. Settings that cannot be read leave
+    English: the command that needs them says what is wrong with them."""
+    try:
+        use_language(current_settings().language.value)
+    except CaseworkError:
+        use_language(ENGLISH)
 
 
 @click.command("config")

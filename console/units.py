@@ -6,6 +6,7 @@ import click
 
 from casework import InvalidField, Organisation
 from casework.organisation import Unit
+from projections.i18n import Names, _
 from projections.rendering import table
 from workflows import ORGANISATION
 
@@ -33,6 +34,7 @@ def units_command(prefix: str | None, tree: bool, depth: int | None, as_json: bo
       casework units nyc --json
     """
     organisation = Organisation.load(ORGANISATION)
+    names = Names(organisation=organisation)
     top = prefix.strip().strip("/") if prefix else None
     if top is not None and top not in organisation:
         raise InvalidField("unit", organisation.unknown(prefix or ""))
@@ -47,10 +49,12 @@ def units_command(prefix: str | None, tree: bool, depth: int | None, as_json: bo
     elif tree:
         for unit in _in_tree_order(units):
             indent = "  " * (unit.path.count("/") - base)
-            click.echo(f"{indent}{unit.path.rsplit('/', 1)[-1]}  {unit.name}  ({unit.level})")
+            click.echo(f"{indent}{unit.path.rsplit('/', 1)[-1]}  {unit.name}  "
+                       f"({names.value('level', unit.level)})")
     else:
-        click.echo(table([[unit.path, unit.level, unit.name, unit.parent_path or "-"]
-                          for unit in units], ["path", "level", "name", "parent"]))
+        click.echo(table([[unit.path, names.value("level", unit.level), unit.name,
+                           unit.parent_path or "-"] for unit in units],
+                         [_("path"), _("level"), _("name"), _("parent")]))
 
 
 def _as_dict(unit: Unit) -> dict[str, str | None]:

@@ -6,6 +6,7 @@ import click
 
 from casework import WorkflowRegistry
 from casework.workflow import Workflow
+from projections.i18n import ENGLISH, Names, _, language
 from projections.rendering import table
 
 from .completion import complete_kind
@@ -70,9 +71,12 @@ def workflow_text(workflow: Workflow) -> str:
     lines = [f"{workflow.name} v{workflow.version}: {workflow.title}"]
     if workflow.description:
         lines.append(workflow.description)
-    lines += ["", "states", table([[s.name, s.stage, s.outcome or "", "yes" if s.terminal else ""]
-                                   for s in workflow.states.values()],
-                                  ["state", "stage", "outcome", "terminal"])]
+    names = Names([workflow])
+    titled = language() != ENGLISH  # the names people read beside the names they type
+    lines += ["", "states", table(
+        [[s.name, s.stage, s.outcome or "", "yes" if s.terminal else ""]
+         + ([names.state(s.name)] if titled else []) for s in workflow.states.values()],
+        ["state", "stage", "outcome", "terminal"] + ([_("name")] if titled else []))]
     if workflow.grades:
         lines += ["", "grades   " + " · ".join(
             f"{g.name} resolve {g.resolve}"
@@ -80,7 +84,9 @@ def workflow_text(workflow: Workflow) -> str:
             for g in workflow.grades.values())]
     lines += ["", "triggers"]
     for t in (workflow.opening, *workflow.triggers.values()):
-        lines.append(f"  {t.name}: {','.join(t.sources) or '(opens a case)'} → {t.to}"
+        title = f" ({names.trigger(t.name)})" if titled and names.trigger(t.name) != t.name \
+            else ""
+        lines.append(f"  {t.name}{title}: {','.join(t.sources) or '(opens a case)'} → {t.to}"
                      f"   roles {', '.join(t.roles)}")
         if t.description:
             lines.append(f"      {t.description}")

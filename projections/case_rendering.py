@@ -9,6 +9,7 @@ import unicodedata
 from datetime import datetime, tzinfo
 
 from .case_list import CasePage, CaseRow
+from .i18n import N_, Names, _
 from .rendering import table, width
 
 SHORT_ID = 8
@@ -38,26 +39,33 @@ def shortened(text: str | None, most: int) -> str:
     return text + "…"
 
 
-def cases_text(page: CasePage, zone: tzinfo) -> str:
+HEADERS = [N_("case"), N_("kind"), N_("state"), N_("unit"), N_("grade"), N_("deadline"),
+           N_("title")]
+
+
+def cases_text(page: CasePage, zone: tzinfo, names: Names | None = None) -> str:
     """The page as a table (id prefix, kind, state, unit, grade, deadline, title; with what
-    the actor may do in the ``mine`` queue), and a line saying where it stands."""
+    the actor may do in the ``mine`` queue), and a line saying where it stands. Kinds,
+    states, units and triggers as ``names`` calls them in the current language."""
+    names = names or Names()
     mine = page.query.queue == "mine"
-    headers = ["case", "kind", "state", "unit", "grade", "deadline", "title"]
+    headers = [_(header) for header in HEADERS]
     if mine:
-        headers.append("you may")
-    rows = [_cells(row, zone, mine) for row in page.rows]
-    lines = [table(rows, headers)] if rows else ["no cases"]
+        headers.append(_("you may"))
+    rows = [_cells(row, zone, mine, names) for row in page.rows]
+    lines = [table(rows, headers)] if rows else [_("no cases")]
     lines.append(position(page, zone))
     return "\n".join(lines)
 
 
-def _cells(row: CaseRow, zone: tzinfo, mine: bool) -> list[str]:
-    deadline = local(row.deadline, zone) + (" overdue" if row.overdue else "")
-    cells = [str(row.id)[:SHORT_ID], row.kind, row.state, printable(row.unit or "-"),
+def _cells(row: CaseRow, zone: tzinfo, mine: bool, names: Names) -> list[str]:
+    deadline = local(row.deadline, zone) + (_(" overdue") if row.overdue else "")
+    cells = [str(row.id)[:SHORT_ID], names.value("kind", row.kind),
+             names.state(row.state, row.kind), printable(names.unit(row.unit)),
              printable(row.grade or "-"),
              deadline, shortened(row.title, TITLE_WIDTH)]
     if mine:
-        cells.append(", ".join(row.actions))
+        cells.append(", ".join(names.trigger(action, row.kind) for action in row.actions))
     return cells
 
 
@@ -65,16 +73,18 @@ def position(page: CasePage, zone: tzinfo) -> str:
     """"cases 1–20 of 312, deadlines judged at ...; next page: --page 2"."""
     shown = len(page.rows)
     if page.offset is not None and shown:
-        span = f"cases {page.offset + 1}–{page.offset + shown}"
+        span = _("cases {first}–{last}").format(first=page.offset + 1,
+                                                 last=page.offset + shown)
     else:
-        span = f"{shown} cases"
+        span = _("{count} cases").format(count=shown)
     if page.total is not None:
-        span += f" of {page.total}"
-    line = f"{span}, as of {local(page.as_of, zone)}"
+        span += _(" of {total}").format(total=page.total)
+    line = _("{span}, as of {moment}").format(span=span, moment=local(page.as_of, zone))
     if page.next_cursor is not None and page.query.after is None:
-        line += f"; next page: --page {page.query.page + 1} or --after {page.next_cursor}"
+        line += _("; next page: --page {page} or --after {cursor}").format(
+            page=page.query.page + 1, cursor=page.next_cursor)
     elif page.next_cursor is not None:
-        line += f"; next page: --after {page.next_cursor}"
+        line += _("; next page: --after {cursor}").format(cursor=page.next_cursor)
     return line
 
 

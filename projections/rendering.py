@@ -8,10 +8,12 @@ import io
 import unicodedata
 from datetime import UTC, tzinfo
 
+from .i18n import N_, Names, _
 from .report import OVERALL, Deadlines, Figures, Report
 
-FIGURE_HEADERS = ["", "cases", "open", "closed", "resolved", "resolution", "local",
-                  "deadlines met", "overdue", "median h", "satisfaction", "reopened"]
+FIGURE_HEADERS = ["", N_("cases"), N_("open"), N_("closed"), N_("resolved"), N_("resolution"),
+                  N_("local"), N_("deadlines met"), N_("overdue"), N_("median h"),
+                  N_("satisfaction"), N_("reopened")]
 CSV_HEADERS = ["group", "cases", "open", "closed", "resolved", "resolution_rate",
                "local_resolution_rate", "sla_compliance", "open_overdue",
                "median_hours_to_close", "mean_satisfaction", "reopen_rate"]
@@ -40,53 +42,82 @@ def percent(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:.1f}%"
 
 
-def report_text(report: Report, zone: tzinfo = UTC) -> str:
+LABEL_WIDTH = 11
+
+
+def labelled(label: str, text: str, column: int = LABEL_WIDTH) -> str:
+    """A line of text after its label, the label padded to ``column`` terminal columns (a
+    Chinese character takes two) and followed by at least one space."""
+    return label + " " * max(1, column - width(label)) + text
+
+
+def report_text(report: Report, zone: tzinfo = UTC, names: Names | None = None) -> str:
     """The report as a table and lines, closing with the moment its deadlines were judged
-    at (in ``zone``, the office's time zone)."""
+    at (in ``zone``, the office's time zone); values and units as ``names`` calls them in
+    the current language."""
+    names = names or Names()
     f = report.figures
-    rows = [_figure_row("all cases", f)] + [_figure_row(g.key, g.figures) for g in report.groups]
+    rows = [_figure_row(_("all cases"), f)] + [
+        _figure_row(names.value(report.by or "", g.key), g.figures) for g in report.groups]
     judged = report.as_of.replace(tzinfo=UTC).astimezone(zone)
-    parts = [table(rows, FIGURE_HEADERS), ""]
-    parts.append("by stage   " + " · ".join(f"{k} {v}" for k, v in f.by_stage.items()))
-    parts.append("channels   " + " · ".join(f"{k} {v}" for k, v in f.by_channel.items()))
-    for label, clock in (("deadlines  ", f.sla), ("contact    ", f.contact)):
-        # deadlines: the resolution clock; contact: reaching the petitioner
-        counts = [f"{grade} {percent(s.compliance)} ({s.met} met, {s.breached} late, "
-                  f"{s.open_overdue} overdue)" for grade, s in clock.items() if grade != OVERALL]
+    parts = [table(rows, [_(header) for header in FIGURE_HEADERS]), ""]
+    parts.append(labelled(_("by stage"), " · ".join(
+        f"{names.value('stage', k)} {v}" for k, v in f.by_stage.items())))
+    parts.append(labelled(_("channels"), " · ".join(
+        f"{names.value('channel', k)} {v}" for k, v in f.by_channel.items())))
+    # deadlines: the resolution clock; contact: reaching the petitioner
+    for label, clock in ((_("deadlines"), f.sla), (_("contact"), f.contact)):
+        counts = [_("{grade} {compliance} ({met} met, {late} late, {overdue} overdue)").format(
+            grade=grade, compliance=percent(s.compliance), met=s.met, late=s.breached,
+            overdue=s.open_overdue) for grade, s in clock.items() if grade != OVERALL]
         if counts:
-            parts.append(label + " · ".join(counts))
+            parts.append(labelled(label, " · ".join(counts)))
     if f.escalations.cases:
-        parts.append(f"escalated  {f.escalations.cases} cases "
-                     f"({percent(f.escalations.rate)}), {f.escalations.total} escalations")
+        parts.append(labelled(_("escalated"), _(
+            "{cases} cases ({rate}), {total} escalations").format(
+            cases=f.escalations.cases, rate=percent(f.escalations.rate),
+            total=f.escalations.total)))
     times = f.time_to_close_hours
     if times.count:
-        parts.append(f"to close   median {times.median} h, 90% within {times.p90} h")
+        parts.append(labelled(_("to close"), _("median {median} h, 90% within {p90} h").format(
+            median=times.median, p90=times.p90)))
     sat = f.satisfaction
     if sat.count:
         dist = " ".join(f"{k}★{v}" for k, v in sat.distribution.items())
-        parts.append(f"revisits   {sat.count} rated, mean {sat.mean}: {dist}")
+        parts.append(labelled(_("revisits"), _("{count} rated, mean {mean}: {spread}").format(
+            count=sat.count, mean=sat.mean, spread=dist)))
     if f.hot_spots:
-        parts.append("hot spots  " + " · ".join(
-            f"{h.category} in {h.community.rsplit('/', 1)[-1]} ({h.count})"
-            for h in f.hot_spots[:SHOWN_HOT_SPOTS]))
-    parts += _section_lines(f)
-    parts.append(f"judged at {judged:%Y-%m-%d %H:%M} {zone} (--now): open cases past their "
-                 "deadline then count as overdue")
+        parts.append(labelled(_("hot spots"), " · ".join(
+            _("{category} in {community} ({count})").format(
+                category=names.value("category", h.category), count=h.count,
+                community=_short_unit(names, h.community))
+            for h in f.hot_spots[:SHOWN_HOT_SPOTS])))
+    parts += _section_lines(f, names)
+    parts.append(_("judged at {moment} {zone} (--now): open cases past their deadline then "
+                   "count as overdue").format(moment=f"{judged:%Y-%m-%d %H:%M}", zone=zone))
     return "\n".join(parts)
 
 
-def _section_lines(f: Figures) -> list[str]:
+def _short_unit(names: Names, path: str) -> str:
+    """A unit in a line of text: its name where the language has one, else its last part."""
+    named = names.unit(path)
+    return named if named != path else path.rsplit("/", 1)[-1]
+
+
+def _section_lines(f: Figures, names: Names) -> list[str]:
     """One line per figure of the workflows' own sections that has anything to show."""
     lines = []
     for name, section in f.sections.items():
-        label = name.replace("_", " ")
+        label = names.value("section", name).replace("_", " ")
         for value in section.values():
             if isinstance(value, dict) and value:
                 lines.append(f"{label}  " + " · ".join(
-                    f"{k} {v}" for k, v in sorted(value.items(), key=lambda kv: -kv[1])))
+                    f"{names.value('category', k)} {v}"
+                    for k, v in sorted(value.items(), key=lambda kv: -kv[1])))
         counts = {figure: value for figure, value in section.items() if isinstance(value, int)}
         if counts and next(iter(counts.values())):
-            lines.append(f"{label}  " + " · ".join(f"{k} {v}" for k, v in counts.items()))
+            lines.append(f"{label}  " + " · ".join(
+                f"{names.value('figure', k)} {v}" for k, v in counts.items()))
     return lines
 
 

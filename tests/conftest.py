@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from casework import Casework, Organisation, WorkflowRegistry
+from projections.i18n import ENGLISH, use_language
 from workflows import SAMPLE_ORGANISATION
 
 settings.register_profile(
@@ -22,6 +23,12 @@ settings.register_profile(
     "dev", max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def at_most(examples: int, **options) -> settings:
+    """Settings for a test whose every example is costly (a database schema, a server, many
+    commands): at most ``examples``, fewer where the profile asks for fewer."""
+    return settings(max_examples=min(examples, settings.default.max_examples), **options)
 
 REGISTRY = WorkflowRegistry.from_directory()
 REGISTRY_V1 = WorkflowRegistry(
@@ -95,11 +102,16 @@ def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
 def _work_in_a_temporary_folder(tmp_path: Path,
                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """Files a command writes by default (reject files, casework.db) never land in the
-    checkout, and no settings file or setting of the machine's reaches a test."""
+    checkout, and no settings file or setting of the machine's reaches a test: not its
+    locale's language either (tests read English unless they choose Chinese)."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "user-config"))
-    for variable in ("CASEWORK_CONFIG", "CASEWORK_TIMEZONE", "CASEWORK_LANG"):
+    for variable in ("CASEWORK_CONFIG", "CASEWORK_TIMEZONE", "CASEWORK_LANG", "LC_MESSAGES"):
         monkeypatch.delenv(variable, raising=False)
+    for variable in ("LC_ALL", "LANG"):
+        if os.environ.get(variable):
+            monkeypatch.setenv(variable, "C.UTF-8")
+    use_language(ENGLISH)  # what a command run in-process chose does not outlive its test
 
 
 @pytest.fixture

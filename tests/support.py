@@ -48,7 +48,8 @@ def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
 
     from cli import cli
 
-    clean: dict[str, str | None] = {"CASEWORK_DB": None, "CASEWORK_ACTOR": None}
+    # $COLUMNS changes how wide fields print; a test that wants it gives it.
+    clean: dict[str, str | None] = {"CASEWORK_DB": None, "CASEWORK_ACTOR": None, "COLUMNS": None}
     return CliRunner().invoke(cli, list(args), env={**clean, **(env or {})},
                               prog_name="casework")
 

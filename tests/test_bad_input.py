@@ -45,7 +45,8 @@ def run() -> Run:
     runner = CliRunner()
 
     def invoke(*args: str) -> Result:
-        return runner.invoke(cli, list(args), env={"CASEWORK_DB": None, "CASEWORK_ACTOR": None},
+        return runner.invoke(cli, list(args), env={"CASEWORK_DB": None, "CASEWORK_ACTOR": None,
+                                                       "COLUMNS": None},
                              prog_name="casework")
 
     return invoke

@@ -440,7 +440,8 @@ def test_workflows_show(run: Run) -> None:
     workflow = data(run("workflows", "show", "petition", "--json"))
     assert workflow["initial"] == "collected"
     assert workflow["states"]["revisited"] == {"stage": "revisit", "terminal": True,
-                                               "outcome": "resolved", "pauses": False}
+                                               "outcome": "resolved",
+                                               "titles": {"zh": "已回访"}, "pauses": False}
     assess = next(t for t in workflow["triggers"] if t["name"] == "assess")
     assert assess["fields"]["grade"]["choices"] == ["A", "B", "C", "D"]
     assert assess["from"] == ["collected"]

@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from hypothesis import event, settings
+from hypothesis import event
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
@@ -27,7 +27,7 @@ from casework.fields import FieldSpec
 from casework.personal import is_encrypted
 from casework.workflow import OPEN, Workflow
 
-from .conftest import NO_POSTGRES, POSTGRES_URL, REGISTRY, Clock, database, new_app
+from .conftest import NO_POSTGRES, POSTGRES_URL, REGISTRY, Clock, at_most, database, new_app
 
 pytestmark = pytest.mark.slow  # subprocesses, several processes, or many examples
 
@@ -237,7 +237,7 @@ def _has_mistake(fields: dict[str, Any], specs: dict[str, FieldSpec]) -> bool:
     return any(type(value) is object for value in fields.values())
 
 
-CaseworkMachine.TestCase.settings = settings(stateful_step_count=30)
+CaseworkMachine.TestCase.settings = at_most(100, stateful_step_count=30)
 TestCasework = CaseworkMachine.TestCase
 
 
@@ -247,6 +247,6 @@ class PostgresCaseworkMachine(CaseworkMachine):
     backend = "postgresql"
 
 
-PostgresCaseworkMachine.TestCase.settings = settings(stateful_step_count=30, max_examples=25)
+PostgresCaseworkMachine.TestCase.settings = at_most(12, stateful_step_count=30)
 TestCaseworkOnPostgres = pytest.mark.skipif(not POSTGRES_URL, reason=NO_POSTGRES)(
     PostgresCaseworkMachine.TestCase)

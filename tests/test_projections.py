@@ -35,7 +35,7 @@ from projections.filters import Filters
 from projections.report import GROUPINGS, report
 from projections.tables import case_summary
 
-from .conftest import ORGANISATION, REGISTRY, T0, Clock, new_app
+from .conftest import ORGANISATION, REGISTRY, T0, Clock, at_most, new_app
 from .support import summary_rows
 
 # The sample organisation (workflows/organisation/guanlan.csv).
@@ -212,6 +212,7 @@ def allowed_actor(data: st.DataObject, roles: tuple[str, ...]) -> Actor:
 
 
 @pytest.mark.slow
+@at_most(50)
 @given(data=st.data(), page_size=st.integers(1, 4), by=st.sampled_from([None, *GROUPINGS]))
 def test_incremental_read_model_equals_rebuild_and_replay(data: st.DataObject, page_size: int,
                                                          by: str | None) -> None:

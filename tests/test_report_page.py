@@ -60,7 +60,8 @@ def page_of(db: Path, *options: str) -> str:
     result = invoke("report", "--db", f"sqlite:///{db}", "--now", NOW, "--html", str(out),
                     *options)
     assert result.exit_code == 0, result.output
-    assert result.output == f"wrote the report page to {out}\n"
+    wrote = "报表页已写入" if "zh" in options else "wrote the report page to"
+    assert result.output == f"{wrote} {out}\n"
     return out.read_text(encoding="utf-8")
 
 

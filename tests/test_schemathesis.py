@@ -8,12 +8,13 @@ from collections.abc import Iterator
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck
 from schemathesis.checks import positive_data_acceptance
 
 from casework import Actor
 from service.openapi import DOCUMENT
 
+from .conftest import at_most
 from .support import api_token, running_service
 
 CLERK = Actor("li", roles=["intake", "assessor", "dispatcher", "handler"])
@@ -30,7 +31,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
 
 @pytest.mark.slow
 @schema.parametrize()
-@settings(deadline=None, suppress_health_check=list(HealthCheck))
+@at_most(30, deadline=None, suppress_health_check=list(HealthCheck))
 def test_no_500_and_no_answer_outside_the_document(case: schemathesis.Case,
                                                    server: tuple[str, str]) -> None:
     base, token = server

@@ -4,8 +4,11 @@ Texts of the page are looked up by key (``text``); values stored in cases (stage
 channels, categories, levels, ...) by their kind and value, falling back to the value
 itself, so a value no table names still shows. Units are shown by their names in the
 organisation file in Chinese, by the last part of their path otherwise (the names of the
-sample subdistrict are Chinese). When the command line gets gettext catalogues, these
-tables become their messages.
+sample subdistrict are Chinese). The text report and the command line name stored values
+through these tables too (``projections.i18n.Names``); their own words are gettext
+messages. The page's texts stay here, by key, in both languages side by side (a test
+keeps their keys the same): the service renders the page in whichever language a request
+asks for, while the command line's catalogue follows the command's one language.
 """
 
 from __future__ import annotations

@@ -64,12 +64,12 @@ def pause_changes(calendar: Calendar, workflow: Workflow, case: Case, destinatio
     if pausing:
         return {}
     paused = calendar.paused_for(case.paused_since, moment, limit_of(case))
-    changes: dict[str, Any] = {"paused_since": None,
+    resumed: dict[str, Any] = {"paused_since": None,
                                "paused_seconds": case.paused_seconds + paused.total_seconds()}
     if case.deadline is not None and paused > timedelta(0):
-        changes["deadline"] = computed(lambda: calendar.moved(case.deadline, paused,
+        resumed["deadline"] = computed(lambda: calendar.moved(case.deadline, paused,
                                                               limit_of(case)))
-    return changes
+    return resumed
 
 
 def clocks_of(calendar: Calendar, view: CaseView, now: datetime) -> dict[str, dict[str, Any]]:

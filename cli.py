@@ -9,6 +9,7 @@ come from a settings file (``casework config`` tells which); see ``console.setti
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import sys
 from importlib.metadata import PackageNotFoundError, version
@@ -32,6 +33,7 @@ from console import (
     transfer,
     units,
     webhooks,
+    whatif,
     workflows,
 )
 from console.error_messages import error_message
@@ -44,8 +46,9 @@ Exit codes:
   0  success
   1  audit findings or a digest that no longer matches; an export that is not whole
      (import: nothing stored); a batch job refused some cases; or an error not listed here
-  2  bad input: an unknown option or field, a malformed value, a bad definition file
-  3  unknown case, workflow or person
+  2  bad input: an unknown option or field, a malformed value, a bad definition file,
+     a database URL casework cannot use, a malformed setting, no actor where one acts
+  3  unknown case, workflow or person, or a shortened case id several cases start with
   4  illegal transition, or a guard refused the trigger
   5  permission denied
   6  concurrency conflict: the case kept changing; try again
@@ -63,6 +66,12 @@ def installed_version() -> str:
         return "unknown (not installed)"
 
 
+def joined(message: str) -> str:
+    """A message of several lines on one: libpq's "...failed: Connection refused\n\tIs the
+    server running..." reads "...refused; Is the server running...", not with a literal \t."""
+    return re.sub(r"\s*\n\s*", "; ", message.strip())
+
+
 class CaseworkGroup(click.Group):
     """Turns every user mistake into one line on stderr and a documented exit code."""
 
@@ -76,9 +85,9 @@ class CaseworkGroup(click.Group):
             hint = "" if isinstance(error, click.BadParameter) else _(" (see casework --help)")
             fail(error.format_message().replace("\n", " ") + hint, error.exit_code)
         except CaseworkError as error:
-            fail(error_message(error).replace("\n", "; "), error.exit_code)
+            fail(joined(error_message(error)), error.exit_code)
         except PersistenceError as error:
-            fail(lock_timed_out(error) or f"database error: {error}".replace("\n", " "), 7)
+            fail(lock_timed_out(error) or joined(f"database error: {error}"), 7)
         except (sqlite3.Error, SQLAlchemyError) as error:
             cause = getattr(error, "orig", None) or error
             fail(lock_timed_out(error)
@@ -101,10 +110,12 @@ def cli(context: click.Context) -> None:
 
     \b
     Start with:
-      casework demo                    simulate a month in a subdistrict and report on it
+      casework demo                    simulate a month in a subdistrict (casework-demo.db)
       casework workflows list          the workflows and their versions
-      casework report --by community   how the offices are doing
-      casework cases mine              what waits for you (after casework config)
+      casework report --db casework-demo.db --by community
+                                       how the demo's offices are doing
+      casework cases mine --db casework-demo.db --actor wang@guanlan/guancheng:handler
+                                       what waits for a handler (casework config: yours)
       casework units --depth 2         the units cases go to
 
     \b
@@ -126,6 +137,7 @@ for command in (
     demo.demo_command,
     serve.serve_command, tokens.tokens_group, webhooks.webhooks_group,
     queues.cases_command, queues.duplicates_command, units.units_command, config_command,
+    whatif.whatif_command,
 ):
     add_shared_options(command)
     cli.add_command(command)

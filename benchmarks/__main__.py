@@ -13,11 +13,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import figures, jobs, listing, long_case
+from . import figures, jobs, listing, long_case, whatif
 from .fixtures import Fixtures, sample_path
 from .harness import SCALES, Result, table
 
-FIGURES = ("lifecycle", "import", "rebuild", "load", "sweep", "memory", "service", "list")
+FIGURES = ("lifecycle", "import", "rebuild", "load", "sweep", "memory", "service", "list",
+           "whatif")
 
 
 def machine() -> dict[str, Any]:
@@ -60,6 +61,8 @@ def run(scale_name: str, only: tuple[str, ...] = FIGURES, log: Any = None
             results.append(requests_per_second(scale, fixtures, log))
         if "list" in only:
             results.append(listing.first_page(scale, fixtures, log))
+        if "whatif" in only:
+            results.append(whatif.whatif_against_rebuild(scale, fixtures, log))
     return {"scale": scale_name, "date": datetime.now(UTC).isoformat(timespec="seconds"),
             "seconds": round(time.perf_counter() - started, 1), "machine": machine(),
             # Other processes on the same cores: what the ratios were measured against.

@@ -1,6 +1,6 @@
 """One job in a process of its own, so that its peak memory is its own:
 ``python -m benchmarks.child rebuild URL``, ``... sweep URL NOW WORKERS`` or
-``... import URL FILE`` (a JSONL export).
+``... import URL FILE`` (a JSONL export), ``... whatif URL GRADE_OVERRIDE``.
 
 Prints one JSON line: the job's seconds, the process's peak resident memory (MB, VmHWM), the
 CPU seconds of the job (this process's during the job, and its workers'), and what the job
@@ -19,8 +19,11 @@ from typing import Any
 from casework import Casework
 from casework.timestamps import parse_time
 from casework.transfer.jsonl import import_jsonl
+from casework.whatif import Policy
 from projections.batch_jobs import sweep_job
+from projections.filters import Filters
 from projections.rebuild import rebuild as rebuild_read_model
+from projections.whatif import what_if
 
 
 def rebuild(url: str) -> dict[str, Any]:
@@ -51,6 +54,14 @@ def import_file(url: str, file: str) -> dict[str, Any]:
             "rejected": len(result.rejected), "events": app.recorded_events()}
 
 
+def whatif(url: str, grade: str) -> dict[str, Any]:
+    app = Casework(url)
+    cpu, start = time.process_time(), time.perf_counter()
+    result = what_if(app, Policy.candidate(app.workflows, overrides=(grade,)), Filters())
+    return {"seconds": time.perf_counter() - start, "cpu": time.process_time() - cpu,
+            "events": result.events, "changed": len(result.changed_cases)}
+
+
 def peak_mb() -> float:
     """This process's peak resident memory. Linux's VmHWM starts afresh at exec, whereas
     ru_maxrss carries the parent's peak over fork and exec (every child then reported the
@@ -66,7 +77,8 @@ def peak_mb() -> float:
 
 def main(argv: list[str]) -> None:
     job, *args = argv
-    report = {"rebuild": rebuild, "sweep": sweep, "import": import_file}[job](*args)
+    jobs = {"rebuild": rebuild, "sweep": sweep, "import": import_file, "whatif": whatif}
+    report = jobs[job](*args)
     report["peak_mb"] = peak_mb()
     workers = resource.getrusage(resource.RUSAGE_CHILDREN)  # a sweep's worker processes
     report["cpu_seconds"] = report.pop("cpu") + workers.ru_utime + workers.ru_stime

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from .errors import InvalidField
 from .fields import FieldSpec
 
 
@@ -28,9 +29,20 @@ class Actor:
         object.__setattr__(self, "unit", unit)
 
     def role_for(self, allowed: Iterable[str]) -> str | None:
-        """The first of this actor's roles that ``allowed`` admits, or None."""
-        allowed = set(allowed)
-        return next((role for role in self.roles if role in allowed), None)
+        """The role this actor acts in where ``allowed`` roles may act: the first of them,
+        in their order, that the actor holds, or None. A workflow names the role a trigger
+        is for first (``dispatch``: dispatcher, then assessor), so a clerk holding both is
+        recorded dispatching as the dispatcher."""
+        held = set(self.roles)
+        return next((role for role in allowed if role in held), None)
+
+    def acting_as(self, role: str) -> Actor:
+        """The same actor acting in ``role`` only (one of theirs): what they do is recorded
+        in that role, and refused where it is not admitted."""
+        if role not in self.roles:
+            raise InvalidField("role", f"{self.id} does not hold the role {role!r} "
+                                       f"(roles: {', '.join(self.roles) or 'none'})")
+        return Actor(self.id, roles=[role], unit=self.unit)
 
     def reaches(self, unit: str | None) -> bool:
         """Whether a case at unit path ``unit`` is this actor's to see and act on: their unit

@@ -24,7 +24,7 @@ from eventsourcing.persistence import (
 from workflows import ORGANISATION
 
 from .actor import Actor
-from .authorisation import Authorisation
+from .authorisation import Authorisation, check_actor
 from .batch import Batch
 from .calendar_files import load_calendar, office_calendar
 from .calendars import Calendar
@@ -43,7 +43,7 @@ from .organisation import Organisation
 from .personal import Forgotten, PersonKeys
 from .recorders import recorder_topic
 from .registry import WorkflowRegistry
-from .snapshots import case_at, take_snapshots
+from .snapshots import case_at, take_snapshots, usable
 from .storage import Storage
 from .stored_cases import recorded_ids
 from .timestamps import utc_now
@@ -135,12 +135,16 @@ class Casework(Application[UUID]):
         *,
         case_id: UUID | None = None,
         person: str | UUID | None = None,
+        role: str | None = None,
         **fields: Any,
     ) -> UUID:
         """Open a case of ``kind`` under the latest version of that workflow.
 
         ``person`` names the resident whose personal fields these are (a UUID: the person of
-        another case, to share its key); without it, personal fields get a new person."""
+        another case, to share its key); without it, personal fields get a new person.
+        ``role``: the one of the actor's roles to act in (default: the first the opening
+        trigger names that the actor holds)."""
+        actor = actor if role is None else check_actor(actor).acting_as(role)
         batch = self.batch()
         new_id = batch.open_case(kind, actor, at, case_id=case_id, person=person, **fields)
         try:
@@ -157,13 +161,17 @@ class Casework(Application[UUID]):
         at: datetime | str | None = None,
         *,
         expected_version: int | None = None,
+        role: str | None = None,
         **fields: Any,
     ) -> CaseView:
         """Fire ``trigger`` on a case; one event records the outcome, or nothing is recorded.
 
         ``expected_version``: the version (``CaseView.events``) the caller decided on; when
-        the case has another one now, ``StaleCase`` and nothing is recorded."""
+        the case has another one now, ``StaleCase`` and nothing is recorded. ``role``: the one
+        of the actor's roles to act in (default: the first the trigger names that the actor
+        holds, as the workflow orders them)."""
         case_id = self.parse_case_id(case_id)
+        actor = actor if role is None else check_actor(actor).acting_as(role)
 
         def attempt() -> CaseView:
             # Checked again on the fresh case when someone else changed it meanwhile (and
@@ -263,6 +271,8 @@ class Casework(Application[UUID]):
                    if moment is None or event.at <= moment]
         if not entries and not self.exists(case_id):
             raise UnknownCase(case_id)
+        if not entries and moment is not None and not after:  # as get_case says it
+            raise UnknownCase(case_id, f"it was not opened yet at {moment.isoformat()}")
         return entries
 
     def history_length(self, case_id: UUID | str) -> int:
@@ -309,8 +319,12 @@ class Casework(Application[UUID]):
         its latest snapshot and the events after it, read in one go."""
         stored = self.recorder.select_case(case_id, self._snapshots_table)
         to_event = self.mapper.to_domain_event
-        case = None if stored.snapshot is None else to_event(stored.snapshot).mutate(None)
-        case = replay(case, map(to_event, stored.events))
+        snapshot = None if stored.snapshot is None else to_event(stored.snapshot)
+        events = stored.events
+        if snapshot is not None and not usable(snapshot):
+            snapshot, events = None, self.recorder.select_events(case_id)
+        case = None if snapshot is None else snapshot.mutate(None)
+        case = replay(case, map(to_event, events))
         if case is None:
             raise UnknownCase(case_id)
         return case

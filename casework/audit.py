@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import types
 import typing
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -207,6 +208,7 @@ class _Replay:
                         f"{event.to_state!r}; in {workflow.key} it leads only to "
                         f"{', '.join(sorted(allowed))}")
                 problems += _plain_personal(trigger, event)
+                problems += _undeclared_updates(trigger, event)
             problems += _stage(workflow, event)
         self.state = event.to_state
         return problems
@@ -250,6 +252,13 @@ class _Replay:
 def _destinations(workflow: Workflow, trigger: Trigger, state: str) -> set[str]:
     stays = STAY in {trigger.to, *(branch.to for branch in trigger.branches)}
     return workflow.destinations(trigger) | ({state} if stays else set())
+
+
+def _undeclared_updates(trigger: Trigger, event: Any) -> list[str]:
+    """Case fields an event changes that its trigger does not declare (``updates``)."""
+    extra = sorted(set(event.updates or ()) - set(trigger.updates))
+    return [f"changes the case's {', '.join(extra)}, which {trigger.name!r} does not update"
+            ] if extra else []
 
 
 def _plain_personal(trigger: Trigger, event: Any) -> list[str]:
@@ -330,14 +339,16 @@ def _wrong_changes(changes: dict[str, Any]) -> str | None:
 
 
 @cache
-def _attribute_types(event_class: type) -> dict[str, type]:
+def _attribute_types(event_class: type) -> dict[str, Any]:
     hints = typing.get_type_hints(event_class)
-    types = {}
+    kinds: dict[str, Any] = {}
     for attribute in dataclasses.fields(event_class):
         hint = hints[attribute.name]
         kind = typing.get_origin(hint) or hint
-        types[attribute.name] = kind if isinstance(kind, type) else object
-    return types
+        if kind is types.UnionType:  # X | None: one of X's, or None
+            kind = tuple(typing.get_origin(a) or a for a in typing.get_args(hint))
+        kinds[attribute.name] = kind if isinstance(kind, type | tuple) else object
+    return kinds
 
 
 # Reading the store ---------------------------------------------------------------------

@@ -32,6 +32,20 @@ CHANGEABLE = frozenset(
 )
 """Attributes an event's ``changes`` may set; anything else in a stored event is ignored."""
 
+LEGACY_UPDATES: dict[str, frozenset[str]] = {
+    "assess": frozenset({"grade", "category", "dispute"}),
+    "mediate": frozenset({"track"}),
+    "merge": frozenset({"duplicate_of"}),
+    "assign": frozenset({"leader", "department", "commissioner"}),
+    "revisit": frozenset({"satisfaction"}),
+    "feedback": frozenset({"satisfaction"}),
+}
+"""Which fields of an event recorded before events named the case fields they change
+(``updates`` is None) changed the case: those the shipped workflows' triggers of that name
+declared as ``updates`` when the rule was written down. Every other field of such an event
+(a spawned task's title, a note, a reason) was the event's own. A fixed table, so that
+replaying an old case never consults a workflow."""
+
 
 def chain_hash(previous: str, content: dict[str, Any]) -> str:
     """The hash linking an event to the one before it, over the event's canonical content."""
@@ -86,11 +100,20 @@ class Case(Aggregate):
         fields: dict[str, Any]
         changes: dict[str, Any]
         hash: str
+        updates: list[str] | None
+        """The names of its fields that set the case's fields; None in an event recorded
+        before events said so (``LEGACY_UPDATES`` then tells)."""
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["updates"] = None
 
         def apply(self, case: Case) -> None:
             case.state = self.to_state
             case.stage = self.to_stage
-            case.fields.update(self.fields)
+            case.fields.update(case_fields_changed(self))
             case.updated_at = self.at
             case.head = self.hash
             case._apply_changes(self.changes)
@@ -118,6 +141,15 @@ class Case(Aggregate):
             case.updated_at = self.at
             case.head = self.hash
             case._apply_changes(self.changes)
+
+    class_version = 2
+    """Version 2: a case's fields are its opening fields and those a trigger ``updates``.
+    A snapshot of version 1 may hold a later trigger's fields as the case's: the loaders
+    (``casework.snapshots``) skip it and replay the case from its first event."""
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        """Nothing to convert: the engine's loaders never start from such a snapshot."""
 
     # Defaults for cases (and snapshots) from before the clocks: plain class attributes (no
     # annotation, which eventsourcing would take for a constructor argument), so that an old
@@ -194,6 +226,19 @@ class Case(Aggregate):
                 setattr(self, name, value)
 
 
+def case_fields_changed(event: Any) -> dict[str, Any]:
+    """The case's fields an event sets: all of an opening's, the ``updates`` of a transition
+    (as ``LEGACY_UPDATES`` says for one recorded before events named them), none of a
+    migration's."""
+    fields: dict[str, Any] = event.fields
+    if isinstance(event, Case.Opened):
+        return fields
+    names = getattr(event, "updates", ())
+    if names is None:
+        names = LEGACY_UPDATES.get(event.trigger, ())
+    return {name: fields[name] for name in names if name in fields}
+
+
 def replay(case: Case | None, events: Iterable[Any]) -> Case | None:
     """Apply ``events`` in order: eventsourcing's ``project_aggregate`` without its
     ``assert isinstance(event, CanMutateProtocol)``, a runtime Protocol check that costs more
@@ -210,6 +255,8 @@ HASHED_EXCLUDE = frozenset({"originator_id", "originator_version", "timestamp", 
 def event_content(event: Any) -> dict[str, Any]:
     """The content an event's hash was computed over, rebuilt from the stored event."""
     content = {k: v for k, v in vars(event).items() if k not in HASHED_EXCLUDE}
+    if content.get("updates", ()) is None:  # recorded before events had it: not hashed
+        del content["updates"]
     content.update(id=str(event.originator_id), version=event.originator_version,
                    recorded_at=event.timestamp)
     return content

@@ -153,6 +153,7 @@ class Commands:
             at=moment,
             fields=fields,
             changes=changes,
+            updates=[name for name in trigger.updates if name in fields],
         )
         return changed
 

@@ -12,6 +12,17 @@ A definition is a TOML file. Its shape, in brief (see workflows/petition.toml fo
     to = "collected"
     roles = ["intake"]
     fields.title = { type = "string", required = true }
+    [[triggers]]
+    name = "assess"
+    from = ["collected"]
+    to = "assessed"
+    roles = ["assessor"]
+    fields.category = { type = "string", required = true }
+    fields.note = { type = "text" }
+    updates = ["category"]           # category becomes the case's; note stays the event's
+
+The opening trigger's fields are the case's fields. Any other trigger's fields belong to its
+event (the history shows them) and change the case's fields only where ``updates`` names them.
 """
 
 from __future__ import annotations
@@ -44,7 +55,7 @@ _TOP_KEYS = {"name", "version", "title", "description", "initial", "states", "tr
              "grades", "settings", "migrations", "report"}
 _STATE_KEYS = {"stage", "terminal", "outcome", "description", "titles", "pauses"}
 _TRIGGER_KEYS = {"name", "from", "to", "roles", "fields", "guards", "effects", "branches",
-                 "spawns", "description", "assignee", "titles"}
+                 "spawns", "description", "assignee", "updates", "titles"}
 ASSIGNS_ACTOR = "actor"
 """``assignee = "actor"``: whoever fires the trigger takes the case on."""
 _FIELD_KEYS = {"type", "required", "choices", "min", "max", "description", "personal",
@@ -328,6 +339,7 @@ def _triggers(problems: _Problems, entries: Any, states: dict[str, State],
                 assignee not in fields or fields[assignee].type != "string"):
             problems.add(where, f"assignee must be {ASSIGNS_ACTOR!r} or one of its string "
                                 f"fields, not {assignee!r}")
+        updates = _updates(problems, where, name, spec.get("updates", []), fields)
         triggers[name] = Trigger(
             name=name,
             sources=tuple(sources),
@@ -340,9 +352,48 @@ def _triggers(problems: _Problems, entries: Any, states: dict[str, State],
             spawns=spec.get("spawns"),
             description=str(spec.get("description", "")),
             assignee=assignee,
+            updates=updates,
             titles=_titles(problems, where, spec.get("titles", {})),
         )
+    _check_case_field_types(problems, triggers)
     return triggers
+
+
+def _updates(problems: _Problems, where: str, name: str, value: Any,
+             fields: dict[str, FieldSpec]) -> tuple[str, ...]:
+    """The trigger's fields that change the case's fields (``updates``)."""
+    if name == OPEN:
+        if value:
+            problems.add(where, "the opening trigger has no 'updates': all its fields are "
+                                "the case's")
+        return ()
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        problems.add(where, "updates must be a list of the trigger's field names")
+        return ()
+    for item in value:
+        if item not in fields:
+            problems.add(where, f"updates {item!r}, which is not one of its fields "
+                                f"({', '.join(fields) or 'it has none'})")
+    return tuple(value)
+
+
+def _check_case_field_types(problems: _Problems, triggers: dict[str, Trigger]) -> None:
+    """A case field keeps one type, whichever trigger sets it."""
+    declared: dict[str, tuple[str, str]] = {}
+    opening = triggers.get(OPEN)
+    ordered = [opening] if opening is not None else []
+    ordered += [t for t in triggers.values() if t is not opening]
+    for trigger in ordered:
+        names = trigger.fields if trigger is opening else trigger.updates
+        for name in names:
+            spec = trigger.fields.get(name)
+            if spec is None:
+                continue
+            first = declared.setdefault(name, (spec.type, trigger.name))
+            if first[0] != spec.type:
+                problems.add(f"trigger {trigger.name!r}",
+                             f"updates the case field {name!r} with a {spec.type}, but "
+                             f"trigger {first[1]!r} sets it as a {first[0]}")
 
 
 def _titles(problems: _Problems, where: str, table: Any) -> dict[str, str]:

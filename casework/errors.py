@@ -168,6 +168,13 @@ class StorageError(CaseworkError):
     exit_code = 7
 
 
+class DatabaseURLError(StorageError):
+    """The database URL is malformed, or names a database casework does not support: bad
+    input (exit 2), not a database that cannot be reached."""
+
+    exit_code = 2
+
+
 class SettingsError(CaseworkError):
     """A settings file, or a setting, is malformed; the message names where it came from."""
 

@@ -102,7 +102,10 @@ def _integer(spec: FieldSpec, value: Any, _: Any) -> int:
     if isinstance(value, bool):
         raise TypeError(f"{value!r} is not an integer")
     if isinstance(value, str):
-        value = int(value.strip())
+        try:
+            value = int(value.strip())
+        except ValueError:  # Python's "invalid literal for int() with base 10" says less
+            raise ValueError(f"{value!r} is not a whole number") from None
     if not isinstance(value, int):
         raise TypeError(f"{value!r} is not an integer")
     if (spec.min is not None and value < spec.min) or (spec.max is not None and value > spec.max):
@@ -120,6 +123,8 @@ def _number(spec: FieldSpec, value: Any, _: Any) -> float:
         number = float(value.strip()) if isinstance(value, str) else float(value)
     except OverflowError:  # an integer too big for a float
         raise ValueError("out of range: too large for a number") from None
+    except ValueError:  # Python's "could not convert string to float" says less
+        raise ValueError(f"{value!r} is not a number") from None
     if not math.isfinite(number):
         raise ValueError(f"{value!r} is not a finite number")
     if (spec.min is not None and number < spec.min) or (spec.max is not None
@@ -160,7 +165,10 @@ def _case(spec: FieldSpec, value: Any, _: Any) -> str:
         return str(value)
     if not isinstance(value, str):
         raise TypeError(f"{value!r} is not a case id")
-    return str(UUID(value.strip()))
+    try:
+        return str(UUID(value.strip()))
+    except ValueError:  # Python's "badly formed hexadecimal UUID string" says less
+        raise ValueError(f"{value!r} is not a case id (a UUID)") from None
 
 
 _COERCERS = {

@@ -59,8 +59,35 @@ def other_existing_case(ctx: CommandContext) -> str | None:
         return None
     if other == str(ctx.case.id):
         return "a case cannot duplicate itself"
-    if ctx.load_case(other) is None:
+    found = ctx.load_case(other)
+    if found is None:
         return f"there is no case {other}"
+    if found.kind != ctx.case.kind:
+        return f"case {other} is a {found.kind}, not a {ctx.case.kind}: a case duplicates one " \
+               "of its own kind"
+    return None
+
+
+def times_ahead(ctx: CommandContext) -> str | None:
+    """Every time the command gives (a deadline to claim a task by, a due time) lies after
+    the command's own time: a deadline already past when it is set is a mistake."""
+    for name, spec in ctx.trigger.fields.items():
+        moment = ctx.fields.get(name)
+        if spec.type == "datetime" and moment is not None and moment <= ctx.at:
+            return f"{name} {moment.isoformat()} is not after the command's time " \
+                   f"{ctx.at.isoformat()}"
+    return None
+
+
+def by_the_assignee(ctx: CommandContext) -> str | None:
+    """Once a trigger named whom the case is assigned to (its ``assignee`` field, set on the
+    case by ``updates``: an enterprise request's commissioner), only they may fire this."""
+    for trigger in ctx.workflow.triggers.values():
+        name = trigger.assignee
+        if name and name in trigger.updates:
+            assigned = ctx.case.fields.get(name)
+            if assigned is not None and assigned != ctx.actor.id:
+                return f"the case is assigned to {name} {assigned}, not {ctx.actor.id}"
     return None
 
 
@@ -117,6 +144,8 @@ GUARDS: dict[str, Guard] = {
         unit_is_department,
         has_parent_unit,
         other_existing_case,
+        times_ahead,
+        by_the_assignee,
         mediation_track_advances,
         no_open_tasks,
         not_yet_claimed_by_actor,

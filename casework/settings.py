@@ -25,6 +25,7 @@ user's configuration lives.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -177,7 +178,7 @@ def _who(flags: Mapping[str, Any], environ: Mapping[str, str],
     """Actor, unit and roles from the first source that names an actor; ``--role`` flags
     replace the roles."""
     found: dict[str, Setting] | None = None
-    if flags.get("actor"):
+    if flags.get("actor") is not None:  # --actor "" is a mistake, not "nobody"
         found = _parsed(flags["actor"], "flag --actor")
     elif environ.get(ENVIRONMENT["actor"]):
         found = _parsed(environ[ENVIRONMENT["actor"]], f"environment {ENVIRONMENT['actor']}")
@@ -198,14 +199,41 @@ def _who(flags: Mapping[str, Any], environ: Mapping[str, str],
     return found
 
 
+ACTOR_FORM = "ID[@UNIT][:ROLE,ROLE]"
+_NAME = re.compile(r"[^\s@:,]+")
+"""An actor's id or a role: no spaces, and none of the separators @ : , of ``ACTOR_FORM``."""
+
+
+def parse_actor(text: str, source: str) -> tuple[str, str | None, list[str]]:
+    """``id[@unit][:role,role]`` as (id, unit, roles); ``SettingsError`` naming ``source``
+    when it is not exactly that (an empty id or unit, a space in a name, a second @)."""
+    who, colon, role_text = text.strip().partition(":")
+    actor, at, unit = who.partition("@")
+    unit = unit.strip().strip("/")
+    roles = [role.strip() for role in role_text.split(",")] if colon else []
+    problem = (
+        "no actor id" if not actor.strip()
+        else f"{actor!r} is not an id (no spaces, @, : or ,)" if not _NAME.fullmatch(actor)
+        else "an empty unit after @" if at and not unit
+        else f"{unit!r} is not a unit path" if at and not _UNIT.fullmatch(unit)
+        else "an empty role" if colon and not all(roles)
+        else f"role {next(r for r in roles if not _NAME.fullmatch(r))!r} has a space"
+        if not all(_NAME.fullmatch(r) for r in roles) else None
+    )
+    if problem is not None:
+        raise SettingsError(f"{source}: {text!r} is not {ACTOR_FORM}: {problem}")
+    return actor, unit or None, roles
+
+
+_UNIT = re.compile(r"[^\s@:,]+")
+
+
 def _parsed(text: str, source: str) -> dict[str, Setting]:
     """``id[@unit][:role,role]``."""
-    who, _, roles = text.partition(":")
-    actor, _, unit = who.partition("@")
-    return {"actor": Setting("actor", actor.strip(), source),
-            "unit": Setting("unit", unit.strip().strip("/") or None, source),
-            "roles": Setting("roles", [r.strip() for r in roles.split(",") if r.strip()],
-                             source)}
+    actor, unit, roles = parse_actor(text, source)
+    return {"actor": Setting("actor", actor, source),
+            "unit": Setting("unit", unit, source),
+            "roles": Setting("roles", roles, source)}
 
 
 def _read(path: Path) -> dict[str, Any]:

@@ -28,8 +28,13 @@ class Store(Protocol):
     mapper: Any
     snapshots: Any
     snapshotting_intervals: Any
-    def take_snapshot(self, aggregate_id: UUID, version: int | None = None,
-                      projector_func: Any = ...) -> None: ...
+
+
+def usable(snapshot: Any) -> bool:
+    """Whether a decoded snapshot may be started from: one taken before a case's fields were
+    its opening fields and those its triggers declare (``Case.class_version`` 1) may hold a
+    later trigger's fields as the case's, so the case is replayed from its first event."""
+    return bool(snapshot.state.get("class_version", 1) == Case.class_version)
 
 
 def take_snapshots(app: Store, cases: Sequence[Case], events: Iterable[Any]) -> None:
@@ -46,8 +51,12 @@ def take_snapshots(app: Store, cases: Sequence[Case], events: Iterable[Any]) -> 
         case = by_id.get(event.originator_id)
         if case is not None and case.version == version:
             app.snapshots.put([Case.Snapshot.take(case)])
-        else:
-            app.take_snapshot(event.originator_id, version=version, projector_func=replay)
+        else:  # replayed from the first event: the latest snapshot may be one not usable
+            decoded = map(app.mapper.to_domain_event,
+                          app.recorder.select_events(event.originator_id, lte=version))
+            replayed = replay(None, decoded)
+            if replayed is not None:
+                app.snapshots.put([Case.Snapshot.take(replayed)])
 
 
 def case_at(app: Store, case_id: UUID, moment: datetime) -> Case | None:
@@ -79,8 +88,11 @@ def case_at(app: Store, case_id: UUID, moment: datetime) -> Case | None:
             else:
                 high = middle
         stored = read.snapshot(case_id, lte=low)
-        case = None if stored is None else decoded(stored).mutate(None)
-        after = 0 if stored is None else stored.originator_version
+        snapshot = None if stored is None else decoded(stored)
+        if snapshot is not None and not usable(snapshot):
+            snapshot = None
+        case = None if snapshot is None else snapshot.mutate(None)
+        after = 0 if snapshot is None else snapshot.originator_version
         return _until(case, map(decoded, read.events(case_id, gt=after, lte=low)), moment)
 
 

@@ -20,7 +20,7 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import QueuePool
 
-from .errors import StorageError
+from .errors import DatabaseURLError, SettingsError, StorageError
 
 DEFAULT_URL = "sqlite:///casework.db"
 ENV_VAR = "CASEWORK_DB"
@@ -36,6 +36,22 @@ def default_url() -> str:
     return os.environ.get(ENV_VAR) or DEFAULT_URL
 
 
+EVENTS_TABLE = "casework_events"
+"""eventsourcing's table of events, in the URL's schema."""
+INSTALL_POSTGRES = ("PostgreSQL support is not installed: pip install 'casework[postgres]' "
+                    "(or pip install psycopg[binary] psycopg-pool)")
+
+
+def postgres_driver() -> Any:
+    """psycopg, the optional extra's driver; ``StorageError`` with the install hint when the
+    extra is not installed (rather than a ModuleNotFoundError traceback)."""
+    try:
+        import psycopg  # the optional extra's: only on PostgreSQL
+    except ImportError:
+        raise StorageError(INSTALL_POSTGRES) from None
+    return psycopg
+
+
 def lock_timeout() -> int:
     """Seconds to wait for a lock: $CASEWORK_LOCK_TIMEOUT, or LOCK_TIMEOUT_SECONDS."""
     text = os.environ.get(LOCK_TIMEOUT_VAR, "").strip()
@@ -43,7 +59,7 @@ def lock_timeout() -> int:
         return LOCK_TIMEOUT_SECONDS
     seconds = int(text) if text.isdecimal() and text.isascii() else 0
     if not 1 <= seconds <= 86_400:
-        raise StorageError(f"{LOCK_TIMEOUT_VAR}={text!r}: give whole seconds from 1 to 86400")
+        raise SettingsError(f"{LOCK_TIMEOUT_VAR}={text!r}: give whole seconds from 1 to 86400")
     return seconds
 
 
@@ -63,19 +79,19 @@ class Storage:
     def from_url(cls, url: str | None = None) -> Storage:
         text = url or default_url()
         if not isinstance(text, str) or "\x00" in text:
-            raise StorageError(f"not a database URL: {text!r}")
+            raise DatabaseURLError(f"not a database URL: {text!r}")
         if "://" not in text:
             text = f"sqlite:///{text}"  # a bare path is a SQLite file
         try:
             parsed = make_url(text)
         except ArgumentError:
-            raise StorageError(f"not a database URL: {text!r}") from None
+            raise DatabaseURLError(f"not a database URL: {text!r}") from None
         backend = parsed.get_backend_name()
         if backend == "sqlite":
             return cls._sqlite(text, parsed, lock_timeout())
         if backend == "postgresql":
             return cls._postgres(text, parsed, lock_timeout())
-        raise StorageError(
+        raise DatabaseURLError(
             f"unsupported database {backend!r} in {parsed.render_as_string()}: "
             "use sqlite:///FILE or postgresql://USER@HOST/DBNAME"
         )
@@ -100,7 +116,7 @@ class Storage:
     @classmethod
     def _postgres(cls, text: str, parsed: URL, seconds: int) -> Storage:
         if not parsed.database:
-            raise StorageError(f"no database name in {parsed.render_as_string()}")
+            raise DatabaseURLError(f"no database name in {parsed.render_as_string()}")
         env = {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
             "POSTGRES_DBNAME": parsed.database,
@@ -115,19 +131,32 @@ class Storage:
         if not isinstance(schema, str) or not schema:
             schema = None
         elif not schema.replace("_", "").isalnum():
-            raise StorageError(f"schema {schema!r}: use letters, digits and underscores")
+            raise DatabaseURLError(f"schema {schema!r}: use letters, digits and underscores")
         else:
             env["POSTGRES_SCHEMA"] = schema
         alchemy = parsed.set(drivername="postgresql+psycopg").difference_update_query(["schema"])
         return cls(text, "postgresql", env, alchemy, schema, seconds)
 
     def exists(self) -> bool:
-        """False for a SQLite file that is not there yet (a server database always "exists":
-        connecting says whether it is reachable)."""
-        if self.backend != "sqlite":
-            return True
-        name = self.event_store_env["SQLITE_DBNAME"]
-        return "mode=memory" in name or os.path.exists(name)
+        """Whether the store is there: a SQLite file, or on PostgreSQL the events table in
+        the URL's schema (a mistyped ``?schema=`` must not quietly give an empty store)."""
+        if self.backend == "sqlite":
+            name = self.event_store_env["SQLITE_DBNAME"]
+            return "mode=memory" in name or os.path.exists(name)
+        with self._connection() as conn:
+            found = conn.execute("SELECT to_regclass(%s)",
+                                 (f'"{self.schema or "public"}".{EVENTS_TABLE}',)).fetchone()
+        return found is not None and found[0] is not None
+
+    def _connection(self) -> Any:
+        """A psycopg connection to the PostgreSQL database (autocommit)."""
+        psycopg = postgres_driver()
+        url = self.sqlalchemy_url.set(drivername="postgresql")
+        try:
+            return psycopg.connect(url.render_as_string(hide_password=False), autocommit=True,
+                                   connect_timeout=10)
+        except psycopg.Error as error:
+            raise StorageError(f"cannot open {self.display_url}: {error}".strip()) from None
 
     @contextmanager
     def setting_up(self) -> Iterator[None]:
@@ -137,20 +166,12 @@ class Storage:
         if self.backend != "postgresql":
             yield
             return
-        import psycopg  # the optional extra's: only on PostgreSQL
-
         # eventsourcing's recorder sets a lock timeout only around its inserts: a read of a
         # table another session has locked would wait for ever. libpq's PGOPTIONS gives every
         # connection of this process (and of the workers it starts) the same timeout.
         options = re.sub(r"-c\s*lock_timeout=\S+", "", os.environ.get("PGOPTIONS", ""))
         os.environ["PGOPTIONS"] = f"{options} -c lock_timeout={self.lock_timeout}s".strip()
-        url = self.sqlalchemy_url.set(drivername="postgresql")
-        try:
-            conn = psycopg.connect(url.render_as_string(hide_password=False), autocommit=True,
-                                   connect_timeout=10)
-        except psycopg.Error as error:
-            raise StorageError(f"cannot open {self.display_url}: {error}".strip()) from None
-        with conn:
+        with self._connection() as conn:
             conn.execute("SELECT pg_advisory_lock(%s)", (DDL_LOCK,))
             try:
                 if self.schema is not None:
@@ -202,7 +223,9 @@ class Storage:
 
     @property
     def display_url(self) -> str:
-        return self.sqlalchemy_url.render_as_string(hide_password=True)
+        """The URL as the user gave it (driver, ``?schema=`` and all), without its password."""
+        # URL is a named tuple: _replace is its public copy-with (set() ignores None).
+        return make_url(self.url)._replace(password=None).render_as_string(hide_password=False)
 
 
 def lock_timed_out(error: BaseException) -> str | None:

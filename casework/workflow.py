@@ -60,6 +60,9 @@ class Trigger:
     assignee: str | None = None
     """Who takes the case on when it is fired: ``"actor"`` (whoever fires it) or the name of
     one of its fields; the read model lists the case under that assignee."""
+    updates: tuple[str, ...] = ()
+    """Its fields that set the case's field of the same name (``updates = [...]``); its
+    other fields belong to its event only. Every field of the opening trigger is the case's."""
     titles: dict[str, str] = field(default_factory=dict, compare=False)
     """Language → what the trigger is called in it (``titles.zh = "评估"``)."""
 
@@ -212,6 +215,7 @@ def _trigger_dict(trigger: Trigger) -> dict[str, Any]:
             "branches": [{"when": b.when, "to": b.to, "effects": list(b.effects)}
                          for b in trigger.branches],
             "spawns": trigger.spawns, "assignee": trigger.assignee,
+            "updates": list(trigger.updates),
             "fields": {f.name: {"type": f.type, "required": f.required,
                                 "choices": list(f.choices), "min": f.min, "max": f.max,
                                 "personal": f.personal, "description": f.description}

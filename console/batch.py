@@ -9,6 +9,7 @@ import click
 
 from casework import SYSTEM
 from casework.jobs.runner import JobSummary
+from casework.jobs.sweep import OVERDUE_AT_TOP, REVISIT
 from casework.timestamps import utc_now
 from projections import ReadModel
 from projections.batch_jobs import BatchJob, migration_job, reprocess_job, sweep_job
@@ -94,9 +95,17 @@ def sweep_command(now: str | None, workers: int, dry_run: bool, job: str | None,
         soon = due_soon(read_model, moment)
     status = print_job(summary, as_json, {"now": moment.isoformat(),
                                           "due_soon": [due.as_dict() for due in soon]})
-    if not as_json and summary.listed:
-        click.echo(f"{len(summary.listed)} closed cases are due a revisit (--json lists them)")
     if not as_json:
+        revisits = sum(item.get("due") == REVISIT for item in summary.listed)
+        at_top = [item for item in summary.listed if item.get("due") == OVERDUE_AT_TOP]
+        for item in at_top[:SHOWN_CHANGES]:
+            click.echo(f"  overdue at the top of the organisation: {item['case']} at "
+                       f"{item['unit']} (since {item['overdue_since']})")
+        if len(at_top) > SHOWN_CHANGES:
+            click.echo(f"  ... and {len(at_top) - SHOWN_CHANGES} more overdue at the top "
+                       "(--json lists all)")
+        if revisits:
+            click.echo(f"{revisits} closed cases are due a revisit (--json lists them)")
         print_due_soon(soon)
     return status
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime, tzinfo
 from typing import Any
 from uuid import UUID
@@ -164,7 +165,7 @@ def show_command(case: str, as_of: str | None, actor: str | None, roles: tuple[s
       casework show 7931a699 --as-of 2024-05-03T12:00+08:00
     """
     app = open_app(db)
-    who = make_actor(actor, roles)
+    who = make_actor(actor, roles, acting=False)
     data = case_view_dict(app, expand_case_id(app, case), parse_when(as_of, "--as-of"), who)
     if as_json:
         click.echo(to_json(data))
@@ -258,7 +259,8 @@ def history_command(case: str, as_of: str | None, full: bool, limit: int | None,
         limit = HISTORY_PAGE
     after = (page - 1) * limit if page is not None and limit is not None else 0
     entries = app.history(case_id, as_of=parse_when(as_of, "--as-of"),
-                          actor=make_actor(actor, roles), after=after, limit=limit)
+                          actor=make_actor(actor, roles, acting=False), after=after,
+                          limit=limit)
     length = app.history_length(case_id) if limit is not None else len(entries)
     pages = max(1, -(-length // (limit or 1)))
     if page is not None and page > pages:
@@ -280,22 +282,26 @@ def history_command(case: str, as_of: str | None, full: bool, limit: int | None,
 @click.option("--case", "case", metavar="CASE",
               help="Forget the person of this case (an id, or a unique prefix of one).")
 @click.option("--at", metavar="TIME", help="When, as recorded (ISO 8601); default now.")
+@click.option("--yes", "-y", "confirmed", is_flag=True,
+              help="Do not ask for confirmation (asked only on a terminal).")
 @actor_options
 @db_option
 @json_option
-def forget_command(person: str | None, case: str | None, at: str | None, actor: str | None,
-                   roles: tuple[str, ...], db: str | None, as_json: bool) -> None:
+def forget_command(person: str | None, case: str | None, at: str | None, confirmed: bool,
+                   actor: str | None, roles: tuple[str, ...], db: str | None,
+                   as_json: bool) -> None:
     """Forget a resident: delete the key of PERSON (or of the person of --case).
 
     Their personal fields, in every one of their cases, then read as [erased] in show,
     history, export and the revisit list; the cases, their histories, reports and the audit
     are unchanged. Who forgot them and when is recorded (nothing personal). It cannot be
-    undone, so only a supervisor (or the system) may do it.
+    undone, so only a supervisor (or the system) may do it. On a terminal it asks first;
+    --yes skips the question (scripts and pipes are not asked).
 
     \b
     Examples:
       casework forget 3f2a9c1e-0b7d-4a35-9e61-2c4d8f0a1b23 --actor boss --role supervisor
-      casework forget --case 7931a699 --actor boss --role supervisor
+      casework forget --case 7931a699 --actor boss --role supervisor --yes
     """
     if (person is None) == (case is None):
         raise click.UsageError("give a PERSON or --case CASE (one of them)")
@@ -303,7 +309,14 @@ def forget_command(person: str | None, case: str | None, at: str | None, actor: 
     if case is not None:
         person = app.person_of(expand_case_id(app, case))
     assert person is not None
-    done = app.forget(person, make_actor(actor, roles), parse_when(at, "--at"))
+    who = make_actor(actor, roles)
+    moment = parse_when(at, "--at")
+    if not confirmed and sys.stdin.isatty():
+        app.authorisation.role_to_forget(who, person)  # refused before asking, not after
+        if not click.confirm(f"Forget person {person}? Their personal fields will read as "
+                             "[erased] in every case, for good", default=False):
+            fail("nothing forgotten", 1)
+    done = app.forget(person, who, moment)
     if as_json:
         click.echo(to_json(done.__dict__))
     elif done.already:

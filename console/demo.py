@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import resource
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from uuid import UUID
 
@@ -27,7 +30,7 @@ from projections.rendering import report_text
 from projections.report import Report, report
 from projections.report_page import InPageCases, render_report_page
 
-from .options import json_option, open_app
+from .options import check_writable, json_option, open_app
 from .output import fail, history_table, to_json
 from .progress import progress_bar
 from .settings import command_line, current_settings
@@ -78,40 +81,47 @@ def demo_command(db: str | None, seed: int, petitions: int, enterprise_requests:
       casework demo --scale city --subdistricts 3
     """
     city = scale == "city"
+    if html:
+        check_writable(html, "--html")
     db = db or command_line().flags.get("database")  # casework --db URL demo: that one
     db = db or _fresh(CITY_DB if city else DEMO_DB)
     organisation = None
     if city:  # written beside the database, for the commands that work on it afterwards
         organisation = write_organisation(city_organisation(subdistricts),
                                           _beside(db, ".organisation.csv"))
-    app = Casework(db, organisation=organisation) if city else open_app(db, create=True)
-    if app.recorded_events():
-        fail(_("{db} already has events; the demo needs an empty database").format(
-            db=app.storage.display_url))
-    simulation, where = _simulation(app, seed, (petitions, enterprise_requests,
-                                                volunteer_tasks), subdistricts if city else 0)
-    started = time.perf_counter()
-    with progress_bar(sum(simulation.planned.values()),
-                      _("simulating {what}").format(what=where.split(", ")[-1])) as bar:
-        simulation.progress = bar.update
-        result = simulation.run()
-    if not city:
-        html = html or _page_beside(app)
-    with ReadModel(app) as read_model:
-        figures = report(read_model, by="kind", now=result.ends_at)
-        if html:
-            _write_page(read_model, app, html,
-                        report(read_model, by=PAGE_BY, now=result.ends_at))
-    seconds = time.perf_counter() - started
+    shown_url = Storage.from_url(db).display_url
+    with written_in_place(db) as working:  # moved into place once simulated and reported
+        app = Casework(working, organisation=organisation) if city \
+            else open_app(working, create=True)
+        if app.recorded_events():
+            fail(_("{db} already has events; the demo needs an empty database").format(
+                db=shown_url))
+        simulation, where = _simulation(app, seed, (petitions, enterprise_requests,
+                                                    volunteer_tasks), subdistricts if city else 0)
+        started = time.perf_counter()
+        with progress_bar(sum(simulation.planned.values()),
+                          _("simulating {what}").format(what=where.split(", ")[-1])) as bar:
+            simulation.progress = bar.update
+            result = simulation.run()
+        if not city:
+            html = html or _page_beside(Storage.from_url(db))
+        with ReadModel(app) as read_model:
+            figures = report(read_model, by="kind", now=result.ends_at)
+            if html:
+                _write_page(read_model, app, html,
+                            report(read_model, by=PAGE_BY, now=result.ends_at))
+        seconds = time.perf_counter() - started
+        app.close()
     if as_json:
-        click.echo(to_json({"database": app.storage.display_url, "seed": seed,
+        click.echo(to_json({"database": shown_url, "seed": seed,
                             "commands": result.commands, "seconds": round(seconds, 1),
                             "peak_mb": round(peak_mb()), "report": figures.as_dict(),
                             "html": html}))
         return
+    app = Casework(db, organisation=organisation)
     click.echo(_("{where} (seed {seed}): {cases} cases, {commands} commands, in {db}").format(
         where=where, seed=seed, cases=figures.figures.total, commands=result.commands,
-        db=app.storage.display_url) + "\n")
+        db=shown_url) + "\n")
     if city:
         took = f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} minutes"
         click.echo(f"{app.recorded_events():,} events in {took}; peak memory "
@@ -122,6 +132,40 @@ def demo_command(db: str | None, seed: int, petitions: int, enterprise_requests:
         click.echo(_("What waits for a handler of Guancheng at the month's end: {command}")
                    .format(command="casework cases mine --actor wang@guanlan/guancheng --role "
                                    f"handler --now {result.ends_at.isoformat()} --db {db}"))
+
+
+@contextmanager
+def written_in_place(db: str) -> Iterator[str]:
+    """The URL to write the demo to: for a SQLite file, a ``.partial`` file beside it, moved
+    into place once the demo is done and removed if it is not (Ctrl-C), so that the file is
+    never left half-written; any other database as it is."""
+    storage = Storage.from_url(db)
+    name = storage.event_store_env.get("SQLITE_DBNAME", "")
+    if storage.backend != "sqlite" or "mode=memory" in name:
+        yield db
+        return
+    if Path(name).exists():
+        existing = Casework(db)
+        try:
+            if existing.recorded_events():
+                fail(_("{db} already has events; the demo needs an empty database").format(
+                    db=storage.display_url))
+        finally:
+            existing.close()
+    partial = f"{name}.partial"
+    _remove_sqlite(partial)
+    try:
+        yield f"sqlite:///{partial}"
+    except BaseException:
+        _remove_sqlite(partial)
+        raise
+    _remove_sqlite(name)
+    os.replace(partial, name)
+
+
+def _remove_sqlite(name: str) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(name + suffix).unlink(missing_ok=True)
 
 
 def _simulation(app: Casework, seed: int, counts: tuple[int, int, int], subdistricts: int
@@ -162,15 +206,14 @@ def _write_page(read_model: ReadModel, app: Casework, html: str, ranked: Report)
 
 def _fresh(name: str) -> str:
     """The default database, replaced on each run."""
-    for suffix in ("", "-wal", "-shm"):
-        Path(name + suffix).unlink(missing_ok=True)
+    _remove_sqlite(name)
     return f"sqlite:///{name}"
 
 
-def _page_beside(app: Casework) -> str:
+def _page_beside(storage: Storage) -> str:
     """Beside a SQLite database file (``x.db`` → ``x.html``), else in the working folder."""
-    name = app.storage.event_store_env.get("SQLITE_DBNAME")
-    if app.storage.backend == "sqlite" and name and "mode=memory" not in name:
+    name = storage.event_store_env.get("SQLITE_DBNAME")
+    if storage.backend == "sqlite" and name and "mode=memory" not in name:
         return str(Path(name).with_suffix(".html"))
     return DEMO_PAGE
 

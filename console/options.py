@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import click
@@ -12,6 +13,8 @@ import click
 from casework import Actor, Casework, StorageError
 from casework.application import ORGANISATION_VAR
 from casework.calendar_files import office_zone
+from casework.errors import SettingsError
+from casework.settings import parse_actor
 from casework.storage import Storage
 from casework.timestamps import parse_time
 from projections.i18n import _
@@ -37,9 +40,10 @@ def actor_options(command: Callable[..., Any]) -> Callable[..., Any]:
         help="A role the actor acts in (repeat, or separate with commas).",
     )(command)
     return click.option(
-        "--actor", metavar="ID[@UNIT]", default=None,
-        help="Who acts; with @UNIT, bound to that unit: they see and act only on cases at it "
-             'or below it. Env: CASEWORK_ACTOR, as "id", "id:role,role" or "id@unit:role,role".',
+        "--actor", metavar="ID[@UNIT][:ROLES]", default=None,
+        help="Who acts, as ID[@UNIT][:ROLE,ROLE]; with @UNIT, bound to that unit: they see "
+             "and act only on cases at it or below it. Commands that record something need "
+             'one. Env: CASEWORK_ACTOR, in the same form; or actor in casework.toml.',
     )(command)
 
 
@@ -58,15 +62,26 @@ def job_option(command: Callable[..., Any]) -> Callable[..., Any]:
     )(command)
 
 
-def make_actor(actor: str | None, roles: Iterable[str]) -> Actor:
-    from_env = current_settings().actor_text() or ""  # --actor before the command, env, file
-    env_actor, _, env_roles = from_env.partition(":")
-    given = (actor or env_actor or os.environ.get("USER") or "cli").strip()
-    actor_id, _, unit = given.partition("@")
+def make_actor(actor: str | None, roles: Iterable[str], acting: bool = True) -> Actor:
+    """Who the command acts as: ``--actor`` (``ID[@UNIT][:ROLE,ROLE]``), else the settings'
+    actor (``--actor`` before the command, ``CASEWORK_ACTOR``, casework.toml). A command
+    that records something must be told who acts; one that only reads (``acting=False``)
+    reads as the login name, unbound, without roles, when nobody is named."""
+    settings = current_settings()
+    if actor is not None:
+        actor_id, unit, own_roles = parse_actor(actor, "--actor")
+        if not own_roles and actor_id == settings.actor.value:
+            own_roles = settings.roles.value
+    elif settings.actor.value:
+        actor_id, unit, own_roles = (settings.actor.value, settings.unit.value,
+                                     settings.roles.value)
+    elif acting:
+        raise SettingsError("who acts? name the actor: --actor ID (or CASEWORK_ACTOR, or "
+                            "actor in casework.toml); the history records who did what")
+    else:
+        actor_id, unit, own_roles = os.environ.get("USER") or "reader", None, []
     chosen = [r.strip() for group in roles for r in group.split(",") if r.strip()]
-    if not chosen and (not actor or actor == env_actor):
-        chosen = [r.strip() for r in env_roles.split(",") if r.strip()]
-    return Actor(actor_id.strip(), roles=chosen, unit=unit.strip().strip("/") or None)
+    return Actor(actor_id, roles=chosen or own_roles, unit=unit)
 
 
 def open_app(db: str | None, create: bool = False) -> Casework:
@@ -78,6 +93,23 @@ def open_app(db: str | None, create: bool = False) -> Casework:
         raise StorageError(_("no database at {url} (casework open, import and demo create "
                              "one)").format(url=storage.display_url))
     return Casework(url)
+
+
+def check_writable(path: str | os.PathLike[str], option: str) -> None:
+    """``click.BadParameter`` (exit 2) naming the user's path when a file cannot be written
+    there: checked before the store is touched, so that a command never does its work and
+    then fails on its output (or names a temporary file of its own)."""
+    if str(path) == "-":
+        return
+    target = Path(path)
+    folder = target.parent
+    if target.is_dir():
+        raise click.BadParameter(f"{path} is a folder, not a file", param_hint=option)
+    if not folder.is_dir():
+        raise click.BadParameter(f"cannot write {path}: there is no folder {folder}",
+                                 param_hint=option)
+    if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise click.BadParameter(f"cannot write {path}: permission denied", param_hint=option)
 
 
 def parse_fields(pairs: Iterable[str]) -> dict[str, str]:

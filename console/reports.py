@@ -6,19 +6,24 @@ import time
 
 import click
 
+from casework import InvalidField
+from casework.timestamps import utc_now
 from projections import ReadModel
 from projections.audit import rows_a_rebuild_would_change
 from projections.filters import Filters
 from projections.i18n import Names, _, language
 from projections.rebuild import rebuild
 from projections.rendering import report_csv, report_text
+from projections.replayed import Cutoff, report_model
 from projections.report import GROUPINGS, report
 from projections.report_page import InPageCases, render_report_page
+from projections.verification import verifiable_report
 
 from .completion import complete_unit
 from .options import db_option, json_option, open_app, parse_when
 from .output import amount, to_json
 from .progress import progress_bar
+from .report_checks import explain_figure, print_explained, verify_report
 from .settings import current_settings
 
 
@@ -29,7 +34,19 @@ from .settings import current_settings
 @click.option("--since", metavar="TIME", help="Only cases opened at or after this time.")
 @click.option("--until", metavar="TIME", help="Only cases opened before this time.")
 @click.option("--by", type=click.Choice(GROUPINGS), help="One row per value of this.")
-@click.option("--now", metavar="TIME", help="Judge open deadlines at this time (default now).")
+@click.option("--now", metavar="TIME",
+              help="Judge open deadlines at this time (default --as-of, else now).")
+@click.option("--as-of", "as_of", metavar="TIME",
+              help="The report as it stood at this business time: only events that "
+                   "happened by then.")
+@click.option("--known-at", "known_at", metavar="TIME",
+              help="The report as it could have been computed at this time: only events "
+                   "recorded by then (later entries are counted as late_entries).")
+@click.option("--verify", "verify_file", metavar="FILE", type=click.Path(dir_okay=False),
+              help="Compute a saved --json report again from the store: exit 0 if it "
+                   "holds, 1 if not, naming the figures and cases that moved.")
+@click.option("--explain", "figure", metavar="FIGURE",
+              help="List the cases and events that make one figure (e.g. sla.B.late).")
 @click.option("--csv", "as_csv", is_flag=True, help="Print the rows as CSV.")
 @click.option("--html", "html", metavar="FILE", type=click.Path(dir_okay=False),
               help="Write the report as one HTML page (charts, tables, the cases behind each "
@@ -37,8 +54,9 @@ from .settings import current_settings
 @db_option
 @json_option
 def report_command(kind: str | None, unit: str | None, since: str | None, until: str | None,
-                   by: str | None, now: str | None, as_csv: bool, html: str | None,
-                   db: str | None, as_json: bool) -> None:
+                   by: str | None, now: str | None, as_of: str | None, known_at: str | None,
+                   verify_file: str | None, figure: str | None, as_csv: bool,
+                   html: str | None, db: str | None, as_json: bool) -> int:
     """Resolution, local resolution, deadlines, satisfaction and hot spots.
 
     \b
@@ -47,25 +65,46 @@ def report_command(kind: str | None, unit: str | None, since: str | None, until:
       casework report --kind petition --by community
       casework report --unit guanlan/guancheng --since 2024-05-01 --json
       casework report --by community --html report.html --lang zh
+      casework report --as-of 2024-05-15 --json > may15.json
+      casework report --verify may15.json --explain sla.B.late
     """
     app = open_app(db)
+    if verify_file is not None:
+        others = [name for name, given in (("--kind", kind), ("--unit", unit), ("--since", since),
+                  ("--until", until), ("--by", by), ("--now", now), ("--as-of", as_of),
+                  ("--known-at", known_at), ("--csv", as_csv), ("--html", html)) if given]
+        if others:
+            raise InvalidField("--verify", f"it takes the saved report's options, not "
+                                           f"{', '.join(others)}")
+        return verify_report(app, verify_file, figure, as_json)
     filters = Filters(kind, unit, parse_when(since, "--since"), parse_when(until, "--until"))
     filters.check(app)
-    with ReadModel(app) as read_model:
-        figures = report(read_model, filters, by=by, now=parse_when(now, "--now"))
-        if html is not None:
-            page = render_report_page(figures, language(), organisation=app.organisation,
-                                      links=InPageCases(read_model, figures))
-            with click.open_file(html, "w", encoding="utf-8", atomic=True) as out:
-                out.write(page)
-            click.echo(_("wrote the report page to {file}").format(file=html))
-            return
-    if as_json:
-        click.echo(to_json(figures.as_dict()))
-    elif as_csv:
-        click.echo(report_csv(figures), nl=False)
-    else:
-        click.echo(report_text(figures, current_settings().zone, Names.of(app)))
+    cutoff = Cutoff.of(parse_when(as_of, "--as-of"), parse_when(known_at, "--known-at"))
+    moment = parse_when(now, "--now") or cutoff.as_of or utc_now()
+    if figure is not None:
+        print_explained(figure, explain_figure(app, filters, moment, cutoff, figure), as_json)
+        return 0
+    if html is None:
+        checked = verifiable_report(app, filters, by, moment, cutoff)
+        if as_json:
+            click.echo(to_json(checked.as_dict()))
+        elif as_csv:
+            click.echo(report_csv(checked.report), nl=False)
+        else:
+            click.echo(report_text(checked.report, current_settings().zone, Names.of(app)))
+            if checked.late is not None:
+                click.echo(f"entered after --known-at (not counted): "
+                           f"{amount(checked.late.events, 'event')} of "
+                           f"{amount(len(checked.late.case_ids), 'case')}")
+        return 0
+    with report_model(app, cutoff) as model:
+        figures = report(model, filters, by=by, now=moment)
+        page = render_report_page(figures, language(), organisation=app.organisation,
+                                  links=InPageCases(model, figures))
+        with click.open_file(html, "w", encoding="utf-8", atomic=True) as out:
+            out.write(page)
+        click.echo(_("wrote the report page to {file}").format(file=html))
+    return 0
 
 
 @click.command("rebuild")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import click
 
 from casework.transfer.files import STDIN, FileImport
-from casework.transfer.formats import FORMATS, export, exportable, importable
+from casework.transfer.formats import FORMATS, export, exportable, importable, recognised
 from casework.transfer.importing import ImportResult, RejectFile, rejects_path_for
 
-from .options import db_option, json_option, open_app
+from .options import check_writable, db_option, json_option, open_app
 from .output import amount, one_line, to_json
 from .progress import progress_bar
 
@@ -41,6 +41,7 @@ def export_command(fmt: str, output: str, without_keys: bool, db: str | None) ->
       casework export -o cases.jsonl
       casework export --db sqlite:///old.db | casework import - --db sqlite:///new.db
     """
+    check_writable(output, "--output")
     app = open_app(db)
     with (
         click.open_file(output, "w", encoding="utf-8", atomic=output != "-") as out,
@@ -103,10 +104,13 @@ def import_command(file: str, fmt: str, rejects_path: str | None, dry_run: bool,
     if expect_digest is not None and FORMATS[fmt].check is None:
         raise click.BadParameter(f"a {fmt} file has no digest to check (only an export has)",
                                  param_hint="--expect-digest")
-    app = open_app(db, create=True)
+    _check_format(file, fmt)
     rejects = RejectFile(rejects_path or rejects_path_for(file))
     if file != STDIN and rejects.path.exists() and rejects.path.samefile(file):
         raise click.BadParameter("it is the file being imported", param_hint="--rejects")
+    if not dry_run:  # before the store is touched: not after every row is stored
+        check_writable(rejects.path, "--rejects")
+    app = open_app(db, create=True)
     plan = FileImport(file, fmt, workers, dry_run, expect_digest)
     with progress_bar(plan.bytes_to_read(), f"importing {file}") as bar:
         try:
@@ -119,6 +123,20 @@ def import_command(file: str, fmt: str, rejects_path: str | None, dry_run: bool,
                    "against casework audit --digest of its source", err=True)
     _report_import(result, rejects, as_json, dry_run)
     return 8 if result.rejected else 0
+
+
+def _check_format(file: str, fmt: str) -> None:
+    """Refuse a file whose first line says it is in another format (a 311 CSV imported as
+    an export would reject every line), before anything is stored or a reject file written."""
+    if file == STDIN:
+        return
+    with open(file, encoding="utf-8", errors="replace", newline="") as text:
+        first = text.readline()
+    found = recognised(first)
+    if found is not None and found != fmt:
+        raise click.BadParameter(f"{file} looks like {FORMATS[found].description}, not "
+                                 f"{fmt}: did you mean --format {found}?",
+                                 param_hint="--format")
 
 
 def _report_import(result: ImportResult, rejects: RejectFile, as_json: bool,

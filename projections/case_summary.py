@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from casework.case import Case
+from casework.case import Case, case_fields_changed
 from casework.compiler import ASSIGNS_ACTOR
 from casework.organisation import Organisation
 from casework.registry import WorkflowRegistry
@@ -44,12 +44,13 @@ def summarise(row: dict[str, Any] | None, event: Any, workflows: WorkflowRegistr
         # an escalation then gives the new unit a fresh one. (A paused clock is judged when
         # the pause ends and its event has moved the deadline.)
         row["missed_deadline"] = True
-    for name in ("category", "channel", "satisfaction"):
-        if name in event.fields:
-            row[name] = event.fields[name]
+    fields = case_fields_changed(event)  # a trigger's other fields are its event's only
+    for name in ("category", "channel", "satisfaction", "title", "place"):
+        if name in fields:
+            row[name] = fields[name]
     _changed(row, event.changes, organisation, at)
-    if "location" in event.fields:
-        row["location"] = location = event.fields["location"]
+    if "location" in fields:
+        row["location"] = location = fields["location"]
         row["grid"] = organisation.ancestor_at(location, "grid") if location else None
     row["jurisdiction"] = row["unit"] or row["location"]  # as ``Case.jurisdiction`` says
     workflow = workflows.get(row["kind"], row["workflow_version"])
@@ -80,9 +81,7 @@ def _opened(event: Any, at: datetime) -> dict[str, Any]:
         "volunteers": 0, "milestones": MILESTONE_SEPARATOR,
         "parent": event.fields.get("parent"),
         "stage": None, "outcome": None, "status": None,
-        # As it was opened: a later trigger's field of the same name (a spawned task's title)
-        # is that event's, not the case's.
-        "title": event.fields.get("title"), "place": event.fields.get("place"),
+        "title": None, "place": None,
         "location": None, "grid": None, "jurisdiction": None, "assignee": None,
     }
 

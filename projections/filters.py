@@ -273,8 +273,12 @@ class Filters:
     """Cases opened before this time."""
 
     def check(self, app: Casework) -> None:
-        """A kind or unit that does not exist is a typo: say so, rather than report nothing."""
+        """A kind or unit that does not exist is a typo: say so, rather than report nothing;
+        so is a period that ends before it starts."""
         check_known(app, self.kind, self.unit)
+        if self.since is not None and self.until is not None and self.since > self.until:
+            raise InvalidField("since", f"{self.since.isoformat()} is after --until "
+                                        f"{self.until.isoformat()}: the period is empty")
 
     def where(self) -> CaseFilter:
         return CaseFilter(kind=self.kind or None, unit=self.unit or None,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -237,6 +238,15 @@ def report(read_model: ReadModel, filters: Filters | None = None, by: str | None
                                   _Tally(sections)).add(row)
     return Report(totals.figures(), [Group(key, groups[key].figures()) for key in sorted(groups)],
                   moment, filters, by)
+
+
+def figures_of(rows: Iterable[Any], sections: dict[str, ReportSection]) -> Figures:
+    """The figures of the given read-model rows (with their ``open_overdue`` label), by the
+    same code as the report: what one case adds to each figure (``projections.explain``)."""
+    tally = _Tally(sections)
+    for row in rows:
+        tally.add(row)
+    return tally.figures()
 
 
 def report_sections(workflows: WorkflowRegistry) -> dict[str, ReportSection]:

@@ -1,10 +1,11 @@
 """Case lists and queues for the API: a page of the read model's rows, within the caller's
 reach, by cursor.
 
-A stand-in until the typed query of issue "Find the work" (in ``projections/``) lands: the
-route (``service.cases``) calls only ``case_page``, so switching is done here alone. The
-order is newest first by (opened_at, id); the cursor is the last row given, so a page never
-repeats or skips a case however many are opened meanwhile.
+The order is newest first by (opened_at, id), which the command line's lists
+(``projections.case_list``) do not offer; the cursor is the last row given, so a page never
+repeats or skips a case however many are opened meanwhile. "Overdue" is the report's and the
+command line's (``projections.filters.open_overdue``): a case that missed a deadline stays
+overdue after an escalation gave it a new one.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from sqlalchemy import ColumnElement, and_, or_, select, true
 from casework import Actor, PermissionDenied
 from casework.timestamps import naive_utc, utc_now
 from casework.workflow import OPEN_STAGES
-from projections.filters import CaseFilter, unit_within
+from projections.filters import CaseFilter, open_overdue, unit_within
 from projections.tables import case_summary
 
 from .engines import Engine
@@ -56,7 +57,7 @@ def case_page(engine: Engine, actor: Actor, query: CaseQuery, limit: int,
         if getattr(query, name) is not None:
             conditions.append(c[name] == getattr(query, name))
     if query.overdue:
-        conditions += [c.stage.in_(OPEN_STAGES), c.deadline < naive_utc(utc_now())]
+        conditions.append(open_overdue(utc_now()))
     items: list[dict[str, Any]] = []
     scanned, exhausted = 0, False
     with engine.read_model.engine.connect() as conn:

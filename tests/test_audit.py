@@ -205,7 +205,7 @@ def test_an_illegal_transition_recorded_around_the_engine_is_found(app: Casework
     case = app.repository.get(case_id)
     case.record(Case.Transitioned, recorded_at=utc_now(), trigger="close",
                 from_state=case.state, to_state="closed", to_stage="close", actor_id="x",
-                role="system", at=case.updated_at, fields={}, changes={})
+                role="system", at=case.updated_at, fields={}, changes={}, updates=[])
     app.save(case)
 
     findings = audit(app, [case_id]).findings

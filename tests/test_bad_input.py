@@ -205,8 +205,8 @@ def test_a_job_name_with_control_characters_is_refused(run: Run, db: str) -> Non
 
 
 def test_an_unwritable_output_file_is_one_line(run: Run, db: str, tmp_path: Path) -> None:
-    assert_one_line_error(run("export", "-o", str(tmp_path / "no" / "such" / "folder.jsonl"),
-                              "--db", db), 1, "No such file or directory")
+    path = str(tmp_path / "no" / "such" / "folder.jsonl")
+    assert_one_line_error(run("export", "-o", path, "--db", db), 2, path, "no folder")
 
 
 # Files that are not UTF-8 -------------------------------------------------------------------
@@ -375,8 +375,8 @@ def test_json_the_decoder_cannot_take_is_a_rejected_line(line: str) -> None:
     (lambda app, case: app.allowed_triggers(case, "li"), "InvalidField"),
     (lambda app, case: app.get_case({}), "UnknownCase"),
     (lambda app, case: app.workflows.get("petition", "one"), "UnknownWorkflow"),
-    (lambda app, case: Casework(5), "StorageError"),
-    (lambda app, case: Casework("sqlite:///a\x00b.db"), "StorageError"),
+    (lambda app, case: Casework(5), "DatabaseURLError"),
+    (lambda app, case: Casework("sqlite:///a\x00b.db"), "DatabaseURLError"),
 ])
 def test_the_library_refuses_values_of_the_wrong_type_with_its_own_errors(
         call: Callable[[Casework, Any], Any], error: str) -> None:

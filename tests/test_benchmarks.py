@@ -24,7 +24,8 @@ CHECKOUT = Path(__file__).resolve().parent.parent
 FIGURES = ["petition lifecycle, CPU time", "petition lifecycle, wall time", "NYC 311 import",
            "read-model rebuild", "load a case", "get_case(as_of=)", "a page of its history",
            "sweep of", "peak memory of rebuild", "peak memory of JSONL import",
-           "peak memory of sweep", "sweep's CPU per case", "HTTP service", "first page of"]
+           "peak memory of sweep", "sweep's CPU per case", "HTTP service", "first page of",
+           "whatif replay of"]
 
 
 @pytest.mark.skipif(not sample_path().exists(),

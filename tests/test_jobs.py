@@ -259,7 +259,7 @@ def test_a_state_without_a_mapping_is_listed_and_left_alone(tmp_path: Path) -> N
     petition_v2(tmp_path)
     text = (tmp_path / "petition.v2.toml").read_text(encoding="utf-8")
     (tmp_path / "petition.v2.toml").write_text(
-        re.sub(r"(?m)^mediating +=.*\n", "", text)  # the state, whatever its attributes
+        re.sub(r"(?m)^mediating +=.*\n", "", text)  # the state, whatever its titles
         .replace('"mediating"', '"handling"'), encoding="utf-8")
     old, app = running_v1_then_v2(tmp_path, WorkflowRegistry.from_directory(tmp_path))
     case_id = old.open_case("petition", CLERK, T0, channel="hotline", title="dispute")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -16,13 +17,14 @@ from casework.jsonable import json_default
 from casework.timestamps import parse_time
 from cli import cli
 from projections import ReadModel
+from projections.case_list import CaseQuery, list_cases
 from projections.filters import Filters
 from projections.report import report
 from service.openapi import DOCUMENT
 from service.tokens import TokenStore
 
 from .conftest import POSTGRES_URL, new_app, postgres_schema
-from .support import api_token, running_service
+from .support import api_token, overdue_petitions, running_service
 
 CLERK = Actor("li", roles=["intake", "assessor", "dispatcher"])
 GRID = Actor("chen", roles=["handler"], unit="guanlan/guancheng/b1/g1")
@@ -312,3 +314,21 @@ def test_tokens_on_the_command_line(tmp_path: Path) -> None:
     assert runner.invoke(cli, ["tokens", "revoke", "ffff", "--db", db]).exit_code == 3
     assert runner.invoke(cli, ["tokens", "create", "--actor", "x@guanlan/nowhere",
                                "--db", db]).exit_code == 2
+
+
+def test_the_overdue_queue_is_the_reports_open_overdue(base: str, service_db: str) -> None:
+    """A case that missed its deadline and was escalated (a new deadline, still ahead) stays
+    overdue, over HTTP as in ``casework cases --overdue`` and the report."""
+    app = new_app(service_db)
+    late, escalated, _also_late = overdue_petitions(app, 3)
+    now = datetime.now(UTC)
+    app.fire(escalated, "escalate", Actor("sys", roles=["system"]), now, reason="missed")
+    app.open_case("petition", CLERK, now, channel="hotline", title="fresh")
+    app.close()
+    listed = client(base, CLERK, service_db).get("/queues/overdue", params={"limit": 50})
+    assert listed.status_code == 200, listed.text
+    ids = {item["id"] for item in listed.json()["items"]}
+    assert {late, escalated} <= ids
+    read_model = ReadModel(new_app(service_db))
+    assert ids == {str(row.id) for row in list_cases(
+        read_model, CaseQuery(queue="overdue", limit=50, now=now)).rows}

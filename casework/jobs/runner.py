@@ -16,6 +16,7 @@ import os
 import queue
 import signal
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -169,8 +170,7 @@ def run_in_partitions(app: Casework, work: PartitionWork, *, job: str, parts: in
                         args=(app.storage.url, _engine_options(app), work, job, messages))
         for _ in range(workers)
     ]
-    for process in processes:
-        process.start()
+    _start_ignoring_ctrl_c(processes)
     summary = work.summary()
     finished, failures = 0, []
     refusal: tuple[int, str] | None = None
@@ -207,6 +207,24 @@ def run_in_partitions(app: Casework, work: PartitionWork, *, job: str, parts: in
     if failures:
         raise CaseworkError(f"{work.name}: {failures[0]} (run it again: finished work is kept)")
     return summary
+
+
+def _start_ignoring_ctrl_c(processes: list[Any]) -> None:
+    """Start the workers with Ctrl-C ignored from their first instruction: a spawned process
+    keeps an ignored SIGINT through exec, so a Ctrl-C while it is still importing or reading
+    its arguments neither prints a KeyboardInterrupt traceback nor, by interrupting the parent
+    half-way through sending them, an UnpicklingError. The parent handles Ctrl-C (it stops
+    them); a Ctrl-C in the moment of starting them is not seen."""
+    if threading.current_thread() is not threading.main_thread():  # no signals there
+        for process in processes:
+            process.start()
+        return
+    handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        for process in processes:
+            process.start()
+    finally:
+        signal.signal(signal.SIGINT, handler)
 
 
 def work_on_partitions(app: Casework, work: PartitionWork, job: str,
@@ -265,7 +283,7 @@ class _Refused(CaseworkError):
 
 def _worker(url: str, options: dict[str, Any], work: PartitionWork, job: str,
             messages: Any) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # already so (see _start_ignoring_ctrl_c)
     try:
         app = Casework(url, **options)
         progress = _ProgressToParent(messages)

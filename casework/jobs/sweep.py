@@ -5,7 +5,9 @@
 - a resolved case nobody confirmed within the workflow's days is closed by default;
 - a volunteer task not claimed by its deadline expires;
 - closed cases due a revisit are listed for the revisit team, with the fields the workflow
-  marks as the contact (``contact = true``), decrypted.
+  marks as the contact (``contact = true``), decrypted;
+- an overdue case at the top of the organisation (nothing above to escalate to) is listed as
+  overdue at the top, not refused: the sweep's exit status stays something a cron job trusts.
 
 Each rule is derived from the workflow definitions and stated once: the same rule selects
 the candidates (``projections.selection`` turns it into SQL) and decides on each case.
@@ -26,6 +28,8 @@ from ..registry import WorkflowRegistry
 from ..workflow import Workflow
 
 ESCALATE, CLOSE, EXPIRE, REVISIT = "escalate", "close", "expire", "revisit"
+OVERDUE_AT_TOP = "overdue_at_top"
+"""A listed case past its deadline at a unit with no parent: nothing to escalate it to."""
 
 DEADLINE, LAST_CHANGE = "deadline", "last_change"
 """The moments of a case a rule compares: its deadline, and its last event."""
@@ -99,6 +103,13 @@ class Sweep:
         if due.trigger == ESCALATE:
             unit, missed = case.unit, case.deadline
             assert missed is not None
+            if unit in batch.app.organisation and batch.app.organisation.parent(unit) is None:
+                # Not a refusal: the rule has nothing to do here, so the nightly run can
+                # still exit 0; the case is listed for whoever runs the top unit.
+                self.listed.append({"due": OVERDUE_AT_TOP, "case": str(case.id),
+                                    "kind": case.kind, "unit": unit,
+                                    "overdue_since": missed.isoformat()})
+                return None
             batch.fire(case_id, ESCALATE, SYSTEM, self.now, reason="overdue")
             return f"escalated from {unit} (overdue since {missed.isoformat()})"
         if due.trigger == CLOSE:
@@ -118,6 +129,6 @@ class Sweep:
         """A closed case for the revisit team: where it was, and whom to call."""
         workflow = batch.app.workflow_of(case)
         revealed = batch.app.personal.reveal(case.fields)  # decrypted, or "[erased]"
-        return {"case": str(case.id), "kind": case.kind, "unit": case.unit,
+        return {"due": REVISIT, "case": str(case.id), "kind": case.kind, "unit": case.unit,
                 "closed": case.updated_at.isoformat(),
                 **{name: revealed.get(name) for name in workflow.contact_fields}}

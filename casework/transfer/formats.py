@@ -8,6 +8,7 @@ a check of a file whole before it is imported (``casework.transfer.checking``).
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +17,7 @@ from ..application import Casework
 from .checking import ExportCheck, check_export
 from .importing import Importer, Owner, Sink
 from .jsonl import export_jsonl, import_jsonl, owned_jsonl, write_rejected_lines
-from .nyc311 import import_nyc311, owned_nyc311, write_rejected_rows
+from .nyc311 import REQUIRED_COLUMNS, import_nyc311, owned_nyc311, write_rejected_rows
 
 Exporter = Callable[..., int]
 """``(app, out, progress=None, *, with_keys=True) -> cases written``."""
@@ -43,6 +44,17 @@ FORMATS: dict[str, FileFormat] = {
                    import_nyc311, owned_nyc311, write_rejected_rows),
     )
 }
+
+
+def recognised(first_line: str) -> str | None:
+    """The format a file's first line says it is in, when it says so clearly: an NYC 311
+    CSV header names its required columns; a casework export starts with a JSON object."""
+    if first_line.lstrip().startswith("{"):
+        return "jsonl"
+    header = next(csv.reader([first_line.lstrip("\ufeff")]), [])
+    if all(column in header for column in REQUIRED_COLUMNS):
+        return "nyc311"
+    return None
 
 
 def importable() -> list[str]:

@@ -204,6 +204,8 @@ def read_event(case_id: UUID, record: Any) -> Any:
     if unknown:
         raise BadLine(f"unexpected {', '.join(unknown)}")
     implied: dict[str, Any] = {"originator_id": case_id, "originator_version": version}
+    if event_class is Case.Transitioned:  # an export of before events named them: None
+        attributes.setdefault("updates", None)
     if event_class is Case.Opened:
         implied["originator_topic"] = get_topic(Case)
     try:

@@ -1,0 +1,227 @@
+"""A candidate policy, applied to recorded histories: what a policy decides, decided again.
+
+What people did (their commands and the times they gave) is replayed as recorded. What the
+policy decided from them is recomputed under the candidate: the deadlines that the ``grade``
+and ``escalate`` effects set from a grade's limit, counted from the recorded command time.
+An explicit deadline a person typed (the ``deadline`` effect's field) stays as recorded.
+Where the candidate would have refused a recorded command (a trigger not legal from the
+recorded state, a role it no longer admits, a grade it does not know) the command is named,
+never changed: the history is what happened.
+
+Nothing here writes anything: a candidate makes new events *in memory* for a scratch read
+model (``projections.whatif``), and the store never sees them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from .case import Case
+from .compiler import load_workflow
+from .errors import InvalidField
+from .jobs.sweep import ESCALATE
+from .registry import WorkflowRegistry
+from .timestamps import as_utc, deadline_after, naive_utc
+from .workflow import Trigger, Workflow
+
+RESOLVE = "resolve"
+"""The clock a grade's limit is for: the time to resolve a case (the only one today)."""
+CLOCKS = (RESOLVE,)
+POLICY_EFFECTS = frozenset({"grade", "escalate", "reopen"})
+"""Effects whose deadline is the policy's decision (a grade's limit), not a person's (a
+reopening sets none yet; when it restarts the grade's clock, it is recomputed alike)."""
+
+_LIMIT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(h|d|m|wd)?\s*$")
+_UNITS = {"h": 1.0, "d": 24.0, "m": 1 / 60, None: 1.0}
+
+
+def parse_limit(text: str) -> float:
+    """A limit as hours: ``72h``, ``3d``, ``90m`` or a bare number of hours.
+
+    Working days (``2wd``) need a working-day calendar, which this version does not have:
+    they are refused with a clear message rather than read as calendar days."""
+    match = _LIMIT.match(text)
+    if match is None:
+        raise InvalidField("--grade", f"{text!r} is not a limit (say 72h, 3d or 90m)")
+    number, unit = float(match.group(1)), match.group(2)
+    if unit == "wd":
+        raise InvalidField("--grade", f"{text!r}: limits in working days need working-day "
+                                      "calendars, which this version does not have")
+    if number <= 0:
+        raise InvalidField("--grade", f"{text!r} is not a positive limit")
+    return number * _UNITS[unit]
+
+
+@dataclass(frozen=True)
+class GradeOverride:
+    """``[KIND.]GRADE.CLOCK=LIMIT``: grade GRADE of kind KIND (every kind with that grade,
+    when none is named) gets LIMIT on clock CLOCK."""
+
+    grade: str
+    hours: float
+    kind: str | None = None
+    clock: str = RESOLVE
+
+    @classmethod
+    def parse(cls, text: str) -> GradeOverride:
+        target, equals, limit = text.partition("=")
+        parts = target.strip().split(".")
+        if not equals or len(parts) not in (2, 3) or not all(parts):
+            raise InvalidField("--grade", f"{text!r} is not [KIND.]GRADE.CLOCK=LIMIT "
+                                          "(e.g. B.resolve=48h)")
+        kind = parts[0] if len(parts) == 3 else None
+        grade, clock = parts[-2], parts[-1]
+        if clock not in CLOCKS:
+            raise InvalidField("--grade", f"{text!r}: unknown clock {clock!r} (known: "
+                                          f"{', '.join(CLOCKS)})")
+        return cls(grade, parse_limit(limit), kind, clock)
+
+    def applies_to(self, workflow: Workflow) -> bool:
+        return self.kind in (None, workflow.name) and self.grade in workflow.grades
+
+
+@dataclass(frozen=True)
+class IllegalCommand:
+    """A recorded command the candidate would have refused."""
+
+    case_id: str
+    version: int
+    trigger: str
+    at: datetime
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"case": self.case_id, "event": self.version, "trigger": self.trigger,
+                "at": self.at.isoformat(), "reason": self.reason}
+
+
+@dataclass
+class Policy:
+    """The policy in force (each case's recorded workflow version) or a candidate: workflow
+    files that replace a kind's definition, and grade limits overridden on top."""
+
+    workflows: WorkflowRegistry
+    replacements: dict[str, Workflow] = field(default_factory=dict)
+    """Kind → the candidate definition its cases are judged by, whatever their version."""
+    overrides: tuple[GradeOverride, ...] = ()
+    _limits: dict[tuple[str, int], dict[str, float]] = field(default_factory=dict, repr=False,
+                                                            compare=False)
+
+    @classmethod
+    def candidate(cls, workflows: WorkflowRegistry, files: tuple[str, ...] = (),
+                  overrides: tuple[str, ...] = ()) -> Policy:
+        """The candidate of ``casework whatif``: workflow files (not installed) and
+        ``--grade`` overrides; an override no workflow has a grade for is a mistake."""
+        replacements = {}
+        for path in files:
+            workflow = load_workflow(path)
+            workflows.get(workflow.name)  # a kind the store knows, else UnknownWorkflow
+            replacements[workflow.name] = workflow
+        policy = cls(workflows, replacements, tuple(GradeOverride.parse(o) for o in overrides))
+        for override in policy.overrides:
+            if not any(override.applies_to(policy.workflow(w.name, w.version))
+                       for w in workflows):
+                raise InvalidField("--grade", f"no workflow has grade {override.grade!r}"
+                                   + (f" (kind {override.kind})" if override.kind else ""))
+        return policy
+
+    @property
+    def in_force(self) -> bool:
+        return not self.replacements and not self.overrides
+
+    def workflow(self, kind: str, version: int) -> Workflow:
+        """The definition a case of ``kind`` v``version`` is judged by under this policy."""
+        return self.replacements.get(kind) or self.workflows.get(kind, version)
+
+    def grade_limits(self, kind: str, version: int) -> dict[str, float]:
+        """Grade → hours to resolve, under this policy (worked out once per version)."""
+        limits = self._limits.get((kind, version))
+        if limits is None:
+            workflow = self.workflow(kind, version)
+            limits = {name: grade.deadline_hours for name, grade in workflow.grades.items()}
+            for override in self.overrides:
+                if override.applies_to(workflow):
+                    limits[override.grade] = override.hours
+            self._limits[(kind, version)] = limits
+        return limits
+
+    def escalating_states(self, kind: str, version: int) -> frozenset[str]:
+        """The states from which the nightly sweep escalates an overdue case."""
+        workflow = self.workflow(kind, version)
+        if not workflow.grades:  # the sweep's rule (casework.jobs.sweep): graded kinds only
+            return frozenset()
+        return frozenset(s for (s, t) in workflow.transitions if t == ESCALATE)
+
+
+def candidate_deadline(limits: Mapping[str, float], grade: str | None,
+                       at: datetime) -> datetime | None:
+    """The deadline a grade's limit gives a command made at ``at``; None without a limit.
+
+    One function for every way of counting a limit, so that limits in working days
+    (a calendar's business hours) are one more branch here, not a second path."""
+    hours = limits.get(grade or "")
+    if hours is None:
+        return None
+    try:
+        return deadline_after(as_utc(at), hours)
+    except ValueError:  # past the last time a deadline may be: none, as a command refuses
+        return None
+
+
+def under_policy(event: Any, policy: Policy, kind: str, version: int,
+                 grade: str | None) -> Any:
+    """``event`` as the candidate would have recorded it: the same command, with the
+    deadline its policy decides (``grade`` is the case's grade before the event)."""
+    if policy.in_force or "deadline" not in event.changes:
+        return event
+    recorded = policy.workflows.get(kind, version)
+    trigger = _trigger(recorded, event.trigger)
+    if trigger is None or not POLICY_EFFECTS & _effects(trigger):
+        return event
+    explicit = trigger.field_of_type("datetime")
+    if "deadline" in _effects(trigger) and explicit and event.fields.get(explicit) is not None:
+        return event  # a person chose this deadline
+    limits = policy.grade_limits(kind, version)
+    deadline = candidate_deadline(limits, event.changes.get("grade", grade), event.at)
+    if deadline is None:
+        return event
+    return dataclasses.replace(event, changes={**event.changes, "deadline": deadline})
+
+
+def refused_by(event: Any, policy: Policy, kind: str, version: int, state: str | None
+               ) -> IllegalCommand | None:
+    """Why the candidate would have refused the recorded command ``event`` (made from
+    ``state``), or None when it would have allowed it."""
+    if not policy.replacements or isinstance(event, Case.Migrated):
+        return None  # limits alone refuse nothing: an override never removes a grade
+    workflow = policy.workflow(kind, version)
+    reason = None
+    if isinstance(event, Case.Opened):
+        trigger: Trigger | None = workflow.opening
+    else:
+        trigger = workflow.transitions.get((state or "", event.trigger))
+        if trigger is None:
+            reason = f"{event.trigger} is not legal from {state} under the candidate"
+    if trigger is not None and trigger.roles and event.role not in trigger.roles:
+        reason = f"role {event.role} may not {event.trigger} under the candidate"
+    grade = event.changes.get("grade")
+    if reason is None and grade and grade not in workflow.grades:
+        reason = f"the candidate has no grade {grade}"
+    if reason is None:
+        return None
+    return IllegalCommand(str(event.originator_id), event.originator_version, event.trigger,
+                          naive_utc(event.at), reason)  # type: ignore[arg-type]
+
+
+def _trigger(workflow: Workflow, name: str) -> Trigger | None:
+    return workflow.opening if name == workflow.opening.name else workflow.triggers.get(name)
+
+
+def _effects(trigger: Trigger) -> set[str]:
+    """The trigger's effects and those of its branches (whichever the command took)."""
+    return {*trigger.effects, *(e for branch in trigger.branches for e in branch.effects)}

@@ -1,0 +1,122 @@
+"""``casework whatif``: a period under a candidate policy, next to the policy in force."""
+
+from __future__ import annotations
+
+import click
+
+from casework.whatif import Policy
+from projections.filters import Filters
+from projections.i18n import language
+from projections.report import GROUPINGS
+from projections.verification import flatten
+from projections.whatif import WhatIf, what_if
+from projections.whatif_page import render_whatif_page
+
+from .completion import complete_unit
+from .options import db_option, json_option, open_app, parse_when
+from .output import amount, to_json
+from .progress import progress_bar
+
+SHOWN_CASES = 50
+"""Changed cases, escalations and refused commands a text run lists (``--json``: all)."""
+ALWAYS_SHOWN = ("sla.",)
+"""Figures shown side by side even when the candidate leaves them as they are."""
+
+
+@click.command("whatif")
+@click.option("--since", metavar="TIME", help="Cases opened at or after this time.")
+@click.option("--until", metavar="TIME", help="Cases opened before this time.")
+@click.option("--kind", help="Only cases of this kind.")
+@click.option("--unit", metavar="PREFIX", shell_complete=complete_unit,
+              help="Count only cases at this unit or below it.")
+@click.option("--workflow", "workflow_files", multiple=True, metavar="FILE",
+              type=click.Path(exists=True, dir_okay=False),
+              help="A candidate workflow definition (not installed): its cases are judged "
+                   "by it. Repeat for several kinds.")
+@click.option("--grade", "grades", multiple=True, metavar="[KIND.]GRADE.resolve=LIMIT",
+              help="A grade's time to resolve under the candidate: 48h, 3d, 90m.")
+@click.option("--by", type=click.Choice(GROUPINGS), help="Compare the figures per value too.")
+@click.option("--now", metavar="TIME", help="Judge open deadlines at this time (default now).")
+@click.option("--html", "html", metavar="FILE", type=click.Path(dir_okay=False),
+              help="Write both report pages side by side, under what differs, as one HTML "
+                   "file that opens in a browser without a network.")
+@db_option
+@json_option
+def whatif_command(since: str | None, until: str | None, kind: str | None, unit: str | None,
+                   workflow_files: tuple[str, ...], grades: tuple[str, ...], by: str | None,
+                   now: str | None, html: str | None, db: str | None, as_json: bool) -> None:
+    """Replay a period's histories under a candidate policy; compare with the one in force.
+
+    What people did is replayed as recorded; what the policy decides (the deadlines the
+    grades give) is decided again by the candidate. Prints the figures that differ side by
+    side, the cases judged differently (late / on time), the escalations the nightly sweep
+    would have made or spared, and the recorded commands the candidate would have refused.
+    Nothing is written to the database.
+
+    \b
+    Examples:
+      casework whatif --grade B.resolve=48h --since 2024-05-01 --until 2024-06-01
+      casework whatif --workflow petition-v2.toml --since 2024-05-01 --json
+      casework whatif --grade B.resolve=2d --since 2024-05-01 --html whatif.html
+    """
+    app = open_app(db)
+    filters = Filters(kind, unit, parse_when(since, "--since"), parse_when(until, "--until"))
+    filters.check(app)
+    candidate = Policy.candidate(app.workflows, workflow_files, grades)
+    with progress_bar(app.recorded_events(), "replaying") as bar:
+        result = what_if(app, candidate, filters, by, parse_when(now, "--now"), bar.update)
+    if html is not None:
+        with click.open_file(html, "w", encoding="utf-8", atomic=True) as out:
+            out.write(render_whatif_page(result, language(), app.organisation))
+        click.echo(f"wrote the side-by-side pages to {html}")
+    elif as_json:
+        click.echo(to_json(result.as_dict()))
+    else:
+        _print(result)
+
+
+def _print(result: WhatIf) -> None:
+    click.echo(f"replayed {amount(result.replayed, 'event')} of the period's cases "
+               f"(read {result.events})")
+    changed = {path: (before, after) for path, before, after in result.figures}
+    candidate = dict(_leaves(result.candidate.as_dict()))
+    rows = [(path, value, candidate.get(path)) for path, value
+            in _leaves(result.in_force.as_dict())
+            if path in changed or path.startswith(ALWAYS_SHOWN)]
+    click.echo(f"{'figure':<40} {'in force':>12} {'candidate':>12}")
+    for path, before, after in rows:
+        mark = "  *" if path in changed else ""
+        click.echo(f"{path:<40} {_shown(before):>12} {_shown(after):>12}{mark}")
+    click.echo(f"cases judged differently: {len(result.changed_cases)}")
+    for case in result.changed_cases[:SHOWN_CASES]:
+        click.echo(f"  {case.case_id} {case.kind} grade {case.grade}: {case.in_force} -> "
+                   f"{case.candidate} (deadline {_time(case.deadline_in_force)} -> "
+                   f"{_time(case.deadline_candidate)})")
+    _more(len(result.changed_cases))
+    click.echo(f"escalations by the sweep that would change: {len(result.escalations)}")
+    for change in result.escalations[:SHOWN_CASES]:
+        what = "would escalate" if change.would else "would not escalate"
+        click.echo(f"  {change.case_id} {what} ({change.state}, {_time(change.at)})")
+    _more(len(result.escalations))
+    click.echo(f"recorded commands the candidate would refuse: {len(result.illegal)}")
+    for command in result.illegal[:SHOWN_CASES]:
+        click.echo(f"  {command.case_id} event {command.version} {command.trigger}: "
+                   f"{command.reason}")
+    _more(len(result.illegal))
+
+
+def _leaves(report: dict) -> list[tuple[str, object]]:
+    return list(flatten({k: v for k, v in report.items() if k not in ("as_of", "filters")}))
+
+
+def _more(count: int) -> None:
+    if count > SHOWN_CASES:
+        click.echo(f"  ... and {count - SHOWN_CASES} more (--json lists all)")
+
+
+def _shown(value: object) -> str:
+    return "-" if value is None else str(value)
+
+
+def _time(moment: object) -> str:
+    return "-" if moment is None else moment.isoformat(timespec="minutes")  # type: ignore[attr-defined]

@@ -1,0 +1,216 @@
+"""Scratch read models: the ``case_summary`` rows of a replay that is not the live one (the
+report as it stood at a time, a candidate policy), in a temporary SQLite file.
+
+The live read model follows every event; a replay folds a chosen part of them (events up to
+a business time, or recorded by a time; the cases of a period) into rows of the same shape,
+with the same code (``projections.case_summary.summarise``), page by page from the
+notification log. The rows live in a temporary file, not in memory, so memory stays flat
+whatever the number of cases, and the store is only read: a replay writes nothing to it.
+``projections.report.report`` reads a scratch model as it reads the live one.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections import OrderedDict
+from collections.abc import Collection, Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, MetaData, Table, create_engine, delete, event, insert, select
+
+from casework import Casework
+from casework.chunking import SQL_PARAMETERS, chunked
+
+from .read_model import decoded
+from .tables import case_summary
+
+CACHED_ROWS = 10_000
+"""Rows a scratch model keeps in memory besides its file (about 2 KB each): a replay reads back
+the rows of the cases it met last without asking SQLite, and memory stays bounded."""
+PAGE = 1000
+"""Events read per page of the notification log."""
+
+_metadata = MetaData()
+scratch_summary = Table(case_summary.name, _metadata,
+                        *(column._copy() for column in case_summary.columns))
+"""The read model's table, named alike so that report queries run on it unchanged, without
+its secondary indexes (a replay reads its rows once, by id)."""
+diverged_summary = Table("diverged_summary", _metadata,
+                         *(column._copy() for column in case_summary.columns))
+"""The rows a second replay of the same events (under a candidate policy) made different
+from those of ``scratch_summary``: only those are kept twice (``projections.whatif``)."""
+
+
+class ScratchReadModel:
+    """A ``case_summary`` table in a temporary SQLite file, dropped on ``close``; has what
+    ``projections.report.report`` reads of a ``ReadModel`` (``app``, ``engine``,
+    ``catch_up``)."""
+
+    def __init__(self, app: Casework) -> None:
+        self.app = app
+        self._folder = tempfile.TemporaryDirectory(prefix="casework-replay-")
+        self.path = path = Path(self._folder.name) / "replay.db"
+        self.engine = create_engine(f"sqlite:///{path}")
+        event.listen(self.engine, "connect", _unjournaled)
+        _metadata.create_all(self.engine)
+        self._tables = {table.name: _CachedTable(table) for table in _metadata.sorted_tables}
+
+    def catch_up(self, progress: Any = None) -> int:
+        """Nothing to catch up with (a replay is folded once, to its end), but the rows
+        still only in memory are written, for the report to read them."""
+        self.flush()
+        return 0
+
+    def rows(self, ids: list[str], table: Table = scratch_summary
+             ) -> dict[str, dict[str, Any]]:
+        """The rows of the cases ``ids`` that ``table`` has (the caller must not change
+        them: they are the cache's)."""
+        return self._tables[table.name].rows(ids, self.engine)
+
+    def replace(self, rows: dict[str, dict[str, Any]], table: Table = scratch_summary,
+                dropped: Collection[str] = ()) -> None:
+        """Put ``rows`` in place of the rows of the same cases, and drop those of
+        ``dropped``: in memory first, in the file when they leave the cache or on
+        ``flush``."""
+        self._tables[table.name].replace(rows, dropped, self.engine)
+
+    def flush(self) -> None:
+        """Write what the cache holds that the file does not: before reading the file."""
+        for cached in self._tables.values():
+            cached.flush(self.engine)
+
+    def overlaid(self) -> ScratchReadModel:
+        """A new scratch model: these rows, with the diverged ones in place of their cases'
+        (and the diverged ones again, in its own diverged table). Copied by SQLite."""
+        self.flush()
+        model = ScratchReadModel(self.app)
+        for cached in model._tables.values():
+            cached.complete = False  # its rows come by SQL
+        with model.engine.connect() as conn:
+            conn.exec_driver_sql("ATTACH DATABASE ? AS source", (str(self.path),))
+            conn.exec_driver_sql(
+                "INSERT INTO case_summary SELECT * FROM source.case_summary WHERE id NOT IN "
+                "(SELECT id FROM source.diverged_summary)")
+            conn.exec_driver_sql("INSERT INTO case_summary SELECT * FROM "
+                                 "source.diverged_summary")
+            conn.exec_driver_sql("INSERT INTO diverged_summary SELECT * FROM "
+                                 "source.diverged_summary")
+            conn.commit()
+            conn.exec_driver_sql("DETACH DATABASE source")
+        return model
+
+    def all_rows(self) -> Iterator[Any]:
+        """Every row, in the order of the case ids."""
+        with self.engine.connect() as conn:
+            query = select(scratch_summary).order_by(scratch_summary.c.id)
+            yield from conn.execution_options(yield_per=2000).execute(query)
+
+    def close(self) -> None:
+        self.engine.dispose()
+        self._folder.cleanup()
+
+    def __enter__(self) -> ScratchReadModel:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+class _CachedTable:
+    """One scratch table's rows written last, in memory, written back to the file when
+    they leave the cache (the oldest first) or on ``flush``: a replay meets the same busy
+    cases page after page."""
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+        self.cache: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self.dirty: set[str] = set()
+        """Ids whose row in the cache is not in the file yet."""
+        self.dropped: set[str] = set()
+        """Ids whose row is to leave the file."""
+        self.complete = True
+        """Whether the cache holds every row of the table (none left it yet)."""
+
+    def rows(self, ids: list[str], engine: Engine) -> dict[str, dict[str, Any]]:
+        rows: dict[str, dict[str, Any]] = {}
+        missing = []
+        for case_id in ids:
+            row = self.cache.get(case_id)
+            if row is None:
+                missing.append(case_id)
+            else:
+                rows[case_id] = row
+        if not missing or self.complete:
+            return rows
+        self.flush(engine)
+        with engine.connect() as conn:
+            for chunk in chunked(missing, SQL_PARAMETERS):
+                for row in conn.execute(select(self.table).where(self.table.c.id.in_(chunk))):
+                    rows[row.id] = dict(row._mapping)
+        return rows
+
+    def replace(self, rows: dict[str, dict[str, Any]], dropped: Collection[str],
+                engine: Engine) -> None:
+        for case_id in dropped:
+            self.cache.pop(case_id, None)
+            self.dirty.discard(case_id)
+            self.dropped.add(case_id)
+        for case_id, row in rows.items():
+            self.cache[case_id] = row
+            self.cache.move_to_end(case_id)
+            self.dirty.add(case_id)
+            self.dropped.discard(case_id)
+        leaving = {}
+        while len(self.cache) > CACHED_ROWS:
+            case_id, row = self.cache.popitem(last=False)
+            self.complete = False
+            if case_id in self.dirty:
+                self.dirty.discard(case_id)
+                leaving[case_id] = row
+        if leaving:
+            self._write(engine, leaving)
+
+    def flush(self, engine: Engine) -> None:
+        self._write(engine, {case_id: self.cache[case_id] for case_id in self.dirty})
+        self.dirty.clear()
+
+    def _write(self, engine: Engine, rows: dict[str, dict[str, Any]]) -> None:
+        if not rows and not self.dropped:
+            return
+        with engine.begin() as conn:
+            for chunk in chunked([*rows, *self.dropped], SQL_PARAMETERS):
+                conn.execute(delete(self.table).where(self.table.c.id.in_(chunk)))
+            if rows:
+                conn.execute(insert(self.table), list(rows.values()))
+        self.dropped.clear()
+
+
+def _unjournaled(connection: Any, _: Any) -> None:
+    """A scratch file is thrown away after use: no journal, no waiting for the disk."""
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=OFF")
+    cursor.execute("PRAGMA synchronous=OFF")
+    cursor.close()
+
+
+def notification_pages(app: Casework, page_size: int = PAGE, stop: int | None = None
+                       ) -> Iterator[list[Any]]:
+    """The stored events, not decoded, page by page from the notification log, up to
+    ``stop`` (by default the last one recorded when it started)."""
+    stop = app.recorded_events() if stop is None else stop
+    position = 0
+    while position < stop:
+        notifications = app.recorder.select_notifications(
+            start=position, limit=page_size, stop=stop, inclusive_of_start=False)
+        if not notifications:
+            return
+        position = notifications[-1].id
+        yield notifications
+
+
+def event_pages(app: Casework, page_size: int = PAGE, stop: int | None = None
+                ) -> Iterator[list[tuple[int, Any]]]:
+    """The recorded events with their positions in the notification log, page by page."""
+    for notifications in notification_pages(app, page_size, stop):
+        yield [(notification.id, decoded(app, notification)) for notification in notifications]

@@ -1,0 +1,234 @@
+"""Reports anyone can re-derive: every report carries the digest of its inputs, and a saved
+report can be recomputed from the store to see whether it still holds.
+
+The inputs of a report are the cases it counted (each case id with the hash of its latest
+counted event, which chains every event before it: ``casework.digest``), the filters and the
+grouping, the moment open deadlines were judged at, the cut of the history (``--as-of``,
+``--known-at``), and the workflow definitions the figures were read by (name, version and a
+hash of each definition). ``Inputs.digest`` is one sha256 over all of them. ``verify`` reads
+a saved report's inputs back, computes the report again the same way, and names every figure
+that moved, and the cases with events recorded since the report was made.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Engine, select
+
+from casework import Casework, InvalidField
+from casework.digest import Digest
+from casework.jsonable import canonical_json, json_default
+from casework.registry import WorkflowRegistry
+from casework.timestamps import naive_utc, parse_time, utc_now
+
+from .filters import Filters
+from .read_model import ReadModel
+from .replayed import EVERYTHING, Cutoff, LateEntries, replay_until
+from .report import Report, report
+from .scratch import ScratchReadModel
+from .tables import case_summary
+
+INPUTS = "inputs"
+"""The key of a report's inputs in its JSON form."""
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What a report was computed from; ``digest`` fingerprints all of it but ``through``
+    (where the notification log stood says when it was made, not what it says)."""
+
+    cases: int
+    chain_digest: str
+    filters: Filters
+    by: str | None
+    now: datetime
+    cutoff: Cutoff
+    workflows: dict[str, str]
+    """``name vN`` → sha256 of the definition."""
+    through: int
+    """The position of the last event recorded when the report was computed."""
+
+    @property
+    def digest(self) -> str:
+        content = {key: value for key, value in self._content().items()
+                   if key != "through"}
+        return hashlib.sha256(canonical_json(content).encode()).hexdigest()
+
+    def _content(self) -> dict[str, Any]:
+        return {"cases": self.cases, "chain_digest": self.chain_digest,
+                "filters": self.filters.as_dict(), "by": self.by,
+                "now": _iso(self.now), **self.cutoff.as_dict(),
+                "workflows": dict(self.workflows), "through": self.through}
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self._content(), "digest": self.digest}
+
+
+@dataclass(frozen=True)
+class VerifiableReport:
+    """A report with the inputs it was computed from."""
+
+    report: Report
+    inputs: Inputs
+    late: LateEntries | None = None
+    """With ``--known-at``: the events recorded after it that had happened by the cut."""
+
+    def as_dict(self) -> dict[str, Any]:
+        extra = {} if self.late is None else {"late_entries": self.late.as_dict()}
+        return {**self.report.as_dict(), **extra, INPUTS: self.inputs.as_dict()}
+
+
+def workflow_fingerprints(workflows: WorkflowRegistry) -> dict[str, str]:
+    """Each known definition's key and the sha256 of its content."""
+    return {workflow.key: hashlib.sha256(canonical_json(workflow.as_dict()).encode())
+            .hexdigest() for workflow in sorted(workflows, key=lambda w: w.key)}
+
+
+def counted_cases(engine: Engine, filters: Filters) -> tuple[int, str]:
+    """How many cases ``filters`` selects from a read model, and the digest of their heads."""
+    digest = Digest()
+    query = (select(case_summary.c.id, case_summary.c.head).where(filters.clause())
+             .order_by(case_summary.c.id))
+    with engine.connect() as conn:
+        for case_id, head in conn.execution_options(yield_per=5000).execute(query):
+            digest.add(UUID(case_id), head)
+    return digest.cases, digest.hexdigest()
+
+
+def verifiable_report(app: Casework, filters: Filters, by: str | None = None,
+                      now: datetime | None = None, cutoff: Cutoff = EVERYTHING
+                      ) -> VerifiableReport:
+    """The report with its inputs: over the live read model, or, with a cut of the history,
+    over a replay of the events the cut keeps. Open deadlines are judged at ``now``, by
+    default at ``--as-of`` when there is one, else at the current time."""
+    through = app.recorded_events()
+    moment = naive_utc(now) or cutoff.as_of or naive_utc(utc_now())
+    assert moment is not None
+    if cutoff.everything:
+        with ReadModel(app) as read_model:
+            figures = report(read_model, filters, by, moment)
+            count, chain = counted_cases(read_model.engine, filters)
+        late = None
+    else:
+        with ScratchReadModel(app) as scratch:
+            late = replay_until(app, cutoff, scratch)
+            figures = report(scratch, filters, by, moment)
+            count, chain = counted_cases(scratch.engine, filters)
+        late = late if cutoff.known_at is not None else None
+    inputs = Inputs(count, chain, filters, by, moment, cutoff,
+                    workflow_fingerprints(app.workflows), through)
+    return VerifiableReport(figures, inputs, late)
+
+
+@dataclass(frozen=True)
+class FigureChange:
+    path: str
+    saved: Any
+    now: Any
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"figure": self.path, "saved": self.saved, "now": self.now}
+
+
+@dataclass(frozen=True)
+class Verification:
+    """A saved report recomputed from the store."""
+
+    saved_digest: str
+    digest: str
+    changes: list[FigureChange]
+    recorded_since: LateEntries = field(default_factory=LateEntries)
+    """The counted events recorded after the report was computed: the cases that moved."""
+
+    @property
+    def holds(self) -> bool:
+        return not self.changes and self.saved_digest == self.digest
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"holds": self.holds, "saved_digest": self.saved_digest, "digest": self.digest,
+                "changes": [change.as_dict() for change in self.changes],
+                "recorded_since": self.recorded_since.as_dict()}
+
+
+def saved_parameters(saved: dict[str, Any]) -> tuple[Filters, str | None, datetime, Cutoff, int]:
+    """The filters, grouping, judging moment, cut and log position of a saved report;
+    ``InvalidField`` when it is not a report with inputs."""
+    inputs = saved.get(INPUTS) if isinstance(saved, dict) else None
+    if not isinstance(inputs, dict):
+        raise InvalidField("--verify", "the file is not a JSON report with its inputs "
+                                       "(casework report --json)")
+    try:
+        given = inputs["filters"]
+        filters = Filters(given.get("kind"), given.get("unit"), _time(given.get("since")),
+                          _time(given.get("until")))
+        cutoff = Cutoff.of(_time(inputs.get("as_of")), _time(inputs.get("known_at")))
+        now, made = _time(inputs["now"]), int(inputs["through"])
+    except (KeyError, TypeError, AttributeError, ValueError) as error:
+        raise InvalidField("--verify", f"the report's inputs are incomplete ({error})") from None
+    assert now is not None
+    return filters, inputs.get("by"), now, cutoff, made
+
+
+def verify(app: Casework, saved: dict[str, Any]) -> Verification:
+    """Compute the saved report again from the store, the way it was computed."""
+    filters, by, now, cutoff, made = saved_parameters(saved)
+    filters.check(app)
+    with ScratchReadModel(app) as scratch:
+        since = LateEntries()
+        late = replay_until(app, cutoff, scratch, recorded_after=(made, since))
+        figures = report(scratch, filters, by, now)
+        count, chain = counted_cases(scratch.engine, filters)
+    inputs = Inputs(count, chain, filters, by, now, cutoff,
+                    workflow_fingerprints(app.workflows), made)
+    again = VerifiableReport(figures, inputs, late if cutoff.known_at is not None else None)
+    fresh = json.loads(json.dumps(again.as_dict(), default=json_default))
+    changes = [FigureChange(path, before, after) for path, before, after
+               in differences(_figures(saved), _figures(fresh))]
+    return Verification(str(saved[INPUTS].get("digest")), inputs.digest, changes, since)
+
+
+def _figures(report_dict: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in report_dict.items() if key != INPUTS}
+
+
+def flatten(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
+    """The leaves of a report's JSON form, by dotted path (list items by index)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from flatten(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from flatten(item, f"{path}.{index}")
+    else:
+        yield path, value
+
+
+def differences(before: dict[str, Any], after: dict[str, Any]
+                ) -> Iterator[tuple[str, Any, Any]]:
+    """(path, before, after) of every leaf that differs, in the order of ``before`` then
+    the leaves only ``after`` has."""
+    old, new = dict(flatten(before)), dict(flatten(after))
+    for path, value in old.items():
+        if new.get(path, _MISSING) != value:
+            yield path, value, new.get(path)
+    for path, value in new.items():
+        if path not in old:
+            yield path, None, value
+
+
+_MISSING = object()
+
+
+def _time(text: str | None) -> datetime | None:
+    return None if text is None else naive_utc(parse_time(text.removesuffix("Z")))
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat() + "Z"

@@ -110,7 +110,9 @@ def what_if(app: Casework, candidate: Policy, filters: Filters, by: str | None =
     moment = naive_utc(now or utc_now())
     assert moment is not None
     with ScratchReadModel(app) as in_force:
-        run = _Run(app, Policy(app.workflows), candidate, filters)
+        if candidate.calendar is None:  # limits in working time count on the office's
+            candidate.calendar = app.calendar
+        run = _Run(app, Policy(app.workflows, calendar=app.calendar), candidate, filters)
         for page in notification_pages(app):
             run.fold_page(page, in_force)
             if progress is not None:

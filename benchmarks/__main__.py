@@ -13,12 +13,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import figures, jobs, listing, long_case, whatif
+from . import figures, jobs, listing, long_case, pg_clients, whatif
 from .fixtures import Fixtures, sample_path
 from .harness import SCALES, Result, table
 
-FIGURES = ("lifecycle", "import", "rebuild", "load", "sweep", "memory", "service", "list",
-           "whatif")
+FIGURES = ("lifecycle", "import", "jsonl", "rebuild", "load", "sweep", "memory", "service",
+           "list", "whatif", "postgres")
 
 
 def machine() -> dict[str, Any]:
@@ -42,6 +42,8 @@ def run(scale_name: str, only: tuple[str, ...] = FIGURES, log: Any = None
             results += figures.lifecycle(scale, fixtures, log)
         if "import" in only:
             results.append(figures.bulk_import(scale, fixtures, log))
+        if "jsonl" in only:
+            results.append(figures.jsonl_import(scale, fixtures, log))
         if "rebuild" in only:
             result, rebuilds = figures.rebuild(scale, fixtures, log)
             results.append(result)
@@ -63,6 +65,13 @@ def run(scale_name: str, only: tuple[str, ...] = FIGURES, log: Any = None
             results.append(listing.first_page(scale, fixtures, log))
         if "whatif" in only:
             results.append(whatif.whatif_against_rebuild(scale, fixtures, log))
+        if "postgres" in only:
+            url = pg_clients.postgres_url()
+            if url is None:
+                log("postgres: no PostgreSQL server ($CASEWORK_BENCH_POSTGRES_URL or "
+                    "$CASEWORK_TEST_POSTGRES_URL): its figure is left out")
+            else:
+                results.append(pg_clients.clients(scale, url, log))
     return {"scale": scale_name, "date": datetime.now(UTC).isoformat(timespec="seconds"),
             "seconds": round(time.perf_counter() - started, 1), "machine": machine(),
             # Other processes on the same cores: what the ratios were measured against.

@@ -292,11 +292,24 @@ def malformed(event: Any) -> str | None:
     if wrong:
         return f"has {', '.join(wrong)} of the wrong type"
     for name, value in attributes.items():
+        if _plainly_fine(value):
+            continue
         problem = _never_recorded(value)
         if problem is not None:
             path, what = problem
             return f"has {what} in {'/'.join([name, *reversed(path)])}"
     return _wrong_changes(attributes["changes"])
+
+
+_SCALARS = frozenset({int, float, bool, type(None)})
+
+
+def _plainly_fine(value: Any) -> bool:
+    """A value ``_never_recorded`` finds nothing in, told without a call per value: a number,
+    a boolean, None, text without a control character. (Exact types: anything else, a str
+    subclass included, is looked at by ``_never_recorded`` itself.)"""
+    kind = type(value)
+    return kind in _SCALARS or (kind is str and forbidden_character(value, free_text=True) is None)
 
 
 def _never_recorded(value: Any) -> tuple[list[str], str] | None:
@@ -315,6 +328,8 @@ def _never_recorded(value: Any) -> tuple[list[str], str] | None:
         return None if within else ([], f"{value.isoformat()}, out of range,")
     if isinstance(value, dict | list | tuple):
         for key, item in (value.items() if isinstance(value, dict) else enumerate(value)):
+            if _plainly_fine(item):
+                continue
             problem = _never_recorded(item)
             if problem is not None:
                 problem[0].append(str(key))

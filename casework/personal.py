@@ -30,33 +30,20 @@ import json
 import os
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 from uuid import UUID, uuid4
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import (
-    Column,
-    Connection,
-    DateTime,
-    LargeBinary,
-    MetaData,
-    String,
-    Table,
-    event,
-    insert,
-    inspect,
-    select,
-    text,
-    update,
-)
+from sqlalchemy import event, insert, inspect, select, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from .errors import InvalidField, UnknownPerson
-from .fields import MAX_LENGTH
+from .person_lines import Restored, Restoring, rows_of
+from .person_table import KEY_BYTES, metadata, person_keys
 from .storage import Storage
 from .timestamps import naive_utc
 
@@ -64,29 +51,13 @@ ERASED = "[erased]"
 """What a personal value reads as once its person's key is gone from this database."""
 UNREADABLE = "[unreadable]"
 """What a personal value reads as when its key exists but does not decrypt it (tampering)."""
-KEY_BYTES = 32  # AES-256
 PLAIN_CACHE = 4096
 CIPHER_CACHE = 1024
 """Persons whose cipher a process keeps, the most recently used (about 2.5 KB each): a batch
 goes back to the same few persons again and again, a sweep or an import meets each person
 once, so a small cache is as fast as an unbounded one and memory stays flat (measured in
 ``python -m benchmarks``: see the README)."""
-ACTOR_LENGTH = MAX_LENGTH["string"]
-"""The longest actor id or role the record of forgetting holds: what ``Actor`` accepts."""
 NONCE_BYTES = 12  # AES-GCM's standard nonce; random, so never reused under one key in practice
-
-# Its own MetaData: rebuilding the read models drops theirs, and must never drop the keys.
-metadata = MetaData()
-person_keys = Table(
-    "person_keys",
-    metadata,
-    Column("person", String(36), primary_key=True),
-    Column("key", LargeBinary(KEY_BYTES)),  # NULL once the person is forgotten
-    Column("created_at", DateTime, nullable=False),
-    Column("forgotten_at", DateTime),
-    Column("forgotten_by", String(ACTOR_LENGTH)),
-    Column("forgotten_role", String(ACTOR_LENGTH)),
-)
 
 
 @dataclass(frozen=True)
@@ -99,19 +70,6 @@ class Forgotten:
     role: str
     already: bool = False
     """True when the person had been forgotten before: nothing changed this time."""
-
-
-@dataclass
-class Restored:
-    """What ``PersonKeys.restore`` did with the persons' lines of an export."""
-
-    stored: int = 0
-    """Lines that changed something: a key stored, or a person forgotten."""
-    present: int = 0
-    """Lines that changed nothing: the same key, a key for someone forgotten here, or a
-    forgetting recorded already."""
-    refused: list[tuple[dict[str, Any], str]] = field(default_factory=list)
-    """(record, reason) of each line refused."""
 
 
 def is_encrypted(value: Any) -> bool:
@@ -306,11 +264,17 @@ class PersonKeys:
         """Store records read by ``read_record``: keys this database does not have, and
         forgetting. A person forgotten here stays forgotten. Says, record by record, what
         changed something, what was here already, and what was refused (a person with another
-        key here). ``dry_run`` says the same and stores nothing."""
+        key here). ``dry_run`` says the same and stores nothing.
+
+        One SELECT reads the rows of every person the records name, and the new rows go in
+        with one executemany: an import restores a batch of keys in three statements, not
+        two per person."""
+        records = list(records)
         restored, forgot = Restored(), False
         with self.engine.connect() as conn, conn.begin() as transaction:
+            plan = Restoring(rows_of(conn, {record["person"] for record in records}))
             for record in records:
-                outcome = self._restore_one(conn, record)
+                outcome = plan.take(record)
                 if isinstance(outcome, str):
                     restored.refused.append((record, outcome))
                 elif outcome:
@@ -321,37 +285,12 @@ class PersonKeys:
             if dry_run:
                 transaction.rollback()
                 return restored
+            plan.write(conn)
         self._ciphers.clear()
         self._plain.clear()
         if forgot:
             self._wipe_old_copies()
         return restored
-
-    def _restore_one(self, conn: Connection, record: dict[str, Any]) -> bool | str:
-        """True when the record changed something; the reason when it is refused."""
-        c = person_keys.c
-        person = record["person"]
-        row = conn.execute(select(person_keys).where(c.person == person)).first()
-        if "key" in record:
-            if row is None:
-                conn.execute(insert(person_keys).values(
-                    person=person, key=record["key"],
-                    created_at=naive_utc(datetime.now(UTC))))
-                return True
-            if row.key is not None and row.key != record["key"]:
-                return f"person {person} has another key in this database"
-            return False  # the same key, or forgotten here: it stays forgotten
-        forgotten = {"key": None, "forgotten_at": naive_utc(record["forgotten_at"]),
-                     "forgotten_by": record["forgotten_by"],
-                     "forgotten_role": record["forgotten_role"]}
-        if row is None:
-            conn.execute(insert(person_keys).values(
-                person=person, created_at=forgotten["forgotten_at"], **forgotten))
-        elif row.key is not None:
-            conn.execute(update(person_keys).where(c.person == person).values(**forgotten))
-        else:
-            return False
-        return True
 
     def close(self) -> None:
         for engine in (self._engine, self._reader):
@@ -433,41 +372,6 @@ class PersonKeys:
                 conn.execute(text(f"VACUUM FULL {person_keys.name}"))
 
 
-def _name(record: Mapping[str, Any], key: str) -> str:
-    value = record[key]
-    if not isinstance(value, str) or not 0 < len(value) <= ACTOR_LENGTH \
-            or not value.isprintable():
-        raise ValueError(f"{key!r} must be an actor or role: text of 1 to {ACTOR_LENGTH} "
-                         "printable characters")
-    return value
-
-
 def _associated(person: str, field: str) -> bytes:
     """Authenticated with the ciphertext: a value moved to another field or person fails."""
     return f"{person}/{field}".encode()
-
-
-def read_record(record: Mapping[str, Any]) -> dict[str, Any]:
-    """A person line of an export, checked; ``ValueError`` says what is wrong."""
-    person = str(UUID(str(record.get("person"))))
-    if set(record) == {"person", "key"}:
-        try:
-            key = base64.b64decode(str(record["key"]), validate=True)
-        except binascii.Error:
-            raise ValueError("'key' is not base64") from None
-        if len(key) != KEY_BYTES:
-            raise ValueError(f"'key' must be {KEY_BYTES} bytes")
-        return {"person": person, "key": key}
-    if set(record) == {"person", "forgotten_at", "forgotten_by", "forgotten_role"}:
-        moment = datetime.fromisoformat(str(record["forgotten_at"]))
-        if moment.tzinfo is None:
-            raise ValueError("'forgotten_at' has no UTC offset")
-        try:
-            naive_utc(moment)
-        except OverflowError:
-            raise ValueError("'forgotten_at' is out of range") from None
-        return {"person": person, "forgotten_at": moment,
-                "forgotten_by": _name(record, "forgotten_by"),
-                "forgotten_role": _name(record, "forgotten_role")}
-    raise ValueError("a person line has the keys person and key, or person, forgotten_at, "
-                     "forgotten_by and forgotten_role")

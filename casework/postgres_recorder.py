@@ -20,8 +20,15 @@ from sqlalchemy import MetaData
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.schema import CreateTable
 
-from .personal import person_keys
-from .recorders import KEY_COLUMNS, DelegatedReads, KeyRow, Reads, StoredCase
+from .person_table import person_keys
+from .recorders import (
+    KEY_COLUMNS,
+    DelegatedReads,
+    KeyRow,
+    NotificationRow,
+    Reads,
+    StoredCase,
+)
 
 BEGIN, COMMIT, ROLLBACK = SQL("BEGIN"), SQL("COMMIT"), SQL("ROLLBACK")
 
@@ -124,6 +131,14 @@ class PostgresCaseRecorder(PostgresApplicationRecorder):
     @contextmanager
     def reading(self, snapshots: Any) -> Iterator[Reads]:
         yield DelegatedReads(self, snapshots)
+
+    def select_notification_rows(self, start: int, limit: int, stop: int | None = None
+                                 ) -> list[NotificationRow]:
+        """As ``SQLiteCaseRecorder.select_notification_rows`` (psycopg gives the ids as
+        UUIDs already)."""
+        return [(n.id, n.originator_id, n.originator_version, n.topic, n.state)
+                for n in self.select_notifications(start=start, limit=limit, stop=stop,
+                                                   inclusive_of_start=False)]
 
     def select_person_key(self, person: str) -> KeyRow | None:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:

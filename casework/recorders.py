@@ -14,7 +14,7 @@ Two things need the events' own connection:
   transaction on SQLite, where each of eventsourcing's reads begins and ends its own.
 
 The key table is created with the event tables, from the same definition as
-``casework.personal.person_keys`` (SQLAlchemy's DDL for the dialect), so that it is always
+``casework.person_table.person_keys`` (SQLAlchemy's DDL for the dialect), so that it is always
 there to write into. The recorders are chosen by ``APPLICATION_RECORDER_TOPIC`` (see
 ``recorder_topic``); the PostgreSQL one is in ``casework.postgres_recorder``.
 """
@@ -34,7 +34,7 @@ from eventsourcing.utils import get_topic
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.schema import CreateTable
 
-from .personal import person_keys
+from .person_table import person_keys
 
 KEY_COLUMNS = "person, key, created_at"
 
@@ -52,6 +52,12 @@ class StoredCase:
 
     snapshot: StoredEvent | None
     events: list[StoredEvent]
+
+
+NotificationRow = tuple[int, Any, int, str, bytes]
+"""A stored event as a page of notifications reads it, without eventsourcing's
+``Notification`` object: position, case id (as the database gives it: hex text on SQLite, a
+UUID on PostgreSQL), version, topic and state."""
 
 
 class Reads(Protocol):
@@ -110,6 +116,23 @@ class SQLiteCaseRecorder(SQLiteApplicationRecorder):
         with self.datastore.transaction(commit=False) as c:
             yield _SQLiteReads(self, c, None if snapshots is None
                                else snapshots.events_table_name)
+
+    def select_notification_rows(self, start: int, limit: int, stop: int | None = None
+                                 ) -> list[NotificationRow]:
+        """The events after position ``start`` (up to ``stop``), as plain rows: what a
+        rebuild reads, a page at a time (a ``Notification`` and a ``UUID`` per event cost
+        more than reading it)."""
+        statement = (f"SELECT rowid, originator_id, originator_version, topic, state "
+                     f"FROM {self.events_table_name} WHERE rowid>? ")
+        params = [start]
+        if stop is not None:
+            statement += "AND rowid<=? "
+            params.append(stop)
+        statement += "ORDER BY rowid LIMIT ?"
+        params.append(limit)
+        with self.datastore.transaction(commit=False) as c:  # as select_notifications
+            c.execute(statement, params)
+            return [tuple(row) for row in c.fetchall()]  # type: ignore[misc]
 
     def select_person_key(self, person: str) -> KeyRow | None:
         with self.datastore.get_connection(commit=False) as connection:  # one statement

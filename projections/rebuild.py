@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from sqlalchemy import Connection, MetaData, Table, delete, insert, inspect, select, update
 
@@ -28,7 +28,7 @@ from casework import Casework, CaseworkError
 from casework.chunking import SQL_PARAMETERS, chunked
 from casework.jobs.runner import run_in_partitions
 
-from .read_model import ReadModel, decoded, fold
+from .read_model import ReadModel, decoded_row, fold
 from .tables import case_summary, projection_tracking
 
 staging_metadata = MetaData()
@@ -103,12 +103,12 @@ class _RebuildWork:
                                     .where(tracking.projection == name)).scalar()
         if position is None or position >= self.stop:
             return None
-        notifications = app.recorder.select_notifications(
-            start=position, limit=self.page_size, stop=self.stop, inclusive_of_start=False)
+        notifications = app.recorder.select_notification_rows(position, self.page_size,
+                                                              self.stop)
         if not notifications:
             return None
-        events = [decoded(app, n) for n in notifications
-                  if n.originator_id.int % parts == part]
+        events = [decoded_row(app, row) for row in notifications
+                  if _case_number(row[1]) % parts == part]
         ids = list({str(e.originator_id) for e in events})
         with engine.connect() as conn:
             rows = _staged_rows(conn, ids)
@@ -123,8 +123,13 @@ class _RebuildWork:
             if rows:
                 conn.execute(insert(staging), list(rows.values()))
             conn.execute(update(projection_tracking).where(tracking.projection == name)
-                         .values(notification_id=notifications[-1].id))
+                         .values(notification_id=notifications[-1][0]))
         return len(events)
+
+
+def _case_number(case_id: UUID | str) -> int:
+    """A case id as a number (its partition is the remainder): hex text on SQLite."""
+    return (case_id if isinstance(case_id, UUID) else UUID(case_id)).int
 
 
 def _staged_rows(conn: Connection, ids: list[str]) -> dict[str, dict[str, Any]]:

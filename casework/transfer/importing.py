@@ -8,6 +8,7 @@ returns an ``ImportResult``, which the command line reports the same way for eve
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -149,7 +150,13 @@ def invalid_utf8(text: str) -> str | None:
     Files are read with ``errors="surrogateescape"`` (as the CLI does), so that each byte that
     is not UTF-8 arrives as a lone surrogate: the line is rejected rather than imported with
     replacement characters, and its bytes go to the reject file unchanged."""
-    for column, char in enumerate(text, start=1):
-        if "\udc80" <= char <= "\udcff":
-            return f"not valid UTF-8 (byte 0x{ord(char) - 0xDC00:02x} at character {column})"
-    return None
+    found = _ESCAPED_BYTE.search(text)
+    if found is None:
+        return None
+    return (f"not valid UTF-8 (byte 0x{ord(found.group()) - 0xDC00:02x} at character "
+            f"{found.start() + 1})")
+
+
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
+"""A byte that was not UTF-8, as ``surrogateescape`` reads it: one search in C per line
+rather than a Python loop over its characters (a tenth of a JSONL import's time)."""

@@ -48,7 +48,7 @@ from ..application import Casework
 from ..audit import check_history
 from ..case import Case
 from ..errors import CaseworkError
-from ..personal import read_record
+from ..person_lines import read_record
 from ..stored_cases import case_ids_in_order
 from .envelope import (
     Tally,

@@ -18,12 +18,14 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from typing import Any
 from uuid import UUID
 
 from .actor import SYSTEM, Actor
 from .application import Casework
 from .batch import Batch
 from .errors import CaseworkError
+from .questionnaire import satisfaction_level, sends_back
 
 SHENZHEN = timezone(timedelta(hours=8), "CST")
 MONTH_START = datetime(2024, 5, 1, 8, 0, tzinfo=SHENZHEN)
@@ -293,10 +295,15 @@ class Simulation:
             if not closed or not self._chance(60):
                 return
             at += timedelta(days=settings["revisit_after_days"]) + self._hours(0, 48)
-            score = int(self._pick(SATISFACTION))  # type: ignore[call-overload]
-            if not self._fire(batch, case_id, "revisit", VISITOR, at, satisfaction=score):
+            answers = self._questionnaire(settings)
+            if not answers["valid"]:  # nobody answered: the team calls again a day later
+                if not self._fire(batch, case_id, "revisit", VISITOR, at, **answers):
+                    return
+                at += self._hours(20, 28)
+                answers = self._questionnaire(settings)
+            if not self._fire(batch, case_id, "revisit", VISITOR, at, **answers):
                 return
-            if score > 2:
+            if not sends_back(answers, settings):
                 return
             at += self._hours(2, hours_allowed)  # reopened: resolve again
             if not self._fire(batch, case_id, "resolve", handler, at, resolution="done again"):
@@ -347,8 +354,18 @@ class Simulation:
             return
         if self._chance(50):
             at += timedelta(days=7) + self._hours(0, 48)
-            self._fire(batch, case_id, "revisit", VISITOR, at,
-                       satisfaction=int(self._pick(SATISFACTION)))  # type: ignore[call-overload]
+            settings = self.app.workflows.get("enterprise_request").settings
+            self._fire(batch, case_id, "revisit", VISITOR, at, **self._questionnaire(settings))
+
+    def _questionnaire(self, settings: dict[str, Any]) -> dict[str, Any]:
+        """A revisit's answers (回访): most petitioners answer; those who rate 1 or 2 mostly
+        say the problem is not solved; the level follows the score by ``score_levels``."""
+        if not self._chance(93):
+            return {"valid": False}
+        score = int(self._pick(SATISFACTION))  # type: ignore[call-overload]
+        return {"valid": True, "contacted": self._chance(97),
+                "solved": self._chance(97 if score > 2 else 30), "satisfaction": score,
+                "rating": satisfaction_level({"satisfaction": score}, settings)}
 
     # Volunteer tasks -------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .context import CommandContext
+from .questionnaire import reached, sends_back
 
 Guard = Callable[[CommandContext], str | None]
 Condition = Callable[[CommandContext], bool]
@@ -128,8 +129,15 @@ def claimed_by_actor(ctx: CommandContext) -> str | None:
 
 
 def unsatisfied(ctx: CommandContext) -> bool:
-    """A revisit scoring 1 or 2 out of 5 reopens the case."""
-    return int(ctx.fields.get("satisfaction", 5)) <= 2
+    """A revisit that reached the petitioner reopens the case when the problem is not solved
+    or the petitioner is unsatisfied (by default a score of 1 or 2 out of 5 is)."""
+    return sends_back(ctx.fields, ctx.workflow.settings)
+
+
+def not_reached(ctx: CommandContext) -> bool:
+    """A revisit that did not reach the petitioner (``valid = false``): the case stays due
+    its revisit."""
+    return not reached(ctx.fields)
 
 
 def fully_claimed(ctx: CommandContext) -> bool:
@@ -153,5 +161,5 @@ GUARDS: dict[str, Guard] = {
     )
 }
 CONDITIONS: dict[str, Condition] = {
-    condition.__name__: condition for condition in (unsatisfied, fully_claimed)
+    condition.__name__: condition for condition in (unsatisfied, not_reached, fully_claimed)
 }

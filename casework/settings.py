@@ -33,10 +33,14 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .assessment import AssessmentRules, assessment_rules
 from .errors import SettingsError
 
 FILE_NAME = "casework.toml"
 KEYS = ("database", "actor", "unit", "roles", "timezone", "language")
+ASSESSMENT = "assessment"
+"""The table of how units are assessed (casework.assessment), read from the first file that
+has one."""
 LANGUAGES = ("en", "zh")
 ENVIRONMENT = {"database": "CASEWORK_DB", "actor": "CASEWORK_ACTOR",
                "timezone": "CASEWORK_TIMEZONE", "language": "CASEWORK_LANG"}
@@ -63,6 +67,7 @@ class Settings:
     language: Setting
     files: tuple[Path, ...] = field(default=())
     """The settings files read, first the one that wins."""
+    assessment: AssessmentRules = field(default_factory=AssessmentRules)
 
     def __iter__(self) -> Any:
         return iter(getattr(self, name) for name in KEYS)
@@ -80,7 +85,8 @@ class Settings:
 
     def as_dict(self) -> dict[str, Any]:
         return {setting.name: {"value": setting.value, "source": setting.source}
-                for setting in self} | {"files": [str(path) for path in self.files]}
+                for setting in self} | {"files": [str(path) for path in self.files],
+                                        ASSESSMENT: self.assessment.as_dict()}
 
 
 def settings_files(cwd: Path, user_folder: Path | None, explicit: str | None,
@@ -110,7 +116,9 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str], files: l
         chosen[name] = _first(name, flags, environ, read)
     chosen.update(_who(flags, environ, read))
     _check(chosen)
-    return Settings(**chosen, files=tuple(files))
+    rules = next((assessment_rules(values[ASSESSMENT], str(path)) for path, values in read
+                  if ASSESSMENT in values), AssessmentRules())
+    return Settings(**chosen, files=tuple(files), assessment=rules)
 
 
 def _first(name: str, flags: Mapping[str, Any], environ: Mapping[str, str],
@@ -243,12 +251,15 @@ def _read(path: Path) -> dict[str, Any]:
         raise SettingsError(f"{path}: {error.strerror}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise SettingsError(f"{path}: not valid TOML: {error}") from None
-    unknown = sorted(set(values) - set(KEYS))
+    unknown = sorted(set(values) - {*KEYS, ASSESSMENT})
     if unknown:
         raise SettingsError(f"{path}: unknown setting {unknown[0]!r} "
                             f"(settings: {', '.join(KEYS)})")
     for name, value in values.items():
-        if name == "roles":
+        if name == ASSESSMENT:
+            if not isinstance(value, dict):
+                raise SettingsError(f"{path}: {ASSESSMENT} must be a table ([{ASSESSMENT}])")
+        elif name == "roles":
             if isinstance(value, str):
                 value = [role.strip() for role in value.split(",") if role.strip()]
             if not isinstance(value, list) or not all(isinstance(r, str) for r in value):

@@ -26,7 +26,7 @@ from casework.demo import Simulation
 from casework.storage import Storage
 from projections import ReadModel
 from projections.i18n import Names, _, language
-from projections.rendering import report_text
+from projections.rendering import ranking_text, report_text
 from projections.report import Report, report
 from projections.report_page import InPageCases, render_report_page
 
@@ -105,11 +105,12 @@ def demo_command(db: str | None, seed: int, petitions: int, enterprise_requests:
             result = simulation.run()
         if not city:
             html = html or _page_beside(Storage.from_url(db))
+        ranked = None
         with ReadModel(app) as read_model:
             figures = report(read_model, by="kind", now=result.ends_at)
             if html:
-                _write_page(read_model, app, html,
-                            report(read_model, by=PAGE_BY, now=result.ends_at))
+                ranked = report(read_model, by=PAGE_BY, now=result.ends_at)
+                _write_page(read_model, app, html, ranked)
         seconds = time.perf_counter() - started
         app.close()
     if as_json:
@@ -127,7 +128,7 @@ def demo_command(db: str | None, seed: int, petitions: int, enterprise_requests:
         click.echo(f"{app.recorded_events():,} events in {took}; peak memory "
                    f"{peak_mb():.0f} MB. Its organisation: {organisation} (export "
                    f"{ORGANISATION_VAR}={organisation} to work on it)\n")
-    _print_month(app, simulation, figures, db, html)
+    _print_month(app, simulation, figures, db, html, ranked)
     if not city:
         click.echo(_("What waits for a handler of Guancheng at the month's end: {command}")
                    .format(command="casework cases mine --actor wang@guanlan/guancheng --role "
@@ -181,9 +182,11 @@ def _simulation(app: Casework, seed: int, counts: tuple[int, int, int], subdistr
 
 
 def _print_month(app: Casework, simulation: Simulation, figures: Report, db: str,
-                 html: str | None) -> None:
+                 html: str | None, ranked: Report | None) -> None:
     names = Names.of(app)
     click.echo(report_text(figures, current_settings().zone, names))
+    if ranked is not None:  # the month's three rates per community, as they are ranked
+        click.echo("\n" + ranking_text(ranked, names))
     sample = _sample_case(app, simulation)
     if sample is not None:
         click.echo("\n" + _("One petition's history ({command}):").format(

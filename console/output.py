@@ -59,7 +59,12 @@ def _escaped(match: re.Match[str]) -> str:
 
 
 def when(moment: datetime | None) -> str:
-    return "-" if moment is None else moment.strftime("%Y-%m-%d %H:%M %Z").strip()
+    if moment is None:
+        return "-"
+    zone = moment.tzname() or ""
+    if zone.startswith(("UTC+", "UTC-")):  # a bare offset, which datetime calls UTC+08:00
+        zone = zone[3:]
+    return f"{moment:%Y-%m-%d %H:%M} {zone}".strip()
 
 
 def amount(count: int, noun: str) -> str:

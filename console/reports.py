@@ -33,7 +33,12 @@ from .settings import current_settings
               help="Only cases at this unit or below it.")
 @click.option("--since", metavar="TIME", help="Only cases opened at or after this time.")
 @click.option("--until", metavar="TIME", help="Only cases opened before this time.")
-@click.option("--by", type=click.Choice(GROUPINGS), help="One row per value of this.")
+@click.option("--by", type=click.Choice(GROUPINGS),
+              help="One row per value of this; unit, community and grid also rank the units' "
+                   "accounts by the composite score of the three rates.")
+@click.option("--month", metavar="YYYY-MM",
+              help="The three rates and the units' accounts of this assessment month only "
+                   "(its first day is the setting assessment.month_starts_on).")
 @click.option("--now", metavar="TIME",
               help="Judge open deadlines at this time (default --as-of, else now).")
 @click.option("--as-of", "as_of", metavar="TIME",
@@ -54,7 +59,8 @@ from .settings import current_settings
 @db_option
 @json_option
 def report_command(kind: str | None, unit: str | None, since: str | None, until: str | None,
-                   by: str | None, now: str | None, as_of: str | None, known_at: str | None,
+                   by: str | None, month: str | None, now: str | None, as_of: str | None,
+                   known_at: str | None,
                    verify_file: str | None, figure: str | None, as_csv: bool,
                    html: str | None, db: str | None, as_json: bool) -> int:
     """Resolution, local resolution, deadlines, satisfaction and hot spots.
@@ -67,11 +73,20 @@ def report_command(kind: str | None, unit: str | None, since: str | None, until:
       casework report --by community --html report.html --lang zh
       casework report --as-of 2024-05-15 --json > may15.json
       casework report --verify may15.json --explain sla.B.late
+      casework report --by unit --month 2024-05
     """
+    settings = current_settings()
+    rules, period = settings.assessment, None
+    if month is not None:
+        try:
+            period = rules.month(month, settings.zone)
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint="--month") from None
     app = open_app(db)
     if verify_file is not None:
         others = [name for name, given in (("--kind", kind), ("--unit", unit), ("--since", since),
-                  ("--until", until), ("--by", by), ("--now", now), ("--as-of", as_of),
+                  ("--until", until), ("--by", by), ("--month", month), ("--now", now),
+                  ("--as-of", as_of),
                   ("--known-at", known_at), ("--csv", as_csv), ("--html", html)) if given]
         if others:
             raise InvalidField("--verify", f"it takes the saved report's options, not "
@@ -85,20 +100,20 @@ def report_command(kind: str | None, unit: str | None, since: str | None, until:
         print_explained(figure, explain_figure(app, filters, moment, cutoff, figure), as_json)
         return 0
     if html is None:
-        checked = verifiable_report(app, filters, by, moment, cutoff)
+        checked = verifiable_report(app, filters, by, moment, cutoff, rules, period)
         if as_json:
             click.echo(to_json(checked.as_dict()))
         elif as_csv:
             click.echo(report_csv(checked.report), nl=False)
         else:
-            click.echo(report_text(checked.report, current_settings().zone, Names.of(app)))
+            click.echo(report_text(checked.report, settings.zone, Names.of(app)))
             if checked.late is not None:
                 click.echo(f"entered after --known-at (not counted): "
                            f"{amount(checked.late.events, 'event')} of "
                            f"{amount(len(checked.late.case_ids), 'case')}")
         return 0
     with report_model(app, cutoff) as model:
-        figures = report(model, filters, by=by, now=moment)
+        figures = report(model, filters, by=by, now=moment, rules=rules, month=period)
         page = render_report_page(figures, language(), organisation=app.organisation,
                                   links=InPageCases(model, figures))
         with click.open_file(html, "w", encoding="utf-8", atomic=True) as out:

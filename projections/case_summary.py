@@ -71,7 +71,8 @@ def _opened(event: Any, at: datetime) -> dict[str, Any]:
         "unit": None, "community": None, "block": None, "level": None,
         "left_community": False,
         "opened_at": at,
-        "dispatched_at": None, "resolved_at": None, "closed_at": None, "deadline": None,
+        "dispatched_at": None, "unit_since": None, "resolved_at": None, "closed_at": None,
+        "deadline": None,
         "paused_since": None, "contact_deadline": None, "contacted_at": None,
         "resolve_from": None, "resolve_limit": None, "contact_from": None,
         "contact_limit": None,
@@ -142,13 +143,15 @@ def _reached(row: dict[str, Any], workflow: Workflow, event: Any, at: datetime) 
     if stage in OPEN_STAGES:
         row["closed_at"] = None
         if previous_outcome == "resolved":  # reopened: the earlier resolution no longer counts
-            row.update(resolved_at=None, breached=None, resolved_level=None)
+            row.update(resolved_at=None, breached=None, resolved_level=None,
+                       unit_since=at if row["unit"] is not None else None)
     elif previous_stage is None or previous_stage in OPEN_STAGES:
         row["closed_at"] = at
         row["ever_closed"] = True
     if outcome == "resolved" and previous_outcome != "resolved":
         row["resolved_at"] = at
         row["resolved_level"] = row["level"]
+        row["unit_since"] = None  # the unit's time with it ends (see projections.unit_ledger)
         row["breached"] = row["missed_deadline"] or (
             row["deadline"] is not None and at > row["deadline"])
 
@@ -183,6 +186,7 @@ def reached_milestone(row: Any, trigger: str) -> bool:
 def _moved_to(row: dict[str, Any], unit: str | None, organisation: Organisation,
               at: datetime | None) -> None:
     row["unit"] = unit
+    row["unit_since"] = None if unit is None else at
     if unit is None or unit not in organisation:
         row.update(community=None, block=None, level=None)
         return

@@ -27,6 +27,8 @@ from .report import OPEN_OVERDUE, OVERALL, Report, figures_of, report_sections
 from .tables import case_summary
 
 LATE = "late"
+NOT_PER_CASE = ("three_rates",)
+"""Figures summed over the units' ledger (``projections.three_rates``), not per case."""
 LATE_PARTS = ("breached", "open_overdue")
 
 
@@ -85,6 +87,9 @@ def figure_value(figures: dict[str, Any], path: str) -> Any:
 
 def check_figure(whole: Report, path: str) -> None:
     """``InvalidField`` unless ``path`` names a figure of the report."""
+    if path.split(".", 1)[0] in NOT_PER_CASE:
+        raise InvalidField("--explain", f"{path!r} is a sum over the units' ledger, not "
+                                        "explained case by case yet")
     try:
         value = figure_value(whole.figures.as_dict(), path)
     except KeyError:

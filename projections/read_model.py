@@ -21,9 +21,12 @@ from casework.chunking import SQL_PARAMETERS, chunked
 from casework.recorders import NotificationRow
 
 from .case_summary import summarise
-from .tables import case_summary, metadata, projection_tracking
+from .tables import case_summary, metadata, projection_tracking, unit_ledger
+from .unit_ledger import ledger_entries
 
 PAGE_SIZE = 1000
+TABLES = (case_summary, unit_ledger)
+"""The read model's tables (beside the tracking): one layout, made and dropped together."""
 
 
 class ProjectionError(CaseworkError):
@@ -54,21 +57,18 @@ class ReadModel(TrackingRecorder):
         from the events by the next catch-up (read models are disposable)."""
         existing = inspect(self.engine)
         if existing.has_table(case_summary.name):
-            columns = {column["name"] for column in existing.get_columns(case_summary.name)}
-            indexes = {index["name"] for index in existing.get_indexes(case_summary.name)}
-            complete = {index.name for index in case_summary.indexes} <= indexes
-            if columns == set(case_summary.columns.keys()) and complete and self._tracked():
+            same = all(_same_columns(existing, table) for table in TABLES)
+            if same and all(_indexed(existing, table) for table in TABLES) and self._tracked():
                 return  # nothing to write: a report must not wait for the write lock
-            if columns != set(case_summary.columns.keys()):
-                self.drop()
+            if not same:
+                self.drop()  # rows of an older layout: folded again by the next catch-up
         self.app.storage.change_tables(self._writer, self._create_tracked)
 
     def _create_tracked(self, conn: Connection) -> None:
         # Under the setup lock: processes starting at once create the tables and the
         # tracking row once.
         metadata.create_all(conn)
-        for index in case_summary.indexes:  # an index added since the table was made
-            index.create(conn, checkfirst=True)
+        _create_indexes(conn)  # an index added since the table was made, or left unmade
         known = conn.execute(select(projection_tracking.c.projection).where(
             projection_tracking.c.projection == self.name)).first()
         if known is None:
@@ -138,10 +138,12 @@ class ReadModel(TrackingRecorder):
             for chunk in chunked(ids, SQL_PARAMETERS):
                 for row in conn.execute(select(case_summary).where(case_summary.c.id.in_(chunk))):
                     rows[row.id] = dict(row._mapping)
-            fold(self.app, rows, events)
+            entries = fold(self.app, rows, events)
             for chunk in chunked(ids, SQL_PARAMETERS):
                 conn.execute(delete(case_summary).where(case_summary.c.id.in_(chunk)))
             conn.execute(insert(case_summary), list(rows.values()))
+            if entries:
+                conn.execute(insert(unit_ledger), entries)
             conn.execute(
                 update(projection_tracking)
                 .where(projection_tracking.c.projection == self.name)
@@ -182,13 +184,23 @@ class ReadModel(TrackingRecorder):
             )
 
 
+def _same_columns(existing: Any, table: Any) -> bool:
+    return existing.has_table(table.name) and {
+        column["name"] for column in existing.get_columns(table.name)} == set(table.columns.keys())
+
+
+def _indexed(existing: Any, table: Any) -> bool:
+    return {index.name for index in table.indexes} <= {
+        index["name"] for index in existing.get_indexes(table.name)}
+
+
 def _drop_indexes(conn: Connection) -> None:
-    for index in case_summary.indexes:
+    for index in (*case_summary.indexes, *unit_ledger.indexes):
         index.drop(conn, checkfirst=True)
 
 
 def _create_indexes(conn: Connection) -> None:
-    for index in case_summary.indexes:
+    for index in (*case_summary.indexes, *unit_ledger.indexes):
         index.create(conn, checkfirst=True)
 
 
@@ -216,13 +228,19 @@ def decoded_row(app: Casework, row: NotificationRow) -> Any:
             "run `casework audit` on it") from None
 
 
-def fold(app: Casework, rows: dict[str, dict[str, Any]], events: list[Any]) -> None:
+def fold(app: Casework, rows: dict[str, dict[str, Any]], events: list[Any]
+         ) -> list[dict[str, Any]]:
     """Fold the events into the rows of their cases (by case id), as the read model keeps
-    them; an event the read model cannot take is a ``ProjectionError`` naming it."""
+    them; returns the events' entries in the units' accounts (``unit_ledger``). An event the
+    read model cannot take is a ``ProjectionError`` naming it."""
+    entries: list[dict[str, Any]] = []
     for event in events:
         case_id = str(event.originator_id)
         try:
-            rows[case_id] = summarise(rows.get(case_id), event, app.workflows,
+            before = rows.get(case_id)
+            rows[case_id] = after = summarise(before, event, app.workflows, app.organisation)
+            entries += ledger_entries(before, after, event,
+                                      app.workflows.get(after["kind"], after["workflow_version"]),
                                       app.organisation)
         except CaseworkError:
             raise
@@ -231,3 +249,4 @@ def fold(app: Casework, rows: dict[str, dict[str, Any]], events: list[Any]) -> N
                 f"cannot apply event {event.originator_version} of case {case_id} to the "
                 f"read model ({type(error).__name__}: {error}); run `casework audit` on it"
             ) from None
+    return entries

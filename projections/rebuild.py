@@ -29,12 +29,15 @@ from casework.chunking import SQL_PARAMETERS, chunked
 from casework.jobs.runner import run_in_partitions
 
 from .read_model import ReadModel, decoded_row, fold
-from .tables import case_summary, projection_tracking
+from .tables import case_summary, projection_tracking, unit_ledger
 
 staging_metadata = MetaData()
 staging = Table("case_summary_rebuild", staging_metadata,
                 *(column._copy() for column in case_summary.columns))
 """The rows being rebuilt; no secondary indexes (they are the live table's business)."""
+staging_ledger = Table("unit_ledger_rebuild", staging_metadata,
+                       *(column._copy() for column in unit_ledger.columns))
+"""The units' accounts being rebuilt (entries of the events folded so far)."""
 
 PAGE = 5000
 """Events read per transaction of a worker: few transactions, since on SQLite each waits for
@@ -112,7 +115,7 @@ class _RebuildWork:
         ids = list({str(e.originator_id) for e in events})
         with engine.connect() as conn:
             rows = _staged_rows(conn, ids)
-        fold(app, rows, events)
+        entries = fold(app, rows, events)
         with engine.begin() as conn:
             now = conn.execute(select(tracking.notification_id)
                                .where(tracking.projection == name).with_for_update()).scalar()
@@ -122,6 +125,8 @@ class _RebuildWork:
                 conn.execute(delete(staging).where(staging.c.id.in_(chunk)))
             if rows:
                 conn.execute(insert(staging), list(rows.values()))
+            if entries:
+                conn.execute(insert(staging_ledger), entries)
             conn.execute(update(projection_tracking).where(tracking.projection == name)
                          .values(notification_id=notifications[-1][0]))
         return len(events)
@@ -176,12 +181,11 @@ def _start_or_resume(app: Casework, writer: Any, workers: int) -> int:
 
     def start_or_resume(conn: Connection) -> None:
         existing = inspect(conn)
-        if existing.has_table(staging.name):
-            columns = {column["name"] for column in existing.get_columns(staging.name)}
-            if columns != set(staging.columns.keys()):  # left by an older version
-                staging.drop(conn)
-                conn.execute(delete(projection_tracking).where(
-                    projection_tracking.c.projection.startswith(PREFIX)))
+        left = existing.has_table(staging.name)
+        if left and not all(_same_columns(existing, t) for t in (staging, staging_ledger)):
+            staging_metadata.drop_all(conn)  # left by an older version
+            conn.execute(delete(projection_tracking).where(
+                projection_tracking.c.projection.startswith(PREFIX)))
         staging_metadata.create_all(conn)
         names = list(conn.execute(select(projection_tracking.c.projection).where(
             projection_tracking.c.projection.startswith(PREFIX))).scalars())
@@ -189,6 +193,7 @@ def _start_or_resume(app: Casework, writer: Any, workers: int) -> int:
             chosen.append(int(names[0].rsplit("/", 1)[1]))
             return
         conn.execute(delete(staging))
+        conn.execute(delete(staging_ledger))
         conn.execute(insert(projection_tracking), [
             {"projection": _tracking_name(part, workers), "notification_id": 0}
             for part in range(workers)])
@@ -196,6 +201,11 @@ def _start_or_resume(app: Casework, writer: Any, workers: int) -> int:
 
     app.storage.change_tables(writer, start_or_resume)
     return chosen[0]
+
+
+def _same_columns(existing: Any, table: Table) -> bool:
+    return existing.has_table(table.name) and {
+        column["name"] for column in existing.get_columns(table.name)} == set(table.columns.keys())
 
 
 def _put_in_place(conn: Connection, stop: int) -> None:
@@ -216,5 +226,9 @@ def _put_in_place(conn: Connection, stop: int) -> None:
         columns, select(*(staging.c[name] for name in columns))))
     conn.execute(update(projection_tracking).where(c.projection == ReadModel.name)
                  .values(notification_id=positions.pop()))
+    conn.execute(delete(unit_ledger))
+    conn.execute(insert(unit_ledger).from_select(
+        list(unit_ledger.columns.keys()), select(*staging_ledger.columns)))
     conn.execute(delete(projection_tracking).where(c.projection.startswith(PREFIX)))
     conn.execute(delete(staging))
+    conn.execute(delete(staging_ledger))

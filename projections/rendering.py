@@ -10,14 +10,24 @@ from datetime import UTC, tzinfo
 
 from .i18n import N_, Names, _
 from .report import OVERALL, Deadlines, Figures, Report
+from .three_rates import ThreeRates, UnitAccount
 
 FIGURE_HEADERS = ["", N_("cases"), N_("open"), N_("closed"), N_("resolved"), N_("resolution"),
                   N_("local"), N_("deadlines met"), N_("overdue"), N_("median h"),
                   N_("satisfaction"), N_("reopened")]
 CSV_HEADERS = ["group", "cases", "open", "closed", "resolved", "resolution_rate",
                "local_resolution_rate", "sla_compliance", "open_overdue",
-               "median_hours_to_close", "mean_satisfaction", "reopen_rate"]
+               "median_hours_to_close", "mean_satisfaction", "reopen_rate",
+               "rates_valid_visits", "rates_response", "rates_resolution", "rates_satisfaction",
+               "rates_composite"]
+"""``rates_*``: the three rates (三率); ``rates_resolution`` is 解决率, the petitioners' word,
+where ``resolution_rate`` is the handlers'."""
 SHOWN_HOT_SPOTS = 6
+RANKING_HEADERS = [N_("rank"), "", N_("received"), N_("from below"), N_("escalated up"),
+                   N_("held h"), N_("contacted in time"), N_("resolved in time"),
+                   N_("breaches"), N_("sent back"), N_("valid"), "响应率", "解决率", "满意率",
+                   N_("score")]
+RANKED_BY = {"unit": N_("unit"), "community": N_("community"), "grid": N_("grid")}
 
 
 def width(text: str) -> int:
@@ -93,9 +103,63 @@ def report_text(report: Report, zone: tzinfo = UTC, names: Names | None = None) 
                 community=_short_unit(names, h.community))
             for h in f.hot_spots[:SHOWN_HOT_SPOTS])))
     parts += _section_lines(f, names)
+    parts += assessment_lines(report, names)
     parts.append(_("judged at {moment} {zone} (--now): open cases past their deadline then "
                    "count as overdue").format(moment=f"{judged:%Y-%m-%d %H:%M}", zone=zone))
     return "\n".join(parts)
+
+
+def rates_text(rates: ThreeRates) -> str:
+    return _("{valid} valid visits of {visits} · 响应率 {response} · 解决率 {resolution} · "
+             "满意率 {satisfaction} · score {score}").format(
+        valid=rates.valid, visits=rates.visits, response=percent(rates.response_rate),
+        resolution=percent(rates.resolution_rate),
+        satisfaction=percent(rates.satisfaction_rate),
+        score="-" if rates.composite is None else rates.composite)
+
+
+def assessment_lines(report: Report, names: Names) -> list[str]:
+    """The three rates, how far each kind and channel has come, and the units' ranking."""
+    lines = []
+    if report.figures.three_rates is not None:
+        lines.append(labelled("三率", rates_text(report.figures.three_rates) + "  " + _(
+            "(the resolution column is the handlers' own word, not 解决率)")))
+    assessment = report.assessment
+    if assessment is None:
+        return lines
+    for label, kind, progress in ((_("kinds"), "kind", assessment.progress_by_kind),
+                                  (_("channels"), "channel", assessment.progress_by_channel)):
+        lines.append(labelled(label, " · ".join(
+            _("{key} {collected} collected, {resolved} resolved, {open} in progress").format(
+                key=names.value(kind, key), collected=p["collected"], resolved=p["resolved"],
+                open=p["in_progress"]) for key, p in progress.items())))
+    if assessment.ranking:
+        lines += ["", ranking_text(report, names), ""]
+    return lines
+
+
+def ranking_text(report: Report, names: Names | None = None) -> str:
+    """The units' (communities', grids') accounts as ranked (empty without a ranking)."""
+    if report.assessment is None or not report.assessment.ranking:
+        return ""
+    names = names or Names()
+    return "\n".join([
+        _("ranking by {by} (composite score of the three rates)").format(
+            by=_(RANKED_BY.get(report.by or "", report.by or ""))),
+        table([_ranking_row(account, names.value(report.by or "", account.key))
+               for account in report.assessment.ranking],
+              [_(header) if header else header for header in RANKING_HEADERS])])
+
+
+def _ranking_row(account: UnitAccount, name: str) -> list[str]:
+    rates = account.three_rates
+    return ["-" if account.rank is None else str(account.rank), name,
+            str(account.received), str(account.from_below), str(account.escalated_up),
+            f"{account.held_hours:.0f}", str(account.contacted_in_time),
+            str(account.resolved_in_time), str(account.breaches), str(account.sent_back),
+            str(rates.valid), percent(rates.response_rate), percent(rates.resolution_rate),
+            percent(rates.satisfaction_rate),
+            "-" if rates.composite is None else f"{rates.composite:.2f}"]
 
 
 def _short_unit(names: Names, path: str) -> str:
@@ -142,5 +206,13 @@ def report_csv(report: Report) -> str:
         writer.writerow([label, figures.total, figures.open, figures.closed, figures.resolved,
                          figures.resolution_rate, figures.local_resolution_rate,
                          sla.compliance, sla.open_overdue, figures.time_to_close_hours.median,
-                         figures.satisfaction.mean, figures.reopen_rate])
+                         figures.satisfaction.mean, figures.reopen_rate,
+                         *_rates_cells(figures.three_rates)])
     return out.getvalue()
+
+
+def _rates_cells(rates: ThreeRates | None) -> list[object]:
+    if rates is None:
+        return [None] * 5
+    return [rates.valid, rates.response_rate, rates.resolution_rate, rates.satisfaction_rate,
+            rates.composite]

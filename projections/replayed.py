@@ -118,8 +118,9 @@ def _fold_into(app: Casework, scratch: ScratchReadModel, events: list[Any]) -> N
     if not events:
         return
     rows = scratch.rows(list({str(e.originator_id) for e in events}))
-    fold(app, rows, events)
+    entries = fold(app, rows, events)
     scratch.replace(rows)
+    scratch.add_entries(entries)
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -13,24 +13,37 @@ import math
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 
+from casework.assessment import AssessmentRules
 from casework.registry import WorkflowRegistry
 from casework.timestamps import naive_utc, utc_now
 from casework.workflow import OPEN_STAGES, STAGES, ReportSection
 
 from .case_summary import escalation_steps, reached_milestone
 from .filters import Filters, contact_overdue, open_overdue
+from .progress import progress
 from .read_model import ReadModel
 from .tables import case_summary
+from .three_rates import (
+    RANKINGS,
+    Period,
+    ThreeRates,
+    UnitAccount,
+    grouped_rates,
+    overall_rates,
+    total,
+    unit_accounts,
+)
 
 OPEN_OVERDUE = "open_overdue"
 CONTACT_OVERDUE = "contact_overdue"
-GROUPINGS = ("stage", "state", "unit", "community", "grade", "category", "channel", "kind")
+GROUPINGS = ("stage", "state", "unit", "community", "grid", "grade", "category", "channel",
+             "kind")
 HOT_SPOTS = 10
 OVERALL = "overall"
 NO_CHANNEL = "(none)"
@@ -141,7 +154,9 @@ class Figures:
     by_channel: dict[str, int]
     resolved: int
     resolution_rate: float | None
-    """The handlers' own "resolved" over all cases (not 解决率, the petitioners' judgement)."""
+    """The handlers' own "resolved" over all cases: NOT 解决率, the petitioners' judgement in
+    the revisits (``three_rates.resolution_rate``). In JSON also as
+    ``handler_resolution_rate``; ``resolution_rate`` stays for the readers of older reports."""
     local_resolution_rate: float | None
     sla: dict[str, Deadlines]
     """Per grade, and ``overall``."""
@@ -159,6 +174,8 @@ class Figures:
     contact: dict[str, Deadlines] = field(default_factory=dict)
     """The contact clock (reaching the petitioner), per grade and ``overall``; ``sla`` is
     the resolution clock's. Only cases whose workflow has a contact clock count."""
+    three_rates: ThreeRates | None = None
+    """三率 from the revisits (projections.three_rates)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -171,6 +188,7 @@ class Figures:
             "by_channel": dict(self.by_channel),
             "resolved": self.resolved,
             "resolution_rate": self.resolution_rate,
+            "handler_resolution_rate": self.resolution_rate,
             "local_resolution_rate": self.local_resolution_rate,
             "sla": {grade: deadlines.as_dict() for grade, deadlines in self.sla.items()},
             "time_to_close_hours": self.time_to_close_hours.as_dict(),
@@ -182,6 +200,8 @@ class Figures:
             "by_category_and_community": {category: dict(counts) for category, counts
                                           in self.by_category_and_community.items()},
             "contact": {grade: deadlines.as_dict() for grade, deadlines in self.contact.items()},
+            **({} if self.three_rates is None
+               else {"three_rates": self.three_rates.as_dict()}),
             **{name: dict(section) for name, section in self.sections.items()},
         }
 
@@ -205,18 +225,44 @@ class Report:
     """The moment open deadlines were judged at (UTC)."""
     filters: Filters
     by: str | None
+    assessment: Assessment | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {**self.figures.as_dict(),
+                **({} if self.assessment is None else self.assessment.as_dict()),
                 "as_of": self.as_of.replace(tzinfo=None).isoformat() + "Z",
                 "filters": self.filters.as_dict(),
                 "by": self.by,
                 "groups": [group.as_dict() for group in self.groups]}
 
 
+@dataclass(frozen=True)
+class Assessment:
+    """What the report adds for assessing units: the rules and month the three rates were
+    computed by, each unit's account ranked (with ``--by unit|community|grid``), and how far
+    the cases of each channel and kind have come."""
+
+    rules: AssessmentRules
+    month: Period | None
+    ranking: list[UnitAccount]
+    progress_by_channel: dict[str, dict[str, int]]
+    progress_by_kind: dict[str, dict[str, int]]
+
+    def as_dict(self) -> dict[str, Any]:
+        month = None if self.month is None else {
+            "from": self.month[0].isoformat() + "Z", "until": self.month[1].isoformat() + "Z"}
+        return {"assessment": {**self.rules.as_dict(), "month": month},
+                "ranking": [account.as_dict() for account in self.ranking],
+                "progress_by_channel": self.progress_by_channel,
+                "progress_by_kind": self.progress_by_kind}
+
+
 def report(read_model: ReadModel, filters: Filters | None = None, by: str | None = None,
-           now: datetime | None = None) -> Report:
-    """The report over the cases ``filters`` selects, after catching up with the events."""
+           now: datetime | None = None, rules: AssessmentRules | None = None,
+           month: Period | None = None) -> Report:
+    """The report over the cases ``filters`` selects, after catching up with the events;
+    its three rates and units' accounts by ``rules``, of the revisits and events in ``month``
+    (an assessment month, ``AssessmentRules.month``; None: all)."""
     filters = filters or Filters()
     if by is not None and by not in GROUPINGS:
         raise ValueError(f"cannot group by {by!r} (choose from {', '.join(GROUPINGS)})")
@@ -236,8 +282,33 @@ def report(read_model: ReadModel, filters: Filters | None = None, by: str | None
                 key = getattr(row, by)
                 groups.setdefault("(none)" if key is None else str(key),
                                   _Tally(sections)).add(row)
-    return Report(totals.figures(), [Group(key, groups[key].figures()) for key in sorted(groups)],
-                  moment, filters, by)
+    return _assessed(read_model, Report(
+        totals.figures(), [Group(key, groups[key].figures()) for key in sorted(groups)],
+        moment, filters, by), rules or AssessmentRules(), month)
+
+
+def _assessed(read_model: ReadModel, plain: Report, rules: AssessmentRules,
+              month: Period | None) -> Report:
+    """The report with its three rates (overall and per group), the units' ranking and the
+    progress by channel and kind: two SQL aggregates, not a pass over the rows (the overall
+    rates are the groups' added up)."""
+    filters, by = plain.filters, plain.by
+    ranking: list[UnitAccount] = []
+    rates: dict[str, ThreeRates] = {}
+    if by in RANKINGS:
+        ranking = unit_accounts(read_model, filters, rules, by, month)
+        rates = {account.key: account.three_rates for account in ranking}
+    elif by is not None:
+        rates = grouped_rates(read_model, filters, rules, by, month)
+    overall = (total(list(rates.values()), rules) if by is not None
+               else overall_rates(read_model, filters, rules, month))
+    empty = ThreeRates(0, 0, 0, 0, 0, 0, 0, rules)
+    groups = [replace(group, figures=replace(group.figures,
+                                             three_rates=rates.get(group.key, empty)))
+              for group in plain.groups]
+    by_channel, by_kind = progress(read_model, filters)
+    return replace(plain, figures=replace(plain.figures, three_rates=overall), groups=groups,
+                   assessment=Assessment(rules, month, ranking, by_channel, by_kind))
 
 
 def figures_of(rows: Iterable[Any], sections: dict[str, ReportSection]) -> Figures:

@@ -23,7 +23,7 @@ from casework import Casework
 from casework.chunking import SQL_PARAMETERS, chunked
 
 from .read_model import decoded
-from .tables import case_summary
+from .tables import case_summary, unit_ledger
 
 CACHED_ROWS = 10_000
 """Rows a scratch model keeps in memory besides its file (about 2 KB each): a replay reads back
@@ -40,6 +40,9 @@ diverged_summary = Table("diverged_summary", _metadata,
                          *(column._copy() for column in case_summary.columns))
 """The rows a second replay of the same events (under a candidate policy) made different
 from those of ``scratch_summary``: only those are kept twice (``projections.whatif``)."""
+scratch_ledger = Table(unit_ledger.name, _metadata,
+                       *(column._copy() for column in unit_ledger.columns))
+"""The units' accounts of the replay (``projections.unit_ledger``): entries are only added."""
 
 
 class ScratchReadModel:
@@ -54,7 +57,8 @@ class ScratchReadModel:
         self.engine = create_engine(f"sqlite:///{path}")
         event.listen(self.engine, "connect", _unjournaled)
         _metadata.create_all(self.engine)
-        self._tables = {table.name: _CachedTable(table) for table in _metadata.sorted_tables}
+        self._tables = {table.name: _CachedTable(table)
+                        for table in (scratch_summary, diverged_summary)}
 
     def catch_up(self, progress: Any = None) -> int:
         """Nothing to catch up with (a replay is folded once, to its end), but the rows
@@ -74,6 +78,13 @@ class ScratchReadModel:
         ``dropped``: in memory first, in the file when they leave the cache or on
         ``flush``."""
         self._tables[table.name].replace(rows, dropped, self.engine)
+
+    def add_entries(self, entries: list[dict[str, Any]]) -> None:
+        """Entries of the units' accounts, written at once (nothing reads them back while
+        replaying)."""
+        if entries:
+            with self.engine.begin() as conn:
+                conn.execute(insert(scratch_ledger), entries)
 
     def flush(self) -> None:
         """Write what the cache holds that the file does not: before reading the file."""
@@ -96,6 +107,8 @@ class ScratchReadModel:
                                  "source.diverged_summary")
             conn.exec_driver_sql("INSERT INTO diverged_summary SELECT * FROM "
                                  "source.diverged_summary")
+            # The accounts of the first replay: a candidate policy's are not kept apart.
+            conn.exec_driver_sql("INSERT INTO unit_ledger SELECT * FROM source.unit_ledger")
             conn.commit()
             conn.exec_driver_sql("DETACH DATABASE source")
         return model

@@ -6,6 +6,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     Index,
     Integer,
     MetaData,
@@ -39,6 +40,8 @@ case_summary = Table(
     Column("left_community", Boolean, nullable=False, default=False),
     Column("opened_at", DateTime, nullable=False),
     Column("dispatched_at", DateTime),
+    # Since when its unit holds it (None while nobody does, or once resolved): held time.
+    Column("unit_since", DateTime),
     Column("resolved_at", DateTime),
     Column("closed_at", DateTime),
     Column("deadline", DateTime),
@@ -94,6 +97,33 @@ _WHERE = (_c.jurisdiction, _c.unit, _c.kind, _c.workflow_version, _c.state)
 Index("ix_case_summary_status_deadline", _c.status, _c.deadline, _c.id, *_WHERE)
 Index("ix_case_summary_status_opened_at", _c.status, _c.opened_at, _c.id, _c.deadline, *_WHERE)
 Index("ix_case_summary_status_updated_at", _c.status, _c.updated_at, _c.id)
+
+# Each unit's account (projections.unit_ledger): what each event meant for the unit that held
+# the case when it happened, one row per event and unit concerned. The accounts and the three
+# rates are sums over it (projections.three_rates).
+unit_ledger = Table(
+    "unit_ledger",
+    metadata,
+    Column("case_id", String(36), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("unit", String(200), primary_key=True),
+    Column("at", DateTime, nullable=False),
+    Column("community", String(200)),
+    Column("grid", String(200)),
+    # The case's, as they were at the event: so that sums by kind or channel, and the
+    # categories the rates leave out, need no join with case_summary.
+    Column("kind", String(40), nullable=False),
+    Column("channel", String(40)),
+    Column("category", String(200)),
+    Column("held_hours", Float, nullable=False, default=0.0),
+    *(Column(name, Integer, nullable=False, default=0) for name in (
+        "received", "from_below", "escalated_up", "contacted_in_time", "resolved_in_time",
+        "breaches", "sent_back", "visits", "valid_visits", "contacted", "solved", "satisfied",
+        "basically_satisfied", "unsatisfied")),
+)
+# Sums read the whole ledger (or the cases a report selects, by its key): only the month's
+# range has an index; one per grouping column would slow every fold for no report's gain.
+Index("ix_unit_ledger_at", unit_ledger.c.at)
 
 projection_tracking = Table(
     "projection_tracking",

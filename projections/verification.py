@@ -23,7 +23,9 @@ from uuid import UUID
 from sqlalchemy import Engine, select
 
 from casework import Casework, InvalidField
+from casework.assessment import AssessmentRules, assessment_rules
 from casework.digest import Digest
+from casework.errors import SettingsError
 from casework.jsonable import canonical_json, json_default
 from casework.registry import WorkflowRegistry
 from casework.timestamps import naive_utc, parse_time, utc_now
@@ -34,6 +36,7 @@ from .replayed import EVERYTHING, Cutoff, LateEntries, replay_until
 from .report import Report, report
 from .scratch import ScratchReadModel
 from .tables import case_summary
+from .three_rates import Period
 
 INPUTS = "inputs"
 """The key of a report's inputs in its JSON form."""
@@ -103,23 +106,25 @@ def counted_cases(engine: Engine, filters: Filters) -> tuple[int, str]:
 
 
 def verifiable_report(app: Casework, filters: Filters, by: str | None = None,
-                      now: datetime | None = None, cutoff: Cutoff = EVERYTHING
+                      now: datetime | None = None, cutoff: Cutoff = EVERYTHING,
+                      rules: AssessmentRules | None = None, month: Period | None = None
                       ) -> VerifiableReport:
     """The report with its inputs: over the live read model, or, with a cut of the history,
     over a replay of the events the cut keeps. Open deadlines are judged at ``now``, by
-    default at ``--as-of`` when there is one, else at the current time."""
+    default at ``--as-of`` when there is one, else at the current time; the three rates by
+    ``rules`` over ``month`` (the report's ``assessment`` block says which)."""
     through = app.recorded_events()
     moment = naive_utc(now) or cutoff.as_of or naive_utc(utc_now())
     assert moment is not None
     if cutoff.everything:
         with ReadModel(app) as read_model:
-            figures = report(read_model, filters, by, moment)
+            figures = report(read_model, filters, by, moment, rules, month)
             count, chain = counted_cases(read_model.engine, filters)
         late = None
     else:
         with ScratchReadModel(app) as scratch:
             late = replay_until(app, cutoff, scratch)
-            figures = report(scratch, filters, by, moment)
+            figures = report(scratch, filters, by, moment, rules, month)
             count, chain = counted_cases(scratch.engine, filters)
         late = late if cutoff.known_at is not None else None
     inputs = Inputs(count, chain, filters, by, moment, cutoff,
@@ -180,10 +185,11 @@ def verify(app: Casework, saved: dict[str, Any]) -> Verification:
     """Compute the saved report again from the store, the way it was computed."""
     filters, by, now, cutoff, made = saved_parameters(saved)
     filters.check(app)
+    rules, month = saved_assessment(saved)
     with ScratchReadModel(app) as scratch:
         since = LateEntries()
         late = replay_until(app, cutoff, scratch, recorded_after=(made, since))
-        figures = report(scratch, filters, by, now)
+        figures = report(scratch, filters, by, now, rules, month)
         count, chain = counted_cases(scratch.engine, filters)
     inputs = Inputs(count, chain, filters, by, now, cutoff,
                     workflow_fingerprints(app.workflows), made)
@@ -192,6 +198,23 @@ def verify(app: Casework, saved: dict[str, Any]) -> Verification:
     changes = [FigureChange(path, before, after) for path, before, after
                in differences(_figures(saved), _figures(fresh))]
     return Verification(str(saved[INPUTS].get("digest")), inputs.digest, changes, since)
+
+
+def saved_assessment(saved: dict[str, Any]) -> tuple[AssessmentRules, Period | None]:
+    """The rules and month a saved report's three rates were computed by (its
+    ``assessment`` block; the defaults for a report without one)."""
+    block = saved.get("assessment")
+    if not isinstance(block, dict):
+        return AssessmentRules(), None
+    rules = {key: value for key, value in block.items() if key != "month"}
+    try:
+        month = block.get("month") or {}
+        start, end = _time(month.get("from")), _time(month.get("until"))
+        period = None if start is None or end is None else (start, end)
+        return assessment_rules(rules, "--verify"), period
+    except (SettingsError, KeyError, TypeError, AttributeError, ValueError) as error:
+        raise InvalidField("--verify", f"the report's assessment is not readable ({error})"
+                           ) from None
 
 
 def _figures(report_dict: dict[str, Any]) -> dict[str, Any]:

@@ -159,6 +159,7 @@ class _Run:
         recorded, diverged = model.rows(ids), model.rows(ids, diverged_summary)
         touched: set[str] = set()
         converged: set[str] = set()
+        entries: list[dict[str, Any]] = []  # the units' accounts, as recorded
         for case_id, stored in named:
             if stored.originator_version != 1 and case_id not in recorded:
                 continue  # a case opened outside the period (its first event said so)
@@ -177,7 +178,7 @@ class _Run:
                 self.illegal.append(refused)
             if before is not as_recorded:  # alike, the candidate sees what was recorded
                 self._escalation(as_recorded, before, event)
-            fold(self.app, recorded, [event])
+            entries += fold(self.app, recorded, [event])
             rewritten = under_policy(event, self.candidate, kind, version,
                                      before["grade"] if before else None)
             if rewritten is event and before is as_recorded:
@@ -191,6 +192,7 @@ class _Run:
                 diverged[case_id] = judged[case_id]
                 converged.discard(case_id)
         model.replace({case_id: recorded[case_id] for case_id in touched})
+        model.add_entries(entries)
         model.replace({case_id: diverged[case_id] for case_id in touched if case_id in diverged},
                       diverged_summary, dropped=converged)
 

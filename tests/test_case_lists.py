@@ -132,7 +132,7 @@ def test_due_within_and_due_today_are_open_cases_in_time_with_a_deadline_in_the_
     _app, read_model = store
     # A working day (deadlines in working time fall on working days): Thursday 30 May.
     thursday = datetime(2024, 5, 30, 0, 0, tzinfo=UTC)
-    days = thursday + timedelta(days=3)
+    days = thursday + timedelta(days=7)
     found = every(read_model, CaseQuery(CaseFilter(due_after=thursday, due_before=days),
                                         now=thursday))
     assert len(found) > 1

@@ -5,6 +5,7 @@ unit meant, --quiet, and shell completion."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -69,17 +70,19 @@ def test_history_fits_the_terminal_and_full_shows_every_value(db: str, case: str
 
 def test_workflows_show_gives_descriptions_branches_choices_and_ranges() -> None:
     text = invoke("workflows", "show", "petition").stdout
-    assert "Ask the petitioner how satisfied they are" in text
+    assert "The return visit (回访) asks the petitioner the questionnaire" in text
     assert "→ in_progress instead when unsatisfied (reopen)" in text
-    assert "satisfaction (required): an integer 1..5" in text
+    assert "satisfaction: an integer 1..5" in text
+    assert "rating: one of satisfied, basically_satisfied, unsatisfied" in text
     assert "channel (required): one of hotline, mini_program" in text
     data = json.loads(invoke("workflows", "show", "petition", "--json").stdout)
     revisit = next(t for t in data["triggers"] if t["name"] == "revisit")
-    assert revisit["branches"] == [{"when": "unsatisfied", "to": "in_progress",
+    assert revisit["branches"] == [{"when": "not_reached", "to": "=", "effects": []},
+                                   {"when": "unsatisfied", "to": "in_progress",
                                     "effects": ["reopen"]}]
     assert revisit["fields"]["satisfaction"]["min"] == 1
     assert revisit["fields"]["satisfaction"]["max"] == 5
-    assert revisit["description"].startswith("Ask the petitioner")
+    assert revisit["description"].startswith("The return visit (回访)")
     assert data["grades"]["A"] == {"resolve": "2h", "contact": "1h", "min_level": "community"}
 
 
@@ -141,3 +144,16 @@ def test_shell_completion_offers_kinds_units_cases_and_legal_triggers(db: str,
     assert "guanlan/guancheng/b1" not in complete("cases --unit guanlan/guan")  # one level
     assert complete(f"show {case[:5]}", db) == [case]
     assert set(complete(f"fire {case[:8]} ", db)) == {"dispatch", "merge", "reject"}
+
+
+def test_a_time_given_with_an_offset_is_shown_with_that_offset(tmp_path: Path) -> None:
+    """Not as "UTC+08:00", which reads as a time in UTC."""
+    db = f"sqlite:///{tmp_path / 'cases.db'}"
+    shenzhen = timezone(timedelta(hours=8))
+    app = Casework(db)
+    case = str(app.open_case("petition", CLERK, T0.astimezone(shenzhen), channel="hotline",
+                             title="Street light out"))
+    app.close()
+    history = invoke("history", case, "--db", db).stdout
+    assert f"{T0.astimezone(shenzhen):%Y-%m-%d %H:%M} +08:00" in history
+    assert "UTC+08:00" not in history

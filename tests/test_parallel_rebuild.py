@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import select
 
 from casework import Actor, Casework
 from casework.audit import audit_digest
@@ -25,6 +26,7 @@ from cli import cli
 from projections import ReadModel
 from projections.rebuild import _RebuildWork, _start_or_resume
 from projections.report import report
+from projections.tables import unit_ledger
 
 from .conftest import database
 from .support import REPO, casework_command, summary_rows
@@ -68,18 +70,29 @@ def rows(url: str) -> list[dict]:
     return found
 
 
+def ledger(url: str) -> list[tuple]:
+    """The units' accounts, entry by entry."""
+    read_model = ReadModel(Casework(url))
+    with read_model.engine.connect() as conn:
+        found = [tuple(row) for row in conn.execute(select(unit_ledger).order_by(
+            unit_ledger.c.case_id, unit_ledger.c.version, unit_ledger.c.unit))]
+    read_model.close()
+    return found
+
+
 def test_a_rebuild_by_two_workers_equals_one(demo_url: str) -> None:
     app = Casework(demo_url)
     events = app.recorder.max_notification_id()
     digest = audit_digest(app)
-    caught_up = rows(demo_url)
+    caught_up, caught_up_ledger = rows(demo_url), ledger(demo_url)
 
     assert rebuild(demo_url, 1) == events
-    by_one = rows(demo_url)
+    by_one, by_one_ledger = rows(demo_url), ledger(demo_url)
     assert rebuild(demo_url, 2) == events
     by_two = rows(demo_url)
 
     assert by_two == by_one == caught_up
+    assert ledger(demo_url) == by_one_ledger == caught_up_ledger != []
     assert audit_digest(app) == digest
     assert ReadModel(app).position() == events
 

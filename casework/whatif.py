@@ -18,7 +18,7 @@ import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -38,8 +38,8 @@ RESOLVE = "resolve"
 """The clock a grade's limit is for: the time to resolve a case (the only one today)."""
 CLOCKS = (RESOLVE,)
 POLICY_EFFECTS = frozenset({"grade", "escalate", "reopen"})
-"""Effects whose deadline is the policy's decision (a grade's limit), not a person's. A
-pause's move of the deadline (``casework.clocks``) is taken as recorded."""
+"""Effects whose deadline is the policy's decision (a grade's limit), not a person's. The end
+of a pause moves the candidate's deadline by the paused time, as it moved the recorded one."""
 
 _LIMIT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(h|d|m|wd|wh)?\s*$")
 _ELAPSED = {"h": Decimal(1), "d": Decimal(24), "m": Decimal(1) / Decimal(60), None: Decimal(1)}
@@ -182,15 +182,18 @@ def candidate_deadline(limits: Mapping[str, Limit], grade: str | None,
 
 
 def under_policy(event: Any, policy: Policy, kind: str, version: int,
-                 grade: str | None) -> Any:
+                 grade: str | None, diverged: Mapping[str, Any] | None = None) -> Any:
     """``event`` as the candidate would have recorded it: the same command, with the
-    deadline its policy decides (``grade`` is the case's grade before the event)."""
+    deadline its policy decides (``grade`` is the case's grade before the event;
+    ``diverged``, the candidate's read-model row of the case when it differs from the
+    recorded one)."""
     if policy.in_force or "deadline" not in event.changes:
         return event
     recorded = policy.workflows.get(kind, version)
     trigger = _trigger(recorded, event.trigger)
     if trigger is None or not POLICY_EFFECTS & _effects(trigger):
-        return event
+        return _resumed(event, policy, diverged) if "paused_seconds" in event.changes \
+            else event
     explicit = trigger.field_of_type("datetime")
     if "deadline" in _effects(trigger) and explicit and event.fields.get(explicit) is not None:
         return event  # a person chose this deadline
@@ -201,6 +204,23 @@ def under_policy(event: Any, policy: Policy, kind: str, version: int,
     if deadline is None:
         return event
     return dataclasses.replace(event, changes={**event.changes, "deadline": deadline})
+
+
+def _resumed(event: Any, policy: Policy, diverged: Mapping[str, Any] | None) -> Any:
+    """A pause that ends moves the candidate's own deadline by the paused time, as it moved
+    the recorded one (``casework.clocks.pause_changes``)."""
+    if not diverged or diverged.get("deadline") is None or diverged.get("paused_since") is None:
+        return event
+    calendar = policy.calendar or office_calendar()
+    text = diverged.get("resolve_limit")
+    limit = None if text is None else parse_workflow_limit(text)
+    paused = calendar.paused_for(diverged["paused_since"].replace(tzinfo=UTC),
+                                 as_utc(event.at), limit)
+    try:
+        moved = calendar.moved(diverged["deadline"].replace(tzinfo=UTC), paused, limit)
+    except ValueError:
+        return event
+    return dataclasses.replace(event, changes={**event.changes, "deadline": moved})
 
 
 def refused_by(event: Any, policy: Policy, kind: str, version: int, state: str | None

@@ -180,7 +180,8 @@ class _Run:
                 self._escalation(as_recorded, before, event)
             entries += fold(self.app, recorded, [event])
             rewritten = under_policy(event, self.candidate, kind, version,
-                                     before["grade"] if before else None)
+                                     before["grade"] if before else None,
+                                     before if before is not as_recorded else None)
             if rewritten is event and before is as_recorded:
                 continue  # the same row and the same event: the same fold
             judged = {} if before is None else {case_id: before}

@@ -72,6 +72,21 @@ def joined(message: str) -> str:
     return re.sub(r"\s*\n\s*", "; ", message.strip())
 
 
+def click_message(error: click.ClickException) -> str:
+    """Click's message, with its "Invalid value for OPTION:" in the command's language (the
+    problem after it is ours, translated where it was raised, or click's own words)."""
+    if not isinstance(error, click.BadParameter):
+        return error.format_message()
+    hint = error.param_hint
+    if hint is None and error.param is not None:
+        hint = error.param.get_error_hint(error.ctx)  # type: ignore[arg-type]
+    if hint is None:
+        return _("Invalid value: {problem}").format(problem=error.message)
+    if not isinstance(hint, str):  # as click joins several names of one option
+        hint = " / ".join(repr(name) for name in hint)
+    return _("Invalid value for {option}: {problem}").format(option=hint, problem=error.message)
+
+
 class CaseworkGroup(click.Group):
     """Turns every user mistake into one line on stderr and a documented exit code."""
 
@@ -80,10 +95,10 @@ class CaseworkGroup(click.Group):
         try:
             result = super().main(*args, **kwargs)
         except click.exceptions.Abort:
-            fail("aborted", 130)
+            fail(_("aborted"), 130)
         except click.ClickException as error:
             hint = "" if isinstance(error, click.BadParameter) else _(" (see casework --help)")
-            fail(error.format_message().replace("\n", " ") + hint, error.exit_code)
+            fail(click_message(error).replace("\n", " ") + hint, error.exit_code)
         except CaseworkError as error:
             fail(joined(error_message(error)), error.exit_code)
         except PersistenceError as error:

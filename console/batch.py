@@ -16,6 +16,7 @@ from projections.batch_jobs import BatchJob, migration_job, reprocess_job, sweep
 from projections.case_rendering import local
 from projections.due_soon import DueSoon, due_soon
 from projections.filters import CaseFilter
+from projections.i18n import Names, _
 
 from .options import (
     actor_options,
@@ -98,14 +99,18 @@ def sweep_command(now: str | None, workers: int, dry_run: bool, job: str | None,
     if not as_json:
         revisits = sum(item.get("due") == REVISIT for item in summary.listed)
         at_top = [item for item in summary.listed if item.get("due") == OVERDUE_AT_TOP]
+        names = Names.of(app)
         for item in at_top[:SHOWN_CHANGES]:
-            click.echo(f"  overdue at the top of the organisation: {item['case']} at "
-                       f"{item['unit']} (since {item['overdue_since']})")
+            click.echo("  " + _("overdue at the top of the organisation: {case} at {unit} "
+                                "(since {since})").format(case=item["case"],
+                                                          unit=names.unit(item["unit"]),
+                                                          since=item["overdue_since"]))
         if len(at_top) > SHOWN_CHANGES:
-            click.echo(f"  ... and {len(at_top) - SHOWN_CHANGES} more overdue at the top "
-                       "(--json lists all)")
+            click.echo("  " + _("... and {count} more overdue at the top (--json lists all)")
+                       .format(count=len(at_top) - SHOWN_CHANGES))
         if revisits:
-            click.echo(f"{revisits} closed cases are due a revisit (--json lists them)")
+            click.echo(_("{count} closed cases are due a revisit (--json lists them)").format(
+                count=revisits))
         print_due_soon(soon)
     return status
 

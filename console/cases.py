@@ -304,7 +304,7 @@ def forget_command(person: str | None, case: str | None, at: str | None, confirm
       casework forget --case 7931a699 --actor boss --role supervisor --yes
     """
     if (person is None) == (case is None):
-        raise click.UsageError("give a PERSON or --case CASE (one of them)")
+        raise click.UsageError(_("give a PERSON or --case CASE (one of them)"))
     app = open_app(db)
     if case is not None:
         person = app.person_of(expand_case_id(app, case))
@@ -313,14 +313,16 @@ def forget_command(person: str | None, case: str | None, at: str | None, confirm
     moment = parse_when(at, "--at")
     if not confirmed and sys.stdin.isatty():
         app.authorisation.role_to_forget(who, person)  # refused before asking, not after
-        if not click.confirm(f"Forget person {person}? Their personal fields will read as "
-                             "[erased] in every case, for good", default=False):
-            fail("nothing forgotten", 1)
+        if not click.confirm(_("Forget person {person}? Their personal fields will read as "
+                               "[erased] in every case, for good").format(person=person),
+                             default=False):
+            fail(_("nothing forgotten"), 1)
     done = app.forget(person, who, moment)
     if as_json:
         click.echo(to_json(done.__dict__))
     elif done.already:
-        click.echo(f"person {done.person} was already forgotten, on {when(done.at)} by "
-                   f"{done.actor} ({done.role})")
+        click.echo(_("person {person} was already forgotten, on {at} by {actor} ({role})").format(
+            person=done.person, at=when(done.at), actor=done.actor, role=done.role))
     else:
-        click.echo(f"forgot person {done.person}: their personal fields now read as [erased]")
+        click.echo(_("forgot person {person}: their personal fields now read as [erased]")
+                   .format(person=done.person))

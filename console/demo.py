@@ -193,7 +193,9 @@ def _print_month(app: Casework, simulation: Simulation, figures: Report, db: str
             command=f"casework history {str(sample)[:8]} --db {db}"))
         click.echo(history_table(app.history(sample), names=names))
     click.echo("\n" + _("Next: {report}    {show}").format(
-        report=f"casework report --db {db} --by community",
+        # judged at the demo's moment, as its report was: at today's, every open case is late
+        report=f"casework report --db {db} --by community --now "
+               f"{figures.as_of.replace(tzinfo=None):%Y-%m-%dT%H:%M}Z",
         show=f"casework show {str(sample)[:8] if sample else 'CASE'} --db {db}"))
     if html:
         click.echo(_("The report page (charts, rankings, the cases behind each number): {uri}")

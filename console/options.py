@@ -76,8 +76,8 @@ def make_actor(actor: str | None, roles: Iterable[str], acting: bool = True) -> 
         actor_id, unit, own_roles = (settings.actor.value, settings.unit.value,
                                      settings.roles.value)
     elif acting:
-        raise SettingsError("who acts? name the actor: --actor ID (or CASEWORK_ACTOR, or "
-                            "actor in casework.toml); the history records who did what")
+        raise SettingsError(_("who acts? name the actor: --actor ID (or CASEWORK_ACTOR, or "
+                              "actor in casework.toml); the history records who did what"))
     else:
         actor_id, unit, own_roles = os.environ.get("USER") or "reader", None, []
     chosen = [r.strip() for group in roles for r in group.split(",") if r.strip()]
@@ -104,12 +104,14 @@ def check_writable(path: str | os.PathLike[str], option: str) -> None:
     target = Path(path)
     folder = target.parent
     if target.is_dir():
-        raise click.BadParameter(f"{path} is a folder, not a file", param_hint=option)
-    if not folder.is_dir():
-        raise click.BadParameter(f"cannot write {path}: there is no folder {folder}",
+        raise click.BadParameter(_("{path} is a folder, not a file").format(path=path),
                                  param_hint=option)
+    if not folder.is_dir():
+        raise click.BadParameter(_("cannot write {path}: there is no folder {folder}").format(
+            path=path, folder=folder), param_hint=option)
     if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
-        raise click.BadParameter(f"cannot write {path}: permission denied", param_hint=option)
+        raise click.BadParameter(_("cannot write {path}: permission denied").format(path=path),
+                                 param_hint=option)
 
 
 def parse_fields(pairs: Iterable[str]) -> dict[str, str]:
@@ -117,7 +119,8 @@ def parse_fields(pairs: Iterable[str]) -> dict[str, str]:
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name.strip():
-            raise click.BadParameter(f"{pair!r} is not NAME=VALUE", param_hint="fields")
+            raise click.BadParameter(_("{pair!r} is not NAME=VALUE").format(pair=pair),
+                                     param_hint="fields")
         fields[name.strip()] = value
     return fields
 
@@ -128,4 +131,8 @@ def parse_when(value: str | None, what: str) -> datetime | None:
     try:
         return parse_time(value, office_zone(os.environ.get(ORGANISATION_VAR)))
     except ValueError as error:
-        raise click.BadParameter(str(error), param_hint=what) from None
+        problem = str(error)
+        if problem.endswith(" is not an ISO 8601 time (e.g. 2024-05-26T09:30)"):  # the usual
+            problem = _("{time} is not an ISO 8601 time (e.g. 2024-05-26T09:30)").format(
+                time=repr(value.strip()))
+        raise click.BadParameter(problem, param_hint=what) from None

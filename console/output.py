@@ -71,6 +71,19 @@ def amount(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
+def event_count(count: int) -> str:
+    return ngettext("{count} event", "{count} events", count).format(count=count)
+
+
+def case_count(count: int) -> str:
+    return ngettext("{count} case", "{count} cases", count).format(count=count)
+
+
+def more_listed(count: int) -> str:
+    """The line under a list cut short in text."""
+    return _("... and {count} more (--json lists all)").format(count=count)
+
+
 def entry_count(count: int) -> str:
     return ngettext("{count} entry", "{count} entries", count).format(count=count)
 

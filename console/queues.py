@@ -32,7 +32,8 @@ def parse_duration(value: str | None, what: str) -> timedelta | None:
         return None
     found = DURATION.match(value)
     if found is None:
-        raise click.BadParameter(f"{value!r} is not a duration such as 30m, 4h, 2d or 1w",
+        raise click.BadParameter(_("{value!r} is not a duration such as 30m, 4h, 2d or 1w")
+                                 .format(value=value),
                                  param_hint=what)
     return timedelta(**{UNITS[found.group(2)]: float(found.group(1))})
 
@@ -174,7 +175,7 @@ def duplicates_command(case: str | None, window: float, threshold: float, limit:
       casework duplicates --all --json | jq length
     """
     if (case is None) == (not every):
-        raise click.UsageError("give a CASE or --all (one of them)")
+        raise click.UsageError(_("give a CASE or --all (one of them)"))
     app = open_app(db)
     settings = current_settings()
     with ReadModel(app) as read_model:

@@ -20,8 +20,8 @@ from projections.report_page import InPageCases, render_report_page
 from projections.verification import verifiable_report
 
 from .completion import complete_unit
-from .options import db_option, json_option, open_app, parse_when
-from .output import amount, to_json
+from .options import check_writable, db_option, json_option, open_app, parse_when
+from .output import amount, case_count, event_count, to_json
 from .progress import progress_bar
 from .report_checks import explain_figure, print_explained, verify_report
 from .settings import current_settings
@@ -51,7 +51,9 @@ from .settings import current_settings
               help="Compute a saved --json report again from the store: exit 0 if it "
                    "holds, 1 if not, naming the figures and cases that moved.")
 @click.option("--explain", "figure", metavar="FIGURE",
-              help="List the cases and events that make one figure (e.g. sla.B.late).")
+              help="List the cases and events that make one figure (e.g. sla.B.late), or "
+                   "the revisits behind a count of the three rates (three_rates.overall."
+                   "solved; with --by, three_rates.GROUP.valid).")
 @click.option("--csv", "as_csv", is_flag=True, help="Print the rows as CSV.")
 @click.option("--html", "html", metavar="FILE", type=click.Path(dir_okay=False),
               help="Write the report as one HTML page (charts, tables, the cases behind each "
@@ -75,6 +77,8 @@ def report_command(kind: str | None, unit: str | None, since: str | None, until:
       casework report --verify may15.json --explain sla.B.late
       casework report --by unit --month 2024-05
     """
+    if html is not None:
+        check_writable(html, "--html")
     settings = current_settings()
     rules, period = settings.assessment, None
     if month is not None:
@@ -97,7 +101,9 @@ def report_command(kind: str | None, unit: str | None, since: str | None, until:
     cutoff = Cutoff.of(parse_when(as_of, "--as-of"), parse_when(known_at, "--known-at"))
     moment = parse_when(now, "--now") or cutoff.as_of or utc_now()
     if figure is not None:
-        print_explained(figure, explain_figure(app, filters, moment, cutoff, figure), as_json)
+        print_explained(figure, explain_figure(app, filters, moment, cutoff, figure,
+                                               by=by, rules=rules, period=period), as_json,
+                        Names.of(app))
         return 0
     if html is None:
         checked = verifiable_report(app, filters, by, moment, cutoff, rules, period)
@@ -108,9 +114,9 @@ def report_command(kind: str | None, unit: str | None, since: str | None, until:
         else:
             click.echo(report_text(checked.report, settings.zone, Names.of(app)))
             if checked.late is not None:
-                click.echo(f"entered after --known-at (not counted): "
-                           f"{amount(checked.late.events, 'event')} of "
-                           f"{amount(len(checked.late.case_ids), 'case')}")
+                click.echo(_("entered after --known-at (not counted): {events} of {cases}")
+                           .format(events=event_count(checked.late.events),
+                                   cases=case_count(len(checked.late.case_ids))))
         return 0
     with report_model(app, cutoff) as model:
         figures = report(model, filters, by=by, now=moment, rules=rules, month=period)
@@ -178,7 +184,8 @@ def project_command(follow: bool, interval: float, db: str | None) -> None:
       casework project --follow &     keep read models current for other processes
     """
     if not interval > 0:  # NaN passes FloatRange
-        raise click.BadParameter(f"{interval} is not a number of seconds", param_hint="--interval")
+        raise click.BadParameter(_("{interval} is not a number of seconds").format(
+            interval=interval), param_hint="--interval")
     app = open_app(db)
     with ReadModel(app) as read_model:
         try:

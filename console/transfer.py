@@ -7,6 +7,7 @@ import click
 from casework.transfer.files import STDIN, FileImport
 from casework.transfer.formats import FORMATS, export, exportable, importable, recognised
 from casework.transfer.importing import ImportResult, RejectFile, rejects_path_for
+from projections.i18n import _
 
 from .options import check_writable, db_option, json_option, open_app
 from .output import amount, one_line, to_json
@@ -102,12 +103,12 @@ def import_command(file: str, fmt: str, rejects_path: str | None, dry_run: bool,
       casework import old-export.jsonl --expect-digest "$(cat digest.txt)"
     """
     if expect_digest is not None and FORMATS[fmt].check is None:
-        raise click.BadParameter(f"a {fmt} file has no digest to check (only an export has)",
-                                 param_hint="--expect-digest")
+        raise click.BadParameter(_("a {format} file has no digest to check (only an export "
+                                   "has)").format(format=fmt), param_hint="--expect-digest")
     _check_format(file, fmt)
     rejects = RejectFile(rejects_path or rejects_path_for(file))
     if file != STDIN and rejects.path.exists() and rejects.path.samefile(file):
-        raise click.BadParameter("it is the file being imported", param_hint="--rejects")
+        raise click.BadParameter(_("it is the file being imported"), param_hint="--rejects")
     if not dry_run:  # before the store is touched: not after every row is stored
         check_writable(rejects.path, "--rejects")
     app = open_app(db, create=True)
@@ -134,9 +135,10 @@ def _check_format(file: str, fmt: str) -> None:
         first = text.readline()
     found = recognised(first)
     if found is not None and found != fmt:
-        raise click.BadParameter(f"{file} looks like {FORMATS[found].description}, not "
-                                 f"{fmt}: did you mean --format {found}?",
-                                 param_hint="--format")
+        raise click.BadParameter(_("{file} looks like {description}, not {format}: did you "
+                                   "mean --format {found}?").format(
+            file=file, description=FORMATS[found].description, format=fmt, found=found),
+            param_hint="--format")
 
 
 def _report_import(result: ImportResult, rejects: RejectFile, as_json: bool,

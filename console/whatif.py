@@ -6,20 +6,23 @@ import click
 
 from casework.whatif import Policy
 from projections.filters import Filters
-from projections.i18n import language
+from projections.i18n import N_, Names, _, language
+from projections.rendering import width
 from projections.report import GROUPINGS
 from projections.verification import flatten
 from projections.whatif import WhatIf, what_if
 from projections.whatif_page import render_whatif_page
 
 from .completion import complete_unit
-from .options import db_option, json_option, open_app, parse_when
-from .output import amount, to_json
+from .options import check_writable, db_option, json_option, open_app, parse_when
+from .output import event_count, more_listed, to_json
 from .progress import progress_bar
 
 SHOWN_CASES = 50
 """Changed cases, escalations and refused commands a text run lists (``--json``: all)."""
 ALWAYS_SHOWN = ("sla.",)
+VERDICTS = (N_("on time"), N_("late"), N_("in time"), N_("overdue"))
+"""How a case is judged against its deadline (projections.whatif), for the catalogue."""
 """Figures shown side by side even when the candidate leaves them as they are."""
 
 
@@ -59,6 +62,8 @@ def whatif_command(since: str | None, until: str | None, kind: str | None, unit:
       casework whatif --workflow petition-v2.toml --since 2024-05-01 --json
       casework whatif --grade B.resolve=2d --since 2024-05-01 --html whatif.html
     """
+    if html is not None:
+        check_writable(html, "--html")
     app = open_app(db)
     filters = Filters(kind, unit, parse_when(since, "--since"), parse_when(until, "--until"))
     filters.check(app)
@@ -68,40 +73,49 @@ def whatif_command(since: str | None, until: str | None, kind: str | None, unit:
     if html is not None:
         with click.open_file(html, "w", encoding="utf-8", atomic=True) as out:
             out.write(render_whatif_page(result, language(), app.organisation))
-        click.echo(f"wrote the side-by-side pages to {html}")
+        click.echo(_("wrote the side-by-side pages to {file}").format(file=html))
     elif as_json:
         click.echo(to_json(result.as_dict()))
     else:
-        _print(result)
+        _print(result, Names.of(app))
 
 
-def _print(result: WhatIf) -> None:
-    click.echo(f"replayed {amount(result.replayed, 'event')} of the period's cases "
-               f"(read {result.events})")
+def _print(result: WhatIf, names: Names) -> None:
+    click.echo(_("replayed {events} of the period's cases (read {read})").format(
+        events=event_count(result.replayed), read=result.events))
     changed = {path: (before, after) for path, before, after in result.figures}
     candidate = dict(_leaves(result.candidate.as_dict()))
     rows = [(path, value, candidate.get(path)) for path, value
             in _leaves(result.in_force.as_dict())
             if path in changed or path.startswith(ALWAYS_SHOWN)]
-    click.echo(f"{'figure':<40} {'in force':>12} {'candidate':>12}")
+    figure, in_force, candidate_ = _("figure"), _("in force"), _("candidate")
+    click.echo(f"{figure:<{_padded(figure, 40)}} {in_force:>{_padded(in_force, 12)}} "
+               f"{candidate_:>{_padded(candidate_, 12)}}")
     for path, before, after in rows:
         mark = "  *" if path in changed else ""
         click.echo(f"{path:<40} {_shown(before):>12} {_shown(after):>12}{mark}")
-    click.echo(f"cases judged differently: {len(result.changed_cases)}")
+    click.echo(_("cases judged differently: {count}").format(count=len(result.changed_cases)))
     for case in result.changed_cases[:SHOWN_CASES]:
-        click.echo(f"  {case.case_id} {case.kind} grade {case.grade}: {case.in_force} -> "
-                   f"{case.candidate} (deadline {_time(case.deadline_in_force)} -> "
-                   f"{_time(case.deadline_candidate)})")
+        click.echo("  " + _("{case} {kind} grade {grade}: {before} -> {after} (deadline "
+                            "{deadline_before} -> {deadline_after})").format(
+            case=case.case_id, kind=names.value("kind", case.kind), grade=case.grade,
+            before=_(case.in_force), after=_(case.candidate),
+            deadline_before=_time(case.deadline_in_force),
+            deadline_after=_time(case.deadline_candidate)))
     _more(len(result.changed_cases))
-    click.echo(f"escalations by the sweep that would change: {len(result.escalations)}")
+    click.echo(_("escalations by the sweep that would change: {count}").format(
+        count=len(result.escalations)))
     for change in result.escalations[:SHOWN_CASES]:
-        what = "would escalate" if change.would else "would not escalate"
-        click.echo(f"  {change.case_id} {what} ({change.state}, {_time(change.at)})")
+        what = _("would escalate") if change.would else _("would not escalate")
+        click.echo(f"  {change.case_id} {what} ({names.state(change.state)}, "
+                   f"{_time(change.at)})")
     _more(len(result.escalations))
-    click.echo(f"recorded commands the candidate would refuse: {len(result.illegal)}")
+    click.echo(_("recorded commands the candidate would refuse: {count}").format(
+        count=len(result.illegal)))
     for command in result.illegal[:SHOWN_CASES]:
-        click.echo(f"  {command.case_id} event {command.version} {command.trigger}: "
-                   f"{command.reason}")
+        click.echo("  " + _("{case} event {version} {trigger}: {reason}").format(
+            case=command.case_id, version=command.version,
+            trigger=names.trigger(command.trigger), reason=command.reason))
     _more(len(result.illegal))
 
 
@@ -111,7 +125,13 @@ def _leaves(report: dict) -> list[tuple[str, object]]:
 
 def _more(count: int) -> None:
     if count > SHOWN_CASES:
-        click.echo(f"  ... and {count - SHOWN_CASES} more (--json lists all)")
+        click.echo("  " + more_listed(count - SHOWN_CASES))
+
+
+def _padded(text: str, columns: int) -> int:
+    """The width to pad ``text`` to so that it fills ``columns`` on a terminal (a Chinese
+    character takes two)."""
+    return columns - (width(text) - len(text))
 
 
 def _shown(value: object) -> str:

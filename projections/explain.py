@@ -5,7 +5,9 @@ A figure is named by its path in the report's JSON form (``resolved``, ``sla.B.b
 ``breached`` and ``open_overdue`` together (``sla.B.late``). A case makes a figure when the
 figures of that case alone give it a value other than zero or none: its count, or, for a
 rate, its numerator. The report's own code decides (``projections.report.figures_of``), so
-an explanation cannot disagree with the number it explains.
+an explanation cannot disagree with the number it explains. The counts of the three rates
+(``three_rates.GROUP.COUNT``) are sums over the units' ledger, revisit by revisit: they are
+explained by ``projections.explain_rates``.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ from .tables import case_summary
 
 LATE = "late"
 NOT_PER_CASE = ("three_rates",)
-"""Figures summed over the units' ledger (``projections.three_rates``), not per case."""
+"""Figures summed over the units' ledger (``projections.three_rates``), not per case:
+``projections.explain_rates`` lists their revisits."""
 LATE_PARTS = ("breached", "open_overdue")
 
 
@@ -88,8 +91,8 @@ def figure_value(figures: dict[str, Any], path: str) -> Any:
 def check_figure(whole: Report, path: str) -> None:
     """``InvalidField`` unless ``path`` names a figure of the report."""
     if path.split(".", 1)[0] in NOT_PER_CASE:
-        raise InvalidField("--explain", f"{path!r} is a sum over the units' ledger, not "
-                                        "explained case by case yet")
+        raise InvalidField("--explain", f"{path!r} is a sum over the units' ledger, "
+                                        "explained revisit by revisit, not case by case")
     try:
         value = figure_value(whole.figures.as_dict(), path)
     except KeyError:

@@ -116,14 +116,20 @@ class UnitAccount:
                 "sent_back": self.sent_back, "three_rates": self.three_rates.as_dict()}
 
 
+def counted_visits(rules: AssessmentRules) -> Any:
+    """The ledger rows whose visits the rates count: not of an excluded category."""
+    u = unit_ledger.c
+    if not rules.excluded_categories:
+        return true()
+    return or_(u.category.is_(None), u.category.not_in(rules.excluded_categories))
+
+
 def _sums(filters: Filters, rules: AssessmentRules, period: Period | None,
           key: str | None) -> Any:
     """One row of sums (per value of the column ``key`` when given) over the ledger of the
     selected cases. The ledger alone when it can: all cases, grouped by a column it holds."""
     u = unit_ledger.c
-    counted: Any = true()
-    if rules.excluded_categories:
-        counted = or_(u.category.is_(None), u.category.not_in(rules.excluded_categories))
+    counted = counted_visits(rules)
     columns = [func.coalesce(func.sum(case((counted, u[name]), else_=0)), 0).label(name)
                for name in VISIT_COUNTS]
     columns += [func.coalesce(func.sum(u[name]), 0).label(name) for name in ACCOUNT_COUNTS]

@@ -113,23 +113,36 @@ def verifiable_report(app: Casework, filters: Filters, by: str | None = None,
     over a replay of the events the cut keeps. Open deadlines are judged at ``now``, by
     default at ``--as-of`` when there is one, else at the current time; the three rates by
     ``rules`` over ``month`` (the report's ``assessment`` block says which)."""
+    if cutoff.everything:
+        with ReadModel(app) as read_model:
+            return live_report(app, read_model, filters, by, now, rules, month)
     through = app.recorded_events()
     moment = naive_utc(now) or cutoff.as_of or naive_utc(utc_now())
     assert moment is not None
-    if cutoff.everything:
-        with ReadModel(app) as read_model:
-            figures = report(read_model, filters, by, moment, rules, month)
-            count, chain = counted_cases(read_model.engine, filters)
-        late = None
-    else:
-        with ScratchReadModel(app) as scratch:
-            late = replay_until(app, cutoff, scratch)
-            figures = report(scratch, filters, by, moment, rules, month)
-            count, chain = counted_cases(scratch.engine, filters)
-        late = late if cutoff.known_at is not None else None
+    with ScratchReadModel(app) as scratch:
+        late = replay_until(app, cutoff, scratch)
+        figures = report(scratch, filters, by, moment, rules, month)
+        count, chain = counted_cases(scratch.engine, filters)
+    late = late if cutoff.known_at is not None else None
     inputs = Inputs(count, chain, filters, by, moment, cutoff,
                     workflow_fingerprints(app.workflows), through)
     return VerifiableReport(figures, inputs, late)
+
+
+def live_report(app: Casework, read_model: ReadModel, filters: Filters,
+                by: str | None = None, now: datetime | None = None,
+                rules: AssessmentRules | None = None, month: Period | None = None
+                ) -> VerifiableReport:
+    """The report over ``read_model`` as it is, with its inputs (the HTTP service's, which
+    keeps its read model open between requests, and ``casework report``'s)."""
+    through = app.recorded_events()  # before the figures: what they may count, at most
+    moment = naive_utc(now) or naive_utc(utc_now())
+    assert moment is not None
+    figures = report(read_model, filters, by, moment, rules, month)
+    count, chain = counted_cases(read_model.engine, filters)
+    inputs = Inputs(count, chain, filters, by, moment, EVERYTHING,
+                    workflow_fingerprints(app.workflows), through)
+    return VerifiableReport(figures, inputs, None)
 
 
 @dataclass(frozen=True)
@@ -171,8 +184,8 @@ def saved_parameters(saved: dict[str, Any]) -> tuple[Filters, str | None, dateti
                                        "(casework report --json)")
     try:
         given = inputs["filters"]
-        filters = Filters(given.get("kind"), given.get("unit"), _time(given.get("since")),
-                          _time(given.get("until")))
+        filters = Filters(given.get("kind"), given.get("unit"), _as_given(given.get("since")),
+                          _as_given(given.get("until")))
         cutoff = Cutoff.of(_time(inputs.get("as_of")), _time(inputs.get("known_at")))
         now, made = _time(inputs["now"]), int(inputs["through"])
     except (KeyError, TypeError, AttributeError, ValueError) as error:
@@ -222,13 +235,17 @@ def _figures(report_dict: dict[str, Any]) -> dict[str, Any]:
 
 
 def flatten(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
-    """The leaves of a report's JSON form, by dotted path (list items by index)."""
+    """The leaves of a report's JSON form, by dotted path: list items by index, but a
+    ``--by`` group by its key (``groups.guanlan/guancheng.total``), so that a group that
+    appears or goes does not shift the names of the others."""
     if isinstance(value, dict):
         for key, item in value.items():
             yield from flatten(item, f"{path}.{key}" if path else str(key))
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            yield from flatten(item, f"{path}.{index}")
+            keyed = isinstance(item, dict) and "key" in item
+            yield from flatten({k: v for k, v in item.items() if k != "key"} if keyed else item,
+                               f"{path}.{item['key'] if keyed else index}")
     else:
         yield path, value
 
@@ -251,6 +268,15 @@ _MISSING = object()
 
 def _time(text: str | None) -> datetime | None:
     return None if text is None else naive_utc(parse_time(text.removesuffix("Z")))
+
+
+def _as_given(text: str | None) -> datetime | None:
+    """A filter's time as the report was given it (with its offset, or naive), so that the
+    filters read back are the filters digested: ``--since 2024-05-01`` is kept at +00:00."""
+    if text is None:
+        return None
+    parse_time(text)  # a time casework accepts, or ValueError
+    return datetime.fromisoformat(text)
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -1,5 +1,6 @@
-"""The office's report over HTTP: ``projections.report.report(...).as_dict()``, the same
-figures as ``casework report --json``. A caller bound to a unit sees only that unit's part."""
+"""The office's report over HTTP: the same figures as ``casework report --json``, with the
+same ``inputs`` and digest, so that ``casework report --verify`` checks a served report.
+A caller bound to a unit sees only that unit's part."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from casework import Actor, PermissionDenied
 from casework.timestamps import parse_time
 from projections.filters import Filters
-from projections.report import report as build_report
+from projections.verification import live_report
 
 from .auth import current_actor
 from .problems import Problem
@@ -50,5 +51,5 @@ def report(request: Request, actor: Actor = Depends(current_actor),
                       until=_time(until, "until"))
     with request.app.state.pool.borrow() as engine:
         filters.check(engine.app)
-        result = build_report(engine.read_model, filters, by, _time(now, "now"))
+        result = live_report(engine.app, engine.read_model, filters, by, _time(now, "now"))
     return result.as_dict()

@@ -128,6 +128,32 @@ def test_the_bundle_is_the_vega_lite_of_altairs_schema_and_every_chart_is_valid(
         assert spec["$schema"] == altair.SCHEMA_URL
 
 
+def test_the_three_rates_card_shows_the_reports_rates_and_the_rules_and_month_used(
+        demo_db: Path) -> None:
+    options = ("--by", "unit", "--month", "2024-05")
+    page = page_of(demo_db, *options)
+    figures = report_json(demo_db, *options)
+    rates = figures["three_rates"]
+    shown = dict(re.findall(r'data-figure="three_rates\.(\w+)"><b>([^<]*)</b>', page))
+    assert shown == {**{name: f"{rates[name] * 100:.2f}%" for name in (
+        "response_rate", "resolution_rate", "satisfaction_rate")},
+        "composite": f"{rates['composite']:g}"}
+    counted = dict(re.findall(r'<td data-figure="three_rates\.(\w+)">(\d+)</td>', page))
+    assert {name: int(n) for name, n in counted.items()} == {
+        name: rates[name] for name in counted} and "valid" in counted
+    month = {end: moment.replace("T", " ")[:16]
+             for end, moment in figures["assessment"]["month"].items()}
+    assert month == {"from": "2024-05-01 00:00", "until": "2024-06-01 00:00"}
+    assert "f = 0.9 · weights: response 0.1, resolution 0.5, satisfaction 0.4 · revisits " \
+           f"from {month['from']} to {month['until']} UTC" in page
+    ranked = re.findall(r'<table class=ranking>.*?</table>', page, re.S)
+    assert [key for key in re.findall(r'<tr data-key="([^"]+)">', ranked[0])] == [
+        account["key"] for account in figures["ranking"]]
+    # Without --by unit, community or grid there is nothing to rank.
+    assert "id=\"ranking\"" not in page_of(demo_db, "--by", "channel")
+    assert "id=\"ranking\"" not in page_of(demo_db)
+
+
 def drill_links(page: str) -> list[tuple[str, int]]:
     return [(anchor, int(count))
             for anchor, count in re.findall(r'<a href="#(cases-\d+)">(\d+)</a>', page)]
@@ -376,6 +402,7 @@ def test_the_demos_page_opens_offline_draws_every_chart_and_shows_the_reports_fi
         assert sorted(drawn) == sorted(specs) and all(drawn.values()), drawn.keys()
         check_figures(labels, drawn, figures)
         check_tables(labels, page, figures)
+        check_assessment(labels, page, drawn, figures)
         # Hovering a bar shows its figures.
         stages = list(figures["by_stage"])
         page.locator("#chart-by_stage .role-mark [role=graphics-symbol]").nth(
@@ -441,6 +468,52 @@ def check_tables(labels: Labels, page: Any, figures: dict[str, Any]) -> None:
     groups = {g["key"]: g["total"] for g in figures["groups"]}
     assert [(key, int(total)) for key, total in ranking] == sorted(
         groups.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def check_assessment(labels: Labels, page: Any, drawn: dict[str, list[dict[str, str]]],
+                     figures: dict[str, Any]) -> None:
+    """The three rates, the ranking (table and chart) and the progress tables, as shown."""
+    rates = figures["three_rates"]
+    shown = page.evaluate("Object.fromEntries([...document.querySelectorAll("
+                          "'#three_rates [data-figure]')].map(e => [e.dataset.figure, "
+                          "(e.querySelector('b') || e).textContent]))")
+    assert shown == {f"three_rates.{name}": shown_rate(rates[name]) for name in (
+        "response_rate", "resolution_rate", "satisfaction_rate")} | {
+        "three_rates.composite": f"{rates['composite']:g}"} | {
+        f"three_rates.{name}": str(rates[name]) for name in (
+            "visits", "valid", "contacted", "solved", "satisfied", "basically_satisfied",
+            "unsatisfied")}
+    words = page.locator("#three_rates").inner_text()
+    for name in ("response_rate", "resolution_rate", "satisfaction_rate", "composite"):
+        assert labels.text(f"rates.{name}") in words
+    assert f"f = {figures['assessment']['basic_weight']:g}" in words
+    rows = page.evaluate("[...document.querySelectorAll('table.ranking tbody tr')].map(tr => "
+                         "[tr.dataset.key, ...[...tr.querySelectorAll('td')].map("
+                         "td => td.textContent)])")
+    assert rows == [[a["key"], str(a["rank"]), f"{a['three_rates']['composite']:g}",
+                     *(shown_rate(a["three_rates"][name]) for name in (
+                         "response_rate", "resolution_rate", "satisfaction_rate")),
+                     str(a["three_rates"]["valid"]), str(a["received"]), str(a["breaches"]),
+                     str(a["sent_back"])] for a in figures["ranking"]]
+    assert len(rows) >= 5
+    by = labels.value("grouping", "community")
+    composites = [(m[by], float(m[labels.text("rates.composite")])) for m in drawn["ranking"]]
+    assert composites == [(labels.value("community", a["key"]), a["three_rates"]["composite"])
+                          for a in figures["ranking"]]
+    for kind in ("channel", "kind"):
+        table = page.evaluate(f"[...document.querySelectorAll('#progress_by_{kind} tbody tr')]"
+                              ".map(tr => [tr.dataset.key, Object.fromEntries([...tr."
+                              "querySelectorAll('td[data-figure]')].map(td => "
+                              "[td.dataset.figure, +td.textContent])), "
+                              "tr.querySelector('.said').textContent])")
+        progress = figures[f"progress_by_{kind}"]
+        assert {key: counts for key, counts, _ in table} == progress
+        for key, _, said in table:
+            assert said == labels.text("progress.said", **progress[key])
+
+
+def shown_rate(value: float | None) -> str:
+    return "–" if value is None else f"{value * 100:.2f}%"
 
 
 @pytest.mark.slow

@@ -283,10 +283,29 @@ def test_the_report_is_the_librarys(base: str, service_db: str) -> None:
     with ReadModel(app) as read_model:
         library = report(read_model, Filters(), "stage", parse_time(now)).as_dict()
     app.close()
+    inputs = served.pop("inputs")  # what casework report --verify checks it by
     assert served == json.loads(json.dumps(library, default=json_default))
     assert served["by_stage"]["collect"] == 4
+    assert (inputs["cases"], inputs["by"]) == (4, "stage") and len(inputs["digest"]) == 64
     xinlan = client(base, XINLAN, service_db).get("/report").json()
     assert xinlan["filters"]["unit"] == "guanlan/xinlan"
+
+
+def test_a_served_report_is_verified_by_the_command_line(base: str, service_db: str,
+                                                         tmp_path: Path) -> None:
+    """GET /report is "as casework report --json": with its inputs, so --verify checks it."""
+    clerk = client(base, CLERK, service_db)
+    opened(clerk)
+    saved = tmp_path / "served.json"
+    saved.write_text(clerk.get("/report", params={
+        "by": "community", "since": "2024-05-01T00:00+08:00", "now": "2031-01-01T00:00Z"}).text,
+        encoding="utf-8")
+    verified = CliRunner().invoke(cli, ["report", "--verify", str(saved), "--db", service_db])
+    assert (verified.exit_code, verified.stdout.split(":")[0]) == (0, "the report holds"), \
+        verified.output
+    opened(clerk)
+    moved = CliRunner().invoke(cli, ["report", "--verify", str(saved), "--db", service_db])
+    assert moved.exit_code == 1 and "total: 1 -> 2" in moved.stdout, moved.output
 
 
 def test_the_served_openapi_document_is_the_one_in_the_repository(base: str) -> None:

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from casework import Actor, Casework
 from casework.assessment import AssessmentRules
 from projections import ReadModel
+from projections.explain_rates import explain_rates
 from projections.filters import Filters
 from projections.report import report
 from projections.tables import unit_ledger
@@ -310,9 +311,102 @@ def test_a_past_report_and_its_verification_keep_the_three_rates(tmp_path: Any) 
     assert result.exit_code == 0, result.output
 
 
-def test_explain_says_the_three_rates_are_not_explained_case_by_case(tmp_path: Any) -> None:
+COUNTS = ("visits", "valid", "contacted", "solved", "satisfied", "basically_satisfied",
+          "unsatisfied")
+
+
+def test_explain_lists_the_revisits_behind_each_count_of_the_three_rates(
+        tmp_path: Any) -> None:
+    """Every count, overall and of every unit, is as long as its list of revisits: a case
+    visited twice twice, a consultation or a visit that reached nobody not among the valid
+    ones; the rates are ratios of counts, and the message says which to explain."""
     db = f"sqlite:///{tmp_path / 'explain.db'}"
-    new_app(db).close()
-    result = invoke("report", "--db", db, "--explain", "three_rates.valid")
-    assert result.exit_code == 2
-    assert "not explained case by case" in result.stderr
+    app = new_app(db)
+    visit(app, closed_petition(app, GRID), valid=True, contacted=True, solved=True,
+          rating="satisfied")
+    twice = closed_petition(app, OTHER_GRID)
+    visit(app, twice, 80, valid=True, contacted=True, solved=False, rating="unsatisfied")
+    app.fire(twice, "resolve", HANDLER, at(81), resolution="again")
+    app.fire(twice, "close", CLERK, at(82), confirmed_by="petitioner")
+    visit(app, twice, 90, valid=True, contacted=False, solved=True,
+          rating="basically_satisfied")
+    visit(app, closed_petition(app, GRID, category="consultation"), valid=True,
+          contacted=True, solved=True, rating="satisfied")
+    visit(app, closed_petition(app, BLOCK), valid=False)
+    app.close()
+
+    data = json.loads(invoke("report", "--db", db, "--by", "unit", "--json").stdout)
+    groups = {"overall": data["three_rates"],
+              **{account["key"]: account["three_rates"] for account in data["ranking"]}}
+    assert set(groups) == {"overall", GRID, OTHER_GRID, BLOCK}
+    for group, rates in groups.items():
+        for count in COUNTS:
+            path = f"three_rates.{group}.{count}"
+            result = invoke("report", "--db", db, "--by", "unit", "--explain", path, "--json")
+            assert result.exit_code == 0, result.output
+            listed = json.loads(result.stdout)["revisits"]
+            assert len(listed) == rates[count], path
+            assert all(r["trigger"] == "revisit" for r in listed)
+            assert group == "overall" or {r["unit"] for r in listed} <= {group}
+    twice_listed = json.loads(invoke("report", "--db", db, "--by", "unit", "--explain",
+                                     f"three_rates.{OTHER_GRID}.valid", "--json").stdout)
+    assert [(r["case"], r["solved"], r["satisfaction"]) for r in twice_listed["revisits"]] == [
+        (str(twice), False, "unsatisfied"), (str(twice), True, "basically_satisfied")]
+    text = invoke("report", "--db", db, "--explain", "three_rates.solved").stdout
+    assert text.splitlines()[0] == "three_rates.solved: 2 revisits"
+
+    for path, message in (
+            ("three_rates.overall.response_rate", "is a ratio of counts; explain "
+             "three_rates.overall.contacted and three_rates.overall.valid"),
+            (f"three_rates.{GRID}.solved", "give the --by it was grouped by"),
+            ("three_rates.overall.late", "has no count 'late'")):
+        result = invoke("report", "--db", db, "--explain", path)
+        assert result.exit_code == 2, path
+        assert message in result.stderr and len(result.stderr.splitlines()) == 1
+    result = invoke("report", "--db", db, "--by", "unit", "--explain",
+                    "three_rates.guanlan/nowhere.valid")
+    assert (result.exit_code, result.stderr.strip()) == (
+        2, "casework: field '--explain': the report by unit has no group "
+           "'guanlan/nowhere'")
+
+
+def test_the_revisits_explained_are_as_many_as_each_count_on_both_back_ends(
+        app: Casework, read_model: ReadModel) -> None:
+    visit(app, closed_petition(app, GRID), valid=True, contacted=True, solved=False,
+          rating="basically_satisfied")
+    visit(app, closed_petition(app, OTHER_GRID), valid=True, contacted=False, solved=True,
+          rating="satisfied")
+    visit(app, closed_petition(app, BLOCK, category="consultation"), valid=True)
+    read_model.catch_up()
+    rules = AssessmentRules()
+    by_unit = grouped_rates(read_model, Filters(), rules, "unit")
+    for group, rates in {"overall": overall_rates(read_model, Filters(), rules),
+                         **by_unit}.items():
+        for count, name in zip(COUNTS, ("visits", "valid", "contacted", "solved", "satisfied",
+                                        "basically_satisfied", "unsatisfied"), strict=True):
+            listed = list(explain_rates(read_model, Filters(), f"three_rates.{group}.{count}",
+                                        "unit", rules, None))
+            assert len(listed) == getattr(rates, name), (group, count)
+
+
+def test_explain_of_a_month_counts_the_revisits_of_that_month(tmp_path: Any) -> None:
+    db = f"sqlite:///{tmp_path / 'month.db'}"
+    app = new_app(db)
+    visit(app, closed_petition(app), hours=80, valid=True, contacted=True, solved=True,
+          rating="satisfied")
+    visit(app, closed_petition(app, OTHER_GRID), hours=24 * 40, valid=True, contacted=True,
+          solved=True, rating="satisfied")
+    app.close()
+    month = (T0 + timedelta(hours=80)).strftime("%Y-%m")
+    data = json.loads(invoke("report", "--db", db, "--month", month, "--json").stdout)
+    result = invoke("report", "--db", db, "--month", month, "--explain",
+                    "three_rates.overall.solved", "--json")
+    assert len(json.loads(result.stdout)["revisits"]) == data["three_rates"]["solved"] == 1
+    saved = tmp_path / "month.json"
+    saved.write_text(invoke("report", "--db", db, "--month", month, "--by", "community",
+                            "--json").stdout)
+    result = invoke("report", "--db", db, "--verify", str(saved), "--explain",
+                    "three_rates.guanlan/guancheng.solved", "--json")
+    assert result.exit_code == 0, result.output
+    explained = json.loads(result.stdout)["explain"]
+    assert [r["unit"] for r in explained["revisits"]] == [GRID]

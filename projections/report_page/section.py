@@ -51,6 +51,11 @@ class Page:
         return f"<a href=\"{escape(href)}\">{count}</a>"
 
 
+def card(page: Page, key: str, **parts: Any) -> Section:
+    """A section titled and explained by the labels of ``key``."""
+    return Section(key, page.text(f"section.{key}"), page.text(f"note.{key}"), **parts)
+
+
 SectionFunction = Callable[[Page], Iterable[Section]]
 """Makes the cards of one section from the report: none when the report has nothing for it."""
 

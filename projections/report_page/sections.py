@@ -13,23 +13,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from html import escape
-from typing import Any
 
 from ..report import OVERALL, Deadlines, Figures
+from .assessment import progress_by_channel, progress_by_kind, ranking, three_rates
 from .cases import CaseQuery
 from .charts import VERDICT_COLOURS, bars, chart, field
-from .section import Page, Section, SectionFunction, number, percent
+from .section import Page, Section, SectionFunction, card, number, percent
 
 VERDICTS = ("met", "breached", "open_overdue")
 HEAT_ROWS = 15
 """The categories of the heat table: those with the most cases."""
 HEAT_COLUMNS = 12
 GROUPS_SHOWN = 50
-
-
-def card(page: Page, key: str, **parts: Any) -> Section:
-    """A section titled and explained by the labels of ``key``."""
-    return Section(key, page.text(f"section.{key}"), page.text(f"note.{key}"), **parts)
 
 
 def overview(page: Page) -> Iterator[Section]:
@@ -229,7 +224,8 @@ def _group_row(page: Page, key: str, f: Figures) -> str:
 
 
 SECTIONS: list[SectionFunction] = [
-    overview, intake_by_day, by_stage, deadlines, time_to_close, satisfaction, escalations,
-    hot_spots, workflow_sections, groups,
+    overview, three_rates, intake_by_day, by_stage, deadlines, time_to_close, satisfaction,
+    escalations, hot_spots, workflow_sections, groups, ranking, progress_by_channel,
+    progress_by_kind,
 ]
 """The page's sections, in order."""

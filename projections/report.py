@@ -272,8 +272,7 @@ def report(read_model: ReadModel, filters: Filters | None = None, by: str | None
     sections = report_sections(read_model.app.workflows)
     totals = _Tally(sections)
     groups: dict[str, _Tally] = {}
-    query = (select(case_summary, open_overdue(moment).label(OPEN_OVERDUE),
-                    contact_overdue(moment).label(CONTACT_OVERDUE))
+    query = (select(case_summary, *verdicts(moment))
              .where(filters.clause()).order_by(case_summary.c.id))
     with read_model.engine.connect() as conn:
         for row in conn.execution_options(yield_per=2000).execute(query):
@@ -318,6 +317,13 @@ def figures_of(rows: Iterable[Any], sections: dict[str, ReportSection]) -> Figur
     for row in rows:
         tally.add(row)
     return tally.figures()
+
+
+def verdicts(moment: Any) -> tuple[Any, Any]:
+    """The columns the tally reads beside each row (``_Tally.add``): whether the case is
+    open past its deadline at ``moment``, on the resolution clock and on the contact clock."""
+    return (open_overdue(moment).label(OPEN_OVERDUE),
+            contact_overdue(moment).label(CONTACT_OVERDUE))
 
 
 def report_sections(workflows: WorkflowRegistry) -> dict[str, ReportSection]:

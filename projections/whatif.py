@@ -32,9 +32,9 @@ from casework.timestamps import naive_utc, utc_now
 from casework.whatif import IllegalCommand, Policy, refused_by, under_policy
 from casework.workflow import OPEN_STAGES
 
-from .filters import Filters, open_overdue
+from .filters import Filters
 from .read_model import decoded, fold
-from .report import OPEN_OVERDUE, Report, report
+from .report import Report, report, verdicts
 from .scratch import ScratchReadModel, diverged_summary, notification_pages
 from .tables import case_summary
 from .verification import differences
@@ -255,7 +255,7 @@ def _diverged_rows(model: ScratchReadModel, filters: Filters, now: datetime
     """The rows ``filters`` selects of the cases that diverged, by id. The read model's
     table object: the filters' conditions are written over it, and the scratch table has
     its name."""
-    query = (select(case_summary, open_overdue(now).label(OPEN_OVERDUE))
+    query = (select(case_summary, *verdicts(now))
              .where(filters.clause(), case_summary.c.id.in_(select(diverged_summary.c.id)))
              .order_by(case_summary.c.id))
     with model.engine.connect() as conn:

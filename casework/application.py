@@ -26,6 +26,8 @@ from workflows import ORGANISATION
 from .actor import Actor
 from .authorisation import Authorisation, check_actor
 from .batch import Batch
+from .calendar_files import load_calendar, office_calendar
+from .calendars import Calendar
 from .case import Case, replay
 from .commands import Commands, business_time
 from .concurrency import retried
@@ -50,6 +52,8 @@ from .workflow import Workflow
 
 ORGANISATION_VAR = "CASEWORK_ORGANISATION"
 """A CSV file (or a folder of them) to use instead of the shipped organisation."""
+CALENDAR_VAR = "CASEWORK_CALENDAR"
+"""A calendar file to use instead of the one the office file names (same time zone)."""
 
 
 class Casework(Application[UUID]):
@@ -72,6 +76,7 @@ class Casework(Application[UUID]):
         organisation: Organisation | str | Path | None = None,
         clock: Callable[[], datetime] | None = None,
         snapshot_interval: int | None = 50,
+        calendar: Calendar | str | Path | None = None,
     ) -> None:
         self.storage = Storage.from_url(url)
         self.workflows = (
@@ -84,11 +89,12 @@ class Casework(Application[UUID]):
             else Organisation.load(organisation or os.environ.get(ORGANISATION_VAR)
                                    or ORGANISATION)
         )
+        self.calendar = self._calendar(calendar, organisation)
         self.clock: Callable[[], datetime] = clock or utc_now
         self.personal = PersonKeys(self.storage)
         self.authorisation = Authorisation(self.organisation)
         self.commands = Commands(self.workflows, self.organisation, self.personal,
-                                 self.authorisation, self.clock)
+                                 self.authorisation, self.clock, self.calendar)
         env = dict(self.storage.event_store_env)
         env["APPLICATION_RECORDER_TOPIC"] = recorder_topic(self.storage.backend)
         if snapshot_interval:
@@ -106,6 +112,18 @@ class Casework(Application[UUID]):
         self.personal.reader_of_keys = self.recorder
         self._snapshots_table: str | None = (
             None if self.snapshots is None else self.snapshots.recorder.events_table_name)
+
+    @staticmethod
+    def _calendar(given: Calendar | str | Path | None, organisation: object) -> Calendar:
+        """The office calendar: the one given, else the office file's (beside the
+        organisation's files), with ``$CASEWORK_CALENDAR`` in place of its calendar file."""
+        if isinstance(given, Calendar):
+            return given
+        place = os.environ.get(ORGANISATION_VAR) if not isinstance(organisation, str | Path) \
+            else organisation
+        office = office_calendar(place)
+        path = given or os.environ.get(CALENDAR_VAR)
+        return load_calendar(path, office.zone) if path else office
 
     # Commands --------------------------------------------------------------------------
 
@@ -171,7 +189,7 @@ class Casework(Application[UUID]):
         """Delete the person's key: their personal fields read as erased from now on, in
         every case, history and export; nothing else changes. Raises ``UnknownPerson``."""
         role = self.authorisation.role_to_forget(actor, person)
-        moment = None if at is None else business_time(at)
+        moment = None if at is None else business_time(at, self.calendar.zone)
         return self.personal.forget(str(person), actor.id, role, moment)
 
     def person_of(self, case_id: UUID | str) -> str:
@@ -220,7 +238,7 @@ class Casework(Application[UUID]):
             if actor is not None:
                 self.authorisation.check_reach(actor, case, "see")
             return self.view_of(case)
-        moment = business_time(as_of)
+        moment = business_time(as_of, self.calendar.zone)
         case = case_at(self, case_id, moment)
         if case is None:
             if self.exists(case_id):
@@ -246,7 +264,7 @@ class Casework(Application[UUID]):
             raise InvalidField("limit", f"{limit!r} is not a number of entries (1 or more)")
         if actor is not None:
             self.authorisation.check_reach(actor, self.load_case(case_id), "see")
-        moment = None if as_of is None else business_time(as_of)
+        moment = None if as_of is None else business_time(as_of, self.calendar.zone)
         reveal = self.personal.reveal
         entries = [HistoryEntry.of(event, reveal(event.fields))
                    for event in self.events.get(case_id, gt=after or None, limit=limit)

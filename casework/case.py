@@ -20,9 +20,15 @@ from .jsonable import canonical_json
 GENESIS = "0" * 64
 """The hash a case's chain starts from."""
 
+CLOCKS = {"resolve_limit": None, "resolve_from": None, "contact_deadline": None,
+          "contact_limit": None, "contact_from": None, "contacted_at": None,
+          "paused_since": None, "paused_seconds": 0.0}
+"""The clocks' attributes (``casework.clocks``) and what they are on a case whose events
+never set them: cases recorded before the clocks existed, and their snapshots."""
+
 CHANGEABLE = frozenset(
     {"unit", "grade", "deadline", "volunteers", "tasks", "escalations", "reopens", "jobs",
-     "person"}
+     "person", *CLOCKS}
 )
 """Attributes an event's ``changes`` may set; anything else in a stored event is ignored."""
 
@@ -145,6 +151,13 @@ class Case(Aggregate):
     def upcast_v1_v2(state: dict[str, Any]) -> None:
         """Nothing to convert: the engine's loaders never start from such a snapshot."""
 
+    # Defaults for cases (and snapshots) from before the clocks: plain class attributes (no
+    # annotation, which eventsourcing would take for a constructor argument), so that an old
+    # snapshot's state, which lacks them, still reads.
+    resolve_limit = resolve_from = contact_deadline = contact_limit = contact_from = None
+    contacted_at = paused_since = None
+    paused_seconds = 0.0
+
     if TYPE_CHECKING:  # set by the events; annotated here only for readers and type checkers
         kind: str
         workflow_version: int
@@ -165,6 +178,18 @@ class Case(Aggregate):
         opened_at: datetime
         updated_at: datetime
         head: str
+        resolve_limit: str | None
+        """The limit the resolution deadline was computed from (``7wd``)."""
+        resolve_from: datetime | None
+        contact_deadline: datetime | None
+        contact_limit: str | None
+        contact_from: datetime | None
+        contacted_at: datetime | None
+        """The first successful contact with the petitioner: the contact clock stopped."""
+        paused_since: datetime | None
+        """Since when the resolution clock stands still (the case is in a pausing state)."""
+        paused_seconds: float
+        """The paused time so far, in seconds (working time for a limit in working time)."""
 
     @classmethod
     def open(cls, *, case_id: UUID, recorded_at: datetime, **attributes: Any) -> Case:

@@ -11,13 +11,15 @@ records nothing.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 from uuid import UUID, uuid4
 
 from .actor import Actor
 from .authorisation import Authorisation
+from .calendars import Calendar
 from .case import Case
+from .clocks import pause_changes
 from .context import CommandContext
 from .effects import EFFECTS
 from .errors import (
@@ -40,10 +42,11 @@ Finder = Callable[[str], Case | None]
 """Another case by id, as the caller has it (None when there is none)."""
 
 
-def business_time(at: datetime | str) -> datetime:
-    """``at`` as an aware time; ``InvalidField`` naming ``at`` when it is not one."""
+def business_time(at: datetime | str, zone: tzinfo = UTC) -> datetime:
+    """``at`` as an aware time (naive: in the office's ``zone``); ``InvalidField`` naming
+    ``at`` when it is not one."""
     try:
-        return parse_time(at)
+        return parse_time(at, zone)
     except ValueError as error:
         raise InvalidField("at", str(error)) from None
 
@@ -53,12 +56,13 @@ class Commands:
 
     def __init__(self, workflows: WorkflowRegistry, organisation: Organisation,
                  personal: PersonKeys, authorisation: Authorisation,
-                 clock: Callable[[], datetime]) -> None:
+                 clock: Callable[[], datetime], calendar: Calendar) -> None:
         self.workflows = workflows
         self.organisation = organisation
         self.personal = personal
         self.authorisation = authorisation
         self.clock = clock
+        self.calendar = calendar
 
     def workflow_of(self, case: Case) -> Workflow:
         return self.workflows.get(case.kind, case.workflow_version)
@@ -127,6 +131,8 @@ class Commands:
         if destination == STAY:
             destination = case.state
         changes = _changes(context, effects)
+        changes.update(pause_changes(self.calendar, workflow, case, destination, moment,
+                                     changes))
         changed = [case]
         if trigger.spawns is not None:
             task = self._spawned(trigger.spawns, case, actor, moment, fields, find)
@@ -197,7 +203,8 @@ class Commands:
                  actor: Actor, moment: datetime, workflow: Workflow,
                  find: Finder) -> CommandContext:
         return CommandContext(case, trigger, fields, actor, moment,  # type: ignore[arg-type]
-                              workflow, self.organisation, find, self.outcome_of)
+                              workflow, self.organisation, find, self.outcome_of,
+                              self.calendar)
 
     def _spawned(self, kind: str, parent: Case, actor: Actor, at: datetime,
                  fields: Mapping[str, Any], find: Finder) -> Case:
@@ -231,7 +238,8 @@ class Commands:
                 for name, value in fields.items()}
 
     def _moment(self, at: datetime | str | None, case: Case | None) -> datetime:
-        moment = business_time(at) if at is not None else parse_time(self.clock())
+        moment = (business_time(at, self.calendar.zone) if at is not None
+                  else parse_time(self.clock(), self.calendar.zone))
         if case is not None and moment < case.updated_at:
             raise InvalidField(
                 "at", f"{moment.isoformat()} is before the case's last event "

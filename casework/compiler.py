@@ -36,6 +36,7 @@ from .effects import EFFECTS, NEEDS_FIELD_OF_TYPE
 from .errors import WorkflowDefinitionError
 from .fields import FIELD_TYPES, FieldSpec
 from .guards import CONDITIONS, GUARDS
+from .limits import Limit, parse_limit
 from .organisation import LEVELS, RANK
 from .workflow import (
     OPEN,
@@ -52,7 +53,7 @@ from .workflow import (
 
 _TOP_KEYS = {"name", "version", "title", "description", "initial", "states", "triggers",
              "grades", "settings", "migrations", "report"}
-_STATE_KEYS = {"stage", "terminal", "outcome", "description", "titles"}
+_STATE_KEYS = {"stage", "terminal", "outcome", "description", "titles", "pauses"}
 _TRIGGER_KEYS = {"name", "from", "to", "roles", "fields", "guards", "effects", "branches",
                  "spawns", "description", "assignee", "updates", "titles"}
 ASSIGNS_ACTOR = "actor"
@@ -62,7 +63,7 @@ _FIELD_KEYS = {"type", "required", "choices", "min", "max", "description", "pers
 PERSONAL_TYPES = ("string", "text")
 """Field types that may be personal: what names, phones and addresses are written in."""
 _BRANCH_KEYS = {"when", "to", "effects"}
-_GRADE_KEYS = {"deadline_hours", "min_level"}
+_GRADE_KEYS = {"deadline_hours", "resolve", "contact", "min_level"}
 _REPORT_KEYS = {"section", "count_by", "milestones"}
 
 
@@ -121,6 +122,7 @@ def compile_workflow(data: dict[str, Any], source: str = "<definition>") -> Work
     problems.raise_if_any()
 
     _check_graph(problems, initial, states, triggers)
+    _check_due_soon(problems, data.get("settings", {}))
     migrations = _migrations(problems, data.get("migrations", {}), states, version)
     assert opening is not None
     report = _report(problems, data.get("report"), {OPEN: opening, **triggers})
@@ -140,6 +142,22 @@ def compile_workflow(data: dict[str, Any], source: str = "<definition>") -> Work
         report=report,
         source=source,
     )
+
+
+def _check_due_soon(problems: _Problems, settings: Any) -> None:
+    """``due_soon_fraction`` (a share of a clock's time) and ``due_soon_within`` (a limit)."""
+    if not isinstance(settings, dict):
+        problems.add("settings", "must be a table")
+        return
+    fraction = settings.get("due_soon_fraction", 0.5)
+    if isinstance(fraction, bool) or not isinstance(fraction, int | float) \
+            or not 0 < fraction < 1:
+        problems.add("settings", f"due_soon_fraction {fraction!r} is not between 0 and 1")
+    if "due_soon_within" in settings:
+        try:
+            parse_limit(settings["due_soon_within"])
+        except ValueError as error:
+            problems.add("settings", f"due_soon_within: {error}")
 
 
 def _unknown_keys(problems: _Problems, where: str, table: Any, allowed: set[str]) -> bool:
@@ -167,7 +185,8 @@ def _states(problems: _Problems, table: Any) -> dict[str, State]:
         if outcome is not None and outcome not in OUTCOMES:
             problems.add(where, f"outcome {outcome!r} is not one of {', '.join(OUTCOMES)}")
         states[name] = State(name, stage, bool(spec.get("terminal", False)), outcome,
-                             _titles(problems, where, spec.get("titles", {})))
+                             _titles(problems, where, spec.get("titles", {})),
+                             bool(spec.get("pauses", False)))
     return states
 
 
@@ -180,16 +199,40 @@ def _grades(problems: _Problems, table: Any) -> dict[str, Grade]:
         where = f"grade {name!r}"
         if not _unknown_keys(problems, where, spec, _GRADE_KEYS):
             continue
-        hours = spec.get("deadline_hours")
-        if not isinstance(hours, int | float) or isinstance(hours, bool) or hours <= 0:
-            problems.add(where, f"deadline_hours {hours!r} is not a positive number")
-            continue
+        limits = _grade_limits(problems, where, spec)
         level = spec.get("min_level", LEVELS[-1])
         if level not in RANK:
             problems.add(where, f"min_level {level!r} is not a level ({', '.join(LEVELS)})")
             continue
-        grades[name] = Grade(name, float(hours), level)
+        if limits is not None:
+            grades[name] = Grade(name, limits[0], level, limits[1])
     return grades
+
+
+def _grade_limits(problems: _Problems, where: str, spec: dict[str, Any]
+                  ) -> tuple[Limit, Limit | None] | None:
+    """The grade's resolution limit (``resolve``, or version 1's ``deadline_hours``) and its
+    contact limit, if any."""
+    if ("resolve" in spec) == ("deadline_hours" in spec):
+        problems.add(where, "needs one of 'resolve' (e.g. \"7wd\") or 'deadline_hours'")
+        return None
+    found: list[Limit | None] = []
+    for key in ("resolve", "deadline_hours", "contact"):
+        if key not in spec:
+            continue
+        value = spec[key]
+        if key == "deadline_hours" and (not isinstance(value, int | float)
+                                        or isinstance(value, bool) or value <= 0):
+            problems.add(where, f"deadline_hours {value!r} is not a positive number")
+            return None
+        try:
+            found.append(parse_limit(value))
+        except ValueError as error:
+            problems.add(where, f"{key}: {error}")
+            return None
+    resolve = found[0]
+    assert resolve is not None
+    return resolve, found[1] if len(found) > 1 else None
 
 
 def _fields(problems: _Problems, where: str, table: Any) -> dict[str, FieldSpec]:
@@ -398,6 +441,11 @@ def _check_effects(problems: _Problems, where: str, effects: tuple[str, ...],
             elif set(spec.choices) - set(grades):
                 missing = ", ".join(sorted(set(spec.choices) - set(grades)))
                 problems.add(where, f"grades {missing} have no entry under [grades]")
+        if effect == "contacted":
+            spec = fields.get("outcome")
+            if spec is None or spec.type != "choice" or "reached" not in spec.choices:
+                problems.add(where, "effect 'contacted' needs a choice field 'outcome' with "
+                                    "the choice 'reached'")
 
 
 def _check_graph(problems: _Problems, initial: str, states: dict[str, State],

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from .actor import Actor
+from .calendars import Calendar
 from .case import Case
 from .organisation import Organisation
 from .workflow import Trigger, Workflow
@@ -27,3 +28,5 @@ class CommandContext:
     """Another case by id (None when there is none): for rules that look across cases."""
     outcome_of: Callable[[Case], str | None]
     """The outcome of another case's state under its own workflow (None while it is open)."""
+    calendar: Calendar
+    """The office calendar the clocks count on."""

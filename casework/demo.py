@@ -186,6 +186,7 @@ class Simulation:
         at += self._hours(0.05, min(2, hours_allowed / 4))
         if not self._fire(batch, case_id, "accept", handler, at):
             return
+        at = self._contact(batch, case_id, handler, at)
         if self._chance(4):
             at += self._hours(0.1, hours_allowed / 2)
             if not self._fire(batch, case_id, "escalate", handler, at,
@@ -200,6 +201,25 @@ class Simulation:
         if at is None:
             return
         self._close_and_revisit(batch, case_id, handler, at, hours_allowed)
+
+    def _contact(self, batch: Batch, case_id: UUID, handler: Actor, at: datetime) -> datetime:
+        """The unit calls the petitioner (a workflow with a contact clock): mostly within
+        hours, sometimes after a failed call, now and then late. Returns when it was done."""
+        case = batch.load(case_id)
+        workflow = self.app.workflow_of(case)
+        grade = workflow.grades.get(case.grade or "")
+        if "contact" not in workflow.triggers or grade is None or grade.contact is None:
+            return at
+        allowed = grade.contact.nominal_hours
+        if self._chance(20):
+            at += self._hours(0.05, allowed / 4)
+            self._fire(batch, case_id, "contact", handler, at, method="phone",
+                       outcome="not_reached")
+        at += (self._hours(allowed, allowed * 1.6) if self._chance(8)
+               else self._hours(0.05, allowed * 0.6))
+        method = str(self._pick({"phone": 70, "visit": 20, "message": 10}))
+        self._fire(batch, case_id, "contact", handler, at, method=method, outcome="reached")
+        return at
 
     def _dispatch_unit(self, location: str, grade: str) -> str:
         org = self.app.organisation
@@ -217,6 +237,14 @@ class Simulation:
         first."""
         late = self._chance(14)
         work = self._hours(hours_allowed * 0.1, hours_allowed * (1.6 if late else 0.9))
+        waits = "request_material" in self.app.workflow_of(batch.load(case_id)).triggers
+        if waits and self._chance(10):  # the resolution clock stands still meanwhile
+            at += self._hours(0.5, 4)
+            self._fire(batch, case_id, "request_material", handler, at,
+                       material="a copy of the lease")
+            at += self._hours(4, 72)
+            if not self._fire(batch, case_id, "material_received", handler, at):
+                return None
         if self._chance(30):
             self._fire(batch, case_id, "note", handler, at + work / 3, note="visited the site")
         if category == "neighbour_dispute":
@@ -312,6 +340,7 @@ class Simulation:
         at += self._hours(0.5, 12)
         if not self._fire(batch, case_id, "accept", commissioner, at):
             return
+        at = self._contact(batch, case_id, commissioner, at)
         hours_allowed = self.app.workflows.get("enterprise_request").grades[grade].deadline_hours
         if self._chance(3):  # Pinghu: 9 of 326 still in progress
             self._fire(batch, case_id, "note", commissioner, at + self._hours(1, 48),

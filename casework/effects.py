@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from .clocks import contact_clock, resolution_clock
 from .context import CommandContext
-from .errors import InvalidField
-from .timestamps import deadline_after
 
 Effect = Callable[[CommandContext], dict[str, Any]]
 
@@ -23,27 +22,41 @@ def dispatch(ctx: CommandContext) -> dict[str, Any]:
 
 
 def escalate(ctx: CommandContext) -> dict[str, Any]:
-    """The case goes to the parent of its unit, which gets the grade's time to resolve it."""
+    """The case goes to the parent of its unit, which gets the grade's time to resolve it
+    (a missed deadline stays missed: the old one is in the history)."""
     assert ctx.case.unit is not None
     changes: dict[str, Any] = {"unit": ctx.organisation.parent(ctx.case.unit),
                                "escalations": ctx.case.escalations + 1}
-    grade = ctx.workflow.grades.get(ctx.case.grade or "")
-    if grade is not None:
-        changes["deadline"] = _deadline(ctx, grade.deadline_hours)
-    return changes
+    return {**changes, **_new_resolution_clock(ctx)}
 
 
 def grade(ctx: CommandContext) -> dict[str, Any]:
     """The grade sets the deadline to resolve, counted from the assessment."""
     chosen = ctx.workflow.grades[ctx.fields["grade"]]
-    return {"grade": chosen.name, "deadline": _deadline(ctx, chosen.deadline_hours)}
+    return {"grade": chosen.name, **resolution_clock(ctx.calendar, chosen, ctx.at)}
 
 
-def _deadline(ctx: CommandContext, hours: float) -> Any:
-    try:
-        return deadline_after(ctx.at, hours)
-    except ValueError as error:
-        raise InvalidField("at", str(error)) from None
+def _new_resolution_clock(ctx: CommandContext) -> dict[str, Any]:
+    """The case's grade's time again, from now (nothing for a case without a grade)."""
+    grade = ctx.workflow.grades.get(ctx.case.grade or "")
+    if grade is None:
+        return {}
+    return resolution_clock(ctx.calendar, grade, ctx.at)
+
+
+def start_contact_clock(ctx: CommandContext) -> dict[str, Any]:
+    """The unit took the case on: it has the grade's contact limit to reach the petitioner
+    (once: a case contacted before keeps its contact)."""
+    if ctx.case.contacted_at is not None or ctx.case.contact_deadline is not None:
+        return {}
+    return contact_clock(ctx.calendar, ctx.workflow.grades.get(ctx.case.grade or ""), ctx.at)
+
+
+def contacted(ctx: CommandContext) -> dict[str, Any]:
+    """The first contact whose outcome is ``reached`` stops the contact clock."""
+    if ctx.case.contacted_at is not None or ctx.fields.get("outcome") != "reached":
+        return {}
+    return {"contacted_at": ctx.at}
 
 
 def deadline(ctx: CommandContext) -> dict[str, Any]:
@@ -61,12 +74,15 @@ def release(ctx: CommandContext) -> dict[str, Any]:
 
 
 def reopen(ctx: CommandContext) -> dict[str, Any]:
-    return {"reopens": ctx.case.reopens + 1}
+    """A reopened case gets the grade's time to resolve again, from the reopening (the old
+    deadline belonged to the first resolution, which was met or missed then)."""
+    return {"reopens": ctx.case.reopens + 1, **_new_resolution_clock(ctx)}
 
 
 EFFECTS: dict[str, Effect] = {
-    effect.__name__: effect
-    for effect in (dispatch, escalate, grade, deadline, claim, release, reopen)
+    "contact_clock": start_contact_clock,
+    **{effect.__name__: effect
+       for effect in (dispatch, escalate, grade, deadline, claim, release, reopen, contacted)},
 }
 
 NEEDS_FIELD_OF_TYPE = {"dispatch": "unit", "deadline": "datetime"}

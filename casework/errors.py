@@ -207,3 +207,9 @@ class AmbiguousCase(UnknownCase):
         CaseworkError.__init__(
             self, f"case id {given} is ambiguous: it matches {', '.join(map(str, shown[:2]))}"
                   f"{' and more' if len(shown) > 2 else ''}; give more characters")
+
+
+class CalendarError(CaseworkError):
+    """A calendar or office file that cannot be read or makes no sense."""
+
+    exit_code = 2

@@ -1,32 +1,34 @@
 """Business time: every ``at`` the engine stores is a timezone-aware datetime.
 
-Callers may pass naive datetimes or ISO 8601 text; naive values are taken as UTC so that
-the same input always means the same instant, whatever the machine's time zone.
+Callers may pass naive datetimes or ISO 8601 text; a naive value means the office's time
+zone (the application passes it; UTC where none is given), never the machine's, so that the
+same input always means the same instant. Stored times are aware.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
 
-def as_utc(moment: datetime) -> datetime:
-    """The same instant as an aware datetime with a fixed offset (naive means UTC).
+def as_utc(moment: datetime, zone: tzinfo = UTC) -> datetime:
+    """The same instant as an aware datetime with a fixed offset (naive means ``zone``).
 
     A zone with daylight saving (ZoneInfo) becomes its offset at that instant, so that adding
     "72 hours" to it means 72 elapsed hours, whatever the clocks do meanwhile."""
     if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
+        moment = moment.replace(tzinfo=zone)
     offset = moment.utcoffset()
     if offset is None:  # a tzinfo that knows no offset: as naive
         return moment.replace(tzinfo=UTC)
     return moment.astimezone(timezone(offset))
 
 
-def parse_time(value: datetime | str) -> datetime:
-    """An aware datetime from a datetime or ISO 8601 text; ValueError if it is not one.
+def parse_time(value: datetime | str, zone: tzinfo = UTC) -> datetime:
+    """An aware datetime from a datetime or ISO 8601 text (naive: in ``zone``); ValueError if
+    it is not one.
 
     Only times from EARLIEST to LATEST pass, so that adding any deadline to one, or
     converting it to UTC, stays within what a datetime can hold (year 9999 -05:00 cannot)."""
@@ -43,7 +45,7 @@ def parse_time(value: datetime | str) -> datetime:
     if not isinstance(value, datetime):
         raise ValueError(f"{value!r} is not a time")
     try:
-        moment = as_utc(value)
+        moment = as_utc(value, zone)
         within = EARLIEST <= moment < LATEST
     except OverflowError:  # so far out that even its UTC time is not a datetime
         within = False

@@ -37,6 +37,17 @@ class CaseView:
     """How many events the case has: the aggregate's version."""
     person: str | None = None
     """The pseudonym of the resident the personal fields belong to (see casework.personal)."""
+    contact_deadline: datetime | None = None
+    """When the unit must have reached the petitioner (see casework.clocks)."""
+    contact_limit: str | None = None
+    contacted_at: datetime | None = None
+    resolve_limit: str | None = None
+    """The limit the (resolution) ``deadline`` was computed from, e.g. ``7wd``."""
+    resolve_from: datetime | None = None
+    paused_since: datetime | None = None
+    """Since when the resolution clock stands still (None: it runs)."""
+    paused_seconds: float = 0.0
+    """Paused time recorded so far (working time, for a limit in working time)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
@@ -63,6 +74,13 @@ class CaseView:
             updated_at=case.updated_at,
             events=case.version,
             person=getattr(case, "person", None),  # absent from snapshots older than persons
+            contact_deadline=case.contact_deadline,
+            contact_limit=case.contact_limit,
+            contacted_at=case.contacted_at,
+            resolve_limit=case.resolve_limit,
+            resolve_from=case.resolve_from,
+            paused_since=case.paused_since,
+            paused_seconds=case.paused_seconds,
         )
 
 

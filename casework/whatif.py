@@ -18,43 +18,50 @@ import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
+from .calendar_files import office_calendar
+from .calendars import Calendar
 from .case import Case
 from .compiler import load_workflow
 from .errors import InvalidField
 from .jobs.sweep import ESCALATE
+from .limits import ELAPSED_HOURS, UNITS, Limit
+from .limits import parse_limit as parse_workflow_limit
 from .registry import WorkflowRegistry
-from .timestamps import as_utc, deadline_after, naive_utc
+from .timestamps import as_utc, naive_utc
 from .workflow import Trigger, Workflow
 
 RESOLVE = "resolve"
 """The clock a grade's limit is for: the time to resolve a case (the only one today)."""
 CLOCKS = (RESOLVE,)
 POLICY_EFFECTS = frozenset({"grade", "escalate", "reopen"})
-"""Effects whose deadline is the policy's decision (a grade's limit), not a person's (a
-reopening sets none yet; when it restarts the grade's clock, it is recomputed alike)."""
+"""Effects whose deadline is the policy's decision (a grade's limit), not a person's. The end
+of a pause moves the candidate's deadline by the paused time, as it moved the recorded one."""
 
-_LIMIT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(h|d|m|wd)?\s*$")
-_UNITS = {"h": 1.0, "d": 24.0, "m": 1 / 60, None: 1.0}
+_LIMIT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(h|d|m|wd|wh)?\s*$")
+_ELAPSED = {"h": Decimal(1), "d": Decimal(24), "m": Decimal(1) / Decimal(60), None: Decimal(1)}
 
 
-def parse_limit(text: str) -> float:
-    """A limit as hours: ``72h``, ``3d``, ``90m`` or a bare number of hours.
-
-    Working days (``2wd``) need a working-day calendar, which this version does not have:
-    they are refused with a clear message rather than read as calendar days."""
+def parse_limit(text: str) -> Limit:
+    """A limit: ``72h``, ``3d``, ``90m`` or a bare number of hours (elapsed), or as the
+    workflows write them on the office calendar, ``16wh`` working hours, ``7wd`` working
+    days (``casework.limits``)."""
     match = _LIMIT.match(text)
     if match is None:
-        raise InvalidField("--grade", f"{text!r} is not a limit (say 72h, 3d or 90m)")
-    number, unit = float(match.group(1)), match.group(2)
-    if unit == "wd":
-        raise InvalidField("--grade", f"{text!r}: limits in working days need working-day "
-                                      "calendars, which this version does not have")
+        raise InvalidField("--grade", f"{text!r} is not a limit (say 72h, 3d, 90m, 16wh or "
+                                      "7wd)")
+    number, unit = Decimal(match.group(1)), match.group(2)
     if number <= 0:
         raise InvalidField("--grade", f"{text!r} is not a positive limit")
-    return number * _UNITS[unit]
+    if unit in UNITS and unit != ELAPSED_HOURS:
+        try:
+            return parse_workflow_limit(text.strip())
+        except ValueError as error:
+            raise InvalidField("--grade", str(error)) from None
+    return Limit(number * _ELAPSED[unit], ELAPSED_HOURS)
 
 
 @dataclass(frozen=True)
@@ -63,7 +70,7 @@ class GradeOverride:
     when none is named) gets LIMIT on clock CLOCK."""
 
     grade: str
-    hours: float
+    limit: Limit
     kind: str | None = None
     clock: str = RESOLVE
 
@@ -109,7 +116,10 @@ class Policy:
     replacements: dict[str, Workflow] = field(default_factory=dict)
     """Kind → the candidate definition its cases are judged by, whatever their version."""
     overrides: tuple[GradeOverride, ...] = ()
-    _limits: dict[tuple[str, int], dict[str, float]] = field(default_factory=dict, repr=False,
+    calendar: Calendar | None = None
+    """The office calendar limits in working time count on (the shipped office's when
+    none is given; ``what_if`` gives the application's)."""
+    _limits: dict[tuple[str, int], dict[str, Limit]] = field(default_factory=dict, repr=False,
                                                             compare=False)
 
     @classmethod
@@ -138,15 +148,15 @@ class Policy:
         """The definition a case of ``kind`` v``version`` is judged by under this policy."""
         return self.replacements.get(kind) or self.workflows.get(kind, version)
 
-    def grade_limits(self, kind: str, version: int) -> dict[str, float]:
-        """Grade → hours to resolve, under this policy (worked out once per version)."""
+    def grade_limits(self, kind: str, version: int) -> dict[str, Limit]:
+        """Grade → limit to resolve, under this policy (worked out once per version)."""
         limits = self._limits.get((kind, version))
         if limits is None:
             workflow = self.workflow(kind, version)
-            limits = {name: grade.deadline_hours for name, grade in workflow.grades.items()}
+            limits = {name: grade.resolve for name, grade in workflow.grades.items()}
             for override in self.overrides:
                 if override.applies_to(workflow):
-                    limits[override.grade] = override.hours
+                    limits[override.grade] = override.limit
             self._limits[(kind, version)] = limits
         return limits
 
@@ -158,39 +168,59 @@ class Policy:
         return frozenset(s for (s, t) in workflow.transitions if t == ESCALATE)
 
 
-def candidate_deadline(limits: Mapping[str, float], grade: str | None,
-                       at: datetime) -> datetime | None:
-    """The deadline a grade's limit gives a command made at ``at``; None without a limit.
-
-    One function for every way of counting a limit, so that limits in working days
-    (a calendar's business hours) are one more branch here, not a second path."""
-    hours = limits.get(grade or "")
-    if hours is None:
+def candidate_deadline(limits: Mapping[str, Limit], grade: str | None,
+                       at: datetime, calendar: Calendar) -> datetime | None:
+    """The deadline a grade's limit gives a command made at ``at``, counted on ``calendar``
+    as a command counts it (``Calendar.deadline``); None without a limit."""
+    limit = limits.get(grade or "")
+    if limit is None:
         return None
     try:
-        return deadline_after(as_utc(at), hours)
+        return calendar.deadline(as_utc(at), limit)
     except ValueError:  # past the last time a deadline may be: none, as a command refuses
         return None
 
 
 def under_policy(event: Any, policy: Policy, kind: str, version: int,
-                 grade: str | None) -> Any:
+                 grade: str | None, diverged: Mapping[str, Any] | None = None) -> Any:
     """``event`` as the candidate would have recorded it: the same command, with the
-    deadline its policy decides (``grade`` is the case's grade before the event)."""
+    deadline its policy decides (``grade`` is the case's grade before the event;
+    ``diverged``, the candidate's read-model row of the case when it differs from the
+    recorded one)."""
     if policy.in_force or "deadline" not in event.changes:
         return event
     recorded = policy.workflows.get(kind, version)
     trigger = _trigger(recorded, event.trigger)
     if trigger is None or not POLICY_EFFECTS & _effects(trigger):
-        return event
+        return _resumed(event, policy, diverged) if "paused_seconds" in event.changes \
+            else event
     explicit = trigger.field_of_type("datetime")
     if "deadline" in _effects(trigger) and explicit and event.fields.get(explicit) is not None:
         return event  # a person chose this deadline
     limits = policy.grade_limits(kind, version)
-    deadline = candidate_deadline(limits, event.changes.get("grade", grade), event.at)
+    calendar = policy.calendar or office_calendar()
+    deadline = candidate_deadline(limits, event.changes.get("grade", grade), event.at,
+                                  calendar)
     if deadline is None:
         return event
     return dataclasses.replace(event, changes={**event.changes, "deadline": deadline})
+
+
+def _resumed(event: Any, policy: Policy, diverged: Mapping[str, Any] | None) -> Any:
+    """A pause that ends moves the candidate's own deadline by the paused time, as it moved
+    the recorded one (``casework.clocks.pause_changes``)."""
+    if not diverged or diverged.get("deadline") is None or diverged.get("paused_since") is None:
+        return event
+    calendar = policy.calendar or office_calendar()
+    text = diverged.get("resolve_limit")
+    limit = None if text is None else parse_workflow_limit(text)
+    paused = calendar.paused_for(diverged["paused_since"].replace(tzinfo=UTC),
+                                 as_utc(event.at), limit)
+    try:
+        moved = calendar.moved(diverged["deadline"].replace(tzinfo=UTC), paused, limit)
+    except ValueError:
+        return event
+    return dataclasses.replace(event, changes={**event.changes, "deadline": moved})
 
 
 def refused_by(event: Any, policy: Policy, kind: str, version: int, state: str | None

@@ -12,6 +12,7 @@ from functools import cached_property
 from typing import Any
 
 from .fields import FieldSpec
+from .limits import Limit
 
 STAGES = ("collect", "assess", "dispatch", "follow_up", "close", "revisit")
 OPEN_STAGES = STAGES[:4]
@@ -30,6 +31,9 @@ class State:
     outcome: str | None = None
     titles: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
     """Language → what the state is called in it (``titles = { zh = "已受理" }``)."""
+    pauses: bool = False
+    """Time spent here does not count against the resolution clock (waiting for the
+    petitioner's material, mediation in progress)."""
 
 
 @dataclass(frozen=True)
@@ -70,8 +74,16 @@ class Trigger:
 @dataclass(frozen=True)
 class Grade:
     name: str
-    deadline_hours: float
+    resolve: Limit
+    """How long the unit has to resolve a case of this grade, from its assessment."""
     min_level: str
+    contact: Limit | None = None
+    """How long the unit has to reach the petitioner, from accepting the case."""
+
+    @property
+    def deadline_hours(self) -> float:
+        """The resolution limit in (roughly, for working time) elapsed hours."""
+        return self.resolve.nominal_hours
 
 
 @dataclass(frozen=True)
@@ -135,10 +147,11 @@ class Workflow:
             "name": self.name, "version": self.version, "title": self.title,
             "description": self.description, "initial": self.initial,
             "states": {s.name: {"stage": s.stage, "terminal": s.terminal, "outcome": s.outcome,
-                                "titles": dict(s.titles)}
+                                "titles": dict(s.titles), "pauses": s.pauses}
                        for s in self.states.values()},
             "triggers": [_trigger_dict(t) for t in (self.opening, *self.triggers.values())],
-            "grades": {g.name: {"deadline_hours": g.deadline_hours, "min_level": g.min_level}
+            "grades": {g.name: {"resolve": str(g.resolve), "min_level": g.min_level,
+                                "contact": None if g.contact is None else str(g.contact)}
                        for g in self.grades.values()},
             "settings": dict(self.settings),
         }

@@ -11,7 +11,10 @@ from casework import SYSTEM
 from casework.jobs.runner import JobSummary
 from casework.jobs.sweep import OVERDUE_AT_TOP, REVISIT
 from casework.timestamps import utc_now
+from projections import ReadModel
 from projections.batch_jobs import BatchJob, migration_job, reprocess_job, sweep_job
+from projections.case_rendering import local
+from projections.due_soon import DueSoon, due_soon
 from projections.filters import CaseFilter
 from projections.i18n import Names, _
 
@@ -28,9 +31,12 @@ from .options import (
 )
 from .output import to_json
 from .progress import progress_bar
+from .settings import current_settings
 
 SHOWN_CHANGES = 50
 SHOWN_REFUSALS = 20
+SHOWN_DUE_SOON = 10
+"""Due-soon clocks shown per unit (--json lists all)."""
 
 
 def run(app: Any, job: BatchJob, workers: int, dry_run: bool, label: str) -> JobSummary:
@@ -72,8 +78,9 @@ def sweep_command(now: str | None, workers: int, dry_run: bool, job: str | None,
 
     Escalates dispatched or in-progress cases past their deadline to the parent unit
     (reason "overdue"), closes resolved cases nobody objected to in time, expires volunteer
-    tasks nobody claimed, and lists closed cases due a revisit. Safe to run again, or after
-    it was killed: only what is still due changes.
+    tasks nobody claimed, and lists closed cases due a revisit and, by unit, the clocks
+    (contact, resolve) due soon, as each workflow's due_soon settings say. Safe to run
+    again, or after it was killed: only what is still due changes.
 
     \b
     Examples:
@@ -85,7 +92,10 @@ def sweep_command(now: str | None, workers: int, dry_run: bool, job: str | None,
     app = open_app(db)
     moment = parse_when(now, "--now") or utc_now()
     summary = run(app, sweep_job(app, moment, job), workers, dry_run, "sweeping")
-    status = print_job(summary, as_json, {"now": moment.isoformat()})
+    with ReadModel(app) as read_model:
+        soon = due_soon(read_model, moment)
+    status = print_job(summary, as_json, {"now": moment.isoformat(),
+                                          "due_soon": [due.as_dict() for due in soon]})
     if not as_json:
         revisits = sum(item.get("due") == REVISIT for item in summary.listed)
         at_top = [item for item in summary.listed if item.get("due") == OVERDUE_AT_TOP]
@@ -101,7 +111,26 @@ def sweep_command(now: str | None, workers: int, dry_run: bool, job: str | None,
         if revisits:
             click.echo(_("{count} closed cases are due a revisit (--json lists them)").format(
                 count=revisits))
+        print_due_soon(soon)
     return status
+
+
+def print_due_soon(soon: list[DueSoon]) -> None:
+    """The clocks due soon, by unit, a few per unit."""
+    if not soon:
+        return
+    zone = current_settings().zone
+    click.echo(f"{len(soon)} clocks due soon:")
+    by_unit: dict[str, list[DueSoon]] = {}
+    for due in soon:
+        by_unit.setdefault(due.unit or "(no unit)", []).append(due)
+    for unit, clocks in by_unit.items():
+        click.echo(f"  {unit}: {len(clocks)}")
+        for due in clocks[:SHOWN_DUE_SOON]:
+            click.echo(f"    {due.case}  {due.clock} due {local(due.deadline, zone)} {zone}, "
+                       f"{due.left_hours:.1f} h left")
+        if len(clocks) > SHOWN_DUE_SOON:
+            click.echo(f"    ... and {len(clocks) - SHOWN_DUE_SOON} more (--json lists all)")
 
 
 @click.command("migrate")

@@ -10,6 +10,8 @@ from uuid import UUID
 import click
 
 from casework import Actor, Casework
+from casework.clocks import clocks_of
+from casework.timestamps import parse_time
 from casework.views import CaseView
 from projections import ReadModel
 from projections.case_ids import expand_case_id
@@ -139,7 +141,9 @@ def unit_text(names: Names, path: str | None) -> str:
 def case_view_dict(app: Casework, case_id: UUID, as_of: datetime | None = None,
                    actor: Actor | None = None) -> dict[str, Any]:
     """The case as data, with what the actor may do next (when one is given, and now)."""
-    data = app.get_case(case_id, as_of=as_of, actor=actor).as_dict()
+    view = app.get_case(case_id, as_of=as_of, actor=actor)
+    data = view.as_dict()
+    data["clocks"] = clocks_of(app.calendar, view, as_of or parse_time(app.clock()))
     if actor is not None and as_of is None:
         data["allowed_triggers"] = app.allowed_triggers(case_id, actor)
     return data
@@ -182,6 +186,7 @@ def case_text(data: dict[str, Any], who: Actor, names: Names | None = None) -> s
         lines.append(_labelled(_("person"), shown(data["person"])))
     lines.append(_labelled(_("grade"), _("{grade}   deadline {deadline}").format(
         grade=shown(data["grade"] or "-"), deadline=when(data["deadline"]))))
+    lines += clock_lines(data.get("clocks", {}))
     lines.append(_labelled(_("opened"), _("{opened}   last change {changed}   events {events}")
                           .format(opened=when(data["opened_at"]),
                                   changed=when(data["updated_at"]), events=data["events"])))
@@ -203,6 +208,22 @@ def case_text(data: dict[str, Any], who: Actor, names: Names | None = None) -> s
             actor=shown(who.id), roles=shown(", ".join(who.roles) or _("no roles")),
             triggers=allowed)))
     return "\n".join(lines)
+
+
+def clock_lines(clocks: dict[str, dict[str, Any]]) -> list[str]:
+    """A line per clock: due when (its limit), its status, time left, time paused."""
+    lines = []
+    for name, clock in clocks.items():
+        unit = "working h" if clock["working"] else "h"
+        left = clock["left_hours"]
+        text = _labelled(name, f"due {when(clock['deadline'])} "
+                               f"({shown(clock['limit'] or '-')})  {clock['status']}")
+        if left is not None:
+            text += f", {left:g} {unit} left" if left >= 0 else f", {-left:g} {unit} late"
+        if clock.get("paused_hours"):
+            text += f", paused {clock['paused_hours']:g} {unit}"
+        lines.append(text)
+    return lines
 
 
 @click.command("history")

@@ -11,6 +11,8 @@ from typing import Any
 import click
 
 from casework import Actor, Casework, StorageError
+from casework.application import ORGANISATION_VAR
+from casework.calendar_files import office_zone
 from casework.errors import SettingsError
 from casework.settings import parse_actor
 from casework.storage import Storage
@@ -127,7 +129,7 @@ def parse_when(value: str | None, what: str) -> datetime | None:
     if value is None:
         return None
     try:
-        return parse_time(value)
+        return parse_time(value, office_zone(os.environ.get(ORGANISATION_VAR)))
     except ValueError as error:
         problem = str(error)
         if problem.endswith(" is not an ISO 8601 time (e.g. 2024-05-26T09:30)"):  # the usual

@@ -79,7 +79,8 @@ def workflow_text(workflow: Workflow) -> str:
         ["state", "stage", "outcome", "terminal"] + ([_("name")] if titled else []))]
     if workflow.grades:
         lines += ["", "grades   " + " · ".join(
-            f"{g.name} {g.deadline_hours:g} h, at least {g.min_level}"
+            f"{g.name} resolve {g.resolve}"
+            + (f", contact {g.contact}" if g.contact else "") + f", at least {g.min_level}"
             for g in workflow.grades.values())]
     lines += ["", "triggers"]
     for t in (workflow.opening, *workflow.triggers.values()):

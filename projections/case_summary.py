@@ -38,9 +38,11 @@ def summarise(row: dict[str, Any] | None, event: Any, workflows: WorkflowRegistr
         row = dict(row)
     if isinstance(event, Case.Migrated):
         row["workflow_version"] = event.workflow_version
-    if row["stage"] in OPEN_STAGES and row["deadline"] is not None and at > row["deadline"]:
+    if row["stage"] in OPEN_STAGES and row["deadline"] is not None and at > row["deadline"] \
+            and row["paused_since"] is None:
         # Sticky: a deadline that passed while the case was open stays missed, even when
-        # an escalation then gives the new unit a fresh one.
+        # an escalation then gives the new unit a fresh one. (A paused clock is judged when
+        # the pause ends and its event has moved the deadline.)
         row["missed_deadline"] = True
     fields = case_fields_changed(event)  # a trigger's other fields are its event's only
     for name in ("category", "channel", "satisfaction", "title", "place"):
@@ -71,6 +73,9 @@ def _opened(event: Any, at: datetime) -> dict[str, Any]:
         "opened_at": at,
         "dispatched_at": None, "unit_since": None, "resolved_at": None, "closed_at": None,
         "deadline": None,
+        "paused_since": None, "contact_deadline": None, "contacted_at": None,
+        "resolve_from": None, "resolve_limit": None, "contact_from": None,
+        "contact_limit": None,
         "breached": None, "missed_deadline": False, "resolved_level": None,
         "escalations": 0, "escalation_steps": MILESTONE_SEPARATOR, "reopens": 0,
         "ever_closed": False, "satisfaction": None,
@@ -106,6 +111,15 @@ def _changed(row: dict[str, Any], changes: dict[str, Any], organisation: Organis
         row["grade"] = changes["grade"]
     if "deadline" in changes:
         row["deadline"] = naive_utc(changes["deadline"])
+    if "reopens" in changes and "resolve_from" in changes:
+        row["missed_deadline"] = False  # a reopened case is judged on its new clock
+    for name in ("paused_since", "contact_deadline", "contacted_at", "resolve_from",
+                 "contact_from"):
+        if name in changes:
+            row[name] = naive_utc(changes[name])
+    for name in ("resolve_limit", "contact_limit"):
+        if name in changes:
+            row[name] = changes[name]
     for name in ("escalations", "reopens"):
         if name in changes:
             row[name] = changes[name]

@@ -23,9 +23,9 @@ from sqlalchemy import ColumnElement, select
 from casework import Casework, InvalidField
 from casework.timestamps import naive_utc
 
-from .filters import Filters, open_overdue
+from .filters import Filters
 from .replayed import EVERYTHING, Cutoff
-from .report import OPEN_OVERDUE, OVERALL, Report, figures_of, report_sections
+from .report import OVERALL, Report, figures_of, report_sections, verdicts
 from .tables import case_summary
 
 LATE = "late"
@@ -109,7 +109,7 @@ def explain(model: Any, filters: Filters, now: datetime, path: str, cutoff: Cuto
     """The cases of ``model`` (a read model or a scratch one) that make figure ``path`` of
     the report over ``filters`` judged at ``now``, each with its events within ``cutoff``."""
     sections = report_sections(model.app.workflows)
-    query = (select(case_summary, open_overdue(naive_utc(now)).label(OPEN_OVERDUE))  # type: ignore[arg-type]
+    query = (select(case_summary, *verdicts(naive_utc(now)))
              .where(filters.clause(), *narrowing(path)).order_by(case_summary.c.id))
     with model.engine.connect() as conn:
         for row in conn.execution_options(yield_per=2000).execute(query):

@@ -98,7 +98,15 @@ def open_overdue(now: datetime, deadline: Any = _c.deadline,
     """Open past its deadline at ``now``, or having missed one already (an escalation gave it
     a fresh one): what the report counts as ``open_overdue`` and ``cases --overdue`` lists.
     ``deadline`` and ``missed`` name the clock (the read model's columns of one deadline)."""
-    return and_(judged(deadline), or_(missed.is_(True), deadline < naive_utc(now)))
+    return and_(judged(deadline), or_(missed.is_(True), and_(
+        _c.paused_since.is_(None), deadline < naive_utc(now))))  # a paused clock stands still
+
+
+def contact_overdue(now: datetime) -> ColumnElement[bool]:
+    """Open, not yet contacted, past the contact deadline at ``now`` (the contact clock's
+    open_overdue)."""
+    return and_(is_open(), _c.contacted_at.is_(None), _c.contact_deadline.is_not(None),
+                _c.contact_deadline < naive_utc(now))
 
 
 def due_between(start: datetime | None, end: datetime | None, deadline: Any = _c.deadline,

@@ -75,11 +75,13 @@ def report_text(report: Report, zone: tzinfo = UTC, names: Names | None = None) 
         f"{names.value('stage', k)} {v}" for k, v in f.by_stage.items())))
     parts.append(labelled(_("channels"), " · ".join(
         f"{names.value('channel', k)} {v}" for k, v in f.by_channel.items())))
-    sla = [_("{grade} {compliance} ({met} met, {late} late, {overdue} overdue)").format(
-        grade=grade, compliance=percent(s.compliance), met=s.met, late=s.breached,
-        overdue=s.open_overdue) for grade, s in f.sla.items() if grade != OVERALL]
-    if sla:
-        parts.append(labelled(_("deadlines"), " · ".join(sla)))
+    # deadlines: the resolution clock; contact: reaching the petitioner
+    for label, clock in ((_("deadlines"), f.sla), (_("contact"), f.contact)):
+        counts = [_("{grade} {compliance} ({met} met, {late} late, {overdue} overdue)").format(
+            grade=grade, compliance=percent(s.compliance), met=s.met, late=s.breached,
+            overdue=s.open_overdue) for grade, s in clock.items() if grade != OVERALL]
+        if counts:
+            parts.append(labelled(label, " · ".join(counts)))
     if f.escalations.cases:
         parts.append(labelled(_("escalated"), _(
             "{cases} cases ({rate}), {total} escalations").format(

@@ -25,7 +25,7 @@ from casework.timestamps import naive_utc, utc_now
 from casework.workflow import OPEN_STAGES, STAGES, ReportSection
 
 from .case_summary import escalation_steps, reached_milestone
-from .filters import Filters, open_overdue
+from .filters import Filters, contact_overdue, open_overdue
 from .progress import progress
 from .read_model import ReadModel
 from .tables import case_summary
@@ -41,6 +41,7 @@ from .three_rates import (
 )
 
 OPEN_OVERDUE = "open_overdue"
+CONTACT_OVERDUE = "contact_overdue"
 GROUPINGS = ("stage", "state", "unit", "community", "grid", "grade", "category", "channel",
              "kind")
 HOT_SPOTS = 10
@@ -170,6 +171,9 @@ class Figures:
     """Cases opened each day (ISO date, UTC), by channel (``(none)`` without one)."""
     by_category_and_community: dict[str, dict[str, int]] = field(default_factory=dict)
     """Category → community → cases: every pair, not only the top ``hot_spots``."""
+    contact: dict[str, Deadlines] = field(default_factory=dict)
+    """The contact clock (reaching the petitioner), per grade and ``overall``; ``sla`` is
+    the resolution clock's. Only cases whose workflow has a contact clock count."""
     three_rates: ThreeRates | None = None
     """三率 from the revisits (projections.three_rates)."""
 
@@ -195,6 +199,7 @@ class Figures:
             "intake_by_day": {day: dict(counts) for day, counts in self.intake_by_day.items()},
             "by_category_and_community": {category: dict(counts) for category, counts
                                           in self.by_category_and_community.items()},
+            "contact": {grade: deadlines.as_dict() for grade, deadlines in self.contact.items()},
             **({} if self.three_rates is None
                else {"three_rates": self.three_rates.as_dict()}),
             **{name: dict(section) for name, section in self.sections.items()},
@@ -267,7 +272,7 @@ def report(read_model: ReadModel, filters: Filters | None = None, by: str | None
     sections = report_sections(read_model.app.workflows)
     totals = _Tally(sections)
     groups: dict[str, _Tally] = {}
-    query = (select(case_summary, open_overdue(moment).label(OPEN_OVERDUE))
+    query = (select(case_summary, *verdicts(moment))
              .where(filters.clause()).order_by(case_summary.c.id))
     with read_model.engine.connect() as conn:
         for row in conn.execution_options(yield_per=2000).execute(query):
@@ -314,6 +319,13 @@ def figures_of(rows: Iterable[Any], sections: dict[str, ReportSection]) -> Figur
     return tally.figures()
 
 
+def verdicts(moment: Any) -> tuple[Any, Any]:
+    """The columns the tally reads beside each row (``_Tally.add``): whether the case is
+    open past its deadline at ``moment``, on the resolution clock and on the contact clock."""
+    return (open_overdue(moment).label(OPEN_OVERDUE),
+            contact_overdue(moment).label(CONTACT_OVERDUE))
+
+
 def report_sections(workflows: WorkflowRegistry) -> dict[str, ReportSection]:
     """Each kind's report section, as its latest version declares it."""
     latest = (workflows.get(name) for name in workflows.names())
@@ -333,6 +345,7 @@ class _Tally:
     resolved: int = 0
     resolved_locally: int = 0
     sla: dict[str, Counter[str]] = field(default_factory=dict)
+    contact: dict[str, Counter[str]] = field(default_factory=dict)
     hours_to_close: list[float] = field(default_factory=list)
     satisfaction: Counter[int] = field(default_factory=Counter)
     ever_closed: int = 0
@@ -360,6 +373,8 @@ class _Tally:
             self.resolved_locally += not row.left_community
         if row.deadline is not None and row.grade:  # deadlines by urgency grade
             self._judge_deadline(row)
+        if row.contact_deadline is not None and row.grade:
+            self._judge_contact(row)
         if row.closed_at is not None:
             self.hours_to_close.append((row.closed_at - row.opened_at).total_seconds() / 3600)
         if row.satisfaction is not None:
@@ -388,6 +403,20 @@ class _Tally:
             if verdict is not None:
                 counts[verdict] += 1
 
+    def _judge_contact(self, row: Any) -> None:
+        verdict = None
+        ended = row.resolved_at or row.closed_at
+        if row.contacted_at is not None:
+            verdict = "breached" if row.contacted_at > row.contact_deadline else "met"
+        elif ended is not None and ended > row.contact_deadline:
+            verdict = "breached"  # finished without ever reaching the petitioner in time
+        elif row.contact_overdue:
+            verdict = "open_overdue"
+        for key in (OVERALL, row.grade):
+            counts = self.contact.setdefault(key, Counter())
+            if verdict is not None:
+                counts[verdict] += 1
+
     def _add_to_section(self, row: Any, section: ReportSection) -> None:
         mapping = row._mapping
         for figure, name in section.count_by.items():
@@ -413,6 +442,7 @@ class _Tally:
             resolution_rate=ratio(self.resolved, self.total),
             local_resolution_rate=ratio(self.resolved_locally, self.resolved),
             sla=sla or {OVERALL: Deadlines()},
+            contact={grade: Deadlines(**counts) for grade, counts in sorted(self.contact.items())},
             time_to_close_hours=Durations(len(self.hours_to_close),
                                           percentile(self.hours_to_close, 50),
                                           percentile(self.hours_to_close, 90),

@@ -45,6 +45,13 @@ case_summary = Table(
     Column("resolved_at", DateTime),
     Column("closed_at", DateTime),
     Column("deadline", DateTime),
+    Column("resolve_from", DateTime),  # the clocks, as their events recorded them
+    Column("resolve_limit", String(20)),
+    Column("paused_since", DateTime),  # the resolution clock stands still (casework.clocks)
+    Column("contact_from", DateTime),
+    Column("contact_limit", String(20)),
+    Column("contact_deadline", DateTime),
+    Column("contacted_at", DateTime),
     Column("breached", Boolean),
     Column("missed_deadline", Boolean, nullable=False, default=False),
     Column("resolved_level", String(20)),

@@ -32,9 +32,9 @@ from casework.timestamps import naive_utc, utc_now
 from casework.whatif import IllegalCommand, Policy, refused_by, under_policy
 from casework.workflow import OPEN_STAGES
 
-from .filters import Filters, open_overdue
+from .filters import Filters
 from .read_model import decoded, fold
-from .report import OPEN_OVERDUE, Report, report
+from .report import Report, report, verdicts
 from .scratch import ScratchReadModel, diverged_summary, notification_pages
 from .tables import case_summary
 from .verification import differences
@@ -110,7 +110,9 @@ def what_if(app: Casework, candidate: Policy, filters: Filters, by: str | None =
     moment = naive_utc(now or utc_now())
     assert moment is not None
     with ScratchReadModel(app) as in_force:
-        run = _Run(app, Policy(app.workflows), candidate, filters)
+        if candidate.calendar is None:  # limits in working time count on the office's
+            candidate.calendar = app.calendar
+        run = _Run(app, Policy(app.workflows, calendar=app.calendar), candidate, filters)
         for page in notification_pages(app):
             run.fold_page(page, in_force)
             if progress is not None:
@@ -178,7 +180,8 @@ class _Run:
                 self._escalation(as_recorded, before, event)
             entries += fold(self.app, recorded, [event])
             rewritten = under_policy(event, self.candidate, kind, version,
-                                     before["grade"] if before else None)
+                                     before["grade"] if before else None,
+                                     before if before is not as_recorded else None)
             if rewritten is event and before is as_recorded:
                 continue  # the same row and the same event: the same fold
             judged = {} if before is None else {case_id: before}
@@ -252,7 +255,7 @@ def _diverged_rows(model: ScratchReadModel, filters: Filters, now: datetime
     """The rows ``filters`` selects of the cases that diverged, by id. The read model's
     table object: the filters' conditions are written over it, and the scratch table has
     its name."""
-    query = (select(case_summary, open_overdue(now).label(OPEN_OVERDUE))
+    query = (select(case_summary, *verdicts(now))
              .where(filters.clause(), case_summary.c.id.in_(select(diverged_summary.c.id)))
              .order_by(case_summary.c.id))
     with model.engine.connect() as conn:

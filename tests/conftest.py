@@ -31,6 +31,10 @@ def at_most(examples: int, **options) -> settings:
     return settings(max_examples=min(examples, settings.default.max_examples), **options)
 
 REGISTRY = WorkflowRegistry.from_directory()
+REGISTRY_V1 = WorkflowRegistry(
+    workflow for workflow in REGISTRY if workflow.version == 1)
+"""The shipped workflows as they were before version 2 of petitions and enterprise requests:
+what an older installation ran."""
 ORGANISATION = Organisation.load(SAMPLE_ORGANISATION)
 T0 = datetime(2024, 5, 26, 9, 0, tzinfo=UTC)
 

@@ -27,7 +27,7 @@ from projections.tables import case_summary
 from service.tokens import TokenStore
 from workflows import DEFINITIONS
 
-from .conftest import REGISTRY, new_app
+from .conftest import REGISTRY_V1, new_app
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "nyc311"
@@ -165,7 +165,7 @@ def petition_v2(folder: Path) -> WorkflowRegistry:
 def running_v1_then_v2(folder: Path, registry_v2: WorkflowRegistry) -> tuple[Casework, Casework]:
     """The same database, before and after version 2 of the petition was installed."""
     url = f"sqlite:///{folder / 'cases.db'}"
-    return new_app(url, workflows=REGISTRY), new_app(url, workflows=registry_v2)
+    return new_app(url, workflows=REGISTRY_V1), new_app(url, workflows=registry_v2)
 
 
 @contextmanager

@@ -211,7 +211,7 @@ def test_an_illegal_transition_recorded_around_the_engine_is_found(app: Casework
     findings = audit(app, [case_id]).findings
 
     assert [(f.version, f.description) for f in findings] == [
-        (2, "illegal transition: 'close' from 'collected' in petition v1 "
+        (2, "illegal transition: 'close' from 'collected' in petition v2 "
             "(legal from 'collected': assess, reject, merge)")]
 
 

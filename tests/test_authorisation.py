@@ -45,7 +45,7 @@ def dispatched_to(app: Casework, unit: str, grade: str = "D") -> UUID:
 def test_a_handler_acts_on_the_cases_of_their_own_grid(app: Casework) -> None:
     case_id = dispatched_to(app, GRID)
     allowed = app.allowed_triggers(case_id, GRID_HANDLER)
-    assert sorted(allowed) == ["accept", "escalate", "send_back"]
+    assert sorted(allowed) == ["accept", "contact", "escalate", "send_back"]
     assert app.fire(case_id, "accept", GRID_HANDLER, at(1)).state == "in_progress"
 
 

@@ -271,9 +271,10 @@ def test_show_says_what_the_actor_may_do_next(run: Run, cases: Cases) -> None:
     assert case["stage"] == "dispatch"
     assert case["unit"] == BLOCK
     assert case["grade"] == "C"
-    assert case["deadline"] == hours(1 + 168)
+    assert case["deadline"] == "2024-05-14T10:00:00+00:00"  # C: 7 working days
+    assert case["clocks"]["resolve"]["limit"] == "7wd"
     assert case["events"] == 3
-    assert sorted(case["allowed_triggers"]) == ["accept", "escalate", "send_back"]
+    assert sorted(case["allowed_triggers"]) == ["accept", "contact", "escalate", "send_back"]
 
     text = ok(run("show", str(DISPATCHED), "--actor", "chen", "--role", "handler",
                   "--db", cases.url))
@@ -282,7 +283,8 @@ def test_show_says_what_the_actor_may_do_next(run: Run, cases: Cases) -> None:
     assert f"unit      {BLOCK}" in text
     next_line = text.splitlines()[-1]
     assert next_line.startswith("next      chen (handler) may: ")
-    assert sorted(next_line.split("may: ")[1].split(", ")) == ["accept", "escalate", "send_back"]
+    assert sorted(next_line.split("may: ")[1].split(", ")) == ["accept", "contact", "escalate",
+                                                                "send_back"]
 
 
 def test_history_is_the_timeline_of_the_case(run: Run, cases: Cases) -> None:
@@ -434,13 +436,13 @@ def test_workflows_list(run: Run) -> None:
 
 def test_workflows_show(run: Run) -> None:
     text = ok(run("workflows", "show", "petition"))
-    assert text.startswith("petition v1")
+    assert text.startswith("petition v2")
     assert "states" in text and "triggers" in text and "mediation_failed" in text
     workflow = data(run("workflows", "show", "petition", "--json"))
     assert workflow["initial"] == "collected"
     assert workflow["states"]["revisited"] == {"stage": "revisit", "terminal": True,
                                                "outcome": "resolved",
-                                               "titles": {"zh": "已回访"}}
+                                               "titles": {"zh": "已回访"}, "pauses": False}
     assess = next(t for t in workflow["triggers"] if t["name"] == "assess")
     assert assess["fields"]["grade"]["choices"] == ["A", "B", "C", "D"]
     assert assess["from"] == ["collected"]
@@ -469,7 +471,7 @@ MISTAKES = {
                           "-f", "title=x"], 3, ["unknown workflow complaint"]),
     "illegal trigger": (["fire", str(DISPATCHED), "resolve", "resolution=done",
                          *HANDLER_OPTIONS], 4, ["it is dispatched",
-                                                "accept, escalate, send_back"]),
+                                                "accept, contact, escalate, send_back"]),
     "illegal trigger on a closed case": (["fire", str(CLOSED), "accept", *HANDLER_OPTIONS],
                                          4, ["it is closed"]),
     "unknown trigger": (["fire", str(DISPATCHED), "acept", *HANDLER_OPTIONS], 4,

@@ -437,7 +437,7 @@ def test_a_reprocess_typo_is_refused_before_any_case_is_touched(tmp_path: Path) 
     base = ["reprocess", "--db", database, "--where", "kind=petition", "--actor", "boss",
             "--role", "supervisor"]
     for extra, code, fragment in (
-            (["--trigger", "nte", "note=x"], 4, "petition v1 has no trigger 'nte'"),
+            (["--trigger", "nte", "note=x"], 4, "petition v2 has no trigger 'nte'"),
             (["--trigger", "note", "nte=x"], 2, "field 'nte'"),
             (["--trigger", "note"], 2, "field 'note': note requires it")):
         result = runner.invoke(cli, [*base, *extra])

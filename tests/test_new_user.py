@@ -507,7 +507,7 @@ def test_3_the_sweeps_overdue_since_is_the_missed_deadline(url: str) -> None:
     app.fire(case_id, "assess", INTAKE, at=T0, grade="C", category="road")
     app.fire(case_id, "dispatch", INTAKE, at=T0, unit="guanlan/guancheng/b1")
     missed = app.get_case(case_id).deadline
-    now = T0 + timedelta(days=8)
+    now = missed + timedelta(days=1)
     summary = run_job(app, Sweep(now), Candidates(due=tuple(sweep_rules(app.workflows, now))),
                       dry_run=True)  # what `casework sweep --dry-run` lists
     (change,) = summary.changes

@@ -11,7 +11,7 @@ import io
 import json
 import os
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from uuid import uuid4
 from zoneinfo import ZoneInfo
@@ -233,11 +233,12 @@ def test_without_bad_rows_nothing_is_written_to_the_reject_file(app) -> None:
 def test_an_open_request_is_followed_up_by_its_agency(app) -> None:
     import_nyc311(app, io.StringIO(HEADER + GOOD_OPEN))
     case = app.get_case(case_id_of("2"))
-    assert (case.state, case.unit, case.grade) == ("in_progress", "nyc/nypd", "C")
+    assert (case.state, case.unit, case.grade) == ("in_progress", "nyc/nypd", "B")
     assert case.fields["channel"] == "mini_program"
     assert case.fields["location"] == "nyc/brooklyn"
-    # No due date: the grade's deadline (C, 168 hours) from the creation.
-    assert case.deadline == new_york_time("03/01/2011 09:00:00 AM") + timedelta(hours=168)
+    # No due date: the longest grade's deadline (B, 15 working days on the office calendar)
+    # from the creation (Tuesday 1 March 2011, 22:00 in Shanghai): 22 March 18:00 there.
+    assert case.deadline == datetime(2011, 3, 22, 10, 0, tzinfo=UTC)
 
 
 def test_a_closed_request_is_resolved_and_closed_with_its_resolution(app) -> None:
@@ -328,7 +329,7 @@ def test_on_postgresql_too_importing_again_adds_nothing() -> None:
 
 
 @pytest.mark.parametrize(("hours", "grade"), [
-    (1, "A"), (2, "A"), (8, "D"), (24, "D"), (72, "B"), (120, "C"), (240, "C"), (None, "C")])
+    (1, "A"), (2, "A"), (8, "D"), (24, "D"), (72, "C"), (120, "C"), (240, "B"), (None, "B")])
 def test_the_grade_is_the_most_urgent_that_leaves_the_time_the_city_allowed(
         app, hours: float | None, grade: str) -> None:
     grades = app.workflows.get("petition").grades

@@ -41,7 +41,7 @@ def test_fire_says_the_state_unit_deadline_and_spawned_case(db: str, case: str) 
     assert dispatched.stdout.splitlines() == [
         f"{case}  dispatch: now dispatched (dispatch)",
         "  unit      guanlan/guancheng",
-        "  deadline  2024-05-09 17:00 Asia/Shanghai (grade B)"]  # 72 h after 09:00 UTC
+        "  deadline  2024-05-24 18:00 Asia/Shanghai (grade B)"]  # 15 working days later
     invoke("fire", case, "accept", "--actor", "wang", "--role", "handler", *tz)
     spawned = invoke("fire", case, "spawn_task", "title=Help", "--actor", "wang", "--role",
                      "handler", *tz)
@@ -83,7 +83,7 @@ def test_workflows_show_gives_descriptions_branches_choices_and_ranges() -> None
     assert revisit["fields"]["satisfaction"]["min"] == 1
     assert revisit["fields"]["satisfaction"]["max"] == 5
     assert revisit["description"].startswith("The return visit (回访)")
-    assert data["grades"]["A"] == {"deadline_hours": 2, "min_level": "community"}
+    assert data["grades"]["A"] == {"resolve": "2h", "contact": "1h", "min_level": "community"}
 
 
 def test_the_report_says_when_it_was_judged(db: str, case: str) -> None:

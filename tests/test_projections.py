@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID
 
@@ -353,22 +353,23 @@ def test_local_resolution_counts_cases_that_never_left_their_community(
 
 def test_deadlines_met_breached_and_open_overdue_by_grade(
         app: Casework, read_model: ReadModel) -> None:
-    """Deadlines run from the assessment: A 2 h, B 72 h, C 168 h, D 24 h. Resolving exactly at
-    the deadline meets it; an open case past its deadline is overdue; an open case within it
-    is not judged yet."""
+    """Deadlines run from the assessment (Sunday 26 May 17:01 in Shanghai): A 2 elapsed hours,
+    B 15 working days (Monday 17 June 18:00), C 7 working days, D 16 working hours (Tuesday
+    28 May 18:00, 49 h later). Resolving exactly at the deadline meets it; an open case past
+    its deadline is overdue; an open case within it is not judged yet."""
     def graded(grade: str) -> UUID:
         return petition_in_follow_up(app, at(0), grade=grade, unit=GUANCHENG)  # assessed at +1'
 
     assessed = at(0) + timedelta(minutes=1)
     resolve(app, graded("A"), assessed + timedelta(hours=1, minutes=59))  # met
     resolve(app, graded("A"), assessed + timedelta(hours=3))  # breached
-    resolve(app, graded("B"), assessed + timedelta(hours=72))  # met, on the dot
-    graded("B")  # still open after 80 h: overdue
-    graded("C")  # still open after 80 h, due at 168 h: not judged yet
-    resolve(app, graded("D"), assessed + timedelta(hours=25))  # breached
+    resolve(app, graded("B"), datetime(2024, 6, 17, 10, 0, tzinfo=UTC))  # met, on the dot
+    graded("D")  # still open after 80 h: overdue
+    graded("C")  # still open after 80 h, due in June: not judged yet
+    resolve(app, graded("D"), assessed + timedelta(hours=50))  # breached
     dispatched_only = app.open_case("petition", CLERK, at(0), channel="hotline", title="late")
     app.fire(dispatched_only, "assess", CLERK, assessed, grade="D", category="road")
-    # not even dispatched, 80 h after a 24 h deadline: overdue
+    # not even dispatched, 80 h after a deadline 49 h after the assessment: overdue
 
     sla = report(read_model, now=assessed + timedelta(hours=80)).as_dict()["sla"]
 
@@ -376,11 +377,11 @@ def test_deadlines_met_breached_and_open_overdue_by_grade(
     assert {k: sla["overall"][k] for k in none} == {"met": 2, "breached": 2, "open_overdue": 2}
     assert sla["overall"]["compliance"] == rate(2 / 6)
     assert {k: sla["A"][k] for k in none} == {"met": 1, "breached": 1, "open_overdue": 0}
-    assert {k: sla["B"][k] for k in none} == {"met": 1, "breached": 0, "open_overdue": 1}
+    assert {k: sla["B"][k] for k in none} == {"met": 1, "breached": 0, "open_overdue": 0}
     assert {k: sla.get("C", none)[k] for k in none} == none
-    assert {k: sla["D"][k] for k in none} == {"met": 0, "breached": 1, "open_overdue": 1}
+    assert {k: sla["D"][k] for k in none} == {"met": 0, "breached": 1, "open_overdue": 2}
 
-    # Judged earlier, the B and D cases still open were within their deadlines.
+    # Judged earlier, the D cases still open were within their deadlines.
     early = report(read_model, now=assessed + timedelta(hours=10)).as_dict()["sla"]
     assert early["overall"]["open_overdue"] == 0
 
@@ -536,8 +537,12 @@ def test_satisfaction_and_reopen_rate_after_an_unsatisfied_revisit(
     reopened = report(read_model, now=NOW).as_dict()
     assert reopened["resolved"] == 3  # the reopened case's resolution no longer counts
     assert reopened["by_stage"]["follow_up"] == 2
-    # Nor does its deadline count as met: past it (grade C, 168 h), the case is overdue.
-    sla = report(read_model, now=at(200)).as_dict()["sla"]["overall"]
+    # Nor does its deadline count as met: reopening gave it a new one (grade C, 7 working
+    # days from the revisit: 11 June, after the Dragon Boat holiday), in time at 250 h when
+    # the never-closed case (due 4 June) is overdue, past at 420 h.
+    sla = report(read_model, now=at(250)).as_dict()["sla"]["overall"]
+    assert (sla["met"], sla["breached"], sla["open_overdue"]) == (3, 0, 1)
+    sla = report(read_model, now=at(420)).as_dict()["sla"]["overall"]
     assert (sla["met"], sla["breached"], sla["open_overdue"]) == (3, 0, 2)
 
     resolve(app, unhappy, at(90))

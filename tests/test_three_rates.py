@@ -26,7 +26,7 @@ from projections.report import report
 from projections.tables import unit_ledger
 from projections.three_rates import RANKINGS, grouped_rates, overall_rates, unit_accounts
 
-from .conftest import T0, new_app
+from .conftest import REGISTRY_V1, T0, new_app
 from .support import invoke
 
 CLERK = Actor("intake-desk", roles=["intake", "assessor", "dispatcher"])
@@ -175,12 +175,13 @@ def test_a_wrong_assessment_setting_is_one_line_and_exit_status(tmp_path: Any) -
 
 # Each unit's account ----------------------------------------------------------------------
 
-def test_responsibility_goes_to_the_unit_that_held_the_case(app: Casework,
-                                                            read_model: ReadModel) -> None:
+def test_responsibility_goes_to_the_unit_that_held_the_case(database_url: str) -> None:
     """The grid escalates a case past its deadline to the block, which resolves it; the
     petitioner is not satisfied: the grid answers for the breach and the escalation, the
     block for receiving it, resolving it (in time: by the deadline it was given) and the
-    revisit."""
+    revisit. Recorded under version 1 of the petition (grade D: 24 elapsed hours)."""
+    app = new_app(database_url, workflows=REGISTRY_V1)
+    read_model = ReadModel(app)
     case_id = app.open_case("petition", CLERK, at(0), channel="hotline", title="drain")
     app.fire(case_id, "assess", CLERK, at(0), grade="D", category="drainage")
     app.fire(case_id, "dispatch", CLERK, at(1), unit=GRID)
@@ -200,6 +201,8 @@ def test_responsibility_goes_to_the_unit_that_held_the_case(app: Casework,
             block.held_hours) == (1, 1, 1, 1, 10.0)
     assert (block.three_rates.valid, block.three_rates.unsatisfied) == (1, 1)
     assert grid.three_rates.valid == 0 and grid.rank is None
+    read_model.close()
+    app.close()
 
 
 def test_report_by_unit_ranks_the_units_by_composite_score(tmp_path: Any) -> None:

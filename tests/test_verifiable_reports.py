@@ -18,6 +18,7 @@ from projections.filters import Filters
 from projections.replayed import Cutoff
 from projections.verification import verifiable_report
 
+from .conftest import REGISTRY_V1
 from .support import assert_one_line_error, invoke, simulated
 
 T0 = datetime(2024, 5, 6, 9, 0, tzinfo=UTC)
@@ -44,9 +45,10 @@ def grade_b_petition(app: Casework, resolved_after: float | None, opened: float 
 
 @pytest.fixture
 def store(tmp_path: Path) -> tuple[str, list[str]]:
-    """A database with two grade-B petitions resolved on time before AS_OF."""
+    """A database with two grade-B petitions resolved on time before AS_OF, recorded under
+    version 1 of the petition (72 elapsed hours for grade B)."""
     url = f"sqlite:///{tmp_path / 'cases.db'}"
-    app = Casework(url)
+    app = Casework(url, workflows=REGISTRY_V1)
     ids = [grade_b_petition(app, 30), grade_b_petition(app, 40, opened=5)]
     app.close()
     return url, ids
@@ -69,7 +71,8 @@ def test_a_saved_report_holds_until_events_before_its_time_are_added(
     assert holds.exit_code == 0, holds.output
     assert "the report holds" in holds.output
 
-    app = Casework(url)  # entered late: a petition of May 6th, resolved after 80 hours
+    # entered late: a petition of May 6th, resolved after 80 hours
+    app = Casework(url, workflows=REGISTRY_V1)
     late = grade_b_petition(app, 80, opened=-10)
     app.fire(ids[0], "close", CLERK, hours(100), confirmed_by="petitioner")  # after AS_OF
     app.close()

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from casework import Actor, Casework
+from casework.limits import Limit, parse_limit
 from casework.whatif import Policy
 from projections import ReadModel
 from projections.filters import Filters
@@ -79,10 +82,13 @@ def test_whatif_under_the_policy_in_force_is_the_report(seed: int, start: int, d
 def test_a_longer_limit_never_makes_a_case_late_that_was_on_time(
         seed: int, grade: str, longer: float, kind: str | None) -> None:
     app = simulated("sqlite:///:memory:", seed=seed, petitions=24)
-    limit = app.workflows.get("petition").grades[grade].deadline_hours + longer
+    in_force = app.workflows.get("petition").grades[grade].resolve
+    # Longer in the limit's own unit (a working day is 24 hours here: at least a day more).
+    more = Decimal(math.ceil(longer / 24)) if in_force.unit == "wd" else Decimal(str(longer))
+    limit = in_force + Limit(more, in_force.unit)
     # Named for petitions: another kind's grade of the same name has a limit of its own.
     candidate = Policy.candidate(app.workflows,
-                                 overrides=(f"petition.{grade}.resolve={limit}h",))
+                                 overrides=(f"petition.{grade}.resolve={limit}",))
     result = what_if(app, candidate, Filters(kind, None, MAY, JUNE), now=JUNE)
     for case in result.changed_cases:
         assert case.in_force in (LATE, OVERDUE), case
@@ -164,7 +170,7 @@ def test_a_malformed_candidate_is_one_line_and_exit_2(tmp_path: Path) -> None:
     app, _, _ = grade_b_petitions(f"sqlite:///{tmp_path / 'cases.db'}")
     app.close()
     url = f"sqlite:///{tmp_path / 'cases.db'}"
-    for given_limit, fragment in (("B.resolve=2wd", "working-day calendars"),
+    for given_limit, fragment in (("B.resolve=1.5wd", "whole days"),
                                   ("B.resolve=soon", "not a limit"),
                                   ("Z.resolve=2h", "no workflow has grade 'Z'"),
                                   ("B.contact=2h", "unknown clock"),
@@ -175,9 +181,12 @@ def test_a_malformed_candidate_is_one_line_and_exit_2(tmp_path: Path) -> None:
 
 def test_the_registry_is_the_policy_in_force() -> None:
     assert Policy(REGISTRY).in_force
-    assert Policy(REGISTRY).grade_limits("petition", 1)["B"] == 72
+    assert Policy(REGISTRY).grade_limits("petition", 1)["B"] == parse_limit("72h")
+    assert Policy(REGISTRY).grade_limits("petition", 2)["B"] == parse_limit("15wd")
     assert Policy.candidate(REGISTRY, overrides=("B.resolve=90m",)).grade_limits(
-        "petition", 1)["B"] == 1.5
+        "petition", 1)["B"] == parse_limit("1.5h")
+    assert Policy.candidate(REGISTRY, overrides=("B.resolve=10wd",)).grade_limits(
+        "petition", 2)["B"] == parse_limit("10wd")
 
 
 def test_rows_that_leave_the_memory_cache_give_the_same_answer(monkeypatch) -> None:

@@ -22,6 +22,12 @@ def at(hours: float) -> datetime:
     return T0 + timedelta(hours=hours)
 
 
+# Ends of working days (18:00 in Shanghai) that the grades' limits reach from T0 + a few hours.
+WEDNESDAY_8_MAY = datetime(2024, 5, 8, 10, 0, tzinfo=UTC)     # D: 16 working hours
+TUESDAY_14_MAY = datetime(2024, 5, 14, 10, 0, tzinfo=UTC)     # C: 7 working days
+FRIDAY_24_MAY = datetime(2024, 5, 24, 10, 0, tzinfo=UTC)      # B: 15 working days
+
+
 SIX_STAGES = ["collect", "assess", "dispatch", "follow_up", "close", "revisit"]
 
 # The sample organisation (workflows/organisation/guanlan.csv).
@@ -88,7 +94,9 @@ def test_petition_main_path_with_three_track_mediation(app: Casework) -> None:
 
     view = app.fire(case_id, "assess", ASSESSOR, at=at(1), grade="B", category="neighbour dispute",
                     dispute=True)
-    assert (view.state, view.grade, view.deadline) == ("assessed", "B", at(1 + 72))
+    # Grade B: 15 working days from the assessment (Monday 6 May 18:00 in Shanghai, after
+    # hours), Saturday 11 May a make-up working day: Friday 24 May 18:00.
+    assert (view.state, view.grade, view.deadline) == ("assessed", "B", FRIDAY_24_MAY)
 
     view = app.fire(case_id, "dispatch", DISPATCHER, at=at(2), unit=COMMUNITY)
     assert (view.state, view.unit) == ("dispatched", COMMUNITY)
@@ -146,7 +154,8 @@ def test_history_records_who_did_what_when_from_where_to_where(app: Casework) ->
     assert (assessed.actor, assessed.role, assessed.trigger) == ("wang.fang", "assessor", "assess")
     assert (assessed.from_state, assessed.to_state) == ("collected", "assessed")
     assert assessed.fields == {"grade": "C", "category": "drainage"}
-    assert assessed.changes == {"grade": "C", "deadline": at(1 + 168)}
+    assert assessed.changes == {"grade": "C", "deadline": TUESDAY_14_MAY,
+                                "resolve_limit": "7wd", "resolve_from": at(1)}
     assert assessed.at == at(1)
 
     assert (dispatched.actor, dispatched.role) == ("zhao.lei", "dispatcher")
@@ -167,17 +176,17 @@ def test_the_role_recorded_is_the_one_the_trigger_admitted(app: Casework) -> Non
 
 
 @pytest.mark.parametrize(
-    ("grade", "hours"),
-    [("A", 2), ("B", 72), ("C", 168), ("D", 24)],
+    ("grade", "deadline"),
+    [("A", at(5 + 2)), ("B", FRIDAY_24_MAY), ("C", TUESDAY_14_MAY), ("D", WEDNESDAY_8_MAY)],
 )
-def test_grade_sets_deadline_from_the_assessment_time(app: Casework, grade: str, hours: int
-                                                      ) -> None:
+def test_grade_sets_deadline_from_the_assessment_time(app: Casework, grade: str,
+                                                      deadline: datetime) -> None:
     case_id = open_petition(app)
     assessed_at = at(5)  # not the opening time: the clock starts at the assessment
     view = app.fire(case_id, "assess", ASSESSOR, at=assessed_at, grade=grade, category="roads")
     assert view.grade == grade
-    assert view.deadline == assessed_at + timedelta(hours=hours)
-    assert app.get_case(case_id).deadline == assessed_at + timedelta(hours=hours)
+    assert view.deadline == deadline  # A: 2 elapsed hours; the others on the office calendar
+    assert app.get_case(case_id).deadline == deadline
 
 
 def test_a_due_time_given_at_dispatch_overrides_the_grades_deadline(app: Casework) -> None:
@@ -192,7 +201,7 @@ def test_without_a_due_time_dispatch_keeps_the_grades_deadline(app: Casework) ->
     case_id = open_petition(app)
     app.fire(case_id, "assess", ASSESSOR, at=at(1), grade="C", category="roads")
     view = app.fire(case_id, "dispatch", DISPATCHER, at=at(2), unit=COMMUNITY)
-    assert view.deadline == at(1 + 168)
+    assert view.deadline == TUESDAY_14_MAY
 
 
 def test_get_case_as_of_shows_the_case_as_it_was(app: Casework) -> None:
@@ -230,13 +239,14 @@ def test_allowed_triggers_depend_on_state_and_roles(app: Casework) -> None:
     assert app.allowed_triggers(case_id, DISPATCHER) == ["dispatch"]
 
     app.fire(case_id, "dispatch", DISPATCHER, at=at(2), unit=BLOCK)
-    assert set(app.allowed_triggers(case_id, HANDLER)) == {"accept", "send_back", "escalate"}
+    assert set(app.allowed_triggers(case_id, HANDLER)) == {"accept", "send_back", "escalate",
+                                                          "contact"}
     assert app.allowed_triggers(case_id, SYSTEM) == ["escalate"]
 
     app.fire(case_id, "accept", HANDLER, at=at(3))
     assert set(app.allowed_triggers(case_id, HANDLER)) == {
-        "note", "escalate", "mediate", "spawn_task", "resolve"}
-    assert set(app.allowed_triggers(case_id, MEDIATOR)) == {"note", "mediate"}
+        "note", "escalate", "mediate", "spawn_task", "resolve", "contact", "request_material"}
+    assert set(app.allowed_triggers(case_id, MEDIATOR)) == {"note", "mediate", "contact"}
     assert app.allowed_triggers(str(case_id), RESIDENT) == []  # the id may be given as text
 
 
@@ -250,7 +260,9 @@ def test_unsatisfied_revisit_reopens_the_petition(app: Casework) -> None:
     assert (view.state, view.stage, view.reopens) == ("in_progress", "follow_up", 1)
     last = app.history(case_id)[-1]
     assert (last.trigger, last.from_state, last.to_state) == ("revisit", "closed", "in_progress")
-    assert last.changes == {"reopens": 1}
+    # Reopening starts a new resolution clock (B: 15 working days), from the revisit.
+    assert last.changes == {"reopens": 1, "deadline": datetime(2024, 6, 5, 10, tzinfo=UTC),
+                            "resolve_limit": "15wd", "resolve_from": at(200)}
 
     app.fire(case_id, "resolve", HANDLER, at=at(201), resolution="Pipe replaced")
     app.fire(case_id, "close", INTAKE, at=at(202), confirmed_by="petitioner")
@@ -282,9 +294,10 @@ def test_escalation_moves_the_case_up_one_unit_at_a_time(app: Casework) -> None:
 
     view = app.fire(case_id, "escalate", HANDLER, at=at(3), reason="Needs the community")
     assert (view.state, view.unit, view.escalations) == ("dispatched", COMMUNITY, 1)
-    # The new unit gets the grade's time to resolve (C: 168 hours) from the escalation.
+    # The new unit gets the grade's time to resolve (C: 7 working days) from the escalation.
     assert app.history(case_id)[-1].changes == {
-        "unit": COMMUNITY, "escalations": 1, "deadline": at(3) + timedelta(hours=168)}
+        "unit": COMMUNITY, "escalations": 1, "deadline": TUESDAY_14_MAY,
+        "resolve_limit": "7wd", "resolve_from": at(3)}
 
     app.fire(case_id, "accept", HANDLER, at=at(4))
     view = app.fire(case_id, "escalate", SYSTEM, at=at(5), reason="Deadline passed")
@@ -424,7 +437,8 @@ def test_enterprise_request_main_path_with_the_four_ones(app: Casework) -> None:
     assert view.fields["enterprise"] == "Guanlan Precision Ltd"
 
     view = app.fire(case_id, "assess", COMMISSIONER, at=at(1), category="finance_tax", grade="B")
-    assert (view.state, view.grade, view.deadline) == ("assessed", "B", at(1 + 120))
+    # Grade B: 7 working days.
+    assert (view.state, view.grade, view.deadline) == ("assessed", "B", TUESDAY_14_MAY)
 
     # One enterprise, one leader, one department, one commissioner.
     view = app.fire(case_id, "assign", DISPATCHER, at=at(2), leader="Deputy Director Wang",
@@ -595,8 +609,8 @@ def test_a_deadline_counts_elapsed_hours_across_a_daylight_saving_change(app: Ca
     from zoneinfo import ZoneInfo
 
     new_york = ZoneInfo("America/New_York")
-    assessed = datetime(2024, 3, 9, 12, 0, tzinfo=new_york)  # clocks go forward on 10 March
+    assessed = datetime(2024, 3, 10, 1, 0, tzinfo=new_york)  # clocks go forward at 2:00
     case_id = app.open_case("petition", INTAKE, at=assessed, channel="hotline", title="Pothole")
-    view = app.fire(case_id, "assess", ASSESSOR, at=assessed, grade="B", category="road")
-    assert view.deadline - assessed == timedelta(hours=72)
-    assert view.deadline == datetime(2024, 3, 12, 13, 0, tzinfo=new_york)  # 13:00 local, EDT
+    view = app.fire(case_id, "assess", ASSESSOR, at=assessed, grade="A", category="road")
+    assert view.deadline - assessed == timedelta(hours=2)  # grade A: 2 elapsed hours
+    assert view.deadline == datetime(2024, 3, 10, 4, 0, tzinfo=new_york)  # 04:00 local, EDT

@@ -97,10 +97,12 @@ def grade_for(grades: Mapping[str, Grade], allowed: timedelta | None) -> str:
     """The most urgent grade whose default deadline is at least the time the city allowed
     (Due Date minus Created Date).
 
-    With the petition's grades (A 2 h, D 24 h, B 72 h, C 168 h) a police noise complaint due in
-    8 hours is D, one due in 3 days B, and a request due in 10 days C. Without a due date, or
-    allowed longer than every grade's deadline, it is the grade with the longest deadline (C,
-    routine). The grade's own deadline is then replaced by the due date itself at dispatch.
+    Limits in working time count as their rough elapsed length (``Limit.nominal_hours``: a
+    working day a day). With the petition's grades (A 2 h, D 16 working hours, C 7 working
+    days, B 15 working days) a police noise complaint due in 8 hours is D, one due in 3 days
+    C, and a request due in 10 days B. Without a due date, or allowed longer than every
+    grade's deadline, it is the grade with the longest deadline (B). The grade's own deadline
+    is then replaced by the due date itself at dispatch.
     """
     by_deadline = sorted(grades.values(), key=lambda grade: grade.deadline_hours)
     if allowed is not None:

@@ -279,8 +279,9 @@ def test_a_page_that_cannot_be_written_is_one_line_and_a_bad_language_is_refused
         demo_db: Path, tmp_path: Path) -> None:
     result = invoke("report", "--db", f"sqlite:///{demo_db}", "--html",
                     str(tmp_path / "no" / "such" / "folder" / "page.html"))
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # checked before the report is computed, as every output path
     assert result.stderr.startswith("casework: ") and len(result.stderr.splitlines()) == 1
+    assert str(tmp_path / "no" / "such" / "folder") in result.stderr
     result = invoke("report", "--db", f"sqlite:///{demo_db}", "--html", "x.html",
                     "--lang", "fr")
     assert result.exit_code == 2

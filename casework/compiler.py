@@ -32,12 +32,12 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
+from .definition_problems import DefinitionProblems, unknown_keys
 from .effects import EFFECTS, NEEDS_FIELD_OF_TYPE
 from .errors import WorkflowDefinitionError
 from .fields import FIELD_TYPES, FieldSpec
+from .grade_definitions import check_due_soon, compile_grades
 from .guards import CONDITIONS, GUARDS
-from .limits import Limit, parse_limit
-from .organisation import LEVELS, RANK
 from .workflow import (
     OPEN,
     OUTCOMES,
@@ -63,23 +63,7 @@ _FIELD_KEYS = {"type", "required", "choices", "min", "max", "description", "pers
 PERSONAL_TYPES = ("string", "text")
 """Field types that may be personal: what names, phones and addresses are written in."""
 _BRANCH_KEYS = {"when", "to", "effects"}
-_GRADE_KEYS = {"deadline_hours", "resolve", "contact", "min_level"}
 _REPORT_KEYS = {"section", "count_by", "milestones"}
-
-
-class _Problems:
-    """Collects what is wrong with one file, so the user sees every problem at once."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self.messages: list[str] = []
-
-    def add(self, where: str, message: str) -> None:
-        self.messages.append(f"{self.source}: {where}: {message}")
-
-    def raise_if_any(self) -> None:
-        if self.messages:
-            raise WorkflowDefinitionError("\n".join(self.messages))
 
 
 def load_workflow(path: str | Path) -> Workflow:
@@ -94,8 +78,8 @@ def load_workflow(path: str | Path) -> Workflow:
 
 
 def compile_workflow(data: dict[str, Any], source: str = "<definition>") -> Workflow:
-    problems = _Problems(source)
-    _unknown_keys(problems, "top level", data, _TOP_KEYS)
+    problems = DefinitionProblems(source)
+    unknown_keys(problems, "top level", data, _TOP_KEYS)
     for key in ("name", "version", "initial", "states", "triggers"):
         if key not in data:
             problems.add("top level", f"missing {key!r}")
@@ -108,7 +92,7 @@ def compile_workflow(data: dict[str, Any], source: str = "<definition>") -> Work
         problems.add("version", f"{version!r} is not a positive integer")
 
     states = _states(problems, data["states"])
-    grades = _grades(problems, data.get("grades", {}))
+    grades = compile_grades(problems, data.get("grades", {}))
     triggers = _triggers(problems, data["triggers"], states, grades)
     initial = data["initial"]
     if initial not in states:
@@ -122,7 +106,7 @@ def compile_workflow(data: dict[str, Any], source: str = "<definition>") -> Work
     problems.raise_if_any()
 
     _check_graph(problems, initial, states, triggers)
-    _check_due_soon(problems, data.get("settings", {}))
+    check_due_soon(problems, data.get("settings", {}))
     migrations = _migrations(problems, data.get("migrations", {}), states, version)
     assert opening is not None
     report = _report(problems, data.get("report"), {OPEN: opening, **triggers})
@@ -144,39 +128,14 @@ def compile_workflow(data: dict[str, Any], source: str = "<definition>") -> Work
     )
 
 
-def _check_due_soon(problems: _Problems, settings: Any) -> None:
-    """``due_soon_fraction`` (a share of a clock's time) and ``due_soon_within`` (a limit)."""
-    if not isinstance(settings, dict):
-        problems.add("settings", "must be a table")
-        return
-    fraction = settings.get("due_soon_fraction", 0.5)
-    if isinstance(fraction, bool) or not isinstance(fraction, int | float) \
-            or not 0 < fraction < 1:
-        problems.add("settings", f"due_soon_fraction {fraction!r} is not between 0 and 1")
-    if "due_soon_within" in settings:
-        try:
-            parse_limit(settings["due_soon_within"])
-        except ValueError as error:
-            problems.add("settings", f"due_soon_within: {error}")
-
-
-def _unknown_keys(problems: _Problems, where: str, table: Any, allowed: set[str]) -> bool:
-    if not isinstance(table, dict):
-        problems.add(where, "must be a table")
-        return False
-    for key in sorted(set(table) - allowed):
-        problems.add(where, f"unknown key {key!r} (allowed: {', '.join(sorted(allowed))})")
-    return True
-
-
-def _states(problems: _Problems, table: Any) -> dict[str, State]:
+def _states(problems: DefinitionProblems, table: Any) -> dict[str, State]:
     states: dict[str, State] = {}
     if not isinstance(table, dict) or not table:
         problems.add("states", "must be a non-empty table")
         return states
     for name, spec in table.items():
         where = f"state {name!r}"
-        if not _unknown_keys(problems, where, spec, _STATE_KEYS):
+        if not unknown_keys(problems, where, spec, _STATE_KEYS):
             continue
         stage = spec.get("stage")
         if stage not in STAGES:
@@ -190,59 +149,14 @@ def _states(problems: _Problems, table: Any) -> dict[str, State]:
     return states
 
 
-def _grades(problems: _Problems, table: Any) -> dict[str, Grade]:
-    grades: dict[str, Grade] = {}
-    if not isinstance(table, dict):
-        problems.add("grades", "must be a table")
-        return grades
-    for name, spec in table.items():
-        where = f"grade {name!r}"
-        if not _unknown_keys(problems, where, spec, _GRADE_KEYS):
-            continue
-        limits = _grade_limits(problems, where, spec)
-        level = spec.get("min_level", LEVELS[-1])
-        if level not in RANK:
-            problems.add(where, f"min_level {level!r} is not a level ({', '.join(LEVELS)})")
-            continue
-        if limits is not None:
-            grades[name] = Grade(name, limits[0], level, limits[1])
-    return grades
-
-
-def _grade_limits(problems: _Problems, where: str, spec: dict[str, Any]
-                  ) -> tuple[Limit, Limit | None] | None:
-    """The grade's resolution limit (``resolve``, or version 1's ``deadline_hours``) and its
-    contact limit, if any."""
-    if ("resolve" in spec) == ("deadline_hours" in spec):
-        problems.add(where, "needs one of 'resolve' (e.g. \"7wd\") or 'deadline_hours'")
-        return None
-    found: list[Limit | None] = []
-    for key in ("resolve", "deadline_hours", "contact"):
-        if key not in spec:
-            continue
-        value = spec[key]
-        if key == "deadline_hours" and (not isinstance(value, int | float)
-                                        or isinstance(value, bool) or value <= 0):
-            problems.add(where, f"deadline_hours {value!r} is not a positive number")
-            return None
-        try:
-            found.append(parse_limit(value))
-        except ValueError as error:
-            problems.add(where, f"{key}: {error}")
-            return None
-    resolve = found[0]
-    assert resolve is not None
-    return resolve, found[1] if len(found) > 1 else None
-
-
-def _fields(problems: _Problems, where: str, table: Any) -> dict[str, FieldSpec]:
+def _fields(problems: DefinitionProblems, where: str, table: Any) -> dict[str, FieldSpec]:
     fields: dict[str, FieldSpec] = {}
     if not isinstance(table, dict):
         problems.add(where, "fields must be a table")
         return fields
     for name, spec in table.items():
         field_where = f"{where}, field {name!r}"
-        if not _unknown_keys(problems, field_where, spec, _FIELD_KEYS):
+        if not unknown_keys(problems, field_where, spec, _FIELD_KEYS):
             continue
         kind = spec.get("type")
         if kind not in FIELD_TYPES:
@@ -280,7 +194,7 @@ def _fields(problems: _Problems, where: str, table: Any) -> dict[str, FieldSpec]
     return fields
 
 
-def _names(problems: _Problems, where: str, value: Any, known: dict[str, Any], what: str
+def _names(problems: DefinitionProblems, where: str, value: Any, known: dict[str, Any], what: str
            ) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [value]
@@ -293,7 +207,7 @@ def _names(problems: _Problems, where: str, value: Any, known: dict[str, Any], w
     return tuple(value)
 
 
-def _triggers(problems: _Problems, entries: Any, states: dict[str, State],
+def _triggers(problems: DefinitionProblems, entries: Any, states: dict[str, State],
               grades: dict[str, Grade]) -> dict[str, Trigger]:
     triggers: dict[str, Trigger] = {}
     if not isinstance(entries, list) or not entries:
@@ -302,7 +216,7 @@ def _triggers(problems: _Problems, entries: Any, states: dict[str, State],
     for position, spec in enumerate(entries, start=1):
         name = spec.get("name") if isinstance(spec, dict) else None
         where = f"trigger {name!r}" if name else f"trigger #{position}"
-        if not _unknown_keys(problems, where, spec, _TRIGGER_KEYS):
+        if not unknown_keys(problems, where, spec, _TRIGGER_KEYS):
             continue
         if not isinstance(name, str) or not name.isidentifier():
             problems.add(where, "needs a name (letters, digits, underscores)")
@@ -310,17 +224,7 @@ def _triggers(problems: _Problems, entries: Any, states: dict[str, State],
         if name in triggers:
             problems.add(where, "duplicate trigger: a trigger of this name is defined above")
             continue
-        sources = spec.get("from", [])
-        if name == OPEN:
-            if sources:
-                problems.add(where, "the opening trigger has no 'from'")
-            if spec.get("branches"):
-                problems.add(where, "the opening trigger has no branches: a case opens in "
-                                    "the initial state")
-        else:
-            sources = _names(problems, where, sources, states, "state")
-            if not sources:
-                problems.add(where, "needs 'from': the states it may be fired in")
+        sources = _sources(problems, where, name, spec, states)
         to = spec.get("to")
         if to != STAY and to not in states:
             problems.add(where, f"unknown state {to!r} in 'to'")
@@ -359,7 +263,24 @@ def _triggers(problems: _Problems, entries: Any, states: dict[str, State],
     return triggers
 
 
-def _updates(problems: _Problems, where: str, name: str, value: Any,
+def _sources(problems: DefinitionProblems, where: str, name: str, spec: dict[str, Any],
+             states: dict[str, State]) -> Any:
+    """The states a trigger may be fired in: none for the opening trigger."""
+    sources = spec.get("from", [])
+    if name == OPEN:
+        if sources:
+            problems.add(where, "the opening trigger has no 'from'")
+        if spec.get("branches"):
+            problems.add(where, "the opening trigger has no branches: a case opens in "
+                                "the initial state")
+        return sources
+    sources = _names(problems, where, sources, states, "state")
+    if not sources:
+        problems.add(where, "needs 'from': the states it may be fired in")
+    return sources
+
+
+def _updates(problems: DefinitionProblems, where: str, name: str, value: Any,
              fields: dict[str, FieldSpec]) -> tuple[str, ...]:
     """The trigger's fields that change the case's fields (``updates``)."""
     if name == OPEN:
@@ -377,7 +298,7 @@ def _updates(problems: _Problems, where: str, name: str, value: Any,
     return tuple(value)
 
 
-def _check_case_field_types(problems: _Problems, triggers: dict[str, Trigger]) -> None:
+def _check_case_field_types(problems: DefinitionProblems, triggers: dict[str, Trigger]) -> None:
     """A case field keeps one type, whichever trigger sets it."""
     declared: dict[str, tuple[str, str]] = {}
     opening = triggers.get(OPEN)
@@ -396,7 +317,7 @@ def _check_case_field_types(problems: _Problems, triggers: dict[str, Trigger]) -
                              f"trigger {first[1]!r} sets it as a {first[0]}")
 
 
-def _titles(problems: _Problems, where: str, table: Any) -> dict[str, str]:
+def _titles(problems: DefinitionProblems, where: str, table: Any) -> dict[str, str]:
     """What a state or trigger is called in other languages: language code → text."""
     if not isinstance(table, dict) or not all(
             isinstance(lang, str) and isinstance(text, str) and text.strip()
@@ -407,14 +328,14 @@ def _titles(problems: _Problems, where: str, table: Any) -> dict[str, str]:
     return dict(table)
 
 
-def _branches(problems: _Problems, where: str, entries: Any, states: dict[str, State]
+def _branches(problems: DefinitionProblems, where: str, entries: Any, states: dict[str, State]
               ) -> tuple[Branch, ...]:
     if not isinstance(entries, list):
         problems.add(where, "branches must be a list of tables")
         return ()
     branches = []
     for spec in entries:
-        if not _unknown_keys(problems, f"{where}, branch", spec, _BRANCH_KEYS):
+        if not unknown_keys(problems, f"{where}, branch", spec, _BRANCH_KEYS):
             continue
         when = spec.get("when")
         if when not in CONDITIONS:
@@ -428,7 +349,7 @@ def _branches(problems: _Problems, where: str, entries: Any, states: dict[str, S
     return tuple(branches)
 
 
-def _check_effects(problems: _Problems, where: str, effects: tuple[str, ...],
+def _check_effects(problems: DefinitionProblems, where: str, effects: tuple[str, ...],
                    fields: dict[str, FieldSpec], grades: dict[str, Grade]) -> None:
     for effect in effects:
         needed = NEEDS_FIELD_OF_TYPE.get(effect)
@@ -448,7 +369,7 @@ def _check_effects(problems: _Problems, where: str, effects: tuple[str, ...],
                                     "the choice 'reached'")
 
 
-def _check_graph(problems: _Problems, initial: str, states: dict[str, State],
+def _check_graph(problems: DefinitionProblems, initial: str, states: dict[str, State],
                  triggers: dict[str, Trigger]) -> None:
     outgoing: dict[str, set[str]] = {name: set() for name in states}
     for trigger in triggers.values():
@@ -469,7 +390,7 @@ def _check_graph(problems: _Problems, initial: str, states: dict[str, State],
                          "a dead end: no trigger leaves it, and it is not marked terminal")
 
 
-def _migrations(problems: _Problems, table: Any, states: dict[str, State], version: int
+def _migrations(problems: DefinitionProblems, table: Any, states: dict[str, State], version: int
                 ) -> dict[int, dict[str, str]]:
     migrations: dict[int, dict[str, str]] = {}
     if not isinstance(table, dict):
@@ -490,9 +411,9 @@ def _migrations(problems: _Problems, table: Any, states: dict[str, State], versi
     return migrations
 
 
-def _report(problems: _Problems, table: Any, triggers: dict[str, Trigger]
+def _report(problems: DefinitionProblems, table: Any, triggers: dict[str, Trigger]
             ) -> ReportSection | None:
-    if table is None or not _unknown_keys(problems, "report", table, _REPORT_KEYS):
+    if table is None or not unknown_keys(problems, "report", table, _REPORT_KEYS):
         return None
     section = table.get("section")
     if not isinstance(section, str) or not section.isidentifier():
@@ -505,7 +426,7 @@ def _report(problems: _Problems, table: Any, triggers: dict[str, Trigger]
     return ReportSection(str(section), count_by, milestones)
 
 
-def _named_table(problems: _Problems, where: str, table: Any, known: set[str], what: str
+def _named_table(problems: DefinitionProblems, where: str, table: Any, known: set[str], what: str
                  ) -> dict[str, str]:
     """A table of figure names to names of ``what`` (a field, a trigger) the workflow has."""
     if not isinstance(table, dict):

@@ -3,6 +3,8 @@ calendar; the contact clock; pauses; reopening; a later calendar never rewrites 
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -305,3 +307,25 @@ def test_a_snapshot_from_before_the_clocks_still_loads(tmp_path: Path) -> None:
     view = again.fire(case_id, "accept", OFFICE, local(2024, 5, 23, 10))
     assert (view.version, view.contact_deadline, view.paused_seconds) == (1, None, 0.0)
     again.close()
+
+
+def test_report_csv_gives_the_contact_clock_beside_the_resolution_clock(
+        tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'office.db'}"
+    app = new_app(url, workflows=V2)
+    reached = accepted_petition(app, "D", local(2024, 5, 23, 9))
+    app.fire(reached, "contact", OFFICE, local(2024, 5, 23, 10), method="phone",
+             outcome="reached")
+    app.fire(reached, "resolve", OFFICE, local(2024, 5, 23, 16), resolution="done")
+    accepted_petition(app, "D", local(2024, 5, 23, 9))  # never reached, nor resolved
+    app.close()
+    result = invoke("report", "--db", url, "--now", "2024-05-27T12:00", "--csv")
+    assert result.exit_code == 0, result.output
+    everything = next(csv.DictReader(io.StringIO(result.output)))
+    assert everything["group"] == "all"
+    assert {k: everything[k] for k in ("sla_met", "sla_late", "open_overdue")} == {
+        "sla_met": "1", "sla_late": "0", "open_overdue": "1"}
+    assert {k: everything[k] for k in ("contact_met", "contact_late",
+                                       "contact_open_overdue", "contact_compliance")} == {
+        "contact_met": "1", "contact_late": "0", "contact_open_overdue": "1",
+        "contact_compliance": "0.5"}

@@ -329,3 +329,27 @@ def test_report_csv_gives_the_contact_clock_beside_the_resolution_clock(
                                        "contact_open_overdue", "contact_compliance")} == {
         "contact_met": "1", "contact_late": "0", "contact_open_overdue": "1",
         "contact_compliance": "0.5"}
+
+
+def test_the_clocks_due_soon_and_the_contact_line_speak_chinese(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'office.db'}"
+    app = new_app(url, workflows=V2)
+    case_id = accepted_petition(app, "D", local(2024, 5, 23, 9))
+    app.fire(case_id, "contact", OFFICE, local(2024, 5, 23, 10), method="phone",
+             outcome="reached")
+    app.fire(case_id, "mediate", OFFICE, local(2024, 5, 23, 14), track="people")
+    due_id = accepted_petition(app, "D", local(2024, 5, 23, 9))
+    app.close()
+    shown = invoke("show", case_id, "--db", url, "--as-of", "2024-05-24T10:00", "--lang", "zh")
+    assert shown.exit_code == 0, shown.output
+    assert "联系时限  时限 2024-05-24 01:00 UTC（24h）  按时，剩余 23 小时" in shown.output
+    assert "办结时限  时限 2024-05-24 10:00 UTC（16wh）  暂停计时，剩余 12 个工作小时，" \
+        "已暂停 5 个工作小时" in shown.output
+    env = {"CASEWORK_TIMEZONE": "Asia/Shanghai"}
+    swept = invoke("sweep", "--db", url, "--now", "2024-05-24T15:00", "--lang", "zh", env=env)
+    assert swept.exit_code == 0, swept.output
+    assert "个时限即将到期：" in swept.output
+    assert f"{due_id}  办结时限截止 2024-05-24 18:00 Asia/Shanghai，剩余 3.0 小时" in swept.output
+    reported = invoke("report", "--db", url, "--now", "2024-05-27T12:00", "--lang", "zh")
+    assert reported.exit_code == 0, reported.output
+    assert "联系时限   D 50.0%（按时 1，逾期 0，超期未结 1）" in reported.output.splitlines()

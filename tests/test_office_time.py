@@ -353,3 +353,45 @@ def test_the_clocks_due_soon_and_the_contact_line_speak_chinese(tmp_path: Path) 
     reported = invoke("report", "--db", url, "--now", "2024-05-27T12:00", "--lang", "zh")
     assert reported.exit_code == 0, reported.output
     assert "联系时限   D 50.0%（按时 1，逾期 0，超期未结 1）" in reported.output.splitlines()
+
+
+def test_contacted_in_time_is_judged_by_the_recorded_contact_deadline(
+        office: Casework) -> None:
+    """Version 2 records each case's contact deadline: the units' accounts judge the contact
+    by it (when the petitioner is first reached), not by the hours to taking the case on."""
+    late = accepted_petition(office, "D", local(2024, 5, 23, 9))  # taken on at once...
+    office.fire(late, "contact", OFFICE, local(2024, 5, 24, 9, 30), method="phone",
+                outcome="reached")  # ...but reached 24.5 hours later: late
+    slow = office.open_case("petition", OFFICE, local(2024, 5, 23, 9), channel="hotline",
+                            title="Noise", location="guanlan/xinlan")
+    office.fire(slow, "assess", OFFICE, local(2024, 5, 23, 9), grade="D", category="noise")
+    office.fire(slow, "dispatch", OFFICE, local(2024, 5, 23, 9), unit="guanlan/xinlan")
+    office.fire(slow, "accept", OFFICE, local(2024, 5, 24, 12))  # 27 hours to take it on...
+    office.fire(slow, "contact", OFFICE, local(2024, 5, 24, 13), method="phone",
+                outcome="reached")  # ...and reached an hour later: in time
+    never = accepted_petition(office, "D", local(2024, 5, 23, 9))  # never reached
+    assert office.get_case(never).contacted_at is None
+    with ReadModel(office) as model:
+        ranking = report(model, by="community", now=local(2024, 5, 27, 12)).assessment.ranking
+        accounts = {account.key: account for account in ranking}
+    assert (accounts[COMMUNITY].received, accounts[COMMUNITY].contacted_in_time) == (2, 0)
+    assert (accounts["guanlan/xinlan"].received,
+            accounts["guanlan/xinlan"].contacted_in_time) == (1, 1)
+
+
+def test_cases_without_a_contact_clock_keep_the_workflows_contact_hours() -> None:
+    """Version 1 cases record no contact deadline: taken on within the workflow's
+    contact_within_hours (24) of receiving them is contacted in time."""
+    app = new_app(workflows=REGISTRY_V1)
+    for unit, taken_after in ((COMMUNITY, 2), ("guanlan/xinlan", 27)):
+        case_id = app.open_case("petition", OFFICE, local(2024, 5, 23, 9), channel="hotline",
+                                title="Noise", location=unit)
+        app.fire(case_id, "assess", OFFICE, local(2024, 5, 23, 9), grade="C", category="noise")
+        app.fire(case_id, "dispatch", OFFICE, local(2024, 5, 23, 9), unit=unit)
+        app.fire(case_id, "accept", OFFICE, local(2024, 5, 23, 9) + timedelta(hours=taken_after))
+        assert app.get_case(case_id).contact_deadline is None
+    with ReadModel(app) as model:
+        ranking = report(model, by="community", now=local(2024, 5, 27, 12)).assessment.ranking
+        assert {a.key: a.contacted_in_time for a in ranking} == {
+            COMMUNITY: 1, "guanlan/xinlan": 0}
+    app.close()

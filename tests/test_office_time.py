@@ -395,3 +395,14 @@ def test_cases_without_a_contact_clock_keep_the_workflows_contact_hours() -> Non
         assert {a.key: a.contacted_in_time for a in ranking} == {
             COMMUNITY: 1, "guanlan/xinlan": 0}
     app.close()
+
+
+def test_intake_by_day_counts_the_offices_days(office: Casework) -> None:
+    """07:00 in Shanghai is 23:00 UTC the day before: the case counts on the Shanghai day."""
+    office.open_case("petition", OFFICE, local(2024, 5, 23, 7), channel="hotline",
+                     title="Noise", location=COMMUNITY)
+    office.open_case("petition", OFFICE, local(2024, 5, 23, 23, 30), channel="online",
+                     title="Noise", location=COMMUNITY)
+    with ReadModel(office) as model:
+        figures = report(model, now=local(2024, 5, 27, 12)).figures
+    assert figures.intake_by_day == {"2024-05-23": {"hotline": 1, "online": 1}}

@@ -77,3 +77,8 @@ def naive_utc(moment: datetime | None) -> datetime | None:
     if moment is None:
         return None
     return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def local_day(moment: datetime, zone: tzinfo) -> str:
+    """The day (ISO date) in ``zone`` of ``moment``, naive UTC as the read models store it."""
+    return moment.replace(tzinfo=UTC).astimezone(zone).date().isoformat()

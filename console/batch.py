@@ -13,7 +13,7 @@ from casework.jobs.sweep import OVERDUE_AT_TOP, REVISIT
 from casework.timestamps import utc_now
 from projections import ReadModel
 from projections.batch_jobs import BatchJob, migration_job, reprocess_job, sweep_job
-from projections.case_rendering import local
+from projections.case_rendering import CLOCK_NAMES, local
 from projections.due_soon import DueSoon, due_soon
 from projections.filters import CaseFilter
 from projections.i18n import Names, _
@@ -120,17 +120,20 @@ def print_due_soon(soon: list[DueSoon]) -> None:
     if not soon:
         return
     zone = current_settings().zone
-    click.echo(f"{len(soon)} clocks due soon:")
+    click.echo(_("{count} clocks due soon:").format(count=len(soon)))
     by_unit: dict[str, list[DueSoon]] = {}
     for due in soon:
-        by_unit.setdefault(due.unit or "(no unit)", []).append(due)
+        by_unit.setdefault(due.unit or _("(no unit)"), []).append(due)
     for unit, clocks in by_unit.items():
         click.echo(f"  {unit}: {len(clocks)}")
         for due in clocks[:SHOWN_DUE_SOON]:
-            click.echo(f"    {due.case}  {due.clock} due {local(due.deadline, zone)} {zone}, "
-                       f"{due.left_hours:.1f} h left")
+            click.echo("    " + _("{case}  {clock} due {deadline} {zone}, {hours:.1f} h left")
+                       .format(case=due.case, clock=_(CLOCK_NAMES.get(due.clock, due.clock)),
+                               deadline=local(due.deadline, zone), zone=zone,
+                               hours=due.left_hours))
         if len(clocks) > SHOWN_DUE_SOON:
-            click.echo(f"    ... and {len(clocks) - SHOWN_DUE_SOON} more (--json lists all)")
+            click.echo("    " + _("... and {count} more (--json lists all)").format(
+                count=len(clocks) - SHOWN_DUE_SOON))
 
 
 @click.command("migrate")

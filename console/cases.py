@@ -15,9 +15,9 @@ from casework.timestamps import parse_time
 from casework.views import CaseView
 from projections import ReadModel
 from projections.case_ids import expand_case_id
-from projections.case_rendering import local
+from projections.case_rendering import CLOCK_NAMES, local
 from projections.duplicates import likely_duplicates
-from projections.i18n import Names, _
+from projections.i18n import N_, Names, _
 from projections.rendering import labelled
 
 from .completion import complete_case, complete_kind, complete_trigger
@@ -210,18 +210,38 @@ def case_text(data: dict[str, Any], who: Actor, names: Names | None = None) -> s
     return "\n".join(lines)
 
 
+CLOCK_STATUSES = {
+    "running": N_("due {deadline} ({limit})  running"),
+    "paused": N_("due {deadline} ({limit})  paused"),
+    "overdue": N_("due {deadline} ({limit})  overdue"),
+    "met": N_("due {deadline} ({limit})  met"),
+    "late": N_("due {deadline} ({limit})  late"),
+    "stopped": N_("due {deadline} ({limit})  stopped"),
+    "not reached": N_("due {deadline} ({limit})  not reached"),
+}
+"""A clock's line by its status, one message each: "late" and "overdue" alone already name
+the resolution clock's verdicts in the report, and a clock's status is said otherwise."""
+
+
 def clock_lines(clocks: dict[str, dict[str, Any]]) -> list[str]:
     """A line per clock: due when (its limit), its status, time left, time paused."""
     lines = []
     for name, clock in clocks.items():
-        unit = "working h" if clock["working"] else "h"
+        working = clock["working"]
         left = clock["left_hours"]
-        text = _labelled(name, f"due {when(clock['deadline'])} "
-                               f"({shown(clock['limit'] or '-')})  {clock['status']}")
-        if left is not None:
-            text += f", {left:g} {unit} left" if left >= 0 else f", {-left:g} {unit} late"
+        status = CLOCK_STATUSES.get(clock["status"], "due {deadline} ({limit})  " +
+                                    clock["status"])
+        text = _labelled(_(CLOCK_NAMES.get(name, name)), _(status).format(
+            deadline=when(clock["deadline"]), limit=shown(clock["limit"] or "-")))
+        if left is not None and left >= 0:
+            text += (_(", {hours:g} working h left") if working
+                     else _(", {hours:g} h left")).format(hours=left)
+        elif left is not None:
+            text += (_(", {hours:g} working h late") if working
+                     else _(", {hours:g} h late")).format(hours=-left)
         if clock.get("paused_hours"):
-            text += f", paused {clock['paused_hours']:g} {unit}"
+            text += (_(", paused {hours:g} working h") if working
+                     else _(", paused {hours:g} h")).format(hours=clock["paused_hours"])
         lines.append(text)
     return lines
 

@@ -13,6 +13,8 @@ from .i18n import N_, Names, _
 from .rendering import table, width
 
 SHORT_ID = 8
+CLOCK_NAMES = {"contact": N_("contact"), "resolve": N_("resolve")}
+"""The two clocks of a case (``show``, the sweep's due soon), as the language says them."""
 TITLE_WIDTH = 40
 
 

@@ -108,12 +108,12 @@ def explain(model: Any, filters: Filters, now: datetime, path: str, cutoff: Cuto
             moved: frozenset[str] = frozenset()) -> Iterator[ExplainedCase]:
     """The cases of ``model`` (a read model or a scratch one) that make figure ``path`` of
     the report over ``filters`` judged at ``now``, each with its events within ``cutoff``."""
-    sections = report_sections(model.app.workflows)
+    sections, zone = report_sections(model.app.workflows), model.app.calendar.zone
     query = (select(case_summary, *verdicts(naive_utc(now)))
              .where(filters.clause(), *narrowing(path)).order_by(case_summary.c.id))
     with model.engine.connect() as conn:
         for row in conn.execution_options(yield_per=2000).execute(query):
-            if _makes(figures_of([row], sections).as_dict(), path):
+            if _makes(figures_of([row], sections, zone).as_dict(), path):
                 yield ExplainedCase(row.id, row.kind, row.grade, row.state, row.deadline,
                                     list(case_events(model.app, row.id, cutoff)),
                                     row.id in moved)

@@ -16,12 +16,14 @@ FIGURE_HEADERS = ["", N_("cases"), N_("open"), N_("closed"), N_("resolved"), N_(
                   N_("local"), N_("deadlines met"), N_("overdue"), N_("median h"),
                   N_("satisfaction"), N_("reopened")]
 CSV_HEADERS = ["group", "cases", "open", "closed", "resolved", "resolution_rate",
-               "local_resolution_rate", "sla_compliance", "open_overdue",
+               "local_resolution_rate", "sla_compliance", "open_overdue", "sla_met", "sla_late",
+               "contact_compliance", "contact_met", "contact_late", "contact_open_overdue",
                "median_hours_to_close", "mean_satisfaction", "reopen_rate",
                "rates_valid_visits", "rates_response", "rates_resolution", "rates_satisfaction",
                "rates_composite"]
 """``rates_*``: the three rates (三率); ``rates_resolution`` is 解决率, the petitioners' word,
-where ``resolution_rate`` is the handlers'."""
+where ``resolution_rate`` is the handlers'. ``sla_*`` and ``open_overdue``: the resolution
+clock; ``contact_*``: the contact clock (empty where no case has one)."""
 SHOWN_HOT_SPOTS = 6
 RANKING_HEADERS = [N_("rank"), "", N_("received"), N_("from below"), N_("escalated up"),
                    N_("held h"), N_("contacted in time"), N_("resolved in time"),
@@ -205,10 +207,18 @@ def report_csv(report: Report) -> str:
         sla = figures.sla.get(OVERALL, Deadlines())
         writer.writerow([label, figures.total, figures.open, figures.closed, figures.resolved,
                          figures.resolution_rate, figures.local_resolution_rate,
-                         sla.compliance, sla.open_overdue, figures.time_to_close_hours.median,
+                         sla.compliance, sla.open_overdue, sla.met, sla.breached,
+                         *_contact_cells(figures.contact.get(OVERALL)),
+                         figures.time_to_close_hours.median,
                          figures.satisfaction.mean, figures.reopen_rate,
                          *_rates_cells(figures.three_rates)])
     return out.getvalue()
+
+
+def _contact_cells(contact: Deadlines | None) -> list[object]:
+    if contact is None:
+        return [None] * 4
+    return [contact.compliance, contact.met, contact.breached, contact.open_overdue]
 
 
 def _rates_cells(rates: ThreeRates | None) -> list[object]:

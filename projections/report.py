@@ -14,14 +14,14 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import select
 
 from casework.assessment import AssessmentRules
 from casework.registry import WorkflowRegistry
-from casework.timestamps import naive_utc, utc_now
+from casework.timestamps import local_day, naive_utc, utc_now
 from casework.workflow import OPEN_STAGES, STAGES, ReportSection
 
 from .case_summary import escalation_steps, reached_milestone
@@ -270,7 +270,7 @@ def report(read_model: ReadModel, filters: Filters | None = None, by: str | None
     moment = naive_utc(now or utc_now())
     assert moment is not None
     sections = report_sections(read_model.app.workflows)
-    totals = _Tally(sections)
+    totals = _Tally(sections, read_model.app.calendar.zone)  # intake: the office's days
     groups: dict[str, _Tally] = {}
     query = (select(case_summary, *verdicts(moment))
              .where(filters.clause()).order_by(case_summary.c.id))
@@ -280,7 +280,7 @@ def report(read_model: ReadModel, filters: Filters | None = None, by: str | None
             if by is not None:
                 key = getattr(row, by)
                 groups.setdefault("(none)" if key is None else str(key),
-                                  _Tally(sections)).add(row)
+                                  _Tally(sections, totals.zone)).add(row)
     return _assessed(read_model, Report(
         totals.figures(), [Group(key, groups[key].figures()) for key in sorted(groups)],
         moment, filters, by), rules or AssessmentRules(), month)
@@ -310,10 +310,11 @@ def _assessed(read_model: ReadModel, plain: Report, rules: AssessmentRules,
                    assessment=Assessment(rules, month, ranking, by_channel, by_kind))
 
 
-def figures_of(rows: Iterable[Any], sections: dict[str, ReportSection]) -> Figures:
+def figures_of(rows: Iterable[Any], sections: dict[str, ReportSection],
+               zone: tzinfo = UTC) -> Figures:
     """The figures of the given read-model rows (with their ``open_overdue`` label), by the
     same code as the report: what one case adds to each figure (``projections.explain``)."""
-    tally = _Tally(sections)
+    tally = _Tally(sections, zone)
     for row in rows:
         tally.add(row)
     return tally.figures()
@@ -337,6 +338,7 @@ class _Tally:
     """The figures of one set of cases, accumulated row by row."""
 
     sections: dict[str, ReportSection]
+    zone: tzinfo = UTC  # the office's time zone, whose days ``intake`` counts
     total: int = 0
     by_stage: Counter[str] = field(default_factory=Counter)
     by_state: Counter[str] = field(default_factory=Counter)
@@ -367,7 +369,7 @@ class _Tally:
         self.by_kind[row.kind] += 1
         if row.channel:
             self.by_channel[row.channel] += 1
-        self.intake[(row.opened_at.date().isoformat(), row.channel or NO_CHANNEL)] += 1
+        self.intake[(local_day(row.opened_at, self.zone), row.channel or NO_CHANNEL)] += 1
         if row.outcome == "resolved":
             self.resolved += 1
             self.resolved_locally += not row.left_community

@@ -31,7 +31,9 @@ NO_UNIT = "(none)"
 """The account of events while no unit held the case (a revisit of a case never dispatched)."""
 CONTACT_SETTING = "contact_within_hours"
 DEFAULT_CONTACT_HOURS = 24
-"""Shenzhen's rule: the handling unit contacts the petitioner within 24 hours."""
+"""Shenzhen's rule: the handling unit contacts the petitioner within 24 hours. Only for cases
+recorded without a contact clock (version 1); a case with one is judged by its own recorded
+contact deadline (working time), when the petitioner is first reached."""
 COUNTS = ("received", "from_below", "escalated_up", "contacted_in_time", "resolved_in_time",
           "breaches", "sent_back", "visits", "valid_visits", "contacted", "solved", SATISFIED,
           BASICALLY_SATISFIED, UNSATISFIED)
@@ -84,6 +86,7 @@ def _concerns_units(before: dict[str, Any], after: dict[str, Any],
             or (after["outcome"] == "resolved" and before["outcome"] != "resolved")
             or before["missed_deadline"] != after["missed_deadline"]
             or before["breached"] != after["breached"] or before["reopens"] != after["reopens"]
+            or before["contacted_at"] != after["contacted_at"]
             or any(name in fields for name in ANSWERS))
 
 
@@ -111,9 +114,7 @@ def _handling(before: dict[str, Any] | None, after: dict[str, Any], workflow: Wo
         return
     unit = after["unit"]
     since = before["unit_since"]
-    if before["stage"] == "dispatch" and after["stage"] == "follow_up" and since is not None:
-        allowed = workflow.settings.get(CONTACT_SETTING, DEFAULT_CONTACT_HOURS)
-        add(unit, contacted_in_time=int(held_hours(since, at) <= allowed))
+    _contact(before, after, workflow, at, add)
     if after["outcome"] == "resolved" and before["outcome"] != "resolved":
         if since is not None:
             hours[unit] += held_hours(since, at)
@@ -121,6 +122,20 @@ def _handling(before: dict[str, Any] | None, after: dict[str, Any], workflow: Wo
         # ``breached`` keeps for the case) is that unit's breach, not this one's.
         deadline = after["deadline"]
         add(unit, resolved_in_time=int(deadline is None or at <= deadline))
+
+
+def _contact(before: dict[str, Any], after: dict[str, Any], workflow: Workflow,
+             at: datetime, add: Any) -> None:
+    """Contacted in time: by the case's recorded contact deadline when the petitioner is
+    first reached; a case without a contact clock (version 1), by the workflow's hours from
+    receiving the case to taking it on."""
+    unit, since = after["unit"], before["unit_since"]
+    if after["contact_deadline"] is not None:
+        if before["contacted_at"] is None and after["contacted_at"] is not None:
+            add(unit, contacted_in_time=int(after["contacted_at"] <= after["contact_deadline"]))
+    elif before["stage"] == "dispatch" and after["stage"] == "follow_up" and since is not None:
+        allowed = workflow.settings.get(CONTACT_SETTING, DEFAULT_CONTACT_HOURS)
+        add(unit, contacted_in_time=int(held_hours(since, at) <= allowed))
 
 
 def _visit(fields: dict[str, Any], workflow: Workflow) -> dict[str, int]:

@@ -3,6 +3,8 @@ calendar; the contact clock; pauses; reopening; a later calendar never rewrites 
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -305,3 +307,102 @@ def test_a_snapshot_from_before_the_clocks_still_loads(tmp_path: Path) -> None:
     view = again.fire(case_id, "accept", OFFICE, local(2024, 5, 23, 10))
     assert (view.version, view.contact_deadline, view.paused_seconds) == (1, None, 0.0)
     again.close()
+
+
+def test_report_csv_gives_the_contact_clock_beside_the_resolution_clock(
+        tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'office.db'}"
+    app = new_app(url, workflows=V2)
+    reached = accepted_petition(app, "D", local(2024, 5, 23, 9))
+    app.fire(reached, "contact", OFFICE, local(2024, 5, 23, 10), method="phone",
+             outcome="reached")
+    app.fire(reached, "resolve", OFFICE, local(2024, 5, 23, 16), resolution="done")
+    accepted_petition(app, "D", local(2024, 5, 23, 9))  # never reached, nor resolved
+    app.close()
+    result = invoke("report", "--db", url, "--now", "2024-05-27T12:00", "--csv")
+    assert result.exit_code == 0, result.output
+    everything = next(csv.DictReader(io.StringIO(result.output)))
+    assert everything["group"] == "all"
+    assert {k: everything[k] for k in ("sla_met", "sla_late", "open_overdue")} == {
+        "sla_met": "1", "sla_late": "0", "open_overdue": "1"}
+    assert {k: everything[k] for k in ("contact_met", "contact_late",
+                                       "contact_open_overdue", "contact_compliance")} == {
+        "contact_met": "1", "contact_late": "0", "contact_open_overdue": "1",
+        "contact_compliance": "0.5"}
+
+
+def test_the_clocks_due_soon_and_the_contact_line_speak_chinese(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'office.db'}"
+    app = new_app(url, workflows=V2)
+    case_id = accepted_petition(app, "D", local(2024, 5, 23, 9))
+    app.fire(case_id, "contact", OFFICE, local(2024, 5, 23, 10), method="phone",
+             outcome="reached")
+    app.fire(case_id, "mediate", OFFICE, local(2024, 5, 23, 14), track="people")
+    due_id = accepted_petition(app, "D", local(2024, 5, 23, 9))
+    app.close()
+    shown = invoke("show", case_id, "--db", url, "--as-of", "2024-05-24T10:00", "--lang", "zh")
+    assert shown.exit_code == 0, shown.output
+    assert "联系时限  时限 2024-05-24 01:00 UTC（24h）  按时，剩余 23 小时" in shown.output
+    assert "办结时限  时限 2024-05-24 10:00 UTC（16wh）  暂停计时，剩余 12 个工作小时，" \
+        "已暂停 5 个工作小时" in shown.output
+    env = {"CASEWORK_TIMEZONE": "Asia/Shanghai"}
+    swept = invoke("sweep", "--db", url, "--now", "2024-05-24T15:00", "--lang", "zh", env=env)
+    assert swept.exit_code == 0, swept.output
+    assert "个时限即将到期：" in swept.output
+    assert f"{due_id}  办结时限截止 2024-05-24 18:00 Asia/Shanghai，剩余 3.0 小时" in swept.output
+    reported = invoke("report", "--db", url, "--now", "2024-05-27T12:00", "--lang", "zh")
+    assert reported.exit_code == 0, reported.output
+    assert "联系时限   D 50.0%（按时 1，逾期 0，超期未结 1）" in reported.output.splitlines()
+
+
+def test_contacted_in_time_is_judged_by_the_recorded_contact_deadline(
+        office: Casework) -> None:
+    """Version 2 records each case's contact deadline: the units' accounts judge the contact
+    by it (when the petitioner is first reached), not by the hours to taking the case on."""
+    late = accepted_petition(office, "D", local(2024, 5, 23, 9))  # taken on at once...
+    office.fire(late, "contact", OFFICE, local(2024, 5, 24, 9, 30), method="phone",
+                outcome="reached")  # ...but reached 24.5 hours later: late
+    slow = office.open_case("petition", OFFICE, local(2024, 5, 23, 9), channel="hotline",
+                            title="Noise", location="guanlan/xinlan")
+    office.fire(slow, "assess", OFFICE, local(2024, 5, 23, 9), grade="D", category="noise")
+    office.fire(slow, "dispatch", OFFICE, local(2024, 5, 23, 9), unit="guanlan/xinlan")
+    office.fire(slow, "accept", OFFICE, local(2024, 5, 24, 12))  # 27 hours to take it on...
+    office.fire(slow, "contact", OFFICE, local(2024, 5, 24, 13), method="phone",
+                outcome="reached")  # ...and reached an hour later: in time
+    never = accepted_petition(office, "D", local(2024, 5, 23, 9))  # never reached
+    assert office.get_case(never).contacted_at is None
+    with ReadModel(office) as model:
+        ranking = report(model, by="community", now=local(2024, 5, 27, 12)).assessment.ranking
+        accounts = {account.key: account for account in ranking}
+    assert (accounts[COMMUNITY].received, accounts[COMMUNITY].contacted_in_time) == (2, 0)
+    assert (accounts["guanlan/xinlan"].received,
+            accounts["guanlan/xinlan"].contacted_in_time) == (1, 1)
+
+
+def test_cases_without_a_contact_clock_keep_the_workflows_contact_hours() -> None:
+    """Version 1 cases record no contact deadline: taken on within the workflow's
+    contact_within_hours (24) of receiving them is contacted in time."""
+    app = new_app(workflows=REGISTRY_V1)
+    for unit, taken_after in ((COMMUNITY, 2), ("guanlan/xinlan", 27)):
+        case_id = app.open_case("petition", OFFICE, local(2024, 5, 23, 9), channel="hotline",
+                                title="Noise", location=unit)
+        app.fire(case_id, "assess", OFFICE, local(2024, 5, 23, 9), grade="C", category="noise")
+        app.fire(case_id, "dispatch", OFFICE, local(2024, 5, 23, 9), unit=unit)
+        app.fire(case_id, "accept", OFFICE, local(2024, 5, 23, 9) + timedelta(hours=taken_after))
+        assert app.get_case(case_id).contact_deadline is None
+    with ReadModel(app) as model:
+        ranking = report(model, by="community", now=local(2024, 5, 27, 12)).assessment.ranking
+        assert {a.key: a.contacted_in_time for a in ranking} == {
+            COMMUNITY: 1, "guanlan/xinlan": 0}
+    app.close()
+
+
+def test_intake_by_day_counts_the_offices_days(office: Casework) -> None:
+    """07:00 in Shanghai is 23:00 UTC the day before: the case counts on the Shanghai day."""
+    office.open_case("petition", OFFICE, local(2024, 5, 23, 7), channel="hotline",
+                     title="Noise", location=COMMUNITY)
+    office.open_case("petition", OFFICE, local(2024, 5, 23, 23, 30), channel="online",
+                     title="Noise", location=COMMUNITY)
+    with ReadModel(office) as model:
+        figures = report(model, now=local(2024, 5, 27, 12)).figures
+    assert figures.intake_by_day == {"2024-05-23": {"hotline": 1, "online": 1}}

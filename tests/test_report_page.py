@@ -436,11 +436,14 @@ def check_figures(labels: Labels, drawn: dict[str, list[dict[str, str]]],
     assert counts(drawn["escalations"], text("step"), text("escalation_count")) == {
         f"{labels.value('level', s['from'])} → {labels.value('level', s['to'])}": s["count"]
         for s in figures["escalations"]["steps"]}
-    deadlines = {(m[text("grade")], m[text("verdict")]): int(m[text("count")].replace(",", ""))
-                 for m in drawn["sla"]}
-    assert deadlines == {(labels.value("grade", grade), labels.value("verdict", verdict)): n
-                         for grade, d in figures["sla"].items() if grade != "overall"
-                         for verdict, n in d.items() if verdict != "compliance"}
+    # Both clocks per grade, each chart equal to its block of the JSON.
+    for clock in ("sla", "contact"):
+        deadlines = {(m[text("grade")], m[text("verdict")]):
+                     int(m[text("count")].replace(",", "")) for m in drawn[clock]}
+        assert deadlines == {(labels.value("grade", grade), labels.value("verdict", verdict)): n
+                             for grade, d in figures[clock].items() if grade != "overall"
+                             for verdict, n in d.items() if verdict != "compliance"}, clock
+    assert sum(figures["contact"]["overall"][v] for v in ("met", "breached", "open_overdue"))
     intake = sum(int(m[text("count")]) for m in drawn["intake_by_day"])
     assert intake == figures["total"] == sum(
         n for day in figures["intake_by_day"].values() for n in day.values())

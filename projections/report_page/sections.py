@@ -71,13 +71,21 @@ def by_stage(page: Page) -> Iterator[Section]:
 
 
 def deadlines(page: Page) -> Iterator[Section]:
-    sla = {grade: d for grade, d in page.report.figures.sla.items() if grade != OVERALL}
-    if not sla:
-        return
+    """Deadlines per grade, one card per clock: resolution (``sla``) and contact."""
+    figures = page.report.figures
+    for key, clock in (("sla", figures.sla), ("contact", figures.contact)):
+        per_grade = {grade: d for grade, d in clock.items() if grade != OVERALL}
+        if per_grade:
+            yield _deadlines_card(page, key, per_grade, clock.get(OVERALL, Deadlines()))
+
+
+def _deadlines_card(page: Page, key: str, per_grade: dict[str, Deadlines],
+                    overall: Deadlines) -> Section:
     names = [page.value("verdict", v) for v in VERDICTS]
     values = [{"grade": page.value("grade", grade), "verdict": name,
                "count": getattr(d, verdict), "compliance": percent(d.compliance)}
-              for grade, d in sla.items() for verdict, name in zip(VERDICTS, names, strict=True)]
+              for grade, d in per_grade.items()
+              for verdict, name in zip(VERDICTS, names, strict=True)]
     encoding = {
         "y": field("grade", "nominal", page.text("grade"), sort=None),
         "x": field("count", "quantitative", page.text("count"), stack=True),
@@ -91,11 +99,10 @@ def deadlines(page: Page) -> Iterator[Section]:
     }
     for index, value in enumerate(values):
         value["order"] = index % len(VERDICTS)
-    spec = chart(values, {"type": "bar"}, encoding, page.text("section.sla"),
-                 height=max(120, 40 * len(sla)))
-    overall = page.report.figures.sla.get(OVERALL, Deadlines())
-    yield card(page, "sla", chart=spec,
-               subtitle=page.text("subtitle.sla", compliance=percent(overall.compliance)))
+    spec = chart(values, {"type": "bar"}, encoding, page.text(f"section.{key}"),
+                 height=max(120, 40 * len(per_grade)))
+    return card(page, key, chart=spec,
+                subtitle=page.text(f"subtitle.{key}", compliance=percent(overall.compliance)))
 
 
 def time_to_close(page: Page) -> Iterator[Section]:

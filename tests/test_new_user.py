@@ -417,6 +417,12 @@ def test_18_forget_in_a_script_does_not_ask(tmp_path: Path) -> None:
 
 # Item 19: the demo's file appears whole -----------------------------------------------------
 
+def _ctrl_c_as_on_a_terminal() -> None:
+    """A process started in the background of a shell without job control (as a CI runner
+    may start the tests) inherits an ignored Ctrl-C; a terminal's foreground job does not."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _bytes_written(database: Path) -> int:
     """The size of a SQLite file with its write-ahead log (which may come and go)."""
     total = 0
@@ -430,7 +436,7 @@ def _bytes_written(database: Path) -> int:
 def test_19_a_demo_interrupted_leaves_no_half_written_database(tmp_path: Path) -> None:
     demo = subprocess.Popen([sys.executable, str(REPO / "cli.py"), "demo", "--petitions",
                              "3000"], cwd=tmp_path, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+                            stderr=subprocess.PIPE, preexec_fn=_ctrl_c_as_on_a_terminal)
     partial = tmp_path / "casework-demo.db.partial"
     # Waiting for the month to be under way (cases written), not timing it: a Ctrl-C in the
     # moment a process starts up is another matter (test_8).

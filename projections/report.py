@@ -9,7 +9,6 @@ text and CSV forms every entrypoint shares.
 
 from __future__ import annotations
 
-import math
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable
@@ -28,6 +27,7 @@ from .case_summary import escalation_steps, reached_milestone
 from .filters import Filters, contact_overdue, open_overdue
 from .progress import progress
 from .read_model import ReadModel
+from .statistics import nested, percentile, ratio
 from .tables import case_summary
 from .three_rates import (
     RANKINGS,
@@ -476,30 +476,9 @@ class _Tally:
         return {**counted, **reached}
 
 
-def nested(counts: Counter[tuple[str, str]]) -> dict[str, dict[str, int]]:
-    """(a, b) → n as a → b → n, both levels sorted."""
-    result: dict[str, dict[str, int]] = {}
-    for (outer, inner), count in sorted(counts.items()):
-        result.setdefault(outer, {})[inner] = count
-    return result
-
-
 def histogram(values: list[float], edges: tuple[float, ...]) -> list[Bin]:
     """How many values fall in each bin from one edge to the next (the last has no end)."""
     counts = Counter(bisect_right(edges, value) - 1 for value in values)
     bounds = [*edges[1:], None]
     return [Bin(lower, upper, counts[index])
             for index, (lower, upper) in enumerate(zip(edges, bounds, strict=True))]
-
-
-def ratio(part: int, whole: int) -> float | None:
-    return round(part / whole, 4) if whole else None
-
-
-def percentile(values: list[float], percent: float) -> float | None:
-    """Nearest-rank percentile, rounded to 0.01 hours."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, math.ceil(percent / 100 * len(ordered)))
-    return round(ordered[rank - 1], 2)

@@ -33,7 +33,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .application import ORGANISATION_VAR
 from .assessment import AssessmentRules, assessment_rules
+from .calendar_files import office_zone
 from .errors import SettingsError
 
 FILE_NAME = "casework.toml"
@@ -161,24 +163,9 @@ FLAGS = {"database": "--db", "actor": "--actor", "roles": "--role", "timezone": 
 def _default(name: str) -> Any:
     if name == "database":
         return DEFAULT_DATABASE
-    if name == "timezone":
-        return local_zone_name()
+    if name == "timezone":  # the office's: its days, and what a time without an offset means
+        return office_zone(os.environ.get(ORGANISATION_VAR)).key
     return "en"
-
-
-def local_zone_name() -> str:
-    """This machine's time zone (``$TZ``, else /etc/localtime), else UTC."""
-    name = os.environ.get("TZ", "").lstrip(":")
-    if not name:
-        try:
-            name = str(Path("/etc/localtime").resolve()).split("zoneinfo/", 1)[1]
-        except (OSError, IndexError):
-            name = "UTC"
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return "UTC"
-    return name
 
 
 def _who(flags: Mapping[str, Any], environ: Mapping[str, str],

@@ -89,3 +89,14 @@ def test_a_bad_settings_file_is_one_line_naming_it(tmp_path: Path, text: str,
 def test_a_missing_config_file_is_named(tmp_path: Path) -> None:
     assert_one_line_error(invoke("--config", str(tmp_path / "none.toml"), "config"), 2,
                           "no settings file")
+
+
+def test_the_time_zone_is_the_offices_unless_a_setting_says_otherwise(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not the machine's: a server in UTC shows Shenzhen's office its own days and times."""
+    monkeypatch.chdir(tmp_path)
+    shown = invoke("config", "--json", env={"TZ": "America/New_York",
+                                            "CASEWORK_TIMEZONE": None}).stdout
+    assert json.loads(shown)["timezone"]["value"] == "Asia/Shanghai"
+    chosen = invoke("config", "--json", env={"CASEWORK_TIMEZONE": "Europe/Berlin"}).stdout
+    assert json.loads(chosen)["timezone"]["value"] == "Europe/Berlin"

@@ -75,8 +75,9 @@ def report_text(report: Report, zone: tzinfo = UTC, names: Names | None = None) 
     parts = [table(rows, [_(header) for header in FIGURE_HEADERS]), ""]
     parts.append(labelled(_("by stage"), " · ".join(
         f"{names.value('stage', k)} {v}" for k, v in f.by_stage.items())))
-    parts.append(labelled(_("channels"), " · ".join(
-        f"{names.value('channel', k)} {v}" for k, v in f.by_channel.items())))
+    if f.by_channel:  # no line at all for a report without cases
+        parts.append(labelled(_("channels"), " · ".join(
+            f"{names.value('channel', k)} {v}" for k, v in f.by_channel.items())))
     # deadlines: the resolution clock; contact: reaching the petitioner
     for label, clock in ((_("deadlines"), f.sla), (_("contact"), f.contact)):
         counts = [_("{grade} {compliance} ({met} met, {late} late, {overdue} overdue)").format(
@@ -131,6 +132,8 @@ def assessment_lines(report: Report, names: Names) -> list[str]:
         return lines
     for label, kind, progress in ((_("kinds"), "kind", assessment.progress_by_kind),
                                   (_("channels"), "channel", assessment.progress_by_channel)):
+        if not progress:
+            continue
         lines.append(labelled(label, " · ".join(
             _("{key} {collected} collected, {resolved} resolved, {open} in progress").format(
                 key=names.value(kind, key), collected=p["collected"], resolved=p["resolved"],

@@ -157,3 +157,13 @@ def test_a_time_given_with_an_offset_is_shown_with_that_offset(tmp_path: Path) -
     history = invoke("history", case, "--db", db).stdout
     assert f"{T0.astimezone(shenzhen):%Y-%m-%d %H:%M} +08:00" in history
     assert "UTC+08:00" not in history
+
+
+def test_a_report_without_cases_has_no_empty_lines(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'cases.db'}"
+    app = Casework(db)
+    app.open_case("petition", CLERK, T0, channel="hotline", title="Street light out")
+    app.close()
+    shown = invoke("report", "--db", db, "--since", "2030-01-01").stdout
+    assert "all cases" in shown
+    assert not [line for line in shown.splitlines() if line.strip() in ("channels", "kinds")]

@@ -60,8 +60,10 @@ def whatif_command(since: str | None, until: str | None, kind: str | None, unit:
     Examples:
       casework whatif --grade B.resolve=48h --since 2024-05-01 --until 2024-06-01
       casework whatif --workflow petition-v2.toml --since 2024-05-01 --json
-      casework whatif --grade B.resolve=2d --since 2024-05-01 --html whatif.html
+      casework whatif --grade B.resolve=2wd --since 2024-05-01 --html whatif.html
     """
+    if not workflow_files and not grades:  # the policy in force against itself: no question
+        raise click.UsageError(_("give a candidate: --workflow FILE or --grade G.CLOCK=LIMIT"))
     if html is not None:
         check_writable(html, "--html")
     app = open_app(db)

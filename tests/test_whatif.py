@@ -229,3 +229,9 @@ def test_the_html_page_puts_both_report_pages_side_by_side(tmp_path: Path) -> No
     assert page.count("report-json") == 2  # each side is the report page, whole
     assert "<td>sla.B.breached</td>" in page
     assert f"<code>{resolved}</code>" in page
+
+
+def test_whatif_without_a_candidate_asks_for_one(tmp_path: Path) -> None:
+    """The policy in force against itself answers no question: say what to give."""
+    result = invoke("whatif", "--since", "2024-05-01", "--db", f"sqlite:///{tmp_path / 'x.db'}")
+    assert result.exit_code == 2 and "--workflow FILE or --grade" in result.stderr

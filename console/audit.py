@@ -30,8 +30,9 @@ def audit_command(cases: tuple[str, ...], kind: str | None, show_digest: bool,
     Every case (or each CASE: an id or a unique prefix) is replayed against the workflow
     version it ran under. Each finding is one line, case and event first: an illegal
     transition, a missing or repeated event, a hash that does not link (an event edited in
-    the database), an event that cannot be read, a read-model row that disagrees with the
-    events. Exit status 0 when clean, 1 with findings.
+    the database), an event that cannot be read, a read-model row or a unit's ledger entry
+    (by event and unit) that disagrees with the events. Exit status 0 when clean, 1 with
+    findings.
 
     The digest covers the latest hash of every case, whatever CASEs are given: a store whose
     chains were recomputed after an edit passes the chain checks, but not --expect-digest.

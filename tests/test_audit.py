@@ -15,6 +15,7 @@ from uuid import UUID
 
 import pytest
 from click.testing import CliRunner, Result
+from sqlalchemy import Engine, insert, select, text
 
 from casework import Actor, Casework
 from casework.audit import audit, audit_digest, check_history
@@ -23,9 +24,10 @@ from casework.demo import Simulation
 from casework.timestamps import utc_now
 from cli import cli
 from projections import ReadModel
-from projections.audit import ReadModelCheck
+from projections.audit import ReadModelCheck, rows_a_rebuild_would_change
+from projections.tables import unit_ledger
 
-from .conftest import REGISTRY, new_app
+from .conftest import REGISTRY, database, new_app
 
 
 @pytest.fixture(scope="module")
@@ -282,3 +284,119 @@ def _some_cases(db: Path) -> list[UUID]:
     with closing(sqlite3.connect(db)) as conn:
         return [UUID(row[0]) for row in conn.execute(
             "SELECT DISTINCT originator_id FROM stored_events")]
+
+
+# The units' accounts (unit_ledger) -------------------------------------------------------
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def ledger_store(request: pytest.FixtureRequest) -> Iterator[tuple[Casework, Engine]]:
+    """A small demo store with its read model caught up, on each back end, and an engine to
+    edit its tables by hand with; each test undoes what it did."""
+    with database(request.param) as url:
+        app = new_app(url)
+        Simulation(app, petitions=12, enterprise_requests=3, volunteer_tasks=2).run()
+        with ReadModel(app) as read_model:
+            read_model.catch_up()
+        writer = app.storage.sqlalchemy_engine(writer=True)
+        yield app, writer
+        writer.dispose()
+        app.close()
+
+
+def read_model_findings(app: Casework) -> list[str]:
+    with ReadModel(app) as read_model:
+        audited = audit(app, also=[ReadModelCheck(read_model)]).findings
+        dry_run = rows_a_rebuild_would_change(read_model)
+    assert dry_run == audited  # the store's events are untouched: only the read model differs
+    return [str(finding) for finding in audited]
+
+
+def an_entry(writer: Engine) -> dict:
+    """The first entry that counts a unit receiving a case, with its columns' types."""
+    ledger = unit_ledger.c
+    with writer.connect() as conn:
+        return dict(conn.execute(select(unit_ledger).where(ledger.received == 1).order_by(
+            ledger.case_id, ledger.version, ledger.unit).limit(1)).one()._mapping)
+
+
+KEY_OF = "case_id = :case_id AND version = :version AND unit = :unit"
+
+
+def test_a_demo_store_checks_clean_ledger_included(
+        ledger_store: tuple[Casework, Engine]) -> None:
+    app, writer = ledger_store
+    with writer.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM unit_ledger")).scalar_one() > 0
+    assert read_model_findings(app) == []
+
+
+def test_a_ledger_count_edited_by_hand_is_found(ledger_store: tuple[Casework, Engine]) -> None:
+    app, writer = ledger_store
+    entry = an_entry(writer)
+    with writer.begin() as conn:
+        conn.execute(text(f"UPDATE unit_ledger SET received = 7 WHERE {KEY_OF}"), entry)
+    try:
+        assert read_model_findings(app) == [
+            f"{entry['case_id']}  event {entry['version']}: the unit ledger's entry for unit "
+            f"{entry['unit']} disagrees with the events: received 7 (events say 1)"]
+    finally:
+        with writer.begin() as conn:
+            conn.execute(text(f"UPDATE unit_ledger SET received = 1 WHERE {KEY_OF}"), entry)
+    assert read_model_findings(app) == []
+
+
+def test_a_ledger_entry_deleted_by_hand_is_found(ledger_store: tuple[Casework, Engine]) -> None:
+    app, writer = ledger_store
+    entry = an_entry(writer)
+    with writer.begin() as conn:
+        conn.execute(text(f"DELETE FROM unit_ledger WHERE {KEY_OF}"), entry)
+    try:
+        (finding,) = read_model_findings(app)
+        assert finding.startswith(f"{entry['case_id']}  event {entry['version']}: the unit "
+                                  f"ledger has no entry for unit {entry['unit']} (")
+        assert "received 1" in finding
+    finally:
+        with writer.begin() as conn:
+            conn.execute(insert(unit_ledger), entry)
+    assert read_model_findings(app) == []
+
+
+def test_ledger_entries_added_by_hand_are_found(ledger_store: tuple[Casework, Engine]) -> None:
+    app, writer = ledger_store
+    entry = an_entry(writer)
+    stray = "00000000-0000-4000-8000-000000000000"
+    added = [{**entry, "unit": "nowhere"}, {**entry, "case_id": stray}]
+    with writer.begin() as conn:
+        conn.execute(insert(unit_ledger), added)
+    try:
+        added_unit, stray_case = read_model_findings(app)
+        assert added_unit.startswith(
+            f"{entry['case_id']}  event {entry['version']}: the unit ledger has an entry for "
+            "unit nowhere that the events do not make (")
+        assert "received 1" in added_unit
+        assert stray_case == f"{stray}: the unit ledger has 1 entry for a case that has no events"
+    finally:
+        with writer.begin() as conn:
+            for row in added:
+                conn.execute(text(f"DELETE FROM unit_ledger WHERE {KEY_OF}"), row)
+    assert read_model_findings(app) == []
+
+
+def test_a_ledger_edit_fails_the_audit_and_shows_in_a_rebuild_dry_run(db: Path) -> None:
+    with closing(sqlite3.connect(db)) as conn, conn:
+        case_id, version, unit = conn.execute(
+            "SELECT case_id, version, unit FROM unit_ledger WHERE breaches = 0 "
+            "ORDER BY case_id, version, unit LIMIT 1").fetchone()
+        conn.execute("UPDATE unit_ledger SET breaches = 3 WHERE case_id = ? AND version = ? "
+                     "AND unit = ?", (case_id, version, unit))
+    line = (f"{case_id}  event {version}: the unit ledger's entry for unit {unit} disagrees "
+            "with the events: breaches 3 (events say 0)")
+
+    result = run(db)
+    assert result.exit_code == 1
+    assert findings_of(result) == [line]
+
+    dry_run = CliRunner().invoke(cli, ["rebuild", "--dry-run", "--db", f"sqlite:///{db}"],
+                                 env={"CASEWORK_DB": None}, prog_name="casework")
+    assert dry_run.exit_code == 0, dry_run.output
+    assert dry_run.stdout.splitlines() == [line, "a rebuild would change 1 row"]

@@ -13,12 +13,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import figures, jobs, listing, long_case, pg_clients, whatif
+from . import figures, jobs, listing, long_case, pg_clients, reporting, whatif
 from .fixtures import Fixtures, sample_path
 from .harness import SCALES, Result, table
 
 FIGURES = ("lifecycle", "import", "jsonl", "rebuild", "load", "sweep", "memory", "service",
-           "list", "whatif", "postgres")
+           "list", "report", "whatif", "postgres")
 
 
 def machine() -> dict[str, Any]:
@@ -63,6 +63,8 @@ def run(scale_name: str, only: tuple[str, ...] = FIGURES, log: Any = None
             results.append(requests_per_second(scale, fixtures, log))
         if "list" in only:
             results.append(listing.first_page(scale, fixtures, log))
+        if "report" in only:
+            results.append(reporting.report_over_cases(scale, fixtures, log))
         if "whatif" in only:
             results.append(whatif.whatif_against_rebuild(scale, fixtures, log))
         if "postgres" in only:

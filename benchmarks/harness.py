@@ -44,6 +44,8 @@ class Scale:
     """The sweep's size in the memory figure (open cases); its tenth is the baseline."""
     list_cases: int
     """Cases in the read model the first page of a list is read from."""
+    report_cases: int
+    """Cases in the read model the report is computed over."""
     pg_commands: int
     """Commands each of the PostgreSQL clients fires per repetition."""
 
@@ -52,15 +54,15 @@ SCALES = {
     "smoke": Scale("smoke", lifecycle_cases=3, reps=3, big_reps=3, import_cases=300,
                    rebuild_events=10_000, load_events=200, loads=5, sweep_cases=1_000,
                    memory_events=10_000, memory_cases=1_000, list_cases=5_000,
-                   pg_commands=5),
+                   report_cases=10_000, pg_commands=5),
     "small": Scale("small", lifecycle_cases=50, reps=5, big_reps=3, import_cases=20_000,
                    rebuild_events=100_000, load_events=10_000, loads=20, sweep_cases=10_000,
                    memory_events=100_000, memory_cases=10_000, list_cases=100_000,
-                   pg_commands=25),
+                   report_cases=100_000, pg_commands=25),
     "full": Scale("full", lifecycle_cases=100, reps=7, big_reps=3, import_cases=200_000,
                   rebuild_events=1_000_000, load_events=10_000, loads=20, sweep_cases=100_000,
                   memory_events=1_000_000, memory_cases=100_000, list_cases=1_000_000,
-                  pg_commands=100),
+                  report_cases=1_000_000, pg_commands=100),
 }
 assert all(min(s.reps, s.big_reps) >= MIN_REPS for s in SCALES.values())
 

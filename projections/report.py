@@ -27,6 +27,7 @@ from .case_summary import escalation_steps, reached_milestone
 from .filters import Filters, contact_overdue, open_overdue
 from .progress import progress
 from .read_model import ReadModel
+from .report_columns import tallied_columns
 from .statistics import nested, percentile, ratio
 from .tables import case_summary
 from .three_rates import (
@@ -272,7 +273,7 @@ def report(read_model: ReadModel, filters: Filters | None = None, by: str | None
     sections = report_sections(read_model.app.workflows)
     totals = _Tally(sections, read_model.app.calendar.zone)  # intake: the office's days
     groups: dict[str, _Tally] = {}
-    query = (select(case_summary, *verdicts(moment))
+    query = (select(*tallied_columns(sections, by), *verdicts(moment))
              .where(filters.clause()).order_by(case_summary.c.id))
     with read_model.engine.connect() as conn:
         for row in conn.execution_options(yield_per=2000).execute(query):
@@ -401,7 +402,7 @@ class _Tally:
         elif row.open_overdue:  # the SQL of ``filters.open_overdue``, as cases --overdue lists
             verdict = "open_overdue"
         for key in (OVERALL, row.grade):  # a grade with cases still in time is listed too
-            counts = self.sla.setdefault(key, Counter())
+            counts = self.sla.get(key) or self.sla.setdefault(key, Counter())
             if verdict is not None:
                 counts[verdict] += 1
 
@@ -415,7 +416,7 @@ class _Tally:
         elif row.contact_overdue:
             verdict = "open_overdue"
         for key in (OVERALL, row.grade):
-            counts = self.contact.setdefault(key, Counter())
+            counts = self.contact.get(key) or self.contact.setdefault(key, Counter())
             if verdict is not None:
                 counts[verdict] += 1
 

@@ -26,7 +26,7 @@ FIGURES = ["petition lifecycle, CPU time", "petition lifecycle, wall time", "NYC
            "JSONL import", "read-model rebuild", "load a case", "get_case(as_of=)",
            "a page of its history", "sweep of", "peak memory of rebuild",
            "peak memory of JSONL import", "peak memory of sweep", "sweep's CPU per case",
-           "HTTP service", "first page of", "whatif replay of"]
+           "HTTP service", "first page of", "report over", "whatif replay of"]
 if postgres_url():  # left out, with a line saying so, without a PostgreSQL server
     FIGURES.append("8 clients on PostgreSQL")
 

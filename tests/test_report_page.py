@@ -143,7 +143,8 @@ def test_the_three_rates_card_shows_the_reports_rates_and_the_rules_and_month_us
         name: rates[name] for name in counted} and "valid" in counted
     month = {end: moment.replace("T", " ")[:16]
              for end, moment in figures["assessment"]["month"].items()}
-    assert month == {"from": "2024-05-01 00:00", "until": "2024-06-01 00:00"}
+    # May in the office's time zone (Asia/Shanghai), in UTC as the JSON gives times.
+    assert month == {"from": "2024-04-30 16:00", "until": "2024-05-31 16:00"}
     assert "f = 0.9 · weights: response 0.1, resolution 0.5, satisfaction 0.4 · revisits " \
            f"from {month['from']} to {month['until']} UTC" in page
     ranked = re.findall(r'<table class=ranking>.*?</table>', page, re.S)

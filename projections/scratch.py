@@ -14,6 +14,7 @@ from __future__ import annotations
 import tempfile
 from collections import OrderedDict
 from collections.abc import Collection, Iterable, Iterator
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -233,14 +234,24 @@ def event_pages(app: Casework, page_size: int = PAGE, stop: int | None = None
 def _insert(conn: Connection, table: Table, rows: Iterable[dict[str, Any]]) -> None:
     """Insert ``rows`` (dicts by column name; a missing one takes its column's default) by
     the driver's ``executemany``: SQLAlchemy's per-row work for an ``insert`` of dicts was a
-    fifth of a whatif run, and a scratch table needs none of it but the types' conversions."""
+    fifth of a whatif run, and a scratch table needs none of it but the types' conversions
+    (on SQLite, of the datetimes to its text)."""
     columns = _insert_columns(table, conn.dialect)
-    statement = (f"INSERT INTO {table.name} ({', '.join(name for name, _, _ in columns)}) "
-                 f"VALUES ({', '.join('?' * len(columns))})")
-    conn.exec_driver_sql(statement, [
-        tuple(value if (value := row.get(name, default)) is None or process is None
-              else process(value) for name, process, default in columns)
-        for row in rows])
+    names = [name for name, _, _ in columns]
+    every = itemgetter(*names)
+    converted = [(i, process) for i, (_, process, _) in enumerate(columns) if process]
+    values: list[tuple[Any, ...]] = []
+    for row in rows:
+        try:
+            value = list(every(row))
+        except KeyError:  # a column left to its default
+            value = [row.get(name, default) for name, _, default in columns]
+        for i, process in converted:
+            if value[i] is not None:
+                value[i] = process(value[i])
+        values.append(tuple(value))
+    conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(names)}) "
+                         f"VALUES ({', '.join('?' * len(names))})", values)
 
 
 def _insert_columns(table: Table, dialect: Any) -> list[tuple[str, Any, Any]]:

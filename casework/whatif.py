@@ -201,8 +201,8 @@ def under_policy(event: Any, policy: Policy, kind: str, version: int,
     calendar = policy.calendar or office_calendar()
     deadline = candidate_deadline(limits, event.changes.get("grade", grade), event.at,
                                   calendar)
-    if deadline is None:
-        return event
+    if deadline is None or _same_moment(deadline, event.changes["deadline"]):
+        return event  # the same event: the caller folds it once (the case does not diverge)
     return dataclasses.replace(event, changes={**event.changes, "deadline": deadline})
 
 
@@ -246,6 +246,12 @@ def refused_by(event: Any, policy: Policy, kind: str, version: int, state: str |
         return None
     return IllegalCommand(str(event.originator_id), event.originator_version, event.trigger,
                           naive_utc(event.at), reason)  # type: ignore[arg-type]
+
+
+def _same_moment(candidate: datetime, recorded: Any) -> bool:
+    """Whether the candidate's deadline is the recorded one, written alike (same offset)."""
+    return (isinstance(recorded, datetime) and candidate == recorded
+            and candidate.utcoffset() == recorded.utcoffset())
 
 
 def _trigger(workflow: Workflow, name: str) -> Trigger | None:

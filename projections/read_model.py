@@ -228,20 +228,23 @@ def decoded_row(app: Casework, row: NotificationRow) -> Any:
             "run `casework audit` on it") from None
 
 
-def fold(app: Casework, rows: dict[str, dict[str, Any]], events: list[Any]
-         ) -> list[dict[str, Any]]:
+def fold(app: Casework, rows: dict[str, dict[str, Any]], events: list[Any], *,
+         ledger: bool = True) -> list[dict[str, Any]]:
     """Fold the events into the rows of their cases (by case id), as the read model keeps
-    them; returns the events' entries in the units' accounts (``unit_ledger``). An event the
-    read model cannot take is a ``ProjectionError`` naming it."""
+    them; returns the events' entries in the units' accounts (``unit_ledger``; none without
+    ``ledger``, for a fold whose accounts are not kept). An event the read model cannot take
+    is a ``ProjectionError`` naming it."""
     entries: list[dict[str, Any]] = []
     for event in events:
         case_id = str(event.originator_id)
         try:
             before = rows.get(case_id)
             rows[case_id] = after = summarise(before, event, app.workflows, app.organisation)
-            entries += ledger_entries(before, after, event,
-                                      app.workflows.get(after["kind"], after["workflow_version"]),
-                                      app.organisation)
+            if ledger:
+                entries += ledger_entries(
+                    before, after, event,
+                    app.workflows.get(after["kind"], after["workflow_version"]),
+                    app.organisation)
         except CaseworkError:
             raise
         except Exception as error:  # a stored history the engine could not have made

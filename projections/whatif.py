@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy import select
 
@@ -33,7 +34,7 @@ from casework.whatif import IllegalCommand, Policy, refused_by, under_policy
 from casework.workflow import OPEN_STAGES
 
 from .filters import Filters
-from .read_model import decoded, fold
+from .read_model import decoded_row, fold
 from .report import Report, report, verdicts
 from .scratch import ScratchReadModel, diverged_summary, notification_pages
 from .tables import case_summary
@@ -154,16 +155,16 @@ class _Run:
         row differ (it diverged), as the candidate would have recorded them. An event of a
         case opened outside the period is not even decoded."""
         self.events += len(page)
-        named = [(str(stored.originator_id), stored) for stored in page]
+        named = [(case_key(stored[1]), stored) for stored in page]
         ids = list({case_id for case_id, _ in named})
         recorded, diverged = model.rows(ids), model.rows(ids, diverged_summary)
         touched: set[str] = set()
         converged: set[str] = set()
         entries: list[dict[str, Any]] = []  # the units' accounts, as recorded
         for case_id, stored in named:
-            if stored.originator_version != 1 and case_id not in recorded:
+            if stored[2] != 1 and case_id not in recorded:
                 continue  # a case opened outside the period (its first event said so)
-            event = decoded(self.app, stored)
+            event = decoded_row(self.app, stored)
             if isinstance(event, Case.Opened) and not self.admits(event):
                 continue
             self.replayed += 1
@@ -185,7 +186,7 @@ class _Run:
             if rewritten is event and before is as_recorded:
                 continue  # the same row and the same event: the same fold
             judged = {} if before is None else {case_id: before}
-            fold(self.app, judged, [rewritten])
+            fold(self.app, judged, [rewritten], ledger=False)  # the accounts as recorded
             if judged[case_id] == recorded[case_id]:
                 diverged.pop(case_id, None)
                 converged.add(case_id)
@@ -260,6 +261,15 @@ def _diverged_rows(model: ScratchReadModel, filters: Filters, now: datetime
              .order_by(case_summary.c.id))
     with model.engine.connect() as conn:
         yield from conn.execution_options(yield_per=2000).execute(query)
+
+
+def case_key(stored_id: UUID | str) -> str:
+    """A case id of ``select_notification_rows`` as the rows name the case (``str`` of its
+    UUID): the SQLite store gives it as 32 hex digits, cut here rather than parsed."""
+    if isinstance(stored_id, str) and len(stored_id) == 32:
+        return "-".join((stored_id[:8], stored_id[8:12], stored_id[12:16], stored_id[16:20],
+                         stored_id[20:]))
+    return str(stored_id if isinstance(stored_id, UUID) else UUID(stored_id))
 
 
 def verdict(row: Any) -> str | None:

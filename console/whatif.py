@@ -63,7 +63,7 @@ def whatif_command(since: str | None, until: str | None, kind: str | None, unit:
       casework whatif --grade B.resolve=2wd --since 2024-05-01 --html whatif.html
     """
     if not workflow_files and not grades:  # the policy in force against itself: no question
-        raise click.UsageError(_("give a candidate: --workflow FILE or --grade G.CLOCK=LIMIT"))
+        raise click.UsageError(_("give a candidate: --workflow FILE or --grade G.resolve=LIMIT"))
     if html is not None:
         check_writable(html, "--html")
     app = open_app(db)

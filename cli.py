@@ -75,8 +75,8 @@ def joined(message: str) -> str:
 def click_message(error: click.ClickException) -> str:
     """Click's message, with its "Invalid value for OPTION:" in the command's language (the
     problem after it is ours, translated where it was raised, or click's own words)."""
-    if not isinstance(error, click.BadParameter):
-        return error.format_message()
+    if not isinstance(error, click.BadParameter) or isinstance(error, click.MissingParameter):
+        return error.format_message()  # a missing one has no message of its own to translate
     hint = error.param_hint
     if hint is None and error.param is not None:
         hint = error.param.get_error_hint(error.ctx)  # type: ignore[arg-type]

@@ -167,3 +167,9 @@ def test_a_report_without_cases_has_no_empty_lines(tmp_path: Path) -> None:
     shown = invoke("report", "--db", db, "--since", "2030-01-01").stdout
     assert "all cases" in shown
     assert not [line for line in shown.splitlines() if line.strip() in ("channels", "kinds")]
+
+
+def test_a_missing_argument_is_named(tmp_path: Path) -> None:
+    result = invoke("fire", "--db", f"sqlite:///{tmp_path / 'cases.db'}")
+    assert result.exit_code == 2
+    assert_one_line_error(result, 2, "Missing argument 'CASE'")

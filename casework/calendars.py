@@ -144,9 +144,6 @@ class Calendar:
             return max(until - since, timedelta(0))
         return self.working_length(since, until)
 
-    def with_days(self, days: Mapping[date, bool]) -> Calendar:
-        return Calendar(self.zone, self.hours, self.base, {**self.days, **days}, self.name)
-
 
 def _within_range(moment: datetime, start: datetime, what: object) -> datetime:
     if moment >= LATEST:

@@ -26,7 +26,7 @@ from workflows import ORGANISATION
 from .actor import Actor
 from .authorisation import Authorisation, check_actor
 from .batch import Batch
-from .calendar_files import load_calendar, office_calendar
+from .calendar_files import load_calendar, office_calendar, office_zone
 from .calendars import Calendar
 from .case import Case, replay
 from .commands import Commands, business_time
@@ -121,9 +121,8 @@ class Casework(Application[UUID]):
             return given
         place = os.environ.get(ORGANISATION_VAR) if not isinstance(organisation, str | Path) \
             else organisation
-        office = office_calendar(place)
         path = given or os.environ.get(CALENDAR_VAR)
-        return load_calendar(path, office.zone) if path else office
+        return load_calendar(path, office_zone(place)) if path else office_calendar(place)
 
     # Commands --------------------------------------------------------------------------
 

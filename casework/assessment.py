@@ -91,7 +91,8 @@ def assessment_rules(table: Mapping[str, Any], where: str) -> AssessmentRules:
     f = table.get("basic_weight", default.basic_weight)
     if isinstance(f, bool) or not isinstance(f, int | float) or not 0 <= f <= 1:
         raise SettingsError(f"{where}: assessment basic_weight must be a number 0..1")
-    weights = {**default.weights, **table.get("weights", {})}
+    given = table.get("weights", {})
+    weights = {**default.weights, **given} if isinstance(given, dict) else {}
     if (set(weights) != set(WEIGHT_NAMES)
             or not all(isinstance(w, int | float) and not isinstance(w, bool) and w >= 0
                        for w in weights.values()) or not sum(weights.values()) > 0):

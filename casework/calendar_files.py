@@ -33,25 +33,32 @@ OFFICE_FILE = "office.toml"
 
 def office_zone(organisation: str | Path | None = None) -> ZoneInfo:
     """The office's time zone, as the office file beside ``organisation`` names it: what a
-    time a user gives without an offset means."""
-    return office_calendar(organisation).zone
+    time a user gives without an offset means (read without building the calendar)."""
+    office, data = _office_file(organisation)
+    return _zone(office, data.get("timezone", "UTC"))
 
 
 def office_calendar(organisation: str | Path | None = None) -> Calendar:
     """The calendar the office file beside ``organisation`` (a folder or a CSV file) names;
     the shipped office file when there is none there."""
-    place = Path(organisation) if organisation is not None else ORGANISATION
-    folder = place if place.is_dir() else place.parent
-    office = folder / OFFICE_FILE
-    if not office.is_file():
-        office = ORGANISATION / OFFICE_FILE
-    data = _read(office)
+    office, data = _office_file(organisation)
     zone = _zone(office, data.get("timezone", "UTC"))
     name = data.get("calendar")
     if not isinstance(name, str) or not name:
         raise CalendarError(f"{office}: 'calendar' must name a file in {CALENDARS}")
     path = Path(name) if name.endswith(".toml") else CALENDARS / f"{name}.toml"
     return load_calendar(path, zone)
+
+
+def _office_file(organisation: str | Path | None) -> tuple[Path, dict[str, Any]]:
+    """The office file beside ``organisation`` (the shipped one when there is none there)
+    and what it says."""
+    place = Path(organisation) if organisation is not None else ORGANISATION
+    folder = place if place.is_dir() else place.parent
+    office = folder / OFFICE_FILE
+    if not office.is_file():
+        office = ORGANISATION / OFFICE_FILE
+    return office, _read(office)
 
 
 def load_calendar(path: str | Path, zone: ZoneInfo) -> Calendar:

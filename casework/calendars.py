@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 import chinese_calendar
 
 from .limits import ELAPSED_HOURS, WORKING_DAYS, Limit
-from .timestamps import LATEST
+from .timestamps import LATEST, deadline_after
 
 CHINA = "chinese-calendar"
 WEEKDAYS = "weekdays"
@@ -124,8 +124,7 @@ class Calendar:
     def deadline(self, start: datetime, limit: Limit) -> datetime:
         """The deadline ``limit`` after ``start``; ValueError when it is past LATEST."""
         if limit.unit == ELAPSED_HOURS:
-            return _within_range(start.astimezone(UTC) + timedelta(hours=float(limit.amount)),
-                                 start, limit)
+            return deadline_after(start.astimezone(UTC), float(limit.amount))
         if limit.unit == WORKING_DAYS:
             return self.end_of_working_days(start, int(limit.amount))
         return self.add_working(start, timedelta(hours=float(limit.amount)))
@@ -143,9 +142,6 @@ class Calendar:
         if limit is not None and not limit.working:
             return max(until - since, timedelta(0))
         return self.working_length(since, until)
-
-    def with_days(self, days: Mapping[date, bool]) -> Calendar:
-        return Calendar(self.zone, self.hours, self.base, {**self.days, **days}, self.name)
 
 
 def _within_range(moment: datetime, start: datetime, what: object) -> datetime:

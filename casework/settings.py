@@ -196,7 +196,8 @@ def _who(flags: Mapping[str, Any], environ: Mapping[str, str],
 
 ACTOR_FORM = "ID[@UNIT][:ROLE,ROLE]"
 _NAME = re.compile(r"[^\s@:,]+")
-"""An actor's id or a role: no spaces, and none of the separators @ : , of ``ACTOR_FORM``."""
+"""An actor's id, a role or a unit path: no spaces, and none of the separators @ : , of
+``ACTOR_FORM``."""
 
 
 def parse_actor(text: str, source: str) -> tuple[str, str | None, list[str]]:
@@ -210,7 +211,7 @@ def parse_actor(text: str, source: str) -> tuple[str, str | None, list[str]]:
         "no actor id" if not actor.strip()
         else f"{actor!r} is not an id (no spaces, @, : or ,)" if not _NAME.fullmatch(actor)
         else "an empty unit after @" if at and not unit
-        else f"{unit!r} is not a unit path" if at and not _UNIT.fullmatch(unit)
+        else f"{unit!r} is not a unit path" if at and not _NAME.fullmatch(unit)
         else "an empty role" if colon and not all(roles)
         else f"role {next(r for r in roles if not _NAME.fullmatch(r))!r} has a space"
         if not all(_NAME.fullmatch(r) for r in roles) else None
@@ -218,9 +219,6 @@ def parse_actor(text: str, source: str) -> tuple[str, str | None, list[str]]:
     if problem is not None:
         raise SettingsError(f"{source}: {text!r} is not {ACTOR_FORM}: {problem}")
     return actor, unit or None, roles
-
-
-_UNIT = re.compile(r"[^\s@:,]+")
 
 
 def _parsed(text: str, source: str) -> dict[str, Setting]:

@@ -140,6 +140,13 @@ class Policy:
                                    + (f" (kind {override.kind})" if override.kind else ""))
         return policy
 
+    def counting_calendar(self) -> Calendar:
+        """The calendar limits count on: the one given, else the shipped office's (read
+        once, not at each event)."""
+        if self.calendar is None:
+            self.calendar = office_calendar()
+        return self.calendar
+
     @property
     def in_force(self) -> bool:
         return not self.replacements and not self.overrides
@@ -198,7 +205,7 @@ def under_policy(event: Any, policy: Policy, kind: str, version: int,
     if "deadline" in _effects(trigger) and explicit and event.fields.get(explicit) is not None:
         return event  # a person chose this deadline
     limits = policy.grade_limits(kind, version)
-    calendar = policy.calendar or office_calendar()
+    calendar = policy.counting_calendar()
     deadline = candidate_deadline(limits, event.changes.get("grade", grade), event.at,
                                   calendar)
     if deadline is None or _same_moment(deadline, event.changes["deadline"]):
@@ -211,7 +218,7 @@ def _resumed(event: Any, policy: Policy, diverged: Mapping[str, Any] | None) -> 
     the recorded one (``casework.clocks.pause_changes``)."""
     if not diverged or diverged.get("deadline") is None or diverged.get("paused_since") is None:
         return event
-    calendar = policy.calendar or office_calendar()
+    calendar = policy.counting_calendar()
     text = diverged.get("resolve_limit")
     limit = None if text is None else parse_workflow_limit(text)
     paused = calendar.paused_for(diverged["paused_since"].replace(tzinfo=UTC),

@@ -81,6 +81,13 @@ def test_elapsed_hours_run_across_midnight_and_days_off() -> None:
     assert CALENDAR.deadline(late, parse_limit("24h")) == local(2024, 10, 1, 23)
 
 
+@pytest.mark.parametrize("text", ["87000000h", "99999999999h"])
+def test_an_elapsed_limit_past_the_last_year_is_refused_as_a_value_error(text: str) -> None:
+    """As a command refuses it (InvalidField), not an OverflowError's traceback."""
+    with pytest.raises(ValueError, match="is past"):
+        CALENDAR.deadline(local(2027, 1, 4, 9), parse_limit(text))
+
+
 def test_working_length_of_an_interval() -> None:
     # Friday 17:00 to Monday 10:00: one hour on Friday, one on Monday.
     assert CALENDAR.working_length(local(2024, 5, 24, 17), local(2024, 5, 27, 10)) \

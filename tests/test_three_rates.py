@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from casework import Actor, Casework
-from casework.assessment import AssessmentRules
+from casework.assessment import AssessmentRules, assessment_rules
+from casework.errors import SettingsError
 from projections import ReadModel
 from projections.explain_rates import explain_rates
 from projections.filters import Filters
@@ -171,6 +172,12 @@ def test_a_wrong_assessment_setting_is_one_line_and_exit_status(tmp_path: Any) -
     result = invoke("report", "--db", f"sqlite:///{tmp_path / 'x.db'}", "--month", "2024-13")
     assert result.exit_code == 2
     assert "is not a month such as" in result.stderr
+
+
+
+def test_assessment_weights_that_are_not_a_table_are_a_settings_error() -> None:
+    with pytest.raises(SettingsError, match="assessment weights are response"):
+        assessment_rules({"weights": 1}, "casework.toml")
 
 
 # Each unit's account ----------------------------------------------------------------------

@@ -20,6 +20,8 @@ _PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(wh|wd|h)\s*$")
 NOMINAL_HOURS = {ELAPSED_HOURS: 1, WORKING_HOURS: 3, WORKING_DAYS: 24}
 """Roughly how many elapsed hours one unit takes: only for ordering limits of different
 units (an 8-hour working day spreads over a calendar day)."""
+LONGEST_HOURS = 100 * 366 * 24
+"""No limit is longer than a century: every deadline then lies within the years a time can."""
 
 
 @dataclass(frozen=True, order=True)
@@ -36,6 +38,8 @@ class Limit:
             raise ValueError(f"a limit must be positive, not {self.amount}")
         if self.unit == WORKING_DAYS and self.amount != int(self.amount):
             raise ValueError(f"working days are whole days, not {self.amount}")
+        if self.nominal_hours > LONGEST_HOURS:  # counted day by day, it would run off the calendar
+            raise ValueError(f"{self} is longer than a century")
 
     @property
     def working(self) -> bool:

@@ -56,12 +56,12 @@ def parse_limit(text: str) -> Limit:
     number, unit = Decimal(match.group(1)), match.group(2)
     if number <= 0:
         raise InvalidField("--grade", f"{text!r} is not a positive limit")
-    if unit in UNITS and unit != ELAPSED_HOURS:
-        try:
+    try:
+        if unit in UNITS and unit != ELAPSED_HOURS:
             return parse_workflow_limit(text.strip())
-        except ValueError as error:
-            raise InvalidField("--grade", str(error)) from None
-    return Limit(number * _ELAPSED[unit], ELAPSED_HOURS)
+        return Limit(number * _ELAPSED[unit], ELAPSED_HOURS)
+    except ValueError as error:
+        raise InvalidField("--grade", str(error)) from None
 
 
 @dataclass(frozen=True)

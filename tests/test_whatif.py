@@ -172,6 +172,7 @@ def test_a_malformed_candidate_is_one_line_and_exit_2(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'cases.db'}"
     for given_limit, fragment in (("B.resolve=1.5wd", "whole days"),
                                   ("B.resolve=soon", "not a limit"),
+                                  ("B.resolve=99999999999h", "longer than a century"),
                                   ("Z.resolve=2h", "no workflow has grade 'Z'"),
                                   ("B.contact=2h", "unknown clock"),
                                   ("B=2h", "[KIND.]GRADE.CLOCK=LIMIT")):
@@ -235,3 +236,4 @@ def test_whatif_without_a_candidate_asks_for_one(tmp_path: Path) -> None:
     """The policy in force against itself answers no question: say what to give."""
     result = invoke("whatif", "--since", "2024-05-01", "--db", f"sqlite:///{tmp_path / 'x.db'}")
     assert result.exit_code == 2 and "--workflow FILE or --grade" in result.stderr
+

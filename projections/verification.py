@@ -28,7 +28,7 @@ from casework.digest import Digest
 from casework.errors import SettingsError
 from casework.jsonable import canonical_json, json_default
 from casework.registry import WorkflowRegistry
-from casework.timestamps import naive_utc, parse_time, utc_now
+from casework.timestamps import naive_utc, parse_time, utc_iso, utc_now
 
 from .filters import Filters
 from .read_model import ReadModel
@@ -67,7 +67,7 @@ class Inputs:
     def _content(self) -> dict[str, Any]:
         return {"cases": self.cases, "chain_digest": self.chain_digest,
                 "filters": self.filters.as_dict(), "by": self.by,
-                "now": _iso(self.now), **self.cutoff.as_dict(),
+                "now": utc_iso(self.now), **self.cutoff.as_dict(),
                 "workflows": dict(self.workflows), "through": self.through}
 
     def as_dict(self) -> dict[str, Any]:
@@ -279,7 +279,3 @@ def _as_given(text: str | None) -> datetime | None:
         return None
     parse_time(text)  # a time casework accepts, or ValueError
     return datetime.fromisoformat(text)
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat() + "Z"

@@ -30,6 +30,7 @@ from casework.questionnaire import BASICALLY_SATISFIED, SATISFIED, UNSATISFIED
 
 from .filters import Filters
 from .read_model import ReadModel
+from .statistics import ratio
 from .tables import case_summary, unit_ledger
 from .unit_ledger import NO_UNIT
 
@@ -44,10 +45,6 @@ LEDGER_KEYS = (*RANKINGS, "kind", "channel")
 
 Period = tuple[datetime, datetime]
 """From (inclusive) to (exclusive), naive UTC: an assessment month."""
-
-
-def rate(part: int, whole: int) -> float | None:
-    return round(part / whole, 4) if whole else None
 
 
 @dataclass(frozen=True)
@@ -65,18 +62,16 @@ class ThreeRates:
 
     @property
     def response_rate(self) -> float | None:
-        return rate(self.contacted, self.valid)
+        return ratio(self.contacted, self.valid)
 
     @property
     def resolution_rate(self) -> float | None:
-        return rate(self.solved, self.valid)
+        return ratio(self.solved, self.valid)
 
     @property
     def satisfaction_rate(self) -> float | None:
-        if not self.valid:
-            return None
         basic = self.rules.basic_weight * self.basically_satisfied
-        return round((self.satisfied + basic) / self.valid, 4)
+        return ratio(self.satisfied + basic, self.valid)
 
     @property
     def composite(self) -> float | None:

@@ -58,7 +58,7 @@ def due_soon(read_model: ReadModel, now: datetime | None = None, unit: str | Non
     contact = and_(_c.contact_deadline > at, _c.contacted_at.is_(None))
     query = select(case_summary).where(is_open(), or_(resolve, contact))
     if unit is not None:
-        query = query.where(unit_within(unit.strip("/")))
+        query = query.where(unit_within(unit))
     warnings: dict[tuple[str, int], Warning | None] = {}
     found: list[DueSoon] = []
     with read_model.engine.connect() as conn:

@@ -79,6 +79,17 @@ def naive_utc(moment: datetime | None) -> datetime | None:
     return moment.astimezone(UTC).replace(tzinfo=None)
 
 
+def aware_utc(moment: datetime | None) -> datetime | None:
+    """A naive UTC datetime of those tables as the aware instant it stands for (the inverse
+    of ``naive_utc``)."""
+    return None if moment is None else moment.replace(tzinfo=UTC)
+
+
+def utc_iso(moment: datetime | None) -> str | None:
+    """A naive UTC datetime of those tables in ISO 8601, marked UTC (``Z``)."""
+    return None if moment is None else moment.isoformat() + "Z"
+
+
 def local_day(moment: datetime, zone: tzinfo) -> str:
     """The day (ISO date) in ``zone`` of ``moment``, naive UTC as the read models store it."""
     return moment.replace(tzinfo=UTC).astimezone(zone).date().isoformat()

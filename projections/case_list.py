@@ -26,7 +26,7 @@ from sqlalchemy import ColumnElement, and_, false, func, literal, or_, select, t
 
 from casework import Actor, Casework, InvalidField
 from casework.jobs.sweep import REVISIT, sweep_rules
-from casework.timestamps import utc_now
+from casework.timestamps import aware_utc, utc_now
 
 from .case_summary import CLOSED, OPEN
 from .filters import CaseFilter, due_between, open_overdue, within_reach
@@ -288,13 +288,9 @@ def _row(row: Any) -> CaseRow:
         id=UUID(row.id), kind=row.kind, version=row.workflow_version, state=row.state,
         stage=row.stage, unit=row.unit, grade=row.grade, category=row.category,
         channel=row.channel, title=row.title, place=row.place, assignee=row.assignee,
-        opened_at=_utc(row.opened_at), updated_at=_utc(row.updated_at),
-        closed_at=_utc(row.closed_at), deadline=_utc(row.deadline), overdue=bool(row.overdue),
-        escalations=row.escalations, reopens=row.reopens)
-
-
-def _utc(moment: datetime | None) -> Any:
-    return None if moment is None else moment.replace(tzinfo=UTC)
+        opened_at=aware_utc(row.opened_at), updated_at=aware_utc(row.updated_at),
+        closed_at=aware_utc(row.closed_at), deadline=aware_utc(row.deadline),
+        overdue=bool(row.overdue), escalations=row.escalations, reopens=row.reopens)
 
 
 def _confirmed(app: Casework, rows: list[CaseRow], actor: Actor) -> list[CaseRow]:

@@ -9,14 +9,14 @@ soon is decided on the office calendar, which SQL cannot count.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, or_, select
 
 from casework.due_soon import CONTACT, RESOLVE, Warning
 from casework.limits import parse_limit
-from casework.timestamps import naive_utc, utc_now
+from casework.timestamps import aware_utc, naive_utc, utc_now
 
 from .filters import is_open, unit_within
 from .read_model import ReadModel
@@ -58,7 +58,7 @@ def due_soon(read_model: ReadModel, now: datetime | None = None, unit: str | Non
     contact = and_(_c.contact_deadline > at, _c.contacted_at.is_(None))
     query = select(case_summary).where(is_open(), or_(resolve, contact))
     if unit is not None:
-        query = query.where(unit_within(unit.strip("/")))
+        query = query.where(unit_within(unit))
     warnings: dict[tuple[str, int], Warning | None] = {}
     found: list[DueSoon] = []
     with read_model.engine.connect() as conn:
@@ -82,7 +82,7 @@ def _clocks_due(calendar: Any, warning: Warning, now: datetime, row: Any) -> lis
     found = []
     for clock, start, deadline, limit_text in clocks:
         limit = None if limit_text is None else parse_limit(limit_text)
-        begin, end = _aware(start), _aware(deadline)
+        begin, end = aware_utc(start), aware_utc(deadline)
         assert end is not None
         if warning.due_soon(calendar, now, begin, end, limit):
             left = (end - now if limit is not None and not limit.working
@@ -90,7 +90,3 @@ def _clocks_due(calendar: Any, warning: Warning, now: datetime, row: Any) -> lis
             found.append(DueSoon(row.id, row.kind, row.unit, row.grade, clock, end,
                                  left.total_seconds() / 3600))
     return found
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    return None if moment is None else moment.replace(tzinfo=UTC)

@@ -27,7 +27,7 @@ from .explain import ExplainedEvent, case_events
 from .filters import Filters
 from .replayed import EVERYTHING, Cutoff
 from .tables import case_summary, unit_ledger
-from .three_rates import LEDGER_KEYS, Period, counted_visits
+from .three_rates import Period, counted_visits, group_column, ledger_of_cases
 from .unit_ledger import NO_UNIT
 
 FIGURE = "three_rates"
@@ -98,12 +98,10 @@ def explain_rates(model: Any, filters: Filters, path: str, by: str | None,
     if period is not None:
         where += [u.at >= period[0], u.at < period[1]]
     if group != OVERALL:
-        column = _group_column(model, filters, by, group)
-        where.append(or_(column.is_(None), column == NO_UNIT) if group == NO_UNIT
-                     else column == group)
+        where.append(_in_group(model, filters, by, group))
     query = (select(u.case_id, u.version, u.unit, u.kind, u.category, u.contacted, u.solved,
                     *(u[level] for level in LEVELS))
-             .select_from(unit_ledger.join(case_summary, case_summary.c.id == u.case_id))
+             .select_from(ledger_of_cases())
              .where(*where).order_by(u.case_id, u.version, u.unit))
     with model.engine.connect() as conn:
         rows = conn.execute(query).all()
@@ -118,23 +116,23 @@ def explain_rates(model: Any, filters: Filters, path: str, by: str | None,
                                events[row.case_id][row.version], row.case_id in moved)
 
 
-def _group_column(model: Any, filters: Filters, by: str | None, group: str) -> Any:
-    """The column the report groups by, as the sums read it; ``InvalidField`` without
-    ``--by`` or when no selected case has ``group`` as its value."""
+def _in_group(model: Any, filters: Filters, by: str | None, group: str) -> Any:
+    """The condition of the ledger's rows in ``group`` of the report by ``by``, its column
+    read as the sums read it; ``InvalidField`` without ``--by`` or when no selected case
+    has ``group`` as its value."""
     if by is None:
         raise InvalidField("--explain", f"{FIGURE}.{group} is a group of the report: give "
                                         "the --by it was grouped by")
     if by not in case_summary.c:
         raise InvalidField("--explain", f"the report cannot be grouped by {by!r}")
-    column = unit_ledger.c[by] if by in LEDGER_KEYS else case_summary.c[by]
+    column = group_column(by)
     value = (or_(column.is_(None), column == NO_UNIT) if group == NO_UNIT
              else column == group)
-    query = select(exists().where(filters.clause(), value).select_from(
-        unit_ledger.join(case_summary, case_summary.c.id == unit_ledger.c.case_id)))
+    query = select(exists().where(filters.clause(), value).select_from(ledger_of_cases()))
     grouped = select(exists().where(filters.clause(), case_summary.c[by] == group))
     with model.engine.connect() as conn:
         known = conn.execute(query).scalar() or (
             group != NO_UNIT and conn.execute(grouped).scalar())
     if not known:
         raise InvalidField("--explain", f"the report by {by} has no group {group!r}")
-    return column
+    return value

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from casework import Casework
 from casework.organisation import Organisation
+from casework.settings import LANGUAGES
 from casework.workflow import Workflow
 
 from .report_page.labels import NONE, Labels
@@ -30,7 +31,6 @@ from .report_page.labels import NONE, Labels
 DOMAIN = "casework"
 LOCALE = Path(__file__).resolve().parent / "locale"
 ENGLISH = "en"
-LANGUAGES = (ENGLISH, "zh")
 
 _language: ContextVar[str] = ContextVar("casework_language", default=ENGLISH)
 

@@ -210,22 +210,16 @@ def decoded(app: Casework, notification: Any) -> Any:
     try:
         return app.mapper.to_domain_event(notification)
     except Exception as error:
+        case = UUID(str(notification.originator_id))  # a row's id may be 32 hex digits
         raise ProjectionError(
             f"cannot read event {notification.originator_version} of case "
-            f"{notification.originator_id} ({type(error).__name__}); "
-            "run `casework audit` on it") from None
+            f"{case} ({type(error).__name__}); run `casework audit` on it") from None
 
 
 def decoded_row(app: Casework, row: NotificationRow) -> Any:
     """``decoded``, of a row of ``select_notification_rows``."""
     _, case_id, version, topic, state = row
-    try:
-        return app.mapper.to_domain_event(StoredEvent(case_id, version, topic, state))
-    except Exception as error:
-        case = case_id if isinstance(case_id, UUID) else UUID(case_id)
-        raise ProjectionError(
-            f"cannot read event {version} of case {case} ({type(error).__name__}); "
-            "run `casework audit` on it") from None
+    return decoded(app, StoredEvent(case_id, version, topic, state))
 
 
 def fold(app: Casework, rows: dict[str, dict[str, Any]], events: list[Any], *,

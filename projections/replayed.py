@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from casework import Casework
-from casework.timestamps import naive_utc
+from casework.timestamps import naive_utc, utc_iso
 
 from .read_model import ReadModel, fold
 from .scratch import ScratchReadModel, event_pages
@@ -51,7 +51,7 @@ class Cutoff:
         return self.known_at is None or naive_utc(event.timestamp) <= self.known_at  # type: ignore[operator]
 
     def as_dict(self) -> dict[str, Any]:
-        return {"as_of": _iso(self.as_of), "known_at": _iso(self.known_at)}
+        return {"as_of": utc_iso(self.as_of), "known_at": utc_iso(self.known_at)}
 
 
 EVERYTHING = Cutoff()
@@ -121,7 +121,3 @@ def _fold_into(app: Casework, scratch: ScratchReadModel, events: list[Any]) -> N
     entries = fold(app, rows, events)
     scratch.replace(rows)
     scratch.add_entries(entries)
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat() + "Z"

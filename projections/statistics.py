@@ -15,7 +15,7 @@ def nested(counts: Counter[tuple[str, str]]) -> dict[str, dict[str, int]]:
     return result
 
 
-def ratio(part: int, whole: int) -> float | None:
+def ratio(part: float, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 

@@ -30,6 +30,7 @@ from casework.questionnaire import BASICALLY_SATISFIED, SATISFIED, UNSATISFIED
 
 from .filters import Filters
 from .read_model import ReadModel
+from .statistics import ratio
 from .tables import case_summary, unit_ledger
 from .unit_ledger import NO_UNIT
 
@@ -44,10 +45,6 @@ LEDGER_KEYS = (*RANKINGS, "kind", "channel")
 
 Period = tuple[datetime, datetime]
 """From (inclusive) to (exclusive), naive UTC: an assessment month."""
-
-
-def rate(part: int, whole: int) -> float | None:
-    return round(part / whole, 4) if whole else None
 
 
 @dataclass(frozen=True)
@@ -65,18 +62,16 @@ class ThreeRates:
 
     @property
     def response_rate(self) -> float | None:
-        return rate(self.contacted, self.valid)
+        return ratio(self.contacted, self.valid)
 
     @property
     def resolution_rate(self) -> float | None:
-        return rate(self.solved, self.valid)
+        return ratio(self.solved, self.valid)
 
     @property
     def satisfaction_rate(self) -> float | None:
-        if not self.valid:
-            return None
         basic = self.rules.basic_weight * self.basically_satisfied
-        return round((self.satisfied + basic) / self.valid, 4)
+        return ratio(self.satisfied + basic, self.valid)
 
     @property
     def composite(self) -> float | None:
@@ -124,6 +119,17 @@ def counted_visits(rules: AssessmentRules) -> Any:
     return or_(u.category.is_(None), u.category.not_in(rules.excluded_categories))
 
 
+def group_column(key: str) -> Any:
+    """The column the sums group by: the ledger's own for those it holds (the value at the
+    visit), else the case's (which needs the ledger joined to the cases)."""
+    return unit_ledger.c[key] if key in LEDGER_KEYS else case_summary.c[key]
+
+
+def ledger_of_cases() -> Any:
+    """The ledger joined to its cases, for the filters and the cases' own columns."""
+    return unit_ledger.join(case_summary, case_summary.c.id == unit_ledger.c.case_id)
+
+
 def _sums(filters: Filters, rules: AssessmentRules, period: Period | None,
           key: str | None) -> Any:
     """One row of sums (per value of the column ``key`` when given) over the ledger of the
@@ -134,11 +140,10 @@ def _sums(filters: Filters, rules: AssessmentRules, period: Period | None,
                for name in VISIT_COUNTS]
     columns += [func.coalesce(func.sum(u[name]), 0).label(name) for name in ACCOUNT_COUNTS]
     columns.append(func.coalesce(func.sum(u.held_hours), 0.0).label("held_hours"))
-    column = None if key is None else u[key] if key in LEDGER_KEYS else case_summary.c[key]
+    column = None if key is None else group_column(key)
     query = select(*([] if column is None else [column.label("key")]), *columns)
     if any(filters.as_dict().values()) or (key is not None and key not in LEDGER_KEYS):
-        query = (query.select_from(unit_ledger.join(case_summary, case_summary.c.id == u.case_id))
-                 .where(filters.clause()))
+        query = query.select_from(ledger_of_cases()).where(filters.clause())
     if period is not None:
         query = query.where(u.at >= period[0], u.at < period[1])
     return query if column is None else query.group_by(column)

@@ -28,7 +28,7 @@ from casework.digest import Digest
 from casework.errors import SettingsError
 from casework.jsonable import canonical_json, json_default
 from casework.registry import WorkflowRegistry
-from casework.timestamps import naive_utc, parse_time, utc_now
+from casework.timestamps import naive_utc, parse_time, utc_iso, utc_now
 
 from .filters import Filters
 from .read_model import ReadModel
@@ -67,7 +67,7 @@ class Inputs:
     def _content(self) -> dict[str, Any]:
         return {"cases": self.cases, "chain_digest": self.chain_digest,
                 "filters": self.filters.as_dict(), "by": self.by,
-                "now": _iso(self.now), **self.cutoff.as_dict(),
+                "now": utc_iso(self.now), **self.cutoff.as_dict(),
                 "workflows": dict(self.workflows), "through": self.through}
 
     def as_dict(self) -> dict[str, Any]:
@@ -119,14 +119,22 @@ def verifiable_report(app: Casework, filters: Filters, by: str | None = None,
     through = app.recorded_events()
     moment = naive_utc(now) or cutoff.as_of or naive_utc(utc_now())
     assert moment is not None
+    return _replayed_report(app, filters, by, moment, cutoff, rules, month, through)
+
+
+def _replayed_report(app: Casework, filters: Filters, by: str | None, now: datetime,
+                     cutoff: Cutoff, rules: AssessmentRules | None, month: Period | None,
+                     through: int, recorded_after: tuple[int, LateEntries] | None = None
+                     ) -> VerifiableReport:
+    """The report over a replay of the events ``cutoff`` keeps, with its inputs (events
+    recorded up to ``through``); ``recorded_after`` as ``replay_until``'s."""
     with ScratchReadModel(app) as scratch:
-        late = replay_until(app, cutoff, scratch)
-        figures = report(scratch, filters, by, moment, rules, month)
+        late = replay_until(app, cutoff, scratch, recorded_after=recorded_after)
+        figures = report(scratch, filters, by, now, rules, month)
         count, chain = counted_cases(scratch.engine, filters)
-    late = late if cutoff.known_at is not None else None
-    inputs = Inputs(count, chain, filters, by, moment, cutoff,
+    inputs = Inputs(count, chain, filters, by, now, cutoff,
                     workflow_fingerprints(app.workflows), through)
-    return VerifiableReport(figures, inputs, late)
+    return VerifiableReport(figures, inputs, late if cutoff.known_at is not None else None)
 
 
 def live_report(app: Casework, read_model: ReadModel, filters: Filters,
@@ -199,18 +207,12 @@ def verify(app: Casework, saved: dict[str, Any]) -> Verification:
     filters, by, now, cutoff, made = saved_parameters(saved)
     filters.check(app)
     rules, month = saved_assessment(saved)
-    with ScratchReadModel(app) as scratch:
-        since = LateEntries()
-        late = replay_until(app, cutoff, scratch, recorded_after=(made, since))
-        figures = report(scratch, filters, by, now, rules, month)
-        count, chain = counted_cases(scratch.engine, filters)
-    inputs = Inputs(count, chain, filters, by, now, cutoff,
-                    workflow_fingerprints(app.workflows), made)
-    again = VerifiableReport(figures, inputs, late if cutoff.known_at is not None else None)
+    since = LateEntries()
+    again = _replayed_report(app, filters, by, now, cutoff, rules, month, made, (made, since))
     fresh = json.loads(json.dumps(again.as_dict(), default=json_default))
     changes = [FigureChange(path, before, after) for path, before, after
                in differences(_figures(saved), _figures(fresh))]
-    return Verification(str(saved[INPUTS].get("digest")), inputs.digest, changes, since)
+    return Verification(str(saved[INPUTS].get("digest")), again.inputs.digest, changes, since)
 
 
 def saved_assessment(saved: dict[str, Any]) -> tuple[AssessmentRules, Period | None]:
@@ -277,7 +279,3 @@ def _as_given(text: str | None) -> datetime | None:
         return None
     parse_time(text)  # a time casework accepts, or ValueError
     return datetime.fromisoformat(text)
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat() + "Z"

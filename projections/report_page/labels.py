@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from casework.organisation import Organisation
+from casework.settings import LANGUAGES
 
-LANGUAGES = ("en", "zh")
 HERE = Path(__file__).resolve().parent / "labels"
 VALUE_TABLES = ("category", "channel", "state", "stage", "kind", "level", "figure")
 NONE = "(none)"

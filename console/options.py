@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
@@ -109,9 +110,19 @@ def check_writable(path: str | os.PathLike[str], option: str) -> None:
     if not folder.is_dir():
         raise click.BadParameter(_("cannot write {path}: there is no folder {folder}").format(
             path=path, folder=folder), param_hint=option)
-    if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+    if not can_create_in(folder) or (target.exists() and not os.access(target, os.W_OK)):
         raise click.BadParameter(_("cannot write {path}: permission denied").format(path=path),
                                  param_hint=option)
+
+
+def can_create_in(folder: Path) -> bool:
+    """Whether a file can be created in ``folder``, by creating one: ``os.access`` says yes to
+    root on a read-only file system (or /proc), where the atomic write would then fail."""
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            return True
+    except OSError:
+        return False
 
 
 def parse_fields(pairs: Iterable[str]) -> dict[str, str]:

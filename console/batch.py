@@ -20,6 +20,7 @@ from projections.i18n import Names, _
 
 from .options import (
     actor_options,
+    at_option,
     db_option,
     job_option,
     json_option,
@@ -170,7 +171,7 @@ def migrate_command(kind: str, to_version: int, workers: int, dry_run: bool, job
                    "opened_after (repeat; all must hold).")
 @click.option("--trigger", required=True, help="The trigger to fire on each case.")
 @click.argument("pairs", nargs=-1, metavar="[NAME=VALUE]...")
-@click.option("--at", metavar="TIME", help="Business time (ISO 8601); default now.")
+@at_option
 @click.option("--job", "job", metavar="NAME",
               help="Name the job (default: derived from trigger, fields and filter); a rerun "
                    "of the same job skips the cases it already changed, and workers started "

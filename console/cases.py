@@ -23,6 +23,7 @@ from projections.rendering import labelled
 from .completion import complete_case, complete_kind, complete_trigger
 from .options import (
     actor_options,
+    at_option,
     db_option,
     json_option,
     make_actor,
@@ -44,7 +45,7 @@ HISTORY_PAGE = 50
 @click.argument("kind", shell_complete=complete_kind)
 @click.option("--field", "-f", "pairs", multiple=True, metavar="NAME=VALUE",
               help="A field of the opening trigger (repeat).")
-@click.option("--at", metavar="TIME", help="Business time (ISO 8601); default now.")
+@at_option
 @click.option("--person", metavar="ID",
               help="The resident's person id (shown by casework show) when they have cases "
                    "already: their personal fields then share one key.")
@@ -88,7 +89,7 @@ def open_command(kind: str, pairs: tuple[str, ...], at: str | None, person: str 
 @click.argument("case", shell_complete=complete_case)
 @click.argument("trigger", shell_complete=complete_trigger)
 @click.argument("pairs", nargs=-1, metavar="[NAME=VALUE]...")
-@click.option("--at", metavar="TIME", help="Business time (ISO 8601); default now.")
+@at_option
 @actor_options
 @db_option
 @json_option

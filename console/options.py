@@ -35,6 +35,11 @@ def json_option(command: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(command)
 
 
+def at_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--at", metavar="TIME",
+                        help="Business time (ISO 8601); default now.")(command)
+
+
 def actor_options(command: Callable[..., Any]) -> Callable[..., Any]:
     command = click.option(
         "--role", "roles", multiple=True, metavar="ROLE",

@@ -90,6 +90,14 @@ def make_actor(actor: str | None, roles: Iterable[str], acting: bool = True) -> 
     return Actor(actor_id, roles=chosen or own_roles, unit=unit)
 
 
+def named_actor(actor: str | None, roles: Iterable[str]) -> Actor | None:
+    """The actor a reading command was given (a flag or the settings), else ``None``: a list
+    that nobody is named for is not narrowed to anybody's reach."""
+    if actor is None and not roles and not current_settings().actor.value:
+        return None
+    return make_actor(actor, roles)
+
+
 def open_app(db: str | None, create: bool = False) -> Casework:
     """The engine on ``db``. Only commands that add cases (open, import, demo) may create a
     database: anywhere else a mistyped path must not quietly give an empty one."""

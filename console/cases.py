@@ -102,9 +102,10 @@ def fire_command(case: str, trigger: str, pairs: tuple[str, ...], at: str | None
     Example:
       casework fire 7931a699 assess grade=B category=road --actor li --role assessor
     """
+    moment, fields = parse_when(at, "--at"), parse_fields(pairs)  # told before the store
     app = open_app(db)
-    view = app.fire(expand_case_id(app, case), trigger, make_actor(actor, roles),
-                    parse_when(at, "--at"), **parse_fields(pairs))
+    view = app.fire(expand_case_id(app, case), trigger, make_actor(actor, roles), moment,
+                    **fields)
     if as_json:
         click.echo(to_json(case_view_dict(app, view.id)))
     elif not quiet():
@@ -274,12 +275,13 @@ def history_command(case: str, as_of: str | None, full: bool, limit: int | None,
       casework history 7931a699 --json | jq '.[].trigger'
       casework history 7931a699 --page 3 --limit 50
     """
+    moment = parse_when(as_of, "--as-of")  # a malformed time is told before the store
     app = open_app(db)
     case_id = expand_case_id(app, case)
     if page is not None and limit is None:
         limit = HISTORY_PAGE
     after = (page - 1) * limit if page is not None and limit is not None else 0
-    entries = app.history(case_id, as_of=parse_when(as_of, "--as-of"),
+    entries = app.history(case_id, as_of=moment,
                           actor=make_actor(actor, roles, acting=False), after=after,
                           limit=limit)
     length = app.history_length(case_id) if limit is not None else len(entries)

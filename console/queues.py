@@ -105,11 +105,11 @@ def cases_command(queue: str | None, sort: str, limit: int, page: int, after: st
       casework cases --closed-since 2024-05-01 --csv > closed.csv
       casework cases mine -q | head -1          the id of the first case to do
     """
-    app = open_app(db)
     settings = current_settings()
     moment = parse_when(now, "--now") or utc_now()
     who = named_actor(actor, roles)
-    where = _where(conditions, moment, who)
+    where = _where(conditions, moment, who)  # malformed values are told before the store
+    app = open_app(db)
     query = CaseQuery(where, queue, sort, limit, page, after, moment, settings.zone,
                       count=not quiet())
     with ReadModel(app) as read_model:

@@ -20,6 +20,7 @@ from projections.i18n import Names, _
 
 from .options import (
     actor_options,
+    at_option,
     db_option,
     job_option,
     json_option,
@@ -89,8 +90,8 @@ def sweep_command(now: str | None, workers: int, dry_run: bool, job: str | None,
       casework sweep --now 2024-06-01T08:00+08:00 --job nightly-0601 --workers 2   (on each
                                                                   machine, same database)
     """
+    moment = parse_when(now, "--now") or utc_now()  # a malformed time is told before the store
     app = open_app(db)
-    moment = parse_when(now, "--now") or utc_now()
     summary = run(app, sweep_job(app, moment, job), workers, dry_run, "sweeping")
     with ReadModel(app) as read_model:
         soon = due_soon(read_model, moment)
@@ -170,7 +171,7 @@ def migrate_command(kind: str, to_version: int, workers: int, dry_run: bool, job
                    "opened_after (repeat; all must hold).")
 @click.option("--trigger", required=True, help="The trigger to fire on each case.")
 @click.argument("pairs", nargs=-1, metavar="[NAME=VALUE]...")
-@click.option("--at", metavar="TIME", help="Business time (ISO 8601); default now.")
+@at_option
 @click.option("--job", "job", metavar="NAME",
               help="Name the job (default: derived from trigger, fields and filter); a rerun "
                    "of the same job skips the cases it already changed, and workers started "
@@ -193,11 +194,11 @@ def reprocess_command(conditions: tuple[str, ...], trigger: str, pairs: tuple[st
         --where unit=guanlan/guancheng --trigger note note="weekly review" \\
         --actor boss --role supervisor --dry-run
     """
-    app = open_app(db)
     try:
         where = CaseFilter.parse(parse_fields(conditions))
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--where") from None
-    batch_job = reprocess_job(app, where, trigger, make_actor(actor, roles),
-                              parse_when(at, "--at"), parse_fields(pairs), job)
+    moment, fields = parse_when(at, "--at"), parse_fields(pairs)
+    app = open_app(db)
+    batch_job = reprocess_job(app, where, trigger, make_actor(actor, roles), moment, fields, job)
     return print_job(run(app, batch_job, workers, dry_run, "reprocessing"), as_json)

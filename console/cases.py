@@ -23,6 +23,7 @@ from projections.rendering import labelled
 from .completion import complete_case, complete_kind, complete_trigger
 from .options import (
     actor_options,
+    at_option,
     db_option,
     json_option,
     make_actor,
@@ -44,7 +45,7 @@ HISTORY_PAGE = 50
 @click.argument("kind", shell_complete=complete_kind)
 @click.option("--field", "-f", "pairs", multiple=True, metavar="NAME=VALUE",
               help="A field of the opening trigger (repeat).")
-@click.option("--at", metavar="TIME", help="Business time (ISO 8601); default now.")
+@at_option
 @click.option("--person", metavar="ID",
               help="The resident's person id (shown by casework show) when they have cases "
                    "already: their personal fields then share one key.")
@@ -88,7 +89,7 @@ def open_command(kind: str, pairs: tuple[str, ...], at: str | None, person: str 
 @click.argument("case", shell_complete=complete_case)
 @click.argument("trigger", shell_complete=complete_trigger)
 @click.argument("pairs", nargs=-1, metavar="[NAME=VALUE]...")
-@click.option("--at", metavar="TIME", help="Business time (ISO 8601); default now.")
+@at_option
 @actor_options
 @db_option
 @json_option
@@ -101,9 +102,10 @@ def fire_command(case: str, trigger: str, pairs: tuple[str, ...], at: str | None
     Example:
       casework fire 7931a699 assess grade=B category=road --actor li --role assessor
     """
+    moment, fields = parse_when(at, "--at"), parse_fields(pairs)  # told before the store
     app = open_app(db)
-    view = app.fire(expand_case_id(app, case), trigger, make_actor(actor, roles),
-                    parse_when(at, "--at"), **parse_fields(pairs))
+    view = app.fire(expand_case_id(app, case), trigger, make_actor(actor, roles), moment,
+                    **fields)
     if as_json:
         click.echo(to_json(case_view_dict(app, view.id)))
     elif not quiet():
@@ -273,12 +275,13 @@ def history_command(case: str, as_of: str | None, full: bool, limit: int | None,
       casework history 7931a699 --json | jq '.[].trigger'
       casework history 7931a699 --page 3 --limit 50
     """
+    moment = parse_when(as_of, "--as-of")  # a malformed time is told before the store
     app = open_app(db)
     case_id = expand_case_id(app, case)
     if page is not None and limit is None:
         limit = HISTORY_PAGE
     after = (page - 1) * limit if page is not None and limit is not None else 0
-    entries = app.history(case_id, as_of=parse_when(as_of, "--as-of"),
+    entries = app.history(case_id, as_of=moment,
                           actor=make_actor(actor, roles, acting=False), after=after,
                           limit=limit)
     length = app.history_length(case_id) if limit is not None else len(entries)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
@@ -32,6 +33,11 @@ def db_option(command: Callable[..., Any]) -> Callable[..., Any]:
 
 def json_option(command: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(command)
+
+
+def at_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--at", metavar="TIME",
+                        help="Business time (ISO 8601); default now.")(command)
 
 
 def actor_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -84,6 +90,14 @@ def make_actor(actor: str | None, roles: Iterable[str], acting: bool = True) -> 
     return Actor(actor_id, roles=chosen or own_roles, unit=unit)
 
 
+def named_actor(actor: str | None, roles: Iterable[str]) -> Actor | None:
+    """The actor a reading command was given (a flag or the settings), else ``None``: a list
+    that nobody is named for is not narrowed to anybody's reach."""
+    if actor is None and not roles and not current_settings().actor.value:
+        return None
+    return make_actor(actor, roles)
+
+
 def open_app(db: str | None, create: bool = False) -> Casework:
     """The engine on ``db``. Only commands that add cases (open, import, demo) may create a
     database: anywhere else a mistyped path must not quietly give an empty one."""
@@ -109,9 +123,19 @@ def check_writable(path: str | os.PathLike[str], option: str) -> None:
     if not folder.is_dir():
         raise click.BadParameter(_("cannot write {path}: there is no folder {folder}").format(
             path=path, folder=folder), param_hint=option)
-    if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+    if not can_create_in(folder) or (target.exists() and not os.access(target, os.W_OK)):
         raise click.BadParameter(_("cannot write {path}: permission denied").format(path=path),
                                  param_hint=option)
+
+
+def can_create_in(folder: Path) -> bool:
+    """Whether a file can be created in ``folder``, by creating one: ``os.access`` says yes to
+    root on a read-only file system (or /proc), where the atomic write would then fail."""
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            return True
+    except OSError:
+        return False
 
 
 def parse_fields(pairs: Iterable[str]) -> dict[str, str]:

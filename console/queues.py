@@ -18,7 +18,7 @@ from projections.filters import CaseFilter
 from projections.i18n import Names, _
 
 from .completion import complete_kind, complete_state, complete_unit
-from .options import actor_options, db_option, json_option, make_actor, open_app, parse_when
+from .options import actor_options, db_option, json_option, named_actor, open_app, parse_when
 from .output import shown, to_json
 from .settings import current_settings, quiet
 
@@ -105,11 +105,11 @@ def cases_command(queue: str | None, sort: str, limit: int, page: int, after: st
       casework cases --closed-since 2024-05-01 --csv > closed.csv
       casework cases mine -q | head -1          the id of the first case to do
     """
-    app = open_app(db)
     settings = current_settings()
     moment = parse_when(now, "--now") or utc_now()
-    who = make_actor(actor, roles) if (actor or roles or settings.actor.value) else None
-    where = _where(conditions, moment, who)
+    who = named_actor(actor, roles)
+    where = _where(conditions, moment, who)  # malformed values are told before the store
+    app = open_app(db)
     query = CaseQuery(where, queue, sort, limit, page, after, moment, settings.zone,
                       count=not quiet())
     with ReadModel(app) as read_model:
@@ -184,7 +184,7 @@ def duplicates_command(case: str | None, window: float, threshold: float, limit:
                      in duplicate_pairs(read_model, window_days=window, threshold=threshold)]
             _print_pairs(pairs, as_json)
             return
-        who = make_actor(actor, roles) if (actor or roles or settings.actor.value) else None
+        who = named_actor(actor, roles)
         case_id = expand_case_id(app, case)  # type: ignore[arg-type]
         found = likely_duplicates(read_model, case_id, window_days=window, threshold=threshold,
                                   limit=limit, actor=who)

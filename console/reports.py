@@ -86,7 +86,10 @@ def report_command(kind: str | None, unit: str | None, since: str | None, until:
             period = rules.month(month, settings.zone)
         except ValueError as error:
             raise click.BadParameter(str(error), param_hint="--month") from None
-    app = open_app(db)
+    filters = Filters(kind, unit, parse_when(since, "--since"), parse_when(until, "--until"))
+    cutoff = Cutoff.of(parse_when(as_of, "--as-of"), parse_when(known_at, "--known-at"))
+    moment = parse_when(now, "--now") or cutoff.as_of or utc_now()
+    app = open_app(db)  # after the values are checked: a malformed one is told first
     if verify_file is not None:
         others = [name for name, given in (("--kind", kind), ("--unit", unit), ("--since", since),
                   ("--until", until), ("--by", by), ("--month", month), ("--now", now),
@@ -96,10 +99,7 @@ def report_command(kind: str | None, unit: str | None, since: str | None, until:
             raise InvalidField("--verify", f"it takes the saved report's options, not "
                                            f"{', '.join(others)}")
         return verify_report(app, verify_file, figure, as_json)
-    filters = Filters(kind, unit, parse_when(since, "--since"), parse_when(until, "--until"))
     filters.check(app)
-    cutoff = Cutoff.of(parse_when(as_of, "--as-of"), parse_when(known_at, "--known-at"))
-    moment = parse_when(now, "--now") or cutoff.as_of or utc_now()
     if figure is not None:
         print_explained(figure, explain_figure(app, filters, moment, cutoff, figure,
                                                by=by, rules=rules, period=period), as_json,

@@ -11,6 +11,7 @@ from projections.rendering import table
 from workflows import ORGANISATION
 
 from .completion import complete_unit
+from .options import json_option
 from .output import to_json
 from .settings import quiet
 
@@ -20,7 +21,7 @@ from .settings import quiet
 @click.option("--tree", is_flag=True, help="Indent each unit under its parent.")
 @click.option("--depth", type=click.IntRange(0), metavar="N",
               help="Only N levels below PREFIX (0: PREFIX alone).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 def units_command(prefix: str | None, tree: bool, depth: int | None, as_json: bool) -> None:
     """The units of the organisation (PREFIX and below it): path, level, name, parent.
 

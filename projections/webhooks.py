@@ -55,7 +55,7 @@ from sqlalchemy import (
     update,
 )
 
-from casework import Casework, CaseworkError
+from casework import Casework, CaseworkError, InvalidField
 from casework.jsonable import json_default
 from casework.personal import is_encrypted
 
@@ -159,9 +159,10 @@ class Webhooks:
         """Subscribe ``url`` to the events recorded from now on that match ``events``."""
         if not url.startswith(("http://", "https://")) or len(url) > 2000 \
                 or not url.isprintable():
-            raise CaseworkError(f"not an http(s) URL: {url!r}")
+            raise InvalidField("url", f"not an http(s) URL: {url!r}")
         if not events.strip() or len(events) > 2000 or not events.isprintable():
-            raise CaseworkError(f"not event patterns: {events!r} (e.g. 'petition.*,*.open')")
+            raise InvalidField("--events",
+                               f"not event patterns: {events!r} (e.g. 'petition.*,*.open')")
         row = {"id": secrets.token_hex(4), "url": url, "events": events,
                "secret": secret or secrets.token_urlsafe(32), "personal": personal,
                "after": self.app.recorded_events(), "created_at": _now()}

@@ -209,6 +209,24 @@ def test_an_unwritable_output_file_is_one_line(run: Run, db: str, tmp_path: Path
     assert_one_line_error(run("export", "-o", path, "--db", db), 2, path, "no folder")
 
 
+
+@pytest.mark.parametrize("option", [["report", "--since"], ["cases", "--now"], ["sweep", "--now"],
+                                    ["history", "abcd", "--as-of"],
+                                    ["fire", "abcd", "note", "--actor", "boss", "--at"]])
+def test_a_malformed_time_is_told_before_a_missing_database(run: Run, tmp_path: Path,
+                                                            option: list[str]) -> None:
+    missing = f"sqlite:///{tmp_path / 'typo.db'}"
+    assert_one_line_error(run(*option, "yesterday", "--db", missing), 2, option[-1],
+                          "not an ISO 8601 time")
+    assert not (tmp_path / "typo.db").exists()
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs /proc, which nobody can write")
+def test_an_output_file_in_a_folder_nobody_can_write_is_one_line_and_exit_2(
+        run: Run, db: str) -> None:
+    assert_one_line_error(run("report", "--html", "/proc/report.html", "--db", db), 2,
+                          "/proc/report.html", "cannot write")
+
 # Files that are not UTF-8 -------------------------------------------------------------------
 
 def test_a_jsonl_line_that_is_not_utf8_is_rejected_and_kept_byte_for_byte(

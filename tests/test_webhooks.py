@@ -193,4 +193,5 @@ def test_webhooks_on_the_command_line(tmp_path: Path) -> None:
     assert json.loads(runner.invoke(cli, ["webhooks", "failures", "--json",
                                           "--db", db]).stdout) == []
     assert runner.invoke(cli, ["webhooks", "remove", "nope", "--db", db]).exit_code == 3
-    assert runner.invoke(cli, ["webhooks", "add", "ftp://x", "--db", db]).exit_code == 1
+    # a URL that is not http(s) is bad input: exit 2 (README exit table)
+    assert runner.invoke(cli, ["webhooks", "add", "ftp://x", "--db", db]).exit_code == 2

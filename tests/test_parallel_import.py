@@ -27,6 +27,7 @@ from projections import ReadModel
 from .conftest import database
 from .support import (
     CLERK,
+    COMMUNITIES,
     DATA,
     REPO,
     T0,
@@ -136,8 +137,13 @@ def test_a_jsonl_import_with_two_workers_equals_one(two_databases: tuple[str, st
     source_app = Casework(source_db)
     overdue_petitions(source_app, 58)
     for n in range(2):  # with personal fields: the export starts with their keys
-        source_app.open_case("petition", CLERK, T0, channel="hotline", title=f"call {n}",
-                             petitioner=f"resident {n}", phone="13800000000")
+        case_id = source_app.open_case("petition", CLERK, T0, channel="hotline",
+                                       title=f"call {n}", petitioner=f"resident {n}",
+                                       phone="13800000000")
+        # Dispatched like the others: export orders cases by random id, and the lines tampered
+        # below need at least three events whichever case they turn out to be.
+        source_app.fire(case_id, "assess", CLERK, T0, grade="A", category="road")
+        source_app.fire(case_id, "dispatch", CLERK, T0, unit=COMMUNITIES[n])
     # Without its opening and closing lines (as exported by an older casework): imported line
     # by line.
     exported = CliRunner().invoke(cli, ["export", "--db", source_db]).stdout.splitlines()[1:-1]

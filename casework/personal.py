@@ -45,7 +45,7 @@ from .errors import InvalidField, UnknownPerson
 from .person_lines import Restored, Restoring, rows_of
 from .person_table import KEY_BYTES, metadata, person_keys
 from .storage import Storage
-from .timestamps import naive_utc
+from .timestamps import aware_utc, naive_utc
 
 ERASED = "[erased]"
 """What a personal value reads as once its person's key is gone from this database."""
@@ -84,10 +84,6 @@ def person_id(value: Any) -> str:
         return str(UUID(str(value).strip()))
     except ValueError:
         raise InvalidField("person", f"{value!r} is not a person id (a UUID)") from None
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    return None if moment is None else moment.replace(tzinfo=UTC)
 
 
 class KeyReader(Protocol):
@@ -149,7 +145,7 @@ class PersonKeys:
         row = self._row(person)
         if row is not None:  # there, but without a key: forgotten
             raise InvalidField("person", f"person {person} was forgotten on "
-                               f"{_aware(row.forgotten_at).isoformat()}; "  # type: ignore[union-attr]
+                               f"{aware_utc(row.forgotten_at).isoformat()}; "  # type: ignore[union-attr]
                                "open the case without a person, or with a new one")
         key = AESGCM.generate_key(bit_length=KEY_BYTES * 8)
         try:
@@ -236,7 +232,7 @@ class PersonKeys:
             if row is None:
                 raise UnknownPerson(person, "no key was ever made for them here")
             if row.key is None:
-                return Forgotten(person, _aware(row.forgotten_at), row.forgotten_by,  # type: ignore[arg-type]
+                return Forgotten(person, aware_utc(row.forgotten_at), row.forgotten_by,  # type: ignore[arg-type]
                                  row.forgotten_role, already=True)
             conn.execute(update(person_keys).where(c.person == person).values(
                 key=None, forgotten_at=moment, forgotten_by=actor, forgotten_role=role))
@@ -255,7 +251,7 @@ class PersonKeys:
                         yield {"person": row.person, "key": base64.b64encode(row.key).decode()}
                 else:
                     yield {"person": row.person,
-                           "forgotten_at": _aware(row.forgotten_at).isoformat(),  # type: ignore[union-attr]
+                           "forgotten_at": aware_utc(row.forgotten_at).isoformat(),  # type: ignore[union-attr]
                            "forgotten_by": row.forgotten_by,
                            "forgotten_role": row.forgotten_role}
 

@@ -19,13 +19,13 @@ from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel
 
 from casework import DuplicateCase, PermissionDenied, UnknownCase
-from casework.timestamps import parse_time, utc_now
+from casework.timestamps import utc_now
 
 from .auth import authenticate, bearer
 from .georeport import PARAMETERS, Services, render
 from .idempotency import Answer, IdempotencyStore, case_id_for, fingerprint
 from .listing import RequestQuery, request_ids
-from .problems import Problem
+from .problems import Problem, time_parameter
 from .tokens import TokenInfo
 
 PREFIX = "/open311/v2"
@@ -257,18 +257,9 @@ def _query(found: Services, codes: str | None, status: str | None, start: str | 
     if any(s not in ("open", "closed") for s in statuses):
         raise Problem("bad-input", "status: open, closed, or both comma-separated",
                       {"field": "status"})
-    until = _time(end, "end_date") or utc_now()
-    since = _time(start, "start_date") or until - DEFAULT_SPAN
+    until = time_parameter(end, "end_date") or utc_now()
+    since = time_parameter(start, "start_date") or until - DEFAULT_SPAN
     if since > until or until - since > MAX_SPAN:
         raise Problem("bad-input", "start_date must come before end_date, at most 90 days",
                       {"field": "start_date"})
     return RequestQuery(kinds, statuses, since, until)
-
-
-def _time(value: str | None, name: str) -> datetime | None:
-    if value is None or value == "":
-        return None
-    try:
-        return parse_time(value)
-    except ValueError as error:
-        raise Problem("bad-input", f"{name}: {error}", {"field": name}) from None

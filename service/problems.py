@@ -13,6 +13,7 @@ import logging
 import sqlite3
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from eventsourcing.persistence import PersistenceError
@@ -27,6 +28,7 @@ from casework import (
     StaleCase,
 )
 from casework.storage import lock_timed_out
+from casework.timestamps import parse_time
 
 log = logging.getLogger("casework.service")
 
@@ -150,3 +152,16 @@ def _from_casework_error(error: CaseworkError) -> Problem:
     if kind.name == "storage-unavailable":
         return Problem(kind.name, detail, extra, {"Retry-After": "1"})
     return Problem(kind.name, detail, extra)
+
+
+def time_parameter(value: str | None, name: str) -> datetime | None:
+    """A query's time parameter (ISO 8601; a naive time is the office's), or None when it is
+    absent or empty (Open311 clients send ``start_date=``): a malformed one is a bad-input
+    problem naming the parameter."""
+    if value is None or value == "":
+        return None
+    try:
+        return parse_time(value)
+    except ValueError as error:
+        raise Problem("bad-input", f"{name}: {error}", {"field": name}) from None
+

@@ -4,30 +4,20 @@ A caller bound to a unit sees only that unit's part."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 
 from casework import Actor, PermissionDenied
-from casework.timestamps import parse_time
 from projections.filters import Filters
 from projections.verification import live_report
 
 from .auth import current_actor
-from .problems import Problem
+from .problems import time_parameter
 
 router = APIRouter(tags=["report"])
 Grouping = Literal["stage", "state", "unit", "community", "grade", "category", "channel", "kind"]
 
-
-def _time(value: str | None, name: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        return parse_time(value)
-    except ValueError as error:
-        raise Problem("bad-input", f"{name}: {error}", {"field": name}) from None
 
 
 @router.get("/report", response_model=dict[str, Any],
@@ -47,9 +37,9 @@ def report(request: Request, actor: Actor = Depends(current_actor),
         elif not actor.reaches(unit.strip("/")):
             raise PermissionDenied(actor.id, actor.roles, "report on", unit,
                                    reason=f"{unit} is outside {actor.id}'s unit {actor.unit}")
-    filters = Filters(kind=kind, unit=unit, since=_time(since, "since"),
-                      until=_time(until, "until"))
+    filters = Filters(kind=kind, unit=unit, since=time_parameter(since, "since"),
+                      until=time_parameter(until, "until"))
     with request.app.state.pool.borrow() as engine:
         filters.check(engine.app)
-        result = live_report(engine.app, engine.read_model, filters, by, _time(now, "now"))
+        result = live_report(engine.app, engine.read_model, filters, by, time_parameter(now, "now"))
     return result.as_dict()

@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine
 
 from casework import Actor, CaseworkError, InvalidField, Organisation
 from casework.storage import Storage
-from casework.timestamps import naive_utc
+from casework.timestamps import aware_utc, naive_utc
 
 PREFIX = "cw_"
 SECRET_BYTES = 32
@@ -69,10 +69,6 @@ class TokenInfo:
 
 def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    return None if moment is None else moment.replace(tzinfo=UTC)
 
 
 class TokenStore:
@@ -140,5 +136,5 @@ class TokenStore:
     @staticmethod
     def _info(row: object) -> TokenInfo:
         actor = Actor(row.actor, roles=json.loads(row.roles), unit=row.unit)  # type: ignore[attr-defined]
-        return TokenInfo(row.id, actor, row.name, _aware(row.created_at),  # type: ignore[attr-defined,arg-type]
-                         _aware(row.revoked_at))  # type: ignore[attr-defined]
+        return TokenInfo(row.id, actor, row.name, aware_utc(row.created_at),  # type: ignore[attr-defined,arg-type]
+                         aware_utc(row.revoked_at))  # type: ignore[attr-defined]

@@ -12,8 +12,6 @@ from typing import Any
 import click
 
 from casework import Actor, Casework, StorageError
-from casework.application import ORGANISATION_VAR
-from casework.calendar_files import office_zone
 from casework.errors import SettingsError
 from casework.settings import parse_actor
 from casework.storage import Storage
@@ -153,7 +151,9 @@ def parse_when(value: str | None, what: str) -> datetime | None:
     if value is None:
         return None
     try:
-        return parse_time(value, office_zone(os.environ.get(ORGANISATION_VAR)))
+        # The zone of the settings (--timezone, CASEWORK_TIMEZONE, casework.toml, else the
+        # office's): the zone times are shown in is the one a time without an offset means.
+        return parse_time(value, current_settings().zone)
     except ValueError as error:
         problem = str(error)
         if problem.endswith(" is not an ISO 8601 time (e.g. 2024-05-26T09:30)"):  # the usual

@@ -104,8 +104,9 @@ def shared_options() -> list[click.Option]:
     """Options every command takes too, after its name."""
     return [
         _option("--timezone", "--tz", remember="timezone", metavar="ZONE",
-                help="The office's time zone, e.g. Asia/Shanghai (default: this machine's). "
-                     "Env: CASEWORK_TIMEZONE."),
+                help="The office's time zone, e.g. Asia/Shanghai: what a time without an offset "
+                     "means, and the zone times are shown in (default: the office's, from "
+                     "office.toml). Env: CASEWORK_TIMEZONE."),
         _option("--lang", remember="language", type=click.Choice(LANGUAGES),
                 help="Language of the output and of the --html report page (default: "
                      "the locale's, LANG=zh_CN.UTF-8 gives zh; else en). Env: CASEWORK_LANG."),

@@ -563,3 +563,16 @@ def test_a_real_process_prints_results_and_one_line_errors(casework: list[str],
         assert failed.stderr.count("\n") == 1 and failed.stderr.startswith("casework: ")
         assert failed.stdout == ""
     assert not (tmp_path / "typo.db").exists()  # a mistyped database is not created
+
+
+@pytest.mark.parametrize(("zone", "recorded"), [
+    ("Asia/Shanghai", "2024-05-23T01:00:00+00:00"), ("UTC", "2024-05-23T09:00:00+00:00")])
+def test_a_time_without_an_offset_means_the_zone_chosen_with_timezone(
+        run: Run, db: str, zone: str, recorded: str) -> None:
+    # The zone times are shown in is the one a typed time means: a clerk who sets --timezone
+    # reads back the 09:00 they typed.
+    case_id = ok(run("open", "petition", "--actor", "li", "--role", "intake", "--db", db,
+                     "-f", "channel=hotline", "-f", "title=Noise", "--at", "2024-05-23T09:00",
+                     "--timezone", zone, "-q")).strip()
+    entries = data(run("history", case_id, "--json", "--db", db))
+    assert datetime.fromisoformat(entries[0]["at"]) == datetime.fromisoformat(recorded)

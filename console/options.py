@@ -104,7 +104,11 @@ def open_app(db: str | None, create: bool = False) -> Casework:
     if not create and not storage.exists():
         raise StorageError(_("no database at {url} (casework open, import and demo create "
                              "one)").format(url=storage.display_url))
-    return Casework(url)
+    app = Casework(url)
+    context = click.get_current_context(silent=True)
+    if context is not None:  # closed with the command, however it ends (click's own hook)
+        context.call_on_close(app.close)
+    return app
 
 
 def check_writable(path: str | os.PathLike[str], option: str) -> None:

@@ -28,9 +28,10 @@ from uuid import UUID
 from sqlalchemy import select
 
 from casework import Casework
+from casework.assessment import AssessmentRules
 from casework.case import Case
 from casework.timestamps import naive_utc, utc_now
-from casework.whatif import IllegalCommand, Policy, refused_by, under_policy
+from casework.whatif import CONTACT, RESOLVE, IllegalCommand, Policy, refused_by, under_policy
 from casework.workflow import OPEN_STAGES
 
 from .filters import Filters
@@ -42,11 +43,17 @@ from .verification import differences
 
 ESCALATE, SYSTEM_ROLE = "escalate", "system"
 LATE, ON_TIME, OVERDUE, IN_TIME = "late", "on time", "overdue", "in time"
+CONTACTED_IN_TIME, CONTACTED_LATE = "contacted in time", "contacted late"
+NOT_REACHED, NOT_CONTACTED_OVERDUE, NOT_CONTACTED_YET = (
+    "not reached", "not contacted, overdue", "not contacted yet")
+"""How a case is judged on the contact clock, as the report judges it: contacted by the
+deadline or after it, finished without being reached past it, open past it, open before it."""
 
 
 @dataclass(frozen=True)
 class ChangedCase:
-    """A case judged differently against its deadline under the candidate."""
+    """A case judged differently against one of its deadlines under the candidate (a case
+    judged differently on both clocks is listed once per clock)."""
 
     case_id: str
     kind: str
@@ -55,10 +62,12 @@ class ChangedCase:
     candidate: str | None
     deadline_in_force: datetime | None
     deadline_candidate: datetime | None
+    clock: str = RESOLVE
+    """``resolve`` (the deadline to resolve) or ``contact`` (to reach the petitioner)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {"case": self.case_id, "kind": self.kind, "grade": self.grade,
-                "in_force": self.in_force, "candidate": self.candidate,
+                "clock": self.clock, "in_force": self.in_force, "candidate": self.candidate,
                 "deadline_in_force": _iso(self.deadline_in_force),
                 "deadline_candidate": _iso(self.deadline_candidate)}
 
@@ -104,12 +113,19 @@ class WhatIf:
 
 
 def what_if(app: Casework, candidate: Policy, filters: Filters, by: str | None = None,
-            now: datetime | None = None, progress: Callable[[int], None] | None = None
-            ) -> WhatIf:
+            now: datetime | None = None, progress: Callable[[int], None] | None = None,
+            rules: AssessmentRules | None = None, month: str | None = None) -> WhatIf:
     """The report over ``filters`` (the cases opened from ``since`` to ``until``) under the
-    policy in force and under ``candidate``; nothing is written to the store."""
+    policy in force and under ``candidate``; nothing is written to the store. ``rules``:
+    the three rates' settings in force (the candidate's own, when it has them, count its
+    side); ``month``: the assessment month (``YYYY-MM``) whose revisits the rates count,
+    its first day each side's (``AssessmentRules.month``)."""
     moment = naive_utc(now or utc_now())
     assert moment is not None
+    rules = rules or AssessmentRules()
+    sides = (rules, candidate.assessment or rules)
+    periods = [None if month is None else side.month(month, app.calendar.zone)
+               for side in sides]
     with ScratchReadModel(app) as in_force:
         if candidate.calendar is None:  # limits in working time count on the office's
             candidate.calendar = app.calendar
@@ -119,8 +135,8 @@ def what_if(app: Casework, candidate: Policy, filters: Filters, by: str | None =
             if progress is not None:
                 progress(len(page))
         with in_force.overlaid() as replayed:
-            reports = (report(in_force, filters, by, moment),
-                       report(replayed, filters, by, moment))
+            reports = (report(in_force, filters, by, moment, sides[0], periods[0]),
+                       report(replayed, filters, by, moment, sides[1], periods[1]))
             changed, late_escalations = _compare_rows(run, in_force, replayed, filters, moment)
     figures = list(differences(reports[0].as_dict(), reports[1].as_dict()))
     escalations = sorted([*run.escalations, *late_escalations],
@@ -182,7 +198,7 @@ class _Run:
             entries += fold(self.app, recorded, [event])
             rewritten = under_policy(event, self.candidate, kind, version,
                                      before["grade"] if before else None,
-                                     before if before is not as_recorded else None)
+                                     before if before is not as_recorded else None, before)
             if rewritten is event and before is as_recorded:
                 continue  # the same row and the same event: the same fold
             judged = {} if before is None else {case_id: before}
@@ -244,6 +260,11 @@ def _compare_rows(run: _Run, in_force: ScratchReadModel, replayed: ScratchReadMo
         if before != after:
             changed.append(ChangedCase(recorded.id, recorded.kind, recorded.grade, before,
                                        after, recorded.deadline, judged.deadline))
+        before, after = contact_verdict(recorded), contact_verdict(judged)
+        if before != after:
+            changed.append(ChangedCase(recorded.id, recorded.kind, recorded.grade, before,
+                                       after, recorded.contact_deadline,
+                                       judged.contact_deadline, CONTACT))
         mapping, other = judged._mapping, recorded._mapping
         if run.unnoticed(mapping, now, candidate=True) and not run.overdue(other, now):
             escalations.append(EscalationChange(judged.id, judged.deadline, judged.state,
@@ -279,6 +300,19 @@ def verdict(row: Any) -> str | None:
     if row.resolved_at is not None:
         return LATE if row.breached else ON_TIME
     return OVERDUE if row.open_overdue else IN_TIME
+
+
+def contact_verdict(row: Any) -> str | None:
+    """A case on the contact clock, as the report judges it (``_Tally._judge_contact``);
+    None when it is not judged (no contact clock, or finished in time without a contact)."""
+    if row.contact_deadline is None or not row.grade:
+        return None
+    if row.contacted_at is not None:
+        return CONTACTED_LATE if row.contacted_at > row.contact_deadline else CONTACTED_IN_TIME
+    ended = row.resolved_at or row.closed_at
+    if ended is not None:
+        return NOT_REACHED if ended > row.contact_deadline else None
+    return NOT_CONTACTED_OVERDUE if row.contact_overdue else NOT_CONTACTED_YET
 
 
 def _iso(moment: datetime | None) -> str | None:

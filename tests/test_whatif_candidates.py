@@ -228,7 +228,14 @@ def test_the_command_lists_the_contact_clocks_that_change(tmp_path: Path) -> Non
                                                          (listed[1]["case"], "contact")}
     chinese = invoke("whatif", "--db", url, "--grade", "D.contact=8h", "--now",
                      hours(20).isoformat(), "--lang", "zh")
-    assert chinese.exit_code == 0 and "联系" in chinese.output, chinese.output
+    assert chinese.exit_code == 0, chinese.output
+    assert f"  {resolved} 群众诉求 D 级，联系：按时联系 -> 超时联系" in chinese.output
+    page = tmp_path / "whatif.html"
+    written = invoke("whatif", "--db", url, "--grade", "D.contact=8h", "--now",
+                     hours(20).isoformat(), "--html", str(page))
+    assert written.exit_code == 0, written.output
+    assert (f"<code>{resolved}</code></td><td>petition</td><td>D</td><td>contact</td>"
+            "<td>contacted in time</td><td>contacted late</td>") in page.read_text("utf-8")
 
 
 def test_a_bad_calendar_file_is_one_line_and_exit_2(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from projections.report import GROUPINGS
 from projections.verification import flatten
 from projections.whatif import WhatIf, what_if
 from projections.whatif_page import render_whatif_page
+from projections.whatif_sweep import DUE_SOON, SweepChange
 
 from .completion import complete_unit
 from .options import check_writable, db_option, json_option, open_app, parse_when
@@ -147,6 +148,11 @@ def _print(result: WhatIf, names: Names) -> None:
         click.echo(f"  {change.case_id} {what} ({names.state(change.state)}, "
                    f"{_time(change.at)})")
     _more(len(result.escalations))
+    click.echo(_("due-soon warnings and default closes by the sweep at --now that would "
+                 "change: {count}").format(count=len(result.sweep)))
+    for sweep in result.sweep[:SHOWN_CASES]:
+        click.echo(f"  {sweep.case_id} " + _sweep_line(sweep, names))
+    _more(len(result.sweep))
     click.echo(_("recorded commands the candidate would refuse: {count}").format(
         count=len(result.illegal)))
     for command in result.illegal[:SHOWN_CASES]:
@@ -154,6 +160,16 @@ def _print(result: WhatIf, names: Names) -> None:
             case=command.case_id, version=command.version,
             trigger=names.trigger(command.trigger), reason=command.reason))
     _more(len(result.illegal))
+
+
+def _sweep_line(change: SweepChange, names: Names) -> str:
+    if change.action == DUE_SOON:
+        text = (_("would be due soon ({clock}, deadline {at})") if change.would
+                else _("would not be due soon ({clock}, deadline {at})"))
+        return text.format(clock=_(change.clock or ""), at=_time(change.at))
+    text = (_("would be closed by default (no objection since {at})") if change.would
+            else _("would not be closed by default yet (no objection since {at})"))
+    return text.format(at=_time(change.at))
 
 
 def _leaves(report: dict) -> list[tuple[str, object]]:

@@ -20,7 +20,7 @@ Commands the candidate would have refused are listed, and replayed as recorded.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -40,6 +40,7 @@ from .report import Report, report, verdicts
 from .scratch import ScratchReadModel, diverged_summary, notification_pages
 from .tables import case_summary
 from .verification import differences
+from .whatif_sweep import SweepChange, sweep_changes
 
 ESCALATE, SYSTEM_ROLE = "escalate", "system"
 LATE, ON_TIME, OVERDUE, IN_TIME = "late", "on time", "overdue", "in time"
@@ -101,6 +102,8 @@ class WhatIf:
     """Events read (the whole log, up to its end when the run started)."""
     replayed: int
     """Events of the period's cases folded (under each policy)."""
+    sweep: list[SweepChange] = field(default_factory=list)
+    """The due-soon warnings and default closes of the sweep at ``now`` that would change."""
 
     def as_dict(self) -> dict[str, Any]:
         return {"events": self.events, "replayed": self.replayed,
@@ -109,6 +112,7 @@ class WhatIf:
                 "changed_cases": [case.as_dict() for case in self.changed_cases],
                 "escalations": [change.as_dict() for change in self.escalations],
                 "illegal": [command.as_dict() for command in self.illegal],
+                "sweep": [change.as_dict() for change in self.sweep],
                 "in_force": self.in_force.as_dict(), "candidate": self.candidate.as_dict()}
 
 
@@ -138,11 +142,12 @@ def what_if(app: Casework, candidate: Policy, filters: Filters, by: str | None =
             reports = (report(in_force, filters, by, moment, sides[0], periods[0]),
                        report(replayed, filters, by, moment, sides[1], periods[1]))
             changed, late_escalations = _compare_rows(run, in_force, replayed, filters, moment)
+            sweep = sweep_changes(run.in_force, candidate, in_force, replayed, filters, moment)
     figures = list(differences(reports[0].as_dict(), reports[1].as_dict()))
     escalations = sorted([*run.escalations, *late_escalations],
                          key=lambda change: (change.at, change.case_id))
     return WhatIf(reports[0], reports[1], figures, changed, escalations, run.illegal,
-                  run.events, run.replayed)
+                  run.events, run.replayed, sweep)
 
 
 class _Run:

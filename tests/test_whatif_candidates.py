@@ -212,7 +212,7 @@ def test_a_candidate_workflow_files_contact_limits_count(tmp_path: Path) -> None
 
 
 def test_the_command_lists_the_contact_clocks_that_change(tmp_path: Path) -> None:
-    app, resolved, _ = two_petitions(f"sqlite:///{tmp_path / 'cases.db'}")
+    app, resolved, waiting = two_petitions(f"sqlite:///{tmp_path / 'cases.db'}")
     app.close()
     url = f"sqlite:///{tmp_path / 'cases.db'}"
     result = invoke("whatif", "--db", url, "--grade", "petition.D.contact=8h",
@@ -225,7 +225,7 @@ def test_the_command_lists_the_contact_clocks_that_change(tmp_path: Path) -> Non
     listed = json.loads(invoke("whatif", "--db", url, "--grade", "D.contact=8h", "--now",
                                hours(20).isoformat(), "--json").output)["changed_cases"]
     assert {(c["case"], c["clock"]) for c in listed} == {(resolved, "contact"),
-                                                         (listed[1]["case"], "contact")}
+                                                         (waiting, "contact")}
     chinese = invoke("whatif", "--db", url, "--grade", "D.contact=8h", "--now",
                      hours(20).isoformat(), "--lang", "zh")
     assert chinese.exit_code == 0, chinese.output
@@ -236,6 +236,38 @@ def test_the_command_lists_the_contact_clocks_that_change(tmp_path: Path) -> Non
     assert written.exit_code == 0, written.output
     assert (f"<code>{resolved}</code></td><td>petition</td><td>D</td><td>contact</td>"
             "<td>contacted in time</td><td>contacted late</td>") in page.read_text("utf-8")
+
+
+def test_a_candidate_workflows_sweep_settings_list_its_warnings_and_closes(
+        tmp_path: Path) -> None:
+    """Due-soon warnings and default closes are the workflow's settings: the sweep at --now
+    would list and close other cases (listed, not replayed)."""
+    app, resolved, waiting = two_petitions(f"sqlite:///{tmp_path / 'cases.db'}")
+    text = (DEFINITIONS / "petition_v2.toml").read_text(encoding="utf-8")
+    for old, new in (("close_after_days_without_objection = 7",
+                      "close_after_days_without_objection = 1"),
+                     ('due_soon_within = "4wh"', 'due_soon_within = "16wh"')):
+        assert old in text
+        text = text.replace(old, new)
+    candidate_file = tmp_path / "petition-candidate.toml"
+    candidate_file.write_text(text.replace("version = 2", "version = 3", 1), encoding="utf-8")
+    candidate = Policy.candidate(app.workflows, files=(str(candidate_file),))
+    filters = Filters(since=MAY, until=JUNE)
+
+    # Tuesday 05:00 in Shanghai: 8 of 16 working hours left, not yet due soon by 4wh.
+    early = what_if(app, candidate, filters, now=hours(20))
+    assert [(c.case_id, c.action, c.clock, c.would) for c in early.sweep] == [
+        (waiting, "due soon", "resolve", True)]
+    # 30 hours after the resolution: a day without objection, not seven.
+    later = what_if(app, candidate, filters, now=hours(81))
+    assert (resolved, "close", True) in {(c.case_id, c.action, c.would) for c in later.sweep}
+    assert later.figures == [] and later.changed_cases == []  # listed, not replayed
+
+    printed = invoke("whatif", "--db", f"sqlite:///{tmp_path / 'cases.db'}", "--workflow",
+                     str(candidate_file), "--now", hours(81).isoformat())
+    assert printed.exit_code == 0, printed.output
+    assert (f"  {resolved} would be closed by default (no objection since 2024-05-08T04:00)"
+            in printed.output)
 
 
 def test_a_bad_calendar_file_is_one_line_and_exit_2(tmp_path: Path) -> None:

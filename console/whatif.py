@@ -104,7 +104,7 @@ def whatif_command(since: str | None, until: str | None, kind: str | None, unit:
                                  app.calendar.zone, assessment_file)
     with progress_bar(app.recorded_events(), "replaying") as bar:
         result = what_if(app, candidate, filters, by, moment, bar.update,
-                         settings.assessment, month)
+                         settings.assessment, month, settings.zone)
     if html is not None:
         with click.open_file(html, "w", encoding="utf-8", atomic=True) as out:
             out.write(render_whatif_page(result, language(), app.organisation))

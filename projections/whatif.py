@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 from uuid import UUID
 
@@ -118,17 +118,19 @@ class WhatIf:
 
 def what_if(app: Casework, candidate: Policy, filters: Filters, by: str | None = None,
             now: datetime | None = None, progress: Callable[[int], None] | None = None,
-            rules: AssessmentRules | None = None, month: str | None = None) -> WhatIf:
+            rules: AssessmentRules | None = None, month: str | None = None,
+            zone: tzinfo | None = None) -> WhatIf:
     """The report over ``filters`` (the cases opened from ``since`` to ``until``) under the
     policy in force and under ``candidate``; nothing is written to the store. ``rules``:
     the three rates' settings in force (the candidate's own, when it has them, count its
     side); ``month``: the assessment month (``YYYY-MM``) whose revisits the rates count,
-    its first day each side's (``AssessmentRules.month``)."""
+    its first day each side's, its days those of ``zone`` (the office calendar's by
+    default; ``casework report --month`` counts them in the settings' time zone)."""
     moment = naive_utc(now or utc_now())
     assert moment is not None
     rules = rules or AssessmentRules()
     sides = (rules, candidate.assessment or rules)
-    periods = [None if month is None else side.month(month, app.calendar.zone)
+    periods = [None if month is None else side.month(month, zone or app.calendar.zone)
                for side in sides]
     with ScratchReadModel(app) as in_force:
         if candidate.calendar is None:  # limits in working time count on the office's

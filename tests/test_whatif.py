@@ -72,8 +72,8 @@ def test_whatif_under_the_policy_in_force_is_the_report(seed: int, start: int, d
         expected = report(read_model, filters, by="grade", now=JUNE).as_dict()
     assert result.in_force.as_dict() == expected
     assert result.candidate.as_dict() == expected
-    assert (result.figures, result.changed_cases, result.escalations, result.illegal) == (
-        [], [], [], [])
+    assert (result.figures, result.changed_cases, result.escalations, result.illegal,
+            result.sweep) == ([], [], [], [], [])
 
 
 @SIMULATIONS

@@ -147,10 +147,13 @@ def test_a_calendar_with_more_days_off_never_makes_a_case_late(seed: int, first:
                 judged.breached + judged.open_overdue)
 
 
-def test_the_policy_in_force_as_a_candidate_changes_nothing(tmp_path: Path) -> None:
+@SIMULATIONS
+@given(seed=st.integers(0, 10_000), kind=st.sampled_from([None, "petition"]))
+def test_the_policy_in_force_as_a_candidate_changes_nothing(seed: int, kind: str | None
+                                                            ) -> None:
     """The office's own calendar file, the contact limits it has: the same figures."""
-    app = simulated("sqlite:///:memory:", seed=21, petitions=40)
-    filters = Filters(since=MAY, until=JUNE)
+    app = simulated("sqlite:///:memory:", seed=seed, petitions=24)
+    filters = Filters(kind, None, MAY, JUNE)
     same = ("petition.A.contact=1h", "petition.B.contact=24h", "petition.C.contact=24h",
             "petition.D.contact=24h", "enterprise_request.A.contact=2h",
             "enterprise_request.B.contact=24h", "enterprise_request.C.contact=24h",
@@ -162,8 +165,8 @@ def test_the_policy_in_force_as_a_candidate_changes_nothing(tmp_path: Path) -> N
         expected = report(read_model, filters, by="grade", now=JUNE).as_dict()
     assert result.in_force.as_dict() == expected
     assert result.candidate.as_dict() == expected
-    assert (result.figures, result.changed_cases, result.escalations, result.illegal) == (
-        [], [], [], [])
+    assert (result.figures, result.changed_cases, result.escalations, result.illegal,
+            result.sweep) == ([], [], [], [], [])
 
 
 def test_a_shorter_contact_limit_makes_cases_contacted_in_time_late(tmp_path: Path) -> None:

@@ -37,6 +37,7 @@ from projections.whatif import (
 )
 from workflows import CALENDARS, DEFINITIONS
 
+from .conftest import database
 from .support import assert_one_line_error, invoke, simulated
 
 MAY, JUNE = datetime(2024, 5, 1, tzinfo=UTC), datetime(2024, 6, 1, tzinfo=UTC)
@@ -371,3 +372,17 @@ class _folder:
 
     def __exit__(self, *_: object) -> None:
         self._dir.cleanup()
+
+
+def test_a_calendar_and_contact_candidate_on_postgresql(tmp_path: Path) -> None:
+    with database("postgresql") as url:
+        app = simulated(url, seed=3, petitions=24)
+        filters = Filters(since=MAY, until=JUNE)
+        candidate = Policy.candidate(app.workflows, overrides=("B.contact=2h",),
+                                     calendar_file=calendar_with(tmp_path, ["2024-05-20"]))
+        result = what_if(app, candidate, filters, now=JUNE)
+        with ReadModel(app) as read_model:
+            assert result.in_force.as_dict() == report(read_model, filters,
+                                                        now=JUNE).as_dict()
+        assert "contact" in {case.clock for case in result.changed_cases}
+        app.close()

@@ -4,16 +4,19 @@ under a candidate, side by side, without writing anything to the store.
 One pass over the notification log folds each event of the period's cases as recorded into a
 scratch read model (a temporary SQLite file: ``projections.scratch``, so memory stays flat)
 and, where the candidate would have recorded it otherwise (``casework.whatif.under_policy``:
-the deadlines its grade limits give), folds it again from the case's candidate row. Only the
-rows that come out different (the cases that diverged) are kept a second time, so a
-candidate that touches one grade costs little more than one replay. The candidate's rows are
+the deadlines to resolve and to contact its grade limits and calendar give), folds it again
+from the case's candidate row. Only the rows that come out different (the cases that
+diverged) are kept a second time, so a candidate that touches one grade costs little more
+than one replay. The candidate's rows are
 then the recorded ones with the diverged ones in their place; the report over each is
-computed by the report's own code, the figures are compared leaf by leaf, and the diverged
-cases row by row for the verdicts that change.
+computed by the report's own code (the three rates by each side's settings), the figures
+are compared leaf by leaf, and the diverged cases row by row for the verdicts that change on
+each clock.
 
 What the candidate changes is what a policy decides: deadlines, hence what is late, and so
-when the nightly sweep would have escalated a case. Those escalations are listed, not
-replayed (what the people did afterwards would have been different, and is not known).
+when the nightly sweep would have escalated a case (and, at ``now``, what it would warn of
+and close: ``projections.whatif_sweep``). Those are listed, not replayed (what the people
+did afterwards would have been different, and is not known).
 Commands the candidate would have refused are listed, and replayed as recorded.
 """
 

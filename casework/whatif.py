@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from .assessment import AssessmentRules, assessment_rules
-from .calendar_files import load_calendar, office_calendar
+from .calendar_files import office_calendar
 from .calendars import Calendar
 from .case import Case
 from .compiler import load_workflow
@@ -140,23 +140,20 @@ class Policy:
 
     @classmethod
     def candidate(cls, workflows: WorkflowRegistry, files: tuple[str, ...] = (),
-                  overrides: tuple[str, ...] = (), calendar_file: str | Path | None = None,
-                  zone: Any = None, assessment_file: str | Path | None = None) -> Policy:
+                  overrides: tuple[str, ...] = (), calendar: Calendar | None = None,
+                  assessment: AssessmentRules | None = None) -> Policy:
         """The candidate of ``casework whatif``: workflow files (not installed), ``--grade``
-        overrides (an override no workflow has a grade for is a mistake), a calendar file
-        (read in ``zone``, the office's: the office's time zone is not the policy's to
-        change) and a settings file whose ``[assessment]`` table sets the three rates."""
+        overrides (an override no workflow has a grade for is a mistake), a calendar
+        (``calendar_files.load_calendar`` of a calendar file, in the office's time zone:
+        the zone is not the policy's to change) and the three rates' settings
+        (``read_assessment`` of a settings file)."""
         replacements = {}
         for path in files:
             workflow = load_workflow(path)
             workflows.get(workflow.name)  # a kind the store knows, else UnknownWorkflow
             replacements[workflow.name] = workflow
-        calendar = None
-        if calendar_file is not None:
-            calendar = load_calendar(calendar_file, zone or office_calendar().zone)
         policy = cls(workflows, replacements, tuple(GradeOverride.parse(o) for o in overrides),
-                     calendar, calendar is not None,
-                     None if assessment_file is None else read_assessment(assessment_file))
+                     calendar, calendar is not None, assessment)
         for override in policy.overrides:
             if not any(override.applies_to(policy.workflow(w.name, w.version))
                        for w in workflows):

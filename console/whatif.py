@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
-from casework.whatif import RESOLVE, Policy
+from casework.application import ORGANISATION_VAR
+from casework.calendar_files import load_calendar, office_zone
+from casework.whatif import RESOLVE, Policy, read_assessment
 from projections.filters import Filters
 from projections.i18n import N_, Names, _, language
 from projections.rendering import width
@@ -98,10 +102,13 @@ def whatif_command(since: str | None, until: str | None, kind: str | None, unit:
             raise click.BadParameter(str(error), param_hint="--month") from None
     filters = Filters(kind, unit, parse_when(since, "--since"), parse_when(until, "--until"))
     moment = parse_when(now, "--now")
-    app = open_app(db)  # after the values are checked: a malformed one is told first
+    # Read in the office's time zone, the application's calendar's (``Casework._calendar``).
+    calendar = None if calendar_file is None else load_calendar(
+        calendar_file, office_zone(os.environ.get(ORGANISATION_VAR)))
+    rules = None if assessment_file is None else read_assessment(assessment_file)
+    app = open_app(db)  # after the values and files are checked: a bad one is told first
     filters.check(app)
-    candidate = Policy.candidate(app.workflows, workflow_files, grades, calendar_file,
-                                 app.calendar.zone, assessment_file)
+    candidate = Policy.candidate(app.workflows, workflow_files, grades, calendar, rules)
     with progress_bar(app.recorded_events(), "replaying") as bar:
         result = what_if(app, candidate, filters, by, moment, bar.update,
                          settings.assessment, month, settings.zone)

@@ -19,7 +19,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from casework import Actor, Casework
-from casework.whatif import Policy
+from casework.calendar_files import load_calendar, office_zone
+from casework.calendars import Calendar
+from casework.whatif import Policy, read_assessment
 from projections import ReadModel
 from projections.filters import Filters
 from projections.report import report
@@ -68,6 +70,11 @@ def calendar_with(tmp_path: Path, off: list[str], name: str = "candidate.toml") 
     return path
 
 
+def office_file(path: Path) -> Calendar:
+    """A calendar file read as ``casework whatif --calendar`` reads it: in the office's zone."""
+    return load_calendar(path, office_zone())
+
+
 def petition(app: Casework, grade: str, title: str = "noise") -> str:
     """A petition assessed on Monday morning, dispatched and accepted at once (both clocks
     start then)."""
@@ -92,7 +99,7 @@ def two_petitions(url: str) -> tuple[Casework, str, str]:
 def test_a_day_off_added_in_the_period_makes_late_cases_on_time(tmp_path: Path) -> None:
     app, resolved, waiting = two_petitions(f"sqlite:///{tmp_path / 'cases.db'}")
     candidate = Policy.candidate(app.workflows,
-                                 calendar_file=calendar_with(tmp_path, ["2024-05-07"]))
+                                 calendar=office_file(calendar_with(tmp_path, ["2024-05-07"])))
     result = what_if(app, candidate, Filters(since=MAY, until=JUNE), now=hours(56))
 
     changed = {(c.case_id, c.clock): (c.in_force, c.candidate) for c in result.changed_cases}
@@ -132,7 +139,7 @@ def test_a_calendar_with_more_days_off_never_makes_a_case_late(seed: int, first:
     end = start + timedelta(days=days - 1)
     with _folder() as folder:
         path = calendar_with(folder, [f"{start.isoformat()}..{end.isoformat()}"])
-        result = what_if(app, Policy.candidate(app.workflows, calendar_file=path),
+        result = what_if(app, Policy.candidate(app.workflows, calendar=office_file(path)),
                          Filters(since=MAY, until=JUNE), now=JUNE)
     for case in result.changed_cases:
         assert LATER.get(case.in_force or "", "?") == case.candidate, case
@@ -159,7 +166,8 @@ def test_the_policy_in_force_as_a_candidate_changes_nothing(seed: int, kind: str
             "petition.D.contact=24h", "enterprise_request.A.contact=2h",
             "enterprise_request.B.contact=24h", "enterprise_request.C.contact=24h",
             "enterprise_request.D.contact=24h")
-    candidate = Policy.candidate(app.workflows, overrides=same, calendar_file=OFFICE_CALENDAR)
+    candidate = Policy.candidate(app.workflows, overrides=same,
+                                 calendar=office_file(OFFICE_CALENDAR))
     assert not candidate.in_force  # judged again, event by event
     result = what_if(app, candidate, filters, by="grade", now=JUNE)
     with ReadModel(app) as read_model:
@@ -289,6 +297,10 @@ def test_a_bad_calendar_file_is_one_line_and_exit_2(tmp_path: Path) -> None:
         line = assert_one_line_error(invoke("whatif", "--db", url, "--calendar", str(path)),
                                      2, fragment)
         assert path.name in line
+    # Told before the database is opened, as any malformed value is.
+    missing = f"sqlite:///{tmp_path / 'no-such-folder' / 'cases.db'}"
+    assert_one_line_error(invoke("whatif", "--db", missing, "--calendar", str(not_toml)), 2,
+                          "not TOML")
 
 
 def test_the_store_keeps_its_bytes_after_a_calendar_and_contact_candidate(
@@ -317,7 +329,7 @@ def test_the_candidates_three_rates_settings_count_its_side(tmp_path: Path) -> N
     rates.write_text("[assessment]\nbasic_weight = 0.5\n"
                      "weights = { response = 30, resolution = 35, satisfaction = 35 }\n",
                      encoding="utf-8")
-    candidate = Policy.candidate(app.workflows, assessment_file=rates)
+    candidate = Policy.candidate(app.workflows, assessment=read_assessment(rates))
     assert candidate.in_force  # it decides no deadline
     result = what_if(app, candidate, Filters(since=MAY, until=JUNE), now=JUNE)
     before, after = result.in_force.figures.three_rates, result.candidate.figures.three_rates
@@ -349,8 +361,7 @@ def test_the_candidates_first_day_of_the_month_counts_its_revisits(tmp_path: Pat
 
 
 def test_a_bad_assessment_file_or_month_is_one_line_and_exit_2(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'cases.db'}"
-    Casework(url).close()
+    url = f"sqlite:///{tmp_path / 'no-such-folder' / 'cases.db'}"  # told before opening it
     no_table = tmp_path / "no-table.toml"
     no_table.write_text("language = 'zh'\n", encoding="utf-8")
     bad = tmp_path / "bad.toml"
@@ -379,7 +390,8 @@ def test_a_calendar_and_contact_candidate_on_postgresql(tmp_path: Path) -> None:
         app = simulated(url, seed=3, petitions=24)
         filters = Filters(since=MAY, until=JUNE)
         candidate = Policy.candidate(app.workflows, overrides=("B.contact=2h",),
-                                     calendar_file=calendar_with(tmp_path, ["2024-05-20"]))
+                                     calendar=office_file(calendar_with(tmp_path,
+                                                                        ["2024-05-20"])))
         result = what_if(app, candidate, filters, now=JUNE)
         with ReadModel(app) as read_model:
             assert result.in_force.as_dict() == report(read_model, filters,

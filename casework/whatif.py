@@ -1,8 +1,12 @@
 """A candidate policy, applied to recorded histories: what a policy decides, decided again.
 
 What people did (their commands and the times they gave) is replayed as recorded. What the
-policy decided from them is recomputed under the candidate: the deadlines that the ``grade``
-and ``escalate`` effects set from a grade's limit, counted from the recorded command time.
+policy decided from them is recomputed under the candidate: the deadlines that the ``grade``,
+``escalate`` and ``reopen`` effects set from a grade's limit to resolve, and the contact
+deadline that accepting a case set from its contact limit, counted from the recorded command
+time on the candidate's calendar (a calendar file, or the office's); the end of a pause moves
+the candidate's deadline by the paused time counted on that calendar. The three rates'
+settings (f, the weights, the first day of the month) are the candidate's too.
 An explicit deadline a person typed (the ``deadline`` effect's field) stays as recorded.
 Where the candidate would have refused a recorded command (a trigger not legal from the
 recorded state, a role it no longer admits, a grade it does not know) the command is named,
@@ -16,17 +20,20 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+from .assessment import AssessmentRules, assessment_rules
 from .calendar_files import office_calendar
 from .calendars import Calendar
 from .case import Case
 from .compiler import load_workflow
-from .errors import InvalidField
+from .errors import InvalidField, SettingsError
 from .jobs.sweep import ESCALATE
 from .limits import ELAPSED_HOURS, UNITS, Limit
 from .limits import parse_limit as parse_workflow_limit
@@ -34,9 +41,12 @@ from .registry import WorkflowRegistry
 from .timestamps import as_utc, naive_utc
 from .workflow import Trigger, Workflow
 
-RESOLVE = "resolve"
-"""The clock a grade's limit is for: the time to resolve a case (the only one today)."""
-CLOCKS = (RESOLVE,)
+RESOLVE, CONTACT = "resolve", "contact"
+"""The clocks a grade's limits are for: the time to resolve a case, and to reach the
+petitioner once the unit accepted it (``casework.clocks``)."""
+CLOCKS = (RESOLVE, CONTACT)
+ASSESSMENT = "assessment"
+"""The table of a settings file that holds the three rates' settings (``casework.toml``)."""
 POLICY_EFFECTS = frozenset({"grade", "escalate", "reopen"})
 """Effects whose deadline is the policy's decision (a grade's limit), not a person's. The end
 of a pause moves the candidate's deadline by the paused time, as it moved the recorded one."""
@@ -80,7 +90,7 @@ class GradeOverride:
         parts = target.strip().split(".")
         if not equals or len(parts) not in (2, 3) or not all(parts):
             raise InvalidField("--grade", f"{text!r} is not [KIND.]GRADE.CLOCK=LIMIT "
-                                          "(e.g. B.resolve=48h)")
+                                          "(e.g. B.resolve=48h, B.contact=12h)")
         kind = parts[0] if len(parts) == 3 else None
         grade, clock = parts[-2], parts[-1]
         if clock not in CLOCKS:
@@ -110,7 +120,8 @@ class IllegalCommand:
 @dataclass
 class Policy:
     """The policy in force (each case's recorded workflow version) or a candidate: workflow
-    files that replace a kind's definition, and grade limits overridden on top."""
+    files that replace a kind's definition, grade limits overridden on top, a calendar file
+    the limits in working time count on, and the three rates' settings."""
 
     workflows: WorkflowRegistry
     replacements: dict[str, Workflow] = field(default_factory=dict)
@@ -119,20 +130,30 @@ class Policy:
     calendar: Calendar | None = None
     """The office calendar limits in working time count on (the shipped office's when
     none is given; ``what_if`` gives the application's)."""
-    _limits: dict[tuple[str, int], dict[str, Limit]] = field(default_factory=dict, repr=False,
-                                                            compare=False)
+    own_calendar: bool = False
+    """Whether ``calendar`` is the candidate's own (a calendar file), not the office's: then
+    every deadline and pause counted in working time is counted again on it."""
+    assessment: AssessmentRules | None = None
+    """The three rates' settings of the candidate; None: those in force."""
+    _limits: dict[tuple[str, str, int], dict[str, Limit]] = field(
+        default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def candidate(cls, workflows: WorkflowRegistry, files: tuple[str, ...] = (),
-                  overrides: tuple[str, ...] = ()) -> Policy:
-        """The candidate of ``casework whatif``: workflow files (not installed) and
-        ``--grade`` overrides; an override no workflow has a grade for is a mistake."""
+                  overrides: tuple[str, ...] = (), calendar: Calendar | None = None,
+                  assessment: AssessmentRules | None = None) -> Policy:
+        """The candidate of ``casework whatif``: workflow files (not installed), ``--grade``
+        overrides (an override no workflow has a grade for is a mistake), a calendar
+        (``calendar_files.load_calendar`` of a calendar file, in the office's time zone:
+        the zone is not the policy's to change) and the three rates' settings
+        (``read_assessment`` of a settings file)."""
         replacements = {}
         for path in files:
             workflow = load_workflow(path)
             workflows.get(workflow.name)  # a kind the store knows, else UnknownWorkflow
             replacements[workflow.name] = workflow
-        policy = cls(workflows, replacements, tuple(GradeOverride.parse(o) for o in overrides))
+        policy = cls(workflows, replacements, tuple(GradeOverride.parse(o) for o in overrides),
+                     calendar, calendar is not None, assessment)
         for override in policy.overrides:
             if not any(override.applies_to(policy.workflow(w.name, w.version))
                        for w in workflows):
@@ -149,22 +170,32 @@ class Policy:
 
     @property
     def in_force(self) -> bool:
-        return not self.replacements and not self.overrides
+        """Whether it decides every deadline as the policy in force did (its three rates'
+        settings aside: they decide no deadline)."""
+        return not self.replacements and not self.overrides and not self.own_calendar
+
+    @property
+    def contact_changes(self) -> bool:
+        """Whether it may give a contact deadline other than the recorded one."""
+        return bool(self.replacements or self.own_calendar
+                    or any(o.clock == CONTACT for o in self.overrides))
 
     def workflow(self, kind: str, version: int) -> Workflow:
         """The definition a case of ``kind`` v``version`` is judged by under this policy."""
         return self.replacements.get(kind) or self.workflows.get(kind, version)
 
-    def grade_limits(self, kind: str, version: int) -> dict[str, Limit]:
-        """Grade → limit to resolve, under this policy (worked out once per version)."""
-        limits = self._limits.get((kind, version))
+    def grade_limits(self, kind: str, version: int, clock: str = RESOLVE) -> dict[str, Limit]:
+        """Grade → limit on ``clock`` (to resolve, or to contact: a grade without a contact
+        limit has none), under this policy (worked out once per version)."""
+        limits = self._limits.get((clock, kind, version))
         if limits is None:
             workflow = self.workflow(kind, version)
-            limits = {name: grade.resolve for name, grade in workflow.grades.items()}
+            limits = {name: limit for name, grade in workflow.grades.items()
+                      if (limit := grade.resolve if clock == RESOLVE else grade.contact)}
             for override in self.overrides:
-                if override.applies_to(workflow):
+                if override.clock == clock and override.applies_to(workflow):
                     limits[override.grade] = override.limit
-            self._limits[(kind, version)] = limits
+            self._limits[(clock, kind, version)] = limits
         return limits
 
     def escalating_states(self, kind: str, version: int) -> frozenset[str]:
@@ -173,6 +204,23 @@ class Policy:
         if not workflow.grades:  # the sweep's rule (casework.jobs.sweep): graded kinds only
             return frozenset()
         return frozenset(s for (s, t) in workflow.transitions if t == ESCALATE)
+
+
+def read_assessment(path: str | Path) -> AssessmentRules:
+    """The three rates' settings of a settings file (``casework.toml``'s format: its
+    ``[assessment]`` table; what it leaves out keeps the default)."""
+    try:
+        with Path(path).open("rb") as file:
+            data = tomllib.load(file)
+    except OSError as error:
+        raise SettingsError(f"{path}: {error.strerror}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise SettingsError(f"{path}: not TOML ({error})") from None
+    table = data.get(ASSESSMENT)
+    if not isinstance(table, dict):
+        raise SettingsError(f"{path}: no [{ASSESSMENT}] table (basic_weight, weights, "
+                            "month_starts_on, excluded_categories)")
+    return assessment_rules(table, str(path))
 
 
 def candidate_deadline(limits: Mapping[str, Limit], grade: str | None,
@@ -189,45 +237,80 @@ def candidate_deadline(limits: Mapping[str, Limit], grade: str | None,
 
 
 def under_policy(event: Any, policy: Policy, kind: str, version: int,
-                 grade: str | None, diverged: Mapping[str, Any] | None = None) -> Any:
+                 grade: str | None, diverged: Mapping[str, Any] | None = None,
+                 before: Mapping[str, Any] | None = None) -> Any:
     """``event`` as the candidate would have recorded it: the same command, with the
-    deadline its policy decides (``grade`` is the case's grade before the event;
+    deadlines its policy decides (``grade`` is the case's grade before the event;
     ``diverged``, the candidate's read-model row of the case when it differs from the
-    recorded one)."""
-    if policy.in_force or "deadline" not in event.changes:
+    recorded one; ``before``, the candidate's row whether or not it differs, which a
+    candidate with a calendar of its own needs to count a pause again)."""
+    if policy.in_force:
         return event
+    changes: dict[str, Any] = {}
+    if "deadline" in event.changes or "paused_seconds" in event.changes:
+        changes.update(_resolve_clock(event, policy, kind, version, grade,
+                                      before if policy.own_calendar else diverged))
+    if event.changes.get("contact_deadline") is not None and policy.contact_changes:
+        changes.update(_contact_clock(event, policy, kind, version, grade))
+    if not changes:
+        return event  # the same event: the caller folds it once (the case does not diverge)
+    return dataclasses.replace(event, changes={**event.changes, **changes})
+
+
+def _resolve_clock(event: Any, policy: Policy, kind: str, version: int, grade: str | None,
+                   row: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The candidate's resolution deadline, where the event set or moved one (nothing when
+    it is the recorded one)."""
     recorded = policy.workflows.get(kind, version)
     trigger = _trigger(recorded, event.trigger)
-    if trigger is None or not POLICY_EFFECTS & _effects(trigger):
-        return _resumed(event, policy, diverged) if "paused_seconds" in event.changes \
-            else event
+    if trigger is None or not POLICY_EFFECTS & _effects(trigger) \
+            or "deadline" not in event.changes:
+        return _resumed(event, policy, row) if "paused_seconds" in event.changes else {}
     explicit = trigger.field_of_type("datetime")
     if "deadline" in _effects(trigger) and explicit and event.fields.get(explicit) is not None:
-        return event  # a person chose this deadline
+        return {}  # a person chose this deadline
     limits = policy.grade_limits(kind, version)
-    calendar = policy.counting_calendar()
-    deadline = candidate_deadline(limits, event.changes.get("grade", grade), event.at,
-                                  calendar)
+    graded = event.changes.get("grade", grade)
+    deadline = candidate_deadline(limits, graded, event.at, policy.counting_calendar())
     if deadline is None or _same_moment(deadline, event.changes["deadline"]):
-        return event  # the same event: the caller folds it once (the case does not diverge)
-    return dataclasses.replace(event, changes={**event.changes, "deadline": deadline})
+        return {}
+    return {"deadline": deadline, "resolve_limit": str(limits[graded or ""])}
 
 
-def _resumed(event: Any, policy: Policy, diverged: Mapping[str, Any] | None) -> Any:
+def _contact_clock(event: Any, policy: Policy, kind: str, version: int, grade: str | None
+                   ) -> dict[str, Any]:
+    """The candidate's contact deadline, from the recorded start of the contact clock and
+    the grade's contact limit under the candidate; no clock where it has no contact limit
+    for the grade (nothing when it is the recorded deadline)."""
+    limits = policy.grade_limits(kind, version, CONTACT)
+    start = event.changes.get("contact_from") or event.at
+    if (grade or "") not in limits:
+        return {"contact_deadline": None, "contact_limit": None, "contact_from": None}
+    deadline = candidate_deadline(limits, grade, start, policy.counting_calendar())
+    if deadline is None or _same_moment(deadline, event.changes["contact_deadline"]):
+        return {}
+    return {"contact_deadline": deadline, "contact_limit": str(limits[grade or ""])}
+
+
+def _resumed(event: Any, policy: Policy, row: Mapping[str, Any] | None) -> dict[str, Any]:
     """A pause that ends moves the candidate's own deadline by the paused time, as it moved
-    the recorded one (``casework.clocks.pause_changes``)."""
-    if not diverged or diverged.get("deadline") is None or diverged.get("paused_since") is None:
-        return event
+    the recorded one (``casework.clocks.pause_changes``), counted on the candidate's
+    calendar."""
+    if not row or row.get("deadline") is None or row.get("paused_since") is None:
+        return {}
     calendar = policy.counting_calendar()
-    text = diverged.get("resolve_limit")
+    text = row.get("resolve_limit")
     limit = None if text is None else parse_workflow_limit(text)
-    paused = calendar.paused_for(diverged["paused_since"].replace(tzinfo=UTC),
+    paused = calendar.paused_for(row["paused_since"].replace(tzinfo=UTC),
                                  as_utc(event.at), limit)
-    try:
-        moved = calendar.moved(diverged["deadline"].replace(tzinfo=UTC), paused, limit)
+    deadline = row["deadline"].replace(tzinfo=UTC)
+    try:  # a pause of no time moves nothing, as a command does (not to the next working time)
+        moved = calendar.moved(deadline, paused, limit) if paused else deadline
     except ValueError:
-        return event
-    return dataclasses.replace(event, changes={**event.changes, "deadline": moved})
+        return {}
+    if _same_moment(moved, event.changes.get("deadline", deadline)):
+        return {}
+    return {"deadline": moved}
 
 
 def refused_by(event: Any, policy: Policy, kind: str, version: int, state: str | None

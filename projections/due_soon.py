@@ -8,12 +8,14 @@ soon is decided on the office calendar, which SQL cannot count.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, or_, select
 
+from casework.calendars import Calendar
 from casework.due_soon import CONTACT, RESOLVE, Warning
 from casework.limits import parse_limit
 from casework.timestamps import aware_utc, naive_utc, utc_now
@@ -45,12 +47,18 @@ class DueSoon:
                 "left_hours": round(self.left_hours, 2)}
 
 
-def due_soon(read_model: ReadModel, now: datetime | None = None, unit: str | None = None
+def due_soon(read_model: ReadModel, now: datetime | None = None, unit: str | None = None,
+             calendar: Calendar | None = None,
+             warning_of: Callable[[str, int], Warning | None] | None = None
              ) -> list[DueSoon]:
     """The clocks due soon at ``now``, by unit then deadline; ``unit``: that unit and those
-    below it only."""
+    below it only. ``calendar`` and ``warning_of`` (kind, version → its rule): those of
+    another policy (``casework whatif``), else the office's and each case's workflow's."""
     read_model.catch_up()
     app = read_model.app
+    calendar = calendar or app.calendar
+    warning_of = warning_of or (lambda kind, version: Warning.of(app.workflows.get(kind,
+                                                                                   version)))
     moment = now or utc_now()
     at = naive_utc(moment)
     resolve = and_(_c.deadline > at, _c.paused_since.is_(None), _c.resolved_at.is_(None),
@@ -65,10 +73,10 @@ def due_soon(read_model: ReadModel, now: datetime | None = None, unit: str | Non
         for row in conn.execution_options(yield_per=2000).execute(query):
             key = (row.kind, row.workflow_version)
             if key not in warnings:
-                warnings[key] = Warning.of(app.workflows.get(*key))
+                warnings[key] = warning_of(*key)
             warning = warnings[key]
             if warning is not None:
-                found += _clocks_due(app.calendar, warning, moment, row)
+                found += _clocks_due(calendar, warning, moment, row)
     return sorted(found, key=lambda due: (due.unit or "", due.deadline, due.case))
 
 

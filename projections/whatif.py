@@ -4,33 +4,37 @@ under a candidate, side by side, without writing anything to the store.
 One pass over the notification log folds each event of the period's cases as recorded into a
 scratch read model (a temporary SQLite file: ``projections.scratch``, so memory stays flat)
 and, where the candidate would have recorded it otherwise (``casework.whatif.under_policy``:
-the deadlines its grade limits give), folds it again from the case's candidate row. Only the
-rows that come out different (the cases that diverged) are kept a second time, so a
-candidate that touches one grade costs little more than one replay. The candidate's rows are
+the deadlines to resolve and to contact its grade limits and calendar give), folds it again
+from the case's candidate row. Only the rows that come out different (the cases that
+diverged) are kept a second time, so a candidate that touches one grade costs little more
+than one replay. The candidate's rows are
 then the recorded ones with the diverged ones in their place; the report over each is
-computed by the report's own code, the figures are compared leaf by leaf, and the diverged
-cases row by row for the verdicts that change.
+computed by the report's own code (the three rates by each side's settings), the figures
+are compared leaf by leaf, and the diverged cases row by row for the verdicts that change on
+each clock.
 
 What the candidate changes is what a policy decides: deadlines, hence what is late, and so
-when the nightly sweep would have escalated a case. Those escalations are listed, not
-replayed (what the people did afterwards would have been different, and is not known).
+when the nightly sweep would have escalated a case (and, at ``now``, what it would warn of
+and close: ``projections.whatif_sweep``). Those are listed, not replayed (what the people
+did afterwards would have been different, and is not known).
 Commands the candidate would have refused are listed, and replayed as recorded.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy import select
 
 from casework import Casework
+from casework.assessment import AssessmentRules
 from casework.case import Case
 from casework.timestamps import naive_utc, utc_now
-from casework.whatif import IllegalCommand, Policy, refused_by, under_policy
+from casework.whatif import CONTACT, RESOLVE, IllegalCommand, Policy, refused_by, under_policy
 from casework.workflow import OPEN_STAGES
 
 from .filters import Filters
@@ -39,14 +43,21 @@ from .report import Report, report, verdicts
 from .scratch import ScratchReadModel, diverged_summary, notification_pages
 from .tables import case_summary
 from .verification import differences
+from .whatif_sweep import SweepChange, sweep_changes
 
 ESCALATE, SYSTEM_ROLE = "escalate", "system"
 LATE, ON_TIME, OVERDUE, IN_TIME = "late", "on time", "overdue", "in time"
+CONTACTED_IN_TIME, CONTACTED_LATE = "contacted in time", "contacted late"
+NOT_REACHED, NOT_CONTACTED_OVERDUE, NOT_CONTACTED_YET = (
+    "not reached", "not contacted, overdue", "not contacted yet")
+"""How a case is judged on the contact clock, as the report judges it: contacted by the
+deadline or after it, finished without being reached past it, open past it, open before it."""
 
 
 @dataclass(frozen=True)
 class ChangedCase:
-    """A case judged differently against its deadline under the candidate."""
+    """A case judged differently against one of its deadlines under the candidate (a case
+    judged differently on both clocks is listed once per clock)."""
 
     case_id: str
     kind: str
@@ -55,10 +66,12 @@ class ChangedCase:
     candidate: str | None
     deadline_in_force: datetime | None
     deadline_candidate: datetime | None
+    clock: str = RESOLVE
+    """``resolve`` (the deadline to resolve) or ``contact`` (to reach the petitioner)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {"case": self.case_id, "kind": self.kind, "grade": self.grade,
-                "in_force": self.in_force, "candidate": self.candidate,
+                "clock": self.clock, "in_force": self.in_force, "candidate": self.candidate,
                 "deadline_in_force": _iso(self.deadline_in_force),
                 "deadline_candidate": _iso(self.deadline_candidate)}
 
@@ -92,6 +105,8 @@ class WhatIf:
     """Events read (the whole log, up to its end when the run started)."""
     replayed: int
     """Events of the period's cases folded (under each policy)."""
+    sweep: list[SweepChange] = field(default_factory=list)
+    """The due-soon warnings and default closes of the sweep at ``now`` that would change."""
 
     def as_dict(self) -> dict[str, Any]:
         return {"events": self.events, "replayed": self.replayed,
@@ -100,16 +115,26 @@ class WhatIf:
                 "changed_cases": [case.as_dict() for case in self.changed_cases],
                 "escalations": [change.as_dict() for change in self.escalations],
                 "illegal": [command.as_dict() for command in self.illegal],
+                "sweep": [change.as_dict() for change in self.sweep],
                 "in_force": self.in_force.as_dict(), "candidate": self.candidate.as_dict()}
 
 
 def what_if(app: Casework, candidate: Policy, filters: Filters, by: str | None = None,
-            now: datetime | None = None, progress: Callable[[int], None] | None = None
-            ) -> WhatIf:
+            now: datetime | None = None, progress: Callable[[int], None] | None = None,
+            rules: AssessmentRules | None = None, month: str | None = None,
+            zone: tzinfo | None = None) -> WhatIf:
     """The report over ``filters`` (the cases opened from ``since`` to ``until``) under the
-    policy in force and under ``candidate``; nothing is written to the store."""
+    policy in force and under ``candidate``; nothing is written to the store. ``rules``:
+    the three rates' settings in force (the candidate's own, when it has them, count its
+    side); ``month``: the assessment month (``YYYY-MM``) whose revisits the rates count,
+    its first day each side's, its days those of ``zone`` (the office calendar's by
+    default; ``casework report --month`` counts them in the settings' time zone)."""
     moment = naive_utc(now or utc_now())
     assert moment is not None
+    rules = rules or AssessmentRules()
+    sides = (rules, candidate.assessment or rules)
+    periods = [None if month is None else side.month(month, zone or app.calendar.zone)
+               for side in sides]
     with ScratchReadModel(app) as in_force:
         if candidate.calendar is None:  # limits in working time count on the office's
             candidate.calendar = app.calendar
@@ -119,14 +144,15 @@ def what_if(app: Casework, candidate: Policy, filters: Filters, by: str | None =
             if progress is not None:
                 progress(len(page))
         with in_force.overlaid() as replayed:
-            reports = (report(in_force, filters, by, moment),
-                       report(replayed, filters, by, moment))
+            reports = (report(in_force, filters, by, moment, sides[0], periods[0]),
+                       report(replayed, filters, by, moment, sides[1], periods[1]))
             changed, late_escalations = _compare_rows(run, in_force, replayed, filters, moment)
+            sweep = sweep_changes(run.in_force, candidate, in_force, replayed, filters, moment)
     figures = list(differences(reports[0].as_dict(), reports[1].as_dict()))
     escalations = sorted([*run.escalations, *late_escalations],
                          key=lambda change: (change.at, change.case_id))
     return WhatIf(reports[0], reports[1], figures, changed, escalations, run.illegal,
-                  run.events, run.replayed)
+                  run.events, run.replayed, sweep)
 
 
 class _Run:
@@ -182,7 +208,7 @@ class _Run:
             entries += fold(self.app, recorded, [event])
             rewritten = under_policy(event, self.candidate, kind, version,
                                      before["grade"] if before else None,
-                                     before if before is not as_recorded else None)
+                                     before if before is not as_recorded else None, before)
             if rewritten is event and before is as_recorded:
                 continue  # the same row and the same event: the same fold
             judged = {} if before is None else {case_id: before}
@@ -244,6 +270,11 @@ def _compare_rows(run: _Run, in_force: ScratchReadModel, replayed: ScratchReadMo
         if before != after:
             changed.append(ChangedCase(recorded.id, recorded.kind, recorded.grade, before,
                                        after, recorded.deadline, judged.deadline))
+        before, after = contact_verdict(recorded), contact_verdict(judged)
+        if before != after:
+            changed.append(ChangedCase(recorded.id, recorded.kind, recorded.grade, before,
+                                       after, recorded.contact_deadline,
+                                       judged.contact_deadline, CONTACT))
         mapping, other = judged._mapping, recorded._mapping
         if run.unnoticed(mapping, now, candidate=True) and not run.overdue(other, now):
             escalations.append(EscalationChange(judged.id, judged.deadline, judged.state,
@@ -279,6 +310,19 @@ def verdict(row: Any) -> str | None:
     if row.resolved_at is not None:
         return LATE if row.breached else ON_TIME
     return OVERDUE if row.open_overdue else IN_TIME
+
+
+def contact_verdict(row: Any) -> str | None:
+    """A case on the contact clock, as the report judges it (``_Tally._judge_contact``);
+    None when it is not judged (no contact clock, or finished in time without a contact)."""
+    if row.contact_deadline is None or not row.grade:
+        return None
+    if row.contacted_at is not None:
+        return CONTACTED_LATE if row.contacted_at > row.contact_deadline else CONTACTED_IN_TIME
+    ended = row.resolved_at or row.closed_at
+    if ended is not None:
+        return NOT_REACHED if ended > row.contact_deadline else None
+    return NOT_CONTACTED_OVERDUE if row.contact_overdue else NOT_CONTACTED_YET
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -21,7 +21,7 @@ from .whatif import WhatIf
 LISTED = 200
 """Changed cases the page lists (``--json`` has them all)."""
 FIGURE_HEADERS = (N_("figure"), N_("in force"), N_("candidate"))
-HEADERS = (N_("case"), N_("kind"), N_("grade"), N_("in force"), N_("candidate"))
+HEADERS = (N_("case"), N_("kind"), N_("grade"), N_("clock"), N_("in force"), N_("candidate"))
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:1rem}
@@ -73,8 +73,9 @@ def _cases(result: WhatIf, lang: str, organisation: Organisation | None) -> str:
 
     rows = "".join(
         f"<tr><td><code>{escape(case.case_id)}</code></td><td>{escape(kind(case.kind))}</td>"
-        f"<td>{escape(case.grade or '')}</td><td>{escape(_(str(case.in_force)))}</td>"
-        f"<td>{escape(_(str(case.candidate)))}</td></tr>"
+        f"<td>{escape(case.grade or '')}</td><td>{escape(_(case.clock))}</td>"
+        f"<td>{escape(_verdict(_, case.in_force))}</td>"
+        f"<td>{escape(_verdict(_, case.candidate))}</td></tr>"
         for case in result.changed_cases[:LISTED])
     more = len(result.changed_cases) - LISTED
     more_line = _("... and {count} more (--json lists all)").format(count=more)
@@ -86,6 +87,11 @@ def _cases(result: WhatIf, lang: str, organisation: Organisation | None) -> str:
     header = "".join(f"<th>{escape(_(name))}</th>" for name in HEADERS)
     return (f"<details><summary>{escape(heading)}</summary><table><tr>{header}</tr>{rows}"
             f"</table>{tail}</details><p>{escape(counts)}</p>")
+
+
+def _verdict(_: Any, verdict: str | None) -> str:
+    """A verdict in the page's language; a case the clock does not judge (no clock)."""
+    return _("not judged") if verdict is None else _(verdict)
 
 
 def _shown(value: Any) -> str:

@@ -129,8 +129,8 @@ def test_the_whatif_page_speaks_chinese(graded: tuple[str, str, str], tmp_path: 
     assert "<title>政策推演</title>" in outside
     assert "<h1>政策推演：现行政策与候选政策</h1>" in outside
     assert "判定不同的案件：2" in outside and "<th>现行政策</th>" in outside
-    assert f"<code>{resolved}</code></td><td>群众诉求</td><td>B</td><td>按时办结</td>" \
-           "<td>超时办结</td>" in outside
+    assert (f"<code>{resolved}</code></td><td>群众诉求</td><td>B</td><td>办结时限</td>"
+            "<td>按时办结</td><td>超时办结</td>") in outside
     for english in ("What if", "Cases judged", "on time", "petition"):
         assert english not in outside, english
 

@@ -72,8 +72,8 @@ def test_whatif_under_the_policy_in_force_is_the_report(seed: int, start: int, d
         expected = report(read_model, filters, by="grade", now=JUNE).as_dict()
     assert result.in_force.as_dict() == expected
     assert result.candidate.as_dict() == expected
-    assert (result.figures, result.changed_cases, result.escalations, result.illegal) == (
-        [], [], [], [])
+    assert (result.figures, result.changed_cases, result.escalations, result.illegal,
+            result.sweep) == ([], [], [], [], [])
 
 
 @SIMULATIONS
@@ -174,7 +174,7 @@ def test_a_malformed_candidate_is_one_line_and_exit_2(tmp_path: Path) -> None:
                                   ("B.resolve=soon", "not a limit"),
                                   ("B.resolve=99999999999h", "longer than a century"),
                                   ("Z.resolve=2h", "no workflow has grade 'Z'"),
-                                  ("B.contact=2h", "unknown clock"),
+                                  ("B.respond=2h", "unknown clock"),
                                   ("B=2h", "[KIND.]GRADE.CLOCK=LIMIT")):
         assert_one_line_error(invoke("whatif", "--db", url, "--grade", given_limit), 2,
                               fragment)
@@ -235,5 +235,5 @@ def test_the_html_page_puts_both_report_pages_side_by_side(tmp_path: Path) -> No
 def test_whatif_without_a_candidate_asks_for_one(tmp_path: Path) -> None:
     """The policy in force against itself answers no question: say what to give."""
     result = invoke("whatif", "--since", "2024-05-01", "--db", f"sqlite:///{tmp_path / 'x.db'}")
-    assert result.exit_code == 2 and "--workflow FILE or --grade" in result.stderr
+    assert result.exit_code == 2 and "--workflow FILE, --calendar FILE, --grade" in result.stderr
 

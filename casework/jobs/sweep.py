@@ -57,10 +57,12 @@ class SweepRule:
 def sweep_rules(workflows: WorkflowRegistry, now: datetime) -> list[SweepRule]:
     """What is due, per workflow version, derived from the workflow definitions themselves,
     in the order a case is decided on (escalate, close, expire, then revisit)."""
-    return [rule for workflow in workflows for rule in _rules(workflow, now) if rule.states]
+    return [rule for workflow in workflows for rule in rules_of(workflow, now) if rule.states]
 
 
-def _rules(workflow: Workflow, now: datetime) -> list[SweepRule]:
+def rules_of(workflow: Workflow, now: datetime) -> list[SweepRule]:
+    """One workflow's rules at ``now`` (also a candidate's not installed: ``casework
+    whatif``)."""
     def rule(trigger: str, states: tuple[str, ...], moment: str, before: datetime
              ) -> SweepRule:
         return SweepRule(workflow.name, workflow.version, trigger, states, moment, before)

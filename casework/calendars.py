@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from types import MappingProxyType
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
@@ -29,6 +31,10 @@ WEEKDAYS = "weekdays"
 BASES = (CHINA, WEEKDAYS)
 SEARCH_DAYS = 3 * 366
 """How far to look for a working day before deciding a calendar has none."""
+CACHED_DAYS = 4096
+"""Days (and day-and-count pairs) a calendar remembers the answers for, besides computing
+them: a replay asks about the same few hundred days tens of thousands of times (a third of
+a ``whatif`` was spent here); beyond this many the memory is emptied and starts again."""
 _CHINA_YEARS = range(min(chinese_calendar.holidays).year, max(chinese_calendar.holidays).year + 1)
 
 
@@ -41,10 +47,30 @@ class Calendar:
     days: Mapping[date, bool] = field(default_factory=dict)
     """Days the calendar file sets: True a working day, False a day off."""
     name: str = "office"
+    _memo: dict[Any, Any] = field(default_factory=dict, init=False, repr=False,
+                                  compare=False)
+    """Answers worked out already, by (question, day[, count]): what they depend on (the
+    zone, hours, base and days) cannot change, as ``days`` is frozen here."""
+
+    def __post_init__(self) -> None:
+        # A read-only copy: the memory would go stale if the caller's dict changed later.
+        object.__setattr__(self, "days", MappingProxyType(dict(self.days)))
+
+    def _remember(self, key: Any, value: Any) -> Any:
+        if len(self._memo) >= CACHED_DAYS:
+            self._memo.clear()
+        self._memo[key] = value
+        return value
 
     # Days --------------------------------------------------------------------------------
 
     def is_working_day(self, day: date) -> bool:
+        known = self._memo.get(day)
+        if known is None:
+            known = self._remember(day, self._is_working_day(day))
+        return known  # type: ignore[no-any-return]
+
+    def _is_working_day(self, day: date) -> bool:
         if day in self.days:
             return self.days[day]
         if self.base == CHINA and day.year in _CHINA_YEARS:
@@ -68,14 +94,22 @@ class Calendar:
 
     def periods_of(self, day: date) -> list[tuple[datetime, datetime]]:
         """The working periods of a working day, as UTC times."""
-        return [(datetime.combine(day, start, self.zone).astimezone(UTC),
+        return list(self._periods(day))
+
+    def _periods(self, day: date) -> tuple[tuple[datetime, datetime], ...]:
+        key = ("periods", day)
+        periods = self._memo.get(key)
+        if periods is None:
+            periods = self._remember(key, tuple(
+                (datetime.combine(day, start, self.zone).astimezone(UTC),
                  datetime.combine(day, end, self.zone).astimezone(UTC))
-                for start, end in self.hours]
+                for start, end in self.hours))
+        return periods  # type: ignore[no-any-return]
 
     def periods_from(self, moment: datetime) -> Iterator[tuple[datetime, datetime]]:
         """The working periods from ``moment`` on; the first one clipped to start there."""
         for day in self.working_days_from(self.local_day(moment)):
-            for start, end in self.periods_of(day):
+            for start, end in self._periods(day):
                 if end > moment:
                     yield max(start, moment), end
 
@@ -88,7 +122,7 @@ class Calendar:
         """Within a working period, its ends included (a deadline at 18:00 is on time)."""
         if not self.is_working_day(self.local_day(moment)):
             return False
-        return any(start <= moment <= end for start, end in self.periods_of(self.local_day(moment)))
+        return any(start <= moment <= end for start, end in self._periods(self.local_day(moment)))
 
     def working_length(self, start: datetime, end: datetime) -> timedelta:
         """How much working time lies between two moments (nothing when end is not later)."""
@@ -116,10 +150,14 @@ class Calendar:
     def end_of_working_days(self, start: datetime, count: int) -> datetime:
         """The end of the ``count``-th working day after the day of ``start`` (the day a
         case arrives does not count, as offices count 7 working days)."""
-        days = self.working_days_from(self.local_day(start) + timedelta(days=1))
-        for _ in range(count - 1):
-            next(days)
-        return _within_range(self.periods_of(next(days))[-1][1], start, count)
+        key = ("end", self.local_day(start), count)
+        end = self._memo.get(key)
+        if end is None:
+            days = self.working_days_from(key[1] + timedelta(days=1))
+            for _ in range(count - 1):
+                next(days)
+            end = self._remember(key, self._periods(next(days))[-1][1])
+        return _within_range(end, start, count)
 
     def deadline(self, start: datetime, limit: Limit) -> datetime:
         """The deadline ``limit`` after ``start``; ValueError when it is past LATEST."""

@@ -19,7 +19,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, delete, event, select
+from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, event, select
 
 from casework import Casework
 from casework.chunking import SQL_PARAMETERS, chunked
@@ -195,10 +195,11 @@ class _CachedTable:
         if not rows and not self.dropped:
             return
         with engine.begin() as conn:
-            for chunk in chunked([*rows, *self.dropped], SQL_PARAMETERS):
-                conn.execute(delete(self.table).where(self.table.c.id.in_(chunk)))
-            if rows:
-                _insert(conn, self.table, rows.values())
+            for chunk in chunked(list(self.dropped - rows.keys()), SQL_PARAMETERS):
+                conn.exec_driver_sql(f"DELETE FROM {self.table.name} WHERE id IN "
+                                     f"({', '.join('?' * len(chunk))})", tuple(chunk))
+            if rows:  # in place of the file's row of the same case, if it has one
+                _insert(conn, self.table, rows.values(), replace=True)
         self.dropped.clear()
 
 
@@ -232,39 +233,73 @@ def event_pages(app: Casework, page_size: int = PAGE, stop: int | None = None
         yield [(row[0], decoded_row(app, row)) for row in rows]
 
 
-def _insert(conn: Connection, table: Table, rows: Iterable[dict[str, Any]]) -> None:
+def _insert(conn: Connection, table: Table, rows: Iterable[dict[str, Any]],
+            replace: bool = False) -> None:
     """Insert ``rows`` (dicts by column name; a missing one takes its column's default) by
     the driver's ``executemany``: SQLAlchemy's per-row work for an ``insert`` of dicts was a
     fifth of a whatif run, and a scratch table needs none of it but the types' conversions
-    (on SQLite, of the datetimes to its text)."""
+    (on SQLite, of the datetimes to its text). ``replace``: a row takes the place of the
+    one with the same primary key (SQLite's ``INSERT OR REPLACE``; a scratch table has no
+    other unique key), so rows need not be deleted first."""
     columns = _insert_columns(table, conn.dialect)
-    names = [name for name, _, _ in columns]
+    names = [name for name, _, _, _, _ in columns]
     every = itemgetter(*names)
-    converted = [(i, process) for i, (_, process, _) in enumerate(columns) if process]
-    values: list[tuple[Any, ...]] = []
+    converted = [(i, process, plain, dated)
+                 for i, (_, process, _, plain, dated) in enumerate(columns) if process]
+    values: list[list[Any]] = []
     for row in rows:
         try:
             value = list(every(row))
         except KeyError:  # a column left to its default
-            value = [row.get(name, default) for name, _, default in columns]
-        for i, process in converted:
-            if value[i] is not None:
-                value[i] = process(value[i])
-        values.append(tuple(value))
-    conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(names)}) "
-                         f"VALUES ({', '.join('?' * len(names))})", values)
+            value = [row.get(name, default) for name, _, default, _, _ in columns]
+        for i, process, plain, dated in converted:
+            item = value[i]
+            if item is None or type(item) is plain:
+                continue  # the driver stores it as the conversion would have made it
+            if dated and type(item) is datetime and item.tzinfo is None:
+                value[i] = item.isoformat(" ", "microseconds")  # _quicker's, without a call
+            else:
+                value[i] = process(item)
+        values.append(value)
+    verb = "INSERT OR REPLACE" if replace else "INSERT"
+    cursor = conn.connection.cursor()  # the driver's own: it takes the rows as lists
+    try:
+        cursor.executemany(f"{verb} INTO {table.name} ({', '.join(names)}) "
+                           f"VALUES ({', '.join('?' * len(names))})", values)
+    finally:
+        cursor.close()
 
 
-def _insert_columns(table: Table, dialect: Any) -> list[tuple[str, Any, Any]]:
-    """(name, the type's conversion to the driver's value or None, default) per column."""
+def _insert_columns(table: Table, dialect: Any) -> list[_Column]:
+    """Per column: its name, the type's conversion to the driver's value (or None), its
+    default, the type of the values the driver takes as they are, and whether a naive
+    datetime's conversion is its ``isoformat`` (``_quicker``)."""
     columns = _COLUMNS.get(table.name)
     if columns is None:
-        columns = _COLUMNS[table.name] = [
-            (column.name, _quicker(column.type.dialect_impl(dialect).bind_processor(dialect)),
-             column.default.arg if column.default is not None and column.default.is_scalar
-             else None)
-            for column in table.columns]
+        columns = _COLUMNS[table.name] = []
+        for column in table.columns:
+            process = column.type.dialect_impl(dialect).bind_processor(dialect)
+            quicker = _quicker(process)
+            columns.append((
+                column.name, quicker,
+                column.default.arg if column.default is not None and column.default.is_scalar
+                else None,
+                None if process is None else _plain(process), quicker is not process))
     return columns
+
+
+def _plain(process: Any) -> type | None:
+    """The type whose values the driver stores as ``process`` would have converted them:
+    a bool (SQLite's driver binds True as 1, as a Boolean's ``int``), a float (a Float's
+    ``float``); checked here. None: every value is converted."""
+    for sample, stored in ((True, 1), (1.25, 1.25)):
+        try:
+            converted = process(sample)
+        except (TypeError, ValueError):  # a conversion of another type
+            continue
+        if type(converted) is type(stored) and converted == stored:
+            return type(sample)
+    return None
 
 
 def _quicker(process: Any) -> Any:
@@ -285,4 +320,5 @@ def _quicker(process: Any) -> Any:
     return quicker
 
 
-_COLUMNS: dict[str, list[tuple[str, Any, Any]]] = {}
+_Column = tuple[str, Any, Any, type | None, bool]
+_COLUMNS: dict[str, list[_Column]] = {}

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from casework.calendar_files import load_calendar, office_calendar
-from casework.calendars import Calendar
+from casework.calendars import CACHED_DAYS, Calendar
 from casework.errors import CalendarError
 from casework.limits import Limit, parse_limit
 
@@ -190,3 +190,38 @@ def test_a_calendar_without_working_days_is_refused() -> None:
     with pytest.raises(ValueError, match="no working day"):
         never.deadline(local(2024, 1, 1, 9), parse_limit("1wd"))
 
+
+
+@given(starts, working_limits)
+def test_a_calendar_that_remembers_its_days_gives_the_deadlines_of_a_fresh_one(
+        start: datetime, limit: Limit) -> None:
+    """``Calendar`` remembers per day whether it works and when: the same answers as a
+    calendar asked for the first time (the shared one has answered many questions)."""
+    fresh = Calendar(CALENDAR.zone, CALENDAR.hours, CALENDAR.base, dict(CALENDAR.days))
+    assert CALENDAR.deadline(start, limit) == fresh.deadline(start, limit)
+    assert CALENDAR.deadline(start, limit) == fresh.deadline(start, limit)  # remembered
+    day = CALENDAR.local_day(start)
+    assert CALENDAR.is_working_day(day) == fresh.is_working_day(day)
+    assert CALENDAR.periods_of(day) == fresh.periods_of(day)
+
+
+def test_the_days_a_calendar_is_given_are_read_when_it_is_made() -> None:
+    """What it remembers cannot go stale: changing the mapping it was given changes
+    nothing (the calendar keeps a frozen copy)."""
+    national_day = date(2024, 10, 1)
+    days = {national_day: True}
+    calendar = Calendar(SHANGHAI, days=days)
+    assert calendar.is_working_day(national_day)
+    days[national_day] = False
+    assert calendar.is_working_day(national_day) and calendar.days[national_day]
+    with pytest.raises(TypeError):
+        calendar.days[national_day] = False  # type: ignore[index]
+
+
+def test_what_a_calendar_remembers_stays_bounded() -> None:
+    calendar = Calendar(SHANGHAI)
+    first = date(2000, 1, 1)
+    for n in range(2 * CACHED_DAYS + 10):
+        calendar.is_working_day(first + timedelta(days=n))
+    assert len(calendar._memo) <= CACHED_DAYS
+    assert calendar.is_working_day(date(2024, 9, 29))  # 调休: still right after forgetting

@@ -8,30 +8,31 @@ every case in Python (5.9× the same ``GROUP BY``s written by hand, at 157,000 c
   reopened, escalated;
 - the cases by category × community; by the text of their escalations' steps; by the
   values the workflows' sections count by and the milestones reached;
-- the cases opened in each UTC hour, by channel: the office's day of each hour is Python's
-  (``local_day``), as time zones are not portable SQL;
+- the cases opened on each of the office's days, by channel: the day of the opening moved
+  by the office's offset from UTC, which Python's ``zoneinfo`` gives (``offset_at``: one
+  number, or a CASE over the changes of summer time), as time zones are not portable SQL;
 - the time to close of each closed case, as whole microseconds computed in SQL (one number
   a row; exact, so the median, the 90th percentile and the histogram's edges are those of
   the Python datetimes).
 
 With ``--by``, each query also groups by that column; the totals are the groups' sums.
-The SQL is the same on SQLite and PostgreSQL but for two small expressions (the hour of a
-time; the microseconds between two), compiled per dialect as ``filters.UnitWithin`` is.
+The SQL is the same on SQLite and PostgreSQL but for two small expressions (the date of a
+time moved by some seconds; the microseconds between two times), compiled per dialect as
+``filters.UnitWithin`` is.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, ClassVar
 
-from sqlalchemy import Connection, and_, case, func, not_, or_, select
+from sqlalchemy import Connection, and_, case, func, literal_column, not_, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement
 from sqlalchemy.sql.sqltypes import Integer, String
 from sqlalchemy.sql.visitors import InternalTraversal
 
-from casework.timestamps import local_day
 from casework.workflow import ReportSection
 
 from .filters import Filters, contact_overdue, open_overdue
@@ -40,33 +41,43 @@ from .tally import Tally
 
 _c = case_summary.c
 NO_GROUP = "(none)"
-HOUR = timedelta(hours=1)
+SAMPLED = timedelta(hours=6)
+"""How often ``offset_at`` samples a zone's offset (it changes a few times a year)."""
 ONE_MICROSECOND = timedelta(microseconds=1)
 
 
-class HourOf(ColumnElement[str]):
-    """The UTC hour of a stored time, as text ``YYYY-MM-DD HH``."""
+class LocalDay(ColumnElement[str]):
+    """The ISO date of a stored UTC time moved by ``offset`` seconds (an SQL integer: the
+    office's offset from UTC at that time, ``offset_at``)."""
 
     type = String()
     inherit_cache = True
-    _traverse_internals: ClassVar[Any] = [("column", InternalTraversal.dp_clauseelement)]
+    _traverse_internals: ClassVar[Any] = [("column", InternalTraversal.dp_clauseelement),
+                                          ("offset", InternalTraversal.dp_clauseelement)]
 
-    def __init__(self, column: Any) -> None:
+    def __init__(self, column: Any, offset: Any) -> None:
         self.column = column
+        self.offset = offset
 
     @property
     def _from_objects(self) -> Any:
         return self.column._from_objects
 
 
-@compiles(HourOf)
-def _hour_of(element: HourOf, compiler: Any, **kw: Any) -> str:
-    return f"to_char({compiler.process(element.column, **kw)}, 'YYYY-MM-DD HH24')"
+@compiles(LocalDay)
+def _local_day(element: LocalDay, compiler: Any, **kw: Any) -> str:
+    column, offset = (compiler.process(element.column, **kw),
+                      compiler.process(element.offset, **kw))
+    return f"to_char({column} + ({offset}) * interval '1 second', 'YYYY-MM-DD')"
 
 
-@compiles(HourOf, "sqlite")
-def _hour_of_text(element: HourOf, compiler: Any, **kw: Any) -> str:
-    return f"substr({compiler.process(element.column, **kw)}, 1, 13)"  # the stored text
+@compiles(LocalDay, "sqlite")
+def _local_day_of_text(element: LocalDay, compiler: Any, **kw: Any) -> str:
+    # The stored text to the second ('YYYY-MM-DD HH:MM:SS'): SQLite's times are whole
+    # milliseconds, and a fraction rounded up could cross midnight.
+    column, offset = (compiler.process(element.column, **kw),
+                      compiler.process(element.offset, **kw))
+    return f"date(substr({column}, 1, 19), ({offset}) || ' seconds')"
 
 
 class MicrosecondsBetween(ColumnElement[int]):
@@ -184,9 +195,13 @@ def counted(conn: Connection, filters: Filters, moment: datetime, by: str | None
 
     cases = func.count().label("cases")
     dimensions = (_c.stage, _c.state, _c.kind, _c.channel, _c.grade, _c.satisfaction)
-    query = (select(*groups.keys, *dimensions, *case_counts(moment)).where(where)
-             .group_by(*groups.keys, *dimensions))
+    query = (select(*groups.keys, *dimensions, *case_counts(moment),
+                    func.min(_c.opened_at).label("first"), func.max(_c.opened_at).label("last"))
+             .where(where).group_by(*groups.keys, *dimensions))
+    firsts, lasts = [], []
     for row in conn.execute(query):
+        firsts.append(row.first)
+        lasts.append(row.last)
         for tally in groups.of(row):
             tally.count_cases(row, row.cases)
     for row in rows(_c.category, _c.community, cases,
@@ -201,7 +216,7 @@ def counted(conn: Connection, filters: Filters, moment: datetime, by: str | None
     for row in rows(hours, condition=_c.closed_at.is_not(None), group=False):
         for tally in groups.of(row):
             tally.hours_to_close.append(row.microseconds / 10**6 / 3600)
-    _count_intake(conn, rows, groups, where)
+    _count_intake(rows, groups, min(firsts, default=None), max(lasts, default=None))
     return groups.totals, {name: groups.groups[name] for name in sorted(groups.groups)}
 
 
@@ -220,29 +235,45 @@ def _count_sections(rows: Callable[..., Iterator[Any]], groups: _Groups,
             tally.count_section(row.kind, values, row.milestones, row.cases)
 
 
-def _count_intake(conn: Connection, rows: Callable[..., Iterator[Any]], groups: _Groups,
-                  where: Any) -> None:
-    """The cases opened each of the office's days, by channel: counted by UTC hour, each
-    hour on the office's day; in a zone whose days begin within an hour (India's, Nepal's),
-    counted case by case."""
-    counts = list(rows(HourOf(_c.opened_at).label("hour"), _c.channel,
-                       func.count().label("cases")))
-    days: dict[str, str] = {}
-    for row in counts:
-        if row.hour not in days:
-            start = datetime.fromisoformat(row.hour + ":00")
-            first, last = (local_day(start, groups.zone),
-                           local_day(start + HOUR - ONE_MICROSECOND, groups.zone))
-            if first != last:
-                break
-            days[row.hour] = first
-    else:
-        for row in counts:
-            for tally in groups.of(row):
-                tally.count_intake(days[row.hour], row.channel, row.cases)
-        return
-    query = select(*groups.keys, _c.opened_at, _c.channel).where(where)
-    for row in conn.execution_options(yield_per=2000).execute(query):
-        day = local_day(row.opened_at, groups.zone)
+def _count_intake(rows: Callable[..., Iterator[Any]], groups: _Groups,
+                  first: datetime | None, last: datetime | None) -> None:
+    """The cases opened each of the office's days, by channel: grouped by the day of each
+    opening moved by the office's offset from UTC at that moment (``offset_at``)."""
+    if first is None or last is None:
+        return  # no case
+    day = LocalDay(_c.opened_at, offset_at(_c.opened_at, groups.zone, first, last))
+    for row in rows(day.label("day"), _c.channel, func.count().label("cases")):
         for tally in groups.of(row):
-            tally.count_intake(day, row.channel, 1)
+            tally.count_intake(row.day, row.channel, row.cases)
+
+
+def offset_at(column: Any, zone: tzinfo, first: datetime, last: datetime) -> Any:
+    """The offset of ``zone`` from UTC, in seconds, at the time in ``column``, for times from
+    ``first`` to ``last`` (naive UTC): a number, or a CASE over the changes between them
+    (summer time), found by sampling every few hours and halving to the microsecond."""
+    changes: list[tuple[datetime, int]] = []
+    offset, moment = _offset(zone, first), first
+    while moment < last:
+        later = min(moment + SAMPLED, last)
+        if _offset(zone, later) == offset:
+            moment = later
+            continue
+        low, high = moment, later  # the offset changes after low, by high
+        while high - low > ONE_MICROSECOND:
+            middle = low + (high - low) / 2
+            low, high = (middle, high) if _offset(zone, middle) == offset else (low, middle)
+        offset, moment = _offset(zone, high), high
+        changes.append((high, offset))
+    if not changes:
+        return literal_column(str(offset))
+    before = _offset(zone, first)
+    whens = []
+    for start, after in changes:
+        whens.append((column < start, literal_column(str(before))))
+        before = after
+    return case(*whens, else_=literal_column(str(before)))
+
+
+def _offset(zone: tzinfo, moment: datetime) -> int:
+    offset = moment.replace(tzinfo=UTC).astimezone(zone).utcoffset()
+    return 0 if offset is None else int(offset.total_seconds())

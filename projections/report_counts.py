@@ -213,7 +213,10 @@ def counted(conn: Connection, filters: Filters, moment: datetime, by: str | None
             tally.count_steps(row.escalation_steps, row.cases)
     _count_sections(rows, groups, sections)
     hours = MicrosecondsBetween(_c.opened_at, _c.closed_at).label("microseconds")
-    for row in rows(hours, condition=_c.closed_at.is_not(None), group=False):
+    closed = rows(hours, condition=_c.closed_at.is_not(None), group=False)
+    if by is None:  # the same division as ``timedelta.total_seconds() / 3600``
+        groups.totals.hours_to_close = [row[0] / 10**6 / 3600 for row in closed]
+    for row in closed:
         for tally in groups.of(row):
             tally.hours_to_close.append(row.microseconds / 10**6 / 3600)
     _count_intake(rows, groups, min(firsts, default=None), max(lasts, default=None))

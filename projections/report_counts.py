@@ -106,11 +106,12 @@ def _microseconds(element: MicrosecondsBetween, compiler: Any, **kw: Any) -> str
 @compiles(MicrosecondsBetween, "sqlite")
 def _microseconds_of_text(element: MicrosecondsBetween, compiler: Any, **kw: Any) -> str:
     # SQLite keeps the times as text 'YYYY-MM-DD HH:MM:SS.ffffff': whole seconds by
-    # strftime, the fraction from the text (padded: a time without one has none). julianday
-    # would be a float of days, a few microseconds off.
+    # strftime of the text cut to the second (SQLite's times are whole milliseconds: .9999995
+    # would round up to the next second), the fraction from the text (padded: a time without
+    # one has none). julianday would be a float of days, a few microseconds off.
     def parts(column: Any) -> tuple[str, str]:
         text = compiler.process(column, **kw)
-        return (f"CAST(strftime('%s', {text}) AS INTEGER)",
+        return (f"CAST(strftime('%s', substr({text}, 1, 19)) AS INTEGER)",
                 f"CAST(substr({text} || '000000', 21, 6) AS INTEGER)")
     (start, start_fraction), (end, end_fraction) = parts(element.start), parts(element.end)
     return f"(({end} - {start}) * 1000000 + {end_fraction} - {start_fraction})"
@@ -214,11 +215,13 @@ def counted(conn: Connection, filters: Filters, moment: datetime, by: str | None
     _count_sections(rows, groups, sections)
     hours = MicrosecondsBetween(_c.opened_at, _c.closed_at).label("microseconds")
     closed = rows(hours, condition=_c.closed_at.is_not(None), group=False)
-    if by is None:  # the same division as ``timedelta.total_seconds() / 3600``
+    # The same division as ``timedelta.total_seconds() / 3600``: the same floats.
+    if by is None:  # one list, without a tally to find for each case
         groups.totals.hours_to_close = [row[0] / 10**6 / 3600 for row in closed]
-    for row in closed:
-        for tally in groups.of(row):
-            tally.hours_to_close.append(row.microseconds / 10**6 / 3600)
+    else:
+        for row in closed:
+            for tally in groups.of(row):
+                tally.hours_to_close.append(row.microseconds / 10**6 / 3600)
     _count_intake(rows, groups, min(firsts, default=None), max(lasts, default=None))
     return groups.totals, {name: groups.groups[name] for name in sorted(groups.groups)}
 

@@ -146,3 +146,22 @@ def test_the_report_of_an_empty_read_model(app: Casework) -> None:
     assert shown.figures.intake_by_day == {}
     assert shown.figures.time_to_close_hours.median is None
     assert shown.groups == []
+
+
+def test_a_case_closed_a_microsecond_before_two_hours_closed_within_two(app: Casework) -> None:
+    """SQLite's times are whole milliseconds: its seconds of 09:59:59.999999 would be 10:00."""
+    opened = datetime(2024, 5, 1, 8, 0)
+    row = {"id": str(uuid4()), "kind": "petition", "workflow_version": 1, "state": "closed",
+           "stage": "close", "status": CLOSED, "left_community": False, "opened_at": opened,
+           "closed_at": opened + timedelta(hours=2, microseconds=-1),
+           "missed_deadline": False, "escalations": 0, "escalation_steps": ",", "reopens": 0,
+           "ever_closed": True, "milestones": ",", "events": 1, "updated_at": opened,
+           "head": "0" * 64}
+    with ReadModel(app) as read_model:
+        with read_model.engine.begin() as conn:
+            conn.execute(insert(case_summary), [row])
+        shown = report(read_model, now=datetime(2024, 6, 1, tzinfo=UTC))
+
+    hours = shown.figures.time_to_close_hours
+    assert [(b.lower, b.count) for b in hours.histogram][:2] == [(0, 1), (2, 0)]
+    assert hours.median == 2.0  # 1.99999... rounded to the hundredth

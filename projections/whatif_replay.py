@@ -31,6 +31,10 @@ from .replayed import fold_into
 from .scratch import ScratchReadModel, diverged_summary
 
 ESCALATE, SYSTEM_ROLE = "escalate", "system"
+KEPT_EVENTS = 50_000
+"""Decoded events the walk keeps (about 1.5 KB each), so that a case that diverges need not be
+read and decoded again: each case's from its first event, until there are this many; then
+only the diverged cases' (and, past twice as many, none: those are read again by id)."""
 TRACKED = ("grade", "deadline", "paused_since", "resolve_limit")
 """The columns of a case's row the candidate's questions read before an event (besides kind,
 workflow version and state), set from the event's changes as the read model sets them."""
@@ -68,6 +72,10 @@ class Replay:
         version of its last event walked."""
         self.diverged: dict[str, None] = {}
         """The cases the candidate would have recorded otherwise, in the order met."""
+        self._kept: dict[str, list[Any]] = {}
+        """Per case, its events walked (all of them: a case loses its list, never a part)."""
+        self._keeping = True
+        self._kept_count = 0
         self._escalating: dict[tuple[bool, str, int], frozenset[str]] = {}
 
     @property
@@ -110,18 +118,39 @@ class Replay:
                     None, before) is not event:
                 self.diverged[case_id] = None
             self.cases[case_id] = _tracked(before, event, kind, version)
+            self._keep(case_id, event, before is None)
         if recorded is not None:
             fold_into(self.app, recorded, folded)
+
+    def _keep(self, case_id: str, event: Any, first: bool) -> None:
+        kept = self._kept.get(case_id)
+        if kept is None:
+            if not (first and self._keeping):
+                return
+            kept = self._kept[case_id] = []
+        kept.append(event)
+        self._kept_count += 1
+        if self._kept_count >= KEPT_EVENTS * (1 if self._keeping else 2):
+            # Memory stays bounded: the cases that did not diverge (yet) first, then all.
+            self._keeping = False
+            self._kept = {} if self._kept_count >= KEPT_EVENTS * 2 else {
+                key: events for key, events in self._kept.items() if key in self.diverged}
+            self._kept_count = sum(map(len, self._kept.values()))
 
     def replay_diverged(self, model: ScratchReadModel) -> None:
         """Fold each diverged case's history (read again, up to the last event walked) as
         recorded and under the candidate; note the escalations the candidate would cause or
         spare, and keep the candidate's row where it ends different (``diverged_summary``)."""
+        self._kept = {key: events for key, events in self._kept.items()
+                      if key in self.diverged}
         rows: dict[str, dict[str, Any]] = {}
         for case_id in self.diverged:
-            stored = self.app.recorder.select_events(
-                UUID(case_id), lte=self.cases[case_id]["events"])
-            judged = self._replayed(case_id, [decoded(self.app, e) for e in stored])
+            events = self._kept.pop(case_id, None)
+            if events is None:
+                stored = self.app.recorder.select_events(
+                    UUID(case_id), lte=self.cases[case_id]["events"])
+                events = [decoded(self.app, e) for e in stored]
+            judged = self._replayed(case_id, events)
             if judged is not None:
                 rows[case_id] = judged
             if len(rows) >= 1000:

@@ -144,7 +144,9 @@ class ScratchReadModel:
             case_summary, case_summary.c.id == unit_ledger.c.case_id)))
         with engine.connect() as conn:
             conn.exec_driver_sql("ATTACH DATABASE ? AS scratch", (str(self.path),))
-            try:
+            try:  # a file thrown away after use, as _unjournaled says
+                conn.exec_driver_sql("PRAGMA scratch.journal_mode=OFF")
+                conn.exec_driver_sql("PRAGMA scratch.synchronous=OFF")
                 conn.exec_driver_sql("BEGIN")  # one snapshot of the live rows and position
                 position = int(conn.execute(tracking).scalar() or 0)
                 for table, query in ((case_summary, rows), (unit_ledger, entries)):

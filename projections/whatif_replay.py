@@ -31,7 +31,7 @@ from .replayed import fold_into
 from .scratch import ScratchReadModel, diverged_summary
 
 ESCALATE, SYSTEM_ROLE = "escalate", "system"
-KEPT_EVENTS = 50_000
+KEPT_EVENTS = 20_000
 """Decoded events the walk keeps (about 1.5 KB each), so that a case that diverges need not be
 read and decoded again: each case's from its first event, until there are this many; then
 only the diverged cases' (and, past twice as many, none: those are read again by id)."""

@@ -19,8 +19,11 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.utils import get_topic
+
 from casework import Casework
 from casework.case import Case
+from casework.recorders import NotificationRow
 from casework.timestamps import naive_utc
 from casework.whatif import IllegalCommand, Policy, refused_by, under_policy
 from casework.workflow import OPEN_STAGES
@@ -31,10 +34,16 @@ from .replayed import fold_into
 from .scratch import ScratchReadModel, diverged_summary
 
 ESCALATE, SYSTEM_ROLE = "escalate", "system"
-KEPT_EVENTS = 20_000
-"""Decoded events the walk keeps (about 1.5 KB each), so that a case that diverges need not be
-read and decoded again: each case's from its first event, until there are this many; then
+KEPT_EVENTS = 50_000
+"""Stored events the walk keeps (as read, about 0.7 KB each), so that a case that diverges
+need not be read again: each case's from its first event, until there are this many; then
 only the diverged cases' (and, past twice as many, none: those are read again by id)."""
+TRANSITIONED = get_topic(Case.Transitioned)
+MENTIONED = (b"deadline", b"paused_", b"resolve_limit", b'"grade"')
+"""What the stored JSON of a transition names when the event may set or move a deadline
+(``deadline``, ``contact_deadline``, ``paused_seconds``) or change what the walk keeps of a
+case (``TRACKED``): a transition that names none of them cannot make a case diverge, and
+the walk leaves it undecoded (its upcasters add no such change)."""
 TRACKED = ("grade", "deadline", "paused_since", "resolve_limit")
 """The columns of a case's row the candidate's questions read before an event (besides kind,
 workflow version and state), set from the event's changes as the read model sets them."""
@@ -76,6 +85,11 @@ class Replay:
         """Per case, its events walked (all of them: a case loses its list, never a part)."""
         self._keeping = True
         self._kept_count = 0
+        mapper = app.mapper
+        self._skims = not (candidate.replacements or mapper.compressor or mapper.cipher)
+        """Whether the walk may leave an event undecoded when its stored text names none of
+        ``MENTIONED``: when it is plain JSON, and the candidate refuses nothing (a
+        refusal depends on every state a case goes through)."""
         self._escalating: dict[tuple[bool, str, int], frozenset[str]] = {}
 
     @property
@@ -97,11 +111,17 @@ class Replay:
         recorded (when the live read model's rows are not there to copy)."""
         self.events += len(page)
         folded = []
+        skims = recorded is None and self._skims
         for stored in page:
             case_id = case_key(stored[1])
             before = self.cases.get(case_id)
             if before is None and stored[2] != 1:
                 continue  # a case opened outside the period (its first event said so)
+            if skims and before is not None and _unconcerned(stored):
+                self.replayed += 1
+                before["events"] = stored[2]
+                self._keep(case_id, stored, False)
+                continue
             event = decoded_row(self.app, stored)
             if isinstance(event, Case.Opened) and not self.admits(event):
                 continue
@@ -118,11 +138,11 @@ class Replay:
                     None, before) is not event:
                 self.diverged[case_id] = None
             self.cases[case_id] = _tracked(before, event, kind, version)
-            self._keep(case_id, event, before is None)
+            self._keep(case_id, stored, before is None)
         if recorded is not None:
             fold_into(self.app, recorded, folded)
 
-    def _keep(self, case_id: str, event: Any, first: bool) -> None:
+    def _keep(self, case_id: str, event: NotificationRow, first: bool) -> None:
         kept = self._kept.get(case_id)
         if kept is None:
             if not (first and self._keeping):
@@ -145,11 +165,13 @@ class Replay:
                       if key in self.diverged}
         rows: dict[str, dict[str, Any]] = {}
         for case_id in self.diverged:
-            events = self._kept.pop(case_id, None)
-            if events is None:
+            kept = self._kept.pop(case_id, None)
+            if kept is None:
                 stored = self.app.recorder.select_events(
                     UUID(case_id), lte=self.cases[case_id]["events"])
                 events = [decoded(self.app, e) for e in stored]
+            else:
+                events = [decoded_row(self.app, row) for row in kept]
             judged = self._replayed(case_id, events)
             if judged is not None:
                 rows[case_id] = judged
@@ -212,6 +234,13 @@ class Replay:
             policy = self.candidate if candidate else self.in_force
             self._escalating[key] = policy.escalating_states(key[1], key[2])
         return self._escalating[key]
+
+
+def _unconcerned(stored: NotificationRow) -> bool:
+    """Whether a stored event is a transition whose JSON names none of ``MENTIONED``."""
+    state = stored[4]
+    return (stored[3] == TRANSITIONED and isinstance(state, bytes)
+            and not any(word in state for word in MENTIONED))
 
 
 def _tracked(before: dict[str, Any] | None, event: Any, kind: str, version: int

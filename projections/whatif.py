@@ -1,17 +1,21 @@
 """``casework whatif``: a period's recorded histories replayed under the policy in force and
-under a candidate, side by side, without writing anything to the store.
+under a candidate, side by side, without writing anything to the history (the read model is
+caught up, as a report does).
 
-One pass over the notification log folds each event of the period's cases as recorded into a
-scratch read model (a temporary SQLite file: ``projections.scratch``, so memory stays flat)
-and, where the candidate would have recorded it otherwise (``casework.whatif.under_policy``:
-the deadlines to resolve and to contact its grade limits and calendar give), folds it again
-from the case's candidate row. Only the rows that come out different (the cases that
-diverged) are kept a second time, so a candidate that touches one grade costs little more
-than one replay. The candidate's rows are
-then the recorded ones with the diverged ones in their place; the report over each is
-computed by the report's own code (the three rates by each side's settings), the figures
-are compared leaf by leaf, and the diverged cases row by row for the verdicts that change on
-each clock.
+The rows as recorded are the live read model's (caught up first, as a report catches it up;
+``casework audit`` checks they are what a replay folds): those of the period's cases are
+copied into a scratch read model (a temporary SQLite file: ``projections.scratch``). One walk
+over the notification log then finds the cases the candidate would have recorded otherwise
+(``casework.whatif.under_policy``: the deadlines to resolve and to contact its grade limits
+and calendar give) and the commands it would refuse, without folding anything; only the
+cases that diverged are folded, whole, as recorded and under the candidate
+(``projections.whatif_replay``), and only the rows that come out different are kept a second
+time. Without a live read model to copy (PostgreSQL, or one that cannot catch up) the walk
+folds the period's events as recorded into the scratch model as it goes. The candidate's
+rows are then the recorded ones with the diverged ones in their place; the report over each
+is computed by the report's own code (the three rates by each side's settings; the units'
+accounts are the recorded ones on both sides), the figures are compared leaf by leaf, and
+the diverged cases row by row for the verdicts that change on each clock.
 
 What the candidate changes is what a policy decides: deadlines, hence what is late, and so
 when the nightly sweep would have escalated a case (and, at ``now``, what it would warn of

@@ -35,7 +35,7 @@ from .scratch import ScratchReadModel, diverged_summary
 
 ESCALATE, SYSTEM_ROLE = "escalate", "system"
 KEPT_EVENTS = 50_000
-"""Stored events the walk keeps (as read, about 0.7 KB each), so that a case that diverges
+"""Stored events the walk keeps (as read, about 0.5 KB each), so that a case that diverges
 need not be read again: each case's from its first event, until there are this many; then
 only the diverged cases' (and, past twice as many, none: those are read again by id)."""
 TRANSITIONED = get_topic(Case.Transitioned)
@@ -78,7 +78,8 @@ class Replay:
         self.escalations: list[EscalationChange] = []
         self.cases: dict[str, dict[str, Any]] = {}
         """Per case of the period: what ``TRACKED`` names, its kind, version, state and the
-        version of its last event walked."""
+        version of its last event walked. The state is that of the last event decoded: only
+        a candidate that can refuse a command reads it, and then every event is decoded."""
         self.diverged: dict[str, None] = {}
         """The cases the candidate would have recorded otherwise, in the order met."""
         self._kept: dict[str, list[Any]] = {}

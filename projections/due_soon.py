@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 
 from casework.calendars import Calendar
 from casework.due_soon import CONTACT, RESOLVE, Warning
@@ -49,11 +49,12 @@ class DueSoon:
 
 def due_soon(read_model: ReadModel, now: datetime | None = None, unit: str | None = None,
              calendar: Calendar | None = None,
-             warning_of: Callable[[str, int], Warning | None] | None = None
-             ) -> list[DueSoon]:
+             warning_of: Callable[[str, int], Warning | None] | None = None,
+             where: ColumnElement[bool] | None = None) -> list[DueSoon]:
     """The clocks due soon at ``now``, by unit then deadline; ``unit``: that unit and those
     below it only. ``calendar`` and ``warning_of`` (kind, version → its rule): those of
-    another policy (``casework whatif``), else the office's and each case's workflow's."""
+    another policy (``casework whatif``), else the office's and each case's workflow's;
+    ``where``: among the cases it selects only."""
     read_model.catch_up()
     app = read_model.app
     calendar = calendar or app.calendar
@@ -67,6 +68,8 @@ def due_soon(read_model: ReadModel, now: datetime | None = None, unit: str | Non
     query = select(case_summary).where(is_open(), or_(resolve, contact))
     if unit is not None:
         query = query.where(unit_within(unit))
+    if where is not None:
+        query = query.where(where)
     warnings: dict[tuple[str, int], Warning | None] = {}
     found: list[DueSoon] = []
     with read_model.engine.connect() as conn:

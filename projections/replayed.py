@@ -93,7 +93,7 @@ def replay_until(app: Casework, cutoff: Cutoff, scratch: ScratchReadModel,
             events.append(event)
             if recorded_after is not None and position > recorded_after[0]:
                 recorded_after[1].add(event)
-        _fold_into(app, scratch, events)
+        fold_into(app, scratch, events)
         if progress is not None:
             progress(len(page))
     scratch.flush()
@@ -113,7 +113,7 @@ def report_model(app: Casework, cutoff: Cutoff) -> Iterator[ReadModel | ScratchR
         yield scratch
 
 
-def _fold_into(app: Casework, scratch: ScratchReadModel, events: list[Any]) -> None:
+def fold_into(app: Casework, scratch: ScratchReadModel, events: list[Any]) -> None:
     """Fold ``events`` into the scratch rows of their cases."""
     if not events:
         return

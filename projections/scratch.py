@@ -19,7 +19,18 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, event, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    MetaData,
+    Select,
+    Table,
+    create_engine,
+    event,
+    insert,
+    select,
+)
 
 from casework import Casework
 from casework.chunking import SQL_PARAMETERS, chunked
@@ -46,6 +57,10 @@ from those of ``scratch_summary``: only those are kept twice (``projections.what
 scratch_ledger = Table(unit_ledger.name, _metadata,
                        *(column._copy() for column in unit_ledger.columns))
 """The units' accounts of the replay (``projections.unit_ledger``): entries are only added."""
+_attached = {table.name: Table(table.name, MetaData(), *(c._copy() for c in table.columns),
+                               schema="scratch") for table in (case_summary, unit_ledger)}
+"""A scratch file's tables as the live database's connection sees it attached
+(``copy_live``)."""
 
 
 class ScratchReadModel:
@@ -115,6 +130,33 @@ class ScratchReadModel:
             conn.commit()
             conn.exec_driver_sql("DETACH DATABASE source")
         return model
+
+    def copy_live(self, engine: Engine, where: ColumnElement[bool], tracking: Select[Any]
+                  ) -> int:
+        """Copy the live read model's rows that ``where`` selects, and their units' accounts,
+        from the SQLite database of ``engine`` (whose connection attaches this file, so SQLite
+        copies them: no row passes through Python); returns ``tracking``'s answer, the
+        position in the log those rows are at, read in the same read transaction."""
+        self.flush()
+        self._tables[scratch_summary.name].complete = False  # its rows come by SQL
+        rows = select(*case_summary.c).where(where)
+        entries = (select(*unit_ledger.c).where(where).select_from(unit_ledger.join(
+            case_summary, case_summary.c.id == unit_ledger.c.case_id)))
+        with engine.connect() as conn:
+            conn.exec_driver_sql("ATTACH DATABASE ? AS scratch", (str(self.path),))
+            try:  # a file thrown away after use, as _unjournaled says
+                conn.exec_driver_sql("PRAGMA scratch.journal_mode=OFF")
+                conn.exec_driver_sql("PRAGMA scratch.synchronous=OFF")
+                conn.exec_driver_sql("BEGIN")  # one snapshot of the live rows and position
+                position = int(conn.execute(tracking).scalar() or 0)
+                for table, query in ((case_summary, rows), (unit_ledger, entries)):
+                    conn.execute(insert(_attached[table.name]).from_select(
+                        list(table.columns.keys()), query))
+                conn.commit()
+            finally:
+                conn.rollback()
+                conn.exec_driver_sql("DETACH DATABASE scratch")
+        return position
 
     def all_rows(self) -> Iterator[Any]:
         """Every row, in the order of the case ids."""

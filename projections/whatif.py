@@ -1,17 +1,21 @@
 """``casework whatif``: a period's recorded histories replayed under the policy in force and
-under a candidate, side by side, without writing anything to the store.
+under a candidate, side by side, without writing anything to the history (the read model is
+caught up, as a report does).
 
-One pass over the notification log folds each event of the period's cases as recorded into a
-scratch read model (a temporary SQLite file: ``projections.scratch``, so memory stays flat)
-and, where the candidate would have recorded it otherwise (``casework.whatif.under_policy``:
-the deadlines to resolve and to contact its grade limits and calendar give), folds it again
-from the case's candidate row. Only the rows that come out different (the cases that
-diverged) are kept a second time, so a candidate that touches one grade costs little more
-than one replay. The candidate's rows are
-then the recorded ones with the diverged ones in their place; the report over each is
-computed by the report's own code (the three rates by each side's settings), the figures
-are compared leaf by leaf, and the diverged cases row by row for the verdicts that change on
-each clock.
+The rows as recorded are the live read model's (caught up first, as a report catches it up;
+``casework audit`` checks they are what a replay folds): those of the period's cases are
+copied into a scratch read model (a temporary SQLite file: ``projections.scratch``). One walk
+over the notification log then finds the cases the candidate would have recorded otherwise
+(``casework.whatif.under_policy``: the deadlines to resolve and to contact its grade limits
+and calendar give) and the commands it would refuse, without folding anything; only the
+cases that diverged are folded, whole, as recorded and under the candidate
+(``projections.whatif_replay``), and only the rows that come out different are kept a second
+time. Without a live read model to copy (PostgreSQL, or one that cannot catch up) the walk
+folds the period's events as recorded into the scratch model as it goes. The candidate's
+rows are then the recorded ones with the diverged ones in their place; the report over each
+is computed by the report's own code (the three rates by each side's settings; the units'
+accounts are the recorded ones on both sides), the figures are compared leaf by leaf, and
+the diverged cases row by row for the verdicts that change on each clock.
 
 What the candidate changes is what a policy decides: deadlines, hence what is late, and so
 when the nightly sweep would have escalated a case (and, at ``now``, what it would warn of
@@ -26,26 +30,24 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
-from uuid import UUID
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from casework import Casework
 from casework.assessment import AssessmentRules
-from casework.case import Case
 from casework.timestamps import naive_utc, utc_now
-from casework.whatif import CONTACT, RESOLVE, IllegalCommand, Policy, refused_by, under_policy
-from casework.workflow import OPEN_STAGES
+from casework.whatif import CONTACT, RESOLVE, IllegalCommand, Policy
 
 from .filters import Filters
-from .read_model import decoded_row, fold
+from .read_model import ProjectionError, ReadModel
 from .report import Report, report, verdicts
 from .scratch import ScratchReadModel, diverged_summary, notification_pages
-from .tables import case_summary
+from .tables import case_summary, projection_tracking
 from .verification import differences
+from .whatif_replay import EscalationChange, Replay
 from .whatif_sweep import SweepChange, sweep_changes
 
-ESCALATE, SYSTEM_ROLE = "escalate", "system"
 LATE, ON_TIME, OVERDUE, IN_TIME = "late", "on time", "overdue", "in time"
 CONTACTED_IN_TIME, CONTACTED_LATE = "contacted in time", "contacted late"
 NOT_REACHED, NOT_CONTACTED_OVERDUE, NOT_CONTACTED_YET = (
@@ -74,22 +76,6 @@ class ChangedCase:
                 "clock": self.clock, "in_force": self.in_force, "candidate": self.candidate,
                 "deadline_in_force": _iso(self.deadline_in_force),
                 "deadline_candidate": _iso(self.deadline_candidate)}
-
-
-@dataclass(frozen=True)
-class EscalationChange:
-    """An overdue escalation by the nightly sweep that the candidate would have caused
-    (``would``) or spared (the recorded one was overdue only under the policy in force)."""
-
-    case_id: str
-    at: datetime
-    """When it fell due (the candidate's deadline), or when the spared one was made."""
-    state: str
-    would: bool
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"case": self.case_id, "at": _iso(self.at), "state": self.state,
-                "would_escalate": self.would}
 
 
 @dataclass(frozen=True)
@@ -138,11 +124,13 @@ def what_if(app: Casework, candidate: Policy, filters: Filters, by: str | None =
     with ScratchReadModel(app) as in_force:
         if candidate.calendar is None:  # limits in working time count on the office's
             candidate.calendar = app.calendar
-        run = _Run(app, Policy(app.workflows, calendar=app.calendar), candidate, filters)
-        for page in notification_pages(app):
-            run.fold_page(page, in_force)
+        run = Replay(app, Policy(app.workflows, calendar=app.calendar), candidate, filters)
+        position = live_rows(app, in_force, run.period)
+        for page in notification_pages(app, stop=position):
+            run.walk(page, in_force if position is None else None)
             if progress is not None:
                 progress(len(page))
+        run.replay_diverged(in_force)
         with in_force.overlaid() as replayed:
             reports = (report(in_force, filters, by, moment, sides[0], periods[0]),
                        report(replayed, filters, by, moment, sides[1], periods[1]))
@@ -155,109 +143,26 @@ def what_if(app: Casework, candidate: Policy, filters: Filters, by: str | None =
                   run.events, run.replayed, sweep)
 
 
-class _Run:
-    """The state of one replay: the policies, and what it found on the way."""
-
-    def __init__(self, app: Casework, in_force: Policy, candidate: Policy,
-                 filters: Filters) -> None:
-        self.app, self.in_force, self.candidate = app, in_force, candidate
-        self.since, self.until = naive_utc(filters.since), naive_utc(filters.until)
-        self.kind = filters.kind
-        self.events = self.replayed = 0
-        self.illegal: list[IllegalCommand] = []
-        self.escalations: list[EscalationChange] = []
-        self._escalating: dict[tuple[bool, str, int], frozenset[str]] = {}
-
-    def admits(self, event: Any) -> bool:
-        """Whether a case's first event opens it within the period (and of the kind)."""
-        at = naive_utc(event.at)
-        assert at is not None
-        return ((self.kind is None or event.kind == self.kind)
-                and (self.since is None or at >= self.since)
-                and (self.until is None or at < self.until))
-
-    def fold_page(self, page: list[Any], model: ScratchReadModel) -> None:
-        """Fold a page of stored events as recorded, and, where the candidate makes a case's
-        row differ (it diverged), as the candidate would have recorded them. An event of a
-        case opened outside the period is not even decoded."""
-        self.events += len(page)
-        named = [(case_key(stored[1]), stored) for stored in page]
-        ids = list({case_id for case_id, _ in named})
-        recorded, diverged = model.rows(ids), model.rows(ids, diverged_summary)
-        touched: set[str] = set()
-        converged: set[str] = set()
-        entries: list[dict[str, Any]] = []  # the units' accounts, as recorded
-        for case_id, stored in named:
-            if stored[2] != 1 and case_id not in recorded:
-                continue  # a case opened outside the period (its first event said so)
-            event = decoded_row(self.app, stored)
-            if isinstance(event, Case.Opened) and not self.admits(event):
-                continue
-            self.replayed += 1
-            touched.add(case_id)
-            as_recorded = recorded.get(case_id)
-            before = diverged.get(case_id, as_recorded)
-            kind = before["kind"] if before else event.kind
-            version = before["workflow_version"] if before else event.workflow_version
-            refused = refused_by(event, self.candidate, kind, version,
-                                 before["state"] if before else None)
-            if refused is not None:
-                self.illegal.append(refused)
-            if before is not as_recorded:  # alike, the candidate sees what was recorded
-                self._escalation(as_recorded, before, event)
-            entries += fold(self.app, recorded, [event])
-            rewritten = under_policy(event, self.candidate, kind, version,
-                                     before["grade"] if before else None,
-                                     before if before is not as_recorded else None, before)
-            if rewritten is event and before is as_recorded:
-                continue  # the same row and the same event: the same fold
-            judged = {} if before is None else {case_id: before}
-            fold(self.app, judged, [rewritten], ledger=False)  # the accounts as recorded
-            if judged[case_id] == recorded[case_id]:
-                diverged.pop(case_id, None)
-                converged.add(case_id)
-            else:
-                diverged[case_id] = judged[case_id]
-                converged.discard(case_id)
-        model.replace({case_id: recorded[case_id] for case_id in touched})
-        model.add_entries(entries)
-        model.replace({case_id: diverged[case_id] for case_id in touched if case_id in diverged},
-                      diverged_summary, dropped=converged)
-
-    def _escalation(self, recorded: dict[str, Any], judged: dict[str, Any], event: Any) -> None:
-        """Note an escalation the candidate would have caused before ``event`` (its deadline
-        passed unnoticed in a state the sweep escalates from, while the recorded one had
-        not), or spared (``event`` is the sweep's escalation, not overdue under it)."""
-        at = naive_utc(event.at)
-        if self.unnoticed(judged, at, candidate=True) and not self.overdue(recorded, at):
-            self.escalations.append(EscalationChange(judged["id"], judged["deadline"],
-                                                     judged["state"], would=True))
-        elif (event.trigger == ESCALATE and event.role == SYSTEM_ROLE
-              and not self.overdue(judged, at)):
-            self.escalations.append(EscalationChange(judged["id"], at, judged["state"],  # type: ignore[arg-type]
-                                                     would=False))
-
-    def overdue(self, row: Any, at: datetime | None) -> bool:
-        return bool(row["missed_deadline"]) or (
-            row["deadline"] is not None and at is not None and at > row["deadline"])
-
-    def unnoticed(self, row: Any, at: datetime | None, candidate: bool) -> bool:
-        """Open past its deadline at ``at``, not yet missed, in a state the sweep escalates."""
-        if row["stage"] not in OPEN_STAGES or row["missed_deadline"] or row["deadline"] is None:
-            return False
-        if at is None or at <= row["deadline"]:
-            return False
-        return row["state"] in self.escalating(row, candidate)
-
-    def escalating(self, row: Any, candidate: bool) -> frozenset[str]:
-        key = (candidate, row["kind"], row["workflow_version"])
-        if key not in self._escalating:
-            policy = self.candidate if candidate else self.in_force
-            self._escalating[key] = policy.escalating_states(key[1], key[2])
-        return self._escalating[key]
+def live_rows(app: Casework, scratch: ScratchReadModel, period: Filters) -> int | None:
+    """Copy the live read model's rows of the ``period``'s cases into ``scratch``, caught up
+    first as a report catches it up: the rows as recorded, as a replay would fold them (the
+    audit checks they are). Returns the position in the log they are at; None when they
+    cannot be had (not a SQLite store, whose file SQLite can attach; or the read model
+    cannot catch up, e.g. the store is read-only or an event cannot be read: then the
+    period is folded from the events, and a corrupt event of another period stays unread)."""
+    if app.storage.backend != "sqlite":
+        return None
+    try:
+        with ReadModel(app) as live:
+            live.catch_up()
+            tracking = select(projection_tracking.c.notification_id).where(
+                projection_tracking.c.projection == live.name)
+            return scratch.copy_live(live.engine, period.clause(), tracking)
+    except (ProjectionError, SQLAlchemyError):
+        return None
 
 
-def _compare_rows(run: _Run, in_force: ScratchReadModel, replayed: ScratchReadModel,
+def _compare_rows(run: Replay, in_force: ScratchReadModel, replayed: ScratchReadModel,
                   filters: Filters, now: datetime
                   ) -> tuple[list[ChangedCase], list[EscalationChange]]:
     """The cases whose verdict changed, and the still-open ones the sweep would escalate
@@ -292,15 +197,6 @@ def _diverged_rows(model: ScratchReadModel, filters: Filters, now: datetime
              .order_by(case_summary.c.id))
     with model.engine.connect() as conn:
         yield from conn.execution_options(yield_per=2000).execute(query)
-
-
-def case_key(stored_id: UUID | str) -> str:
-    """A case id of ``select_notification_rows`` as the rows name the case (``str`` of its
-    UUID): the SQLite store gives it as 32 hex digits, cut here rather than parsed."""
-    if isinstance(stored_id, str) and len(stored_id) == 32:
-        return "-".join((stored_id[:8], stored_id[8:12], stored_id[12:16], stored_id[16:20],
-                         stored_id[20:]))
-    return str(stored_id if isinstance(stored_id, UUID) else UUID(stored_id))
 
 
 def verdict(row: Any) -> str | None:

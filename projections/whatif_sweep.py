@@ -24,7 +24,7 @@ from casework.whatif import Policy
 
 from .due_soon import due_soon
 from .filters import Filters
-from .scratch import ScratchReadModel
+from .scratch import ScratchReadModel, diverged_summary
 from .tables import case_summary
 
 DUE_SOON = "due soon"
@@ -62,10 +62,15 @@ def sweep_changes(in_force: Policy, candidate: Policy, recorded: ScratchReadMode
 def _due_soon(in_force: Policy, candidate: Policy, recorded: ScratchReadModel,
               judged: ScratchReadModel, filters: Filters, now: datetime) -> list[SweepChange]:
     moment = aware_utc(now)
+    # With the same warnings and calendar, a case the candidate left as recorded is listed
+    # alike: only the diverged ones are asked about.
+    diverged = None if candidate.replacements or candidate.own_calendar else (
+        case_summary.c.id.in_(select(diverged_summary.c.id)))
     sides = []
     for policy, model in ((in_force, recorded), (candidate, judged)):
         listed = due_soon(model, moment, filters.unit, policy.counting_calendar(),
-                          lambda kind, version, p=policy: Warning.of(p.workflow(kind, version)))
+                          lambda kind, version, p=policy: Warning.of(p.workflow(kind, version)),
+                          diverged)
         sides.append({(due.case, due.clock): naive_utc(due.deadline) for due in listed})
     before, after = sides
     return ([SweepChange(case, DUE_SOON, True, after[case, clock], clock)

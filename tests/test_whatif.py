@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -202,6 +203,38 @@ def test_rows_that_leave_the_memory_cache_give_the_same_answer(monkeypatch) -> N
     with ReadModel(app) as read_model:
         assert spilled["in_force"] == report(read_model, filters, by="community",
                                              now=JUNE).as_dict()
+
+
+@pytest.mark.parametrize(("seed", "override"), [
+    (5, "B.resolve=30h"), (12, "petition.C.resolve=1d"), (19, "D.resolve=20wd"),
+    (23, "B.contact=2h")])
+def test_the_live_rows_a_full_replay_and_cases_read_again_give_the_same_answer(
+        monkeypatch, seed: int, override: str) -> None:
+    """whatif copies the live read model's rows and folds only the cases the candidate makes
+    diverge; without the live rows it folds the period, and a diverged case whose events it
+    did not keep is read again: the answer is the same."""
+    app = simulated("sqlite:///:memory:", seed=seed, petitions=30)
+    candidate = Policy.candidate(app.workflows, overrides=(override,))
+    filters = Filters(since=MAY + timedelta(days=3), until=JUNE)
+    live = what_if(app, candidate, filters, by="community", now=JUNE).as_dict()
+    monkeypatch.setattr("projections.whatif_replay.KEPT_EVENTS", 4)
+    read_again = what_if(app, candidate, filters, by="community", now=JUNE).as_dict()
+    monkeypatch.setattr("projections.whatif.live_rows", lambda *_: None)
+    replayed = what_if(app, candidate, filters, by="community", now=JUNE).as_dict()
+    assert live == read_again == replayed
+    assert live["changed_cases"] or live["figures"]
+
+
+def test_whatif_catches_the_read_model_up_first(tmp_path: Path) -> None:
+    app, resolved, waiting = grade_b_petitions(f"sqlite:///{tmp_path / 'cases.db'}")
+    with ReadModel(app) as read_model:
+        read_model.catch_up()
+    app.fire(waiting, "resolve", HANDLER, hours(70), resolution="fixed")  # not yet folded
+    candidate = Policy.candidate(app.workflows, overrides=("petition.B.resolve=48h",))
+    result = what_if(app, candidate, Filters(since=MAY, until=JUNE), now=hours(80))
+    changed = {case.case_id: (case.in_force, case.candidate) for case in result.changed_cases}
+    assert changed == {resolved: (ON_TIME, LATE), waiting: (ON_TIME, LATE)}
+    assert result.events == app.recorded_events()
 
 
 def test_whatif_and_a_report_as_of_a_time_on_postgresql() -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from sys import intern
 from typing import Any
 from uuid import UUID
 
@@ -34,7 +35,7 @@ from .replayed import fold_into
 from .scratch import ScratchReadModel, diverged_summary
 
 ESCALATE, SYSTEM_ROLE = "escalate", "system"
-KEPT_EVENTS = 50_000
+KEPT_EVENTS = 10_000
 """Stored events the walk keeps (as read, about 0.5 KB each), so that a case that diverges
 need not be read again: each case's from its first event, until there are this many; then
 only the diverged cases' (and, past twice as many, none: those are read again by id)."""
@@ -249,17 +250,20 @@ def _tracked(before: dict[str, Any] | None, event: Any, kind: str, version: int
     """What the walk keeps of a case after ``event``: ``TRACKED`` as
     ``projections.case_summary`` sets them from the event's changes, kind, version, state."""
     row = dict.fromkeys(TRACKED) if before is None else before
-    row.update(kind=kind, state=event.to_state, events=event.originator_version,
+    # Kept for every case of the period until the walk ends: the few words a case's kind,
+    # state, grade and limit take are shared (interned), not one copy per case.
+    row.update(kind=intern(kind), state=intern(event.to_state),
+               events=event.originator_version,
                workflow_version=event.workflow_version if isinstance(event, Case.Migrated)
                else version)
     changes = event.changes
     if "grade" in changes:
-        row["grade"] = changes["grade"]
+        row["grade"] = changes["grade"] and intern(changes["grade"])
     for name in ("deadline", "paused_since"):
         if name in changes:
             row[name] = naive_utc(changes[name])
     if "resolve_limit" in changes:
-        row["resolve_limit"] = changes["resolve_limit"]
+        row["resolve_limit"] = changes["resolve_limit"] and intern(changes["resolve_limit"])
     return row
 
 

@@ -45,7 +45,7 @@ from .report import Report, report, verdicts
 from .scratch import ScratchReadModel, diverged_summary, notification_pages
 from .tables import case_summary, projection_tracking
 from .verification import differences
-from .whatif_replay import EscalationChange, Replay
+from .whatif_replay import EscalationChange, Replay, iso_or_none
 from .whatif_sweep import SweepChange, sweep_changes
 
 LATE, ON_TIME, OVERDUE, IN_TIME = "late", "on time", "overdue", "in time"
@@ -74,8 +74,8 @@ class ChangedCase:
     def as_dict(self) -> dict[str, Any]:
         return {"case": self.case_id, "kind": self.kind, "grade": self.grade,
                 "clock": self.clock, "in_force": self.in_force, "candidate": self.candidate,
-                "deadline_in_force": _iso(self.deadline_in_force),
-                "deadline_candidate": _iso(self.deadline_candidate)}
+                "deadline_in_force": iso_or_none(self.deadline_in_force),
+                "deadline_candidate": iso_or_none(self.deadline_candidate)}
 
 
 @dataclass(frozen=True)
@@ -219,7 +219,3 @@ def contact_verdict(row: Any) -> str | None:
     if ended is not None:
         return NOT_REACHED if ended > row.contact_deadline else None
     return NOT_CONTACTED_OVERDUE if row.contact_overdue else NOT_CONTACTED_YET
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat()

@@ -62,7 +62,7 @@ class EscalationChange:
     would: bool
 
     def as_dict(self) -> dict[str, Any]:
-        return {"case": self.case_id, "at": _iso(self.at), "state": self.state,
+        return {"case": self.case_id, "at": iso_or_none(self.at), "state": self.state,
                 "would_escalate": self.would}
 
 
@@ -276,5 +276,6 @@ def case_key(stored_id: UUID | str) -> str:
     return str(stored_id if isinstance(stored_id, UUID) else UUID(stored_id))
 
 
-def _iso(moment: datetime | None) -> str | None:
+def iso_or_none(moment: datetime | None) -> str | None:
+    """A time of a changed case or an escalation as JSON gives it (None stays None)."""
     return None if moment is None else moment.isoformat()

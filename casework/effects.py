@@ -60,9 +60,11 @@ def contacted(ctx: CommandContext) -> dict[str, Any]:
 
 
 def deadline(ctx: CommandContext) -> dict[str, Any]:
-    """The trigger's datetime field is the case's deadline."""
+    """The trigger's datetime field is the case's deadline: a moment a person chose, not a
+    limit counted from a start, so no limit is recorded beside it (the grade's would say the
+    deadline came from it)."""
     moment = ctx.fields.get(ctx.trigger.field_of_type("datetime") or "deadline")
-    return {"deadline": moment} if moment is not None else {}
+    return {"deadline": moment, "resolve_limit": None} if moment is not None else {}
 
 
 def claim(ctx: CommandContext) -> dict[str, Any]:

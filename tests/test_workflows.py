@@ -194,7 +194,9 @@ def test_a_due_time_given_at_dispatch_overrides_the_grades_deadline(app: Casewor
     app.fire(case_id, "assess", ASSESSOR, at=at(1), grade="C", category="roads")
     view = app.fire(case_id, "dispatch", DISPATCHER, at=at(2), unit=COMMUNITY, due=at(10))
     assert view.deadline == at(10)
-    assert app.history(case_id)[-1].changes == {"unit": COMMUNITY, "deadline": at(10)}
+    assert app.history(case_id)[-1].changes == {"unit": COMMUNITY, "deadline": at(10),
+                                                 "resolve_limit": None}
+    assert app.get_case(case_id).resolve_limit is None  # not the grade's: a person chose it
 
 
 def test_without_a_due_time_dispatch_keeps_the_grades_deadline(app: Casework) -> None:

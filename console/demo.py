@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from uuid import UUID
 
@@ -22,7 +23,7 @@ from casework.city import (
     city_organisation,
     write_organisation,
 )
-from casework.demo import Simulation
+from casework.demo import Simulation, SimulationResult
 from casework.storage import Storage
 from projections import ReadModel
 from projections.i18n import Names, _, language
@@ -89,22 +90,63 @@ def demo_command(db: str | None, seed: int, petitions: int, enterprise_requests:
     if city:  # written beside the database, for the commands that work on it afterwards
         organisation = write_organisation(city_organisation(subdistricts),
                                           _beside(db, ".organisation.csv"))
+    else:
+        html = html or _page_beside(Storage.from_url(db))
+    run = _simulated(db, organisation, seed, (petitions, enterprise_requests, volunteer_tasks),
+                     subdistricts if city else 0, html)
+    shown_url = Storage.from_url(db).display_url
+    if as_json:
+        click.echo(to_json({"database": shown_url, "seed": seed,
+                            "commands": run.result.commands, "seconds": round(run.seconds, 1),
+                            "peak_mb": round(peak_mb()), "report": run.figures.as_dict(),
+                            "html": html}))
+        return
+    app = Casework(db, organisation=organisation)
+    click.echo(_("{where} (seed {seed}): {cases} cases, {commands} commands, in {db}").format(
+        where=run.where, seed=seed, cases=run.figures.figures.total,
+        commands=run.result.commands, db=shown_url) + "\n")
+    if city:
+        took = f"{run.seconds:.0f} s" if run.seconds < 120 else f"{run.seconds / 60:.0f} minutes"
+        click.echo(f"{app.recorded_events():,} events in {took}; peak memory "
+                   f"{peak_mb():.0f} MB. Its organisation: {organisation} (export "
+                   f"{ORGANISATION_VAR}={organisation} to work on it)\n")
+    _print_month(app, run.simulation, run.figures, db, html, run.ranked)
+    if not city:
+        click.echo(_("What waits for a handler of Guancheng at the month's end: {command}")
+                   .format(command="casework cases mine --actor wang@guanlan/guancheng --role "
+                                   f"handler --now {run.result.ends_at.isoformat()} --db {db}"))
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    """What a simulation did, and its report at its end (``ranked``: by community, for the
+    page)."""
+
+    simulation: Simulation
+    result: SimulationResult
+    where: str
+    figures: Report
+    ranked: Report | None
+    seconds: float
+
+
+def _simulated(db: str, organisation: Path | None, seed: int, counts: tuple[int, int, int],
+               subdistricts: int, html: str | None) -> DemoRun:
+    """Simulate into an empty ``db`` (a city's year with ``subdistricts``), report at the
+    simulation's end and write the page to ``html``."""
     shown_url = Storage.from_url(db).display_url
     with written_in_place(db) as working:  # moved into place once simulated and reported
-        app = Casework(working, organisation=organisation) if city \
+        app = Casework(working, organisation=organisation) if subdistricts \
             else open_app(working, create=True)
         if app.recorded_events():
             fail(_("{db} already has events; the demo needs an empty database").format(
                 db=shown_url))
-        simulation, where = _simulation(app, seed, (petitions, enterprise_requests,
-                                                    volunteer_tasks), subdistricts if city else 0)
+        simulation, where = _simulation(app, seed, counts, subdistricts)
         started = time.perf_counter()
         with progress_bar(sum(simulation.planned.values()),
                           _("simulating {what}").format(what=where.split(", ")[-1])) as bar:
             simulation.progress = bar.update
             result = simulation.run()
-        if not city:
-            html = html or _page_beside(Storage.from_url(db))
         ranked = None
         with ReadModel(app) as read_model:
             figures = report(read_model, by="kind", now=result.ends_at)
@@ -113,26 +155,7 @@ def demo_command(db: str | None, seed: int, petitions: int, enterprise_requests:
                 _write_page(read_model, app, html, ranked)
         seconds = time.perf_counter() - started
         app.close()
-    if as_json:
-        click.echo(to_json({"database": shown_url, "seed": seed,
-                            "commands": result.commands, "seconds": round(seconds, 1),
-                            "peak_mb": round(peak_mb()), "report": figures.as_dict(),
-                            "html": html}))
-        return
-    app = Casework(db, organisation=organisation)
-    click.echo(_("{where} (seed {seed}): {cases} cases, {commands} commands, in {db}").format(
-        where=where, seed=seed, cases=figures.figures.total, commands=result.commands,
-        db=shown_url) + "\n")
-    if city:
-        took = f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} minutes"
-        click.echo(f"{app.recorded_events():,} events in {took}; peak memory "
-                   f"{peak_mb():.0f} MB. Its organisation: {organisation} (export "
-                   f"{ORGANISATION_VAR}={organisation} to work on it)\n")
-    _print_month(app, simulation, figures, db, html, ranked)
-    if not city:
-        click.echo(_("What waits for a handler of Guancheng at the month's end: {command}")
-                   .format(command="casework cases mine --actor wang@guanlan/guancheng --role "
-                                   f"handler --now {result.ends_at.isoformat()} --db {db}"))
+    return DemoRun(simulation, result, where, figures, ranked, seconds)
 
 
 @contextmanager

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import click
 
-from casework import InvalidField
+from casework import Casework, InvalidField
+from casework.assessment import AssessmentRules
 from casework.timestamps import utc_now
 from projections import ReadModel
 from projections.audit import rows_a_rebuild_would_change
@@ -17,7 +20,7 @@ from projections.rendering import report_csv, report_text
 from projections.replayed import Cutoff, report_model
 from projections.report import GROUPINGS, report
 from projections.report_page import InPageCases, render_report_page
-from projections.verification import verifiable_report
+from projections.verification import VerifiableReport, verifiable_report
 
 from .completion import complete_unit
 from .options import check_writable, db_option, json_option, open_app, parse_when
@@ -80,52 +83,68 @@ def report_command(kind: str | None, unit: str | None, since: str | None, until:
     if html is not None:
         check_writable(html, "--html")
     settings = current_settings()
-    rules, period = settings.assessment, None
-    if month is not None:
-        try:
-            period = rules.month(month, settings.zone)
-        except ValueError as error:
-            raise click.BadParameter(str(error), param_hint="--month") from None
+    rules = settings.assessment
+    period = _assessment_month(rules, month, settings.zone)
     filters = Filters(kind, unit, parse_when(since, "--since"), parse_when(until, "--until"))
     cutoff = Cutoff.of(parse_when(as_of, "--as-of"), parse_when(known_at, "--known-at"))
     moment = parse_when(now, "--now") or cutoff.as_of or utc_now()
     app = open_app(db)  # after the values are checked: a malformed one is told first
     if verify_file is not None:
-        others = [name for name, given in (("--kind", kind), ("--unit", unit), ("--since", since),
-                  ("--until", until), ("--by", by), ("--month", month), ("--now", now),
-                  ("--as-of", as_of),
-                  ("--known-at", known_at), ("--csv", as_csv), ("--html", html)) if given]
-        if others:
-            raise InvalidField("--verify", f"it takes the saved report's options, not "
-                                           f"{', '.join(others)}")
+        _alone_with_verify((("--kind", kind), ("--unit", unit), ("--since", since),
+                            ("--until", until), ("--by", by), ("--month", month),
+                            ("--now", now), ("--as-of", as_of), ("--known-at", known_at),
+                            ("--csv", as_csv), ("--html", html)))
         return verify_report(app, verify_file, figure, as_json)
     filters.check(app)
     if figure is not None:
         print_explained(figure, explain_figure(app, filters, moment, cutoff, figure,
                                                by=by, rules=rules, period=period), as_json,
                         Names.of(app))
-        return 0
-    if html is None:
+    elif html is None:
         checked = verifiable_report(app, filters, by, moment, cutoff, rules, period)
-        if as_json:
-            click.echo(to_json(checked.as_dict()))
-        elif as_csv:
-            click.echo(report_csv(checked.report), nl=False)
-        else:
-            click.echo(report_text(checked.report, settings.zone, Names.of(app)))
-            if checked.late is not None:
-                click.echo(_("entered after --known-at (not counted): {events} of {cases}")
-                           .format(events=event_count(checked.late.events),
-                                   cases=case_count(len(checked.late.case_ids))))
-        return 0
-    with report_model(app, cutoff) as model:
-        figures = report(model, filters, by=by, now=moment, rules=rules, month=period)
-        page = render_report_page(figures, language(), organisation=app.organisation,
-                                  links=InPageCases(model, figures))
-        with click.open_file(html, "w", encoding="utf-8", atomic=True) as out:
-            out.write(page)
+        _print_report(app, checked, as_json, as_csv)
+    else:
+        with report_model(app, cutoff) as model:
+            figures = report(model, filters, by=by, now=moment, rules=rules, month=period)
+            page = render_report_page(figures, language(), organisation=app.organisation,
+                                      links=InPageCases(model, figures))
+            with click.open_file(html, "w", encoding="utf-8", atomic=True) as out:
+                out.write(page)
         click.echo(_("wrote the report page to {file}").format(file=html))
     return 0
+
+
+def _assessment_month(rules: AssessmentRules, month: str | None, zone: ZoneInfo
+                      ) -> tuple[datetime, datetime] | None:
+    """The assessment period ``--month`` names (None without it)."""
+    if month is None:
+        return None
+    try:
+        return rules.month(month, zone)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--month") from None
+
+
+def _alone_with_verify(options: tuple[tuple[str, object], ...]) -> None:
+    """--verify takes the saved report's options: any other given is refused."""
+    others = [name for name, given in options if given]
+    if others:
+        raise InvalidField("--verify", f"it takes the saved report's options, not "
+                                       f"{', '.join(others)}")
+
+
+def _print_report(app: Casework, checked: VerifiableReport, as_json: bool, as_csv: bool
+                  ) -> None:
+    if as_json:
+        click.echo(to_json(checked.as_dict()))
+    elif as_csv:
+        click.echo(report_csv(checked.report), nl=False)
+    else:
+        click.echo(report_text(checked.report, current_settings().zone, Names.of(app)))
+        if checked.late is not None:
+            click.echo(_("entered after --known-at (not counted): {events} of {cases}")
+                       .format(events=event_count(checked.late.events),
+                               cases=case_count(len(checked.late.case_ids))))
 
 
 @click.command("rebuild")

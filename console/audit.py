@@ -9,9 +9,10 @@ from casework.digest import same_digest
 from projections import ReadModel
 from projections.audit import ReadModelCheck
 from projections.case_ids import expand_case_id
+from projections.i18n import _
 
 from .options import db_option, json_option, open_app
-from .output import amount, fail, to_json
+from .output import case_count, event_count, fail, finding_count, finding_line, to_json
 
 
 @click.command("audit")
@@ -55,12 +56,14 @@ def audit_command(cases: tuple[str, ...], kind: str | None, show_digest: bool,
         click.echo(to_json({**result.as_dict(), **({"digest": digest} if digest else {})}))
     else:
         for finding in result.findings:
-            click.echo(str(finding))
-        verdict = "no findings" if result.clean else amount(len(result.findings), "finding")
-        click.echo(f"audited {amount(result.cases, 'case')}, {amount(result.events, 'event')}"
-                   f": {verdict}", err=True)
+            click.echo(finding_line(finding))
+        verdict = _("no findings") if result.clean else finding_count(len(result.findings))
+        click.echo(_("audited {cases}, {events}: {verdict}").format(
+            cases=case_count(result.cases), events=event_count(result.events),
+            verdict=verdict), err=True)
         if show_digest:
             click.echo(digest)
     if expect_digest is not None and not same_digest(expect_digest, digest or ""):
-        fail(f"the store no longer matches digest {expect_digest.strip()}: it is now {digest}", 1)
+        fail(_("the store no longer matches digest {expected}: it is now {digest}").format(
+            expected=expect_digest.strip(), digest=digest), 1)
     return 0 if result.clean else 1

@@ -88,6 +88,34 @@ def entry_count(count: int) -> str:
     return ngettext("{count} entry", "{count} entries", count).format(count=count)
 
 
+def line_count(count: int) -> str:
+    return ngettext("{count} line", "{count} lines", count).format(count=count)
+
+
+def row_count(count: int) -> str:
+    return ngettext("{count} row", "{count} rows", count).format(count=count)
+
+
+def finding_count(count: int) -> str:
+    return ngettext("{count} finding", "{count} findings", count).format(count=count)
+
+
+def listed(items: list[str]) -> str:
+    """Items one after the other, as a sentence lists them (a, b, c)."""
+    # TRANSLATORS: what separates the items of a list in a sentence ("1 header, 1 closing").
+    return _(", ").join(items)
+
+
+def finding_line(finding: Any) -> str:
+    """An audit's finding (casework.audit.Finding) as one line, case and event first; its
+    description is the engine's, as --json gives it."""
+    case = finding.case_id or _("(store)")
+    if finding.version is None:
+        return _("{case}: {description}").format(case=case, description=finding.description)
+    return _("{case}  event {version}: {description}").format(
+        case=case, version=finding.version, description=finding.description)
+
+
 HISTORY_HEADERS = ["#", N_("at"), N_("who (role)"), N_("trigger"), N_("from → to"),
                    N_("fields")]
 NARROWEST_FIELDS = 30

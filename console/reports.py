@@ -24,7 +24,7 @@ from projections.verification import VerifiableReport, verifiable_report
 
 from .completion import complete_unit
 from .options import check_writable, db_option, json_option, open_app, parse_when
-from .output import amount, case_count, event_count, to_json
+from .output import case_count, event_count, finding_line, row_count, to_json
 from .progress import progress_bar
 from .report_checks import explain_figure, print_explained, verify_report
 from .settings import current_settings
@@ -177,15 +177,16 @@ def rebuild_command(dry_run: bool, workers: int, db: str | None, as_json: bool) 
                                 "rows_to_change": [f.as_dict() for f in findings]}))
         else:
             for finding in findings:
-                click.echo(str(finding))
-            click.echo(f"a rebuild would change {amount(len(findings), 'row')}")
+                click.echo(finding_line(finding))
+            click.echo(_("a rebuild would change {rows}").format(rows=row_count(len(findings))))
         return 0
-    with progress_bar(app.recorded_events(), "rebuilding") as bar:
+    with progress_bar(app.recorded_events(), _("rebuilding")) as bar:
         applied = rebuild(app, workers, bar.update)
     if as_json:
         click.echo(to_json({"events": applied}))
     else:
-        click.echo(f"rebuilt the read models from {applied} events")
+        click.echo(_("rebuilt the read models from {events}").format(
+            events=event_count(applied)))
     return 0
 
 
@@ -209,12 +210,16 @@ def project_command(follow: bool, interval: float, db: str | None) -> None:
     with ReadModel(app) as read_model:
         try:
             applied = read_model.catch_up()
-            click.echo(f"applied {applied} events; at notification {read_model.position()}")
+            click.echo(_applied(applied, read_model.position()))
             while follow:
                 time.sleep(interval)
                 applied = read_model.catch_up()
                 if applied:
-                    click.echo(f"applied {applied} events; at notification "
-                               f"{read_model.position()}")
+                    click.echo(_applied(applied, read_model.position()))
         except KeyboardInterrupt:
             pass
+
+
+def _applied(events: int, position: int) -> str:
+    return _("applied {events}; at notification {position}").format(
+        events=event_count(events), position=position)

@@ -51,18 +51,22 @@ def print_job(summary: JobSummary, as_json: bool, extra: dict[str, Any] | None =
     if as_json:
         click.echo(to_json({**summary.as_dict(), **(extra or {})}))
         return status
-    verb = "would change" if summary.dry_run else "changed"
-    click.echo(f"{summary.job}: examined {summary.examined}, {verb} {summary.changed}, "
-               f"refused {summary.refused}")
+    line = (_("{job}: examined {examined}, would change {changed}, refused {refused}")
+            if summary.dry_run else
+            _("{job}: examined {examined}, changed {changed}, refused {refused}"))
+    click.echo(line.format(job=summary.job, examined=summary.examined, changed=summary.changed,
+                           refused=summary.refused))
     for change in summary.changes[:SHOWN_CHANGES]:
         click.echo(f"  {change['case']}  {change['change']}")
     if len(summary.changes) > SHOWN_CHANGES:
-        click.echo(f"  ... and {len(summary.changes) - SHOWN_CHANGES} more (--json lists all)")
+        click.echo("  " + _("... and {count} more (--json lists all)").format(
+            count=len(summary.changes) - SHOWN_CHANGES))
     for refusal in summary.refusals[:SHOWN_REFUSALS]:
-        click.echo(f"  refused {refusal['case']}: {refusal['reason']}")
+        click.echo("  " + _("refused {case}: {reason}").format(case=refusal["case"],
+                                                             reason=refusal["reason"]))
     if summary.refused > SHOWN_REFUSALS:
-        click.echo(f"  ... and {summary.refused - SHOWN_REFUSALS} more refusals (--json lists "
-                   "them)")
+        click.echo("  " + _("... and {count} more refusals (--json lists them)").format(
+            count=summary.refused - SHOWN_REFUSALS))
     return status
 
 
@@ -92,7 +96,7 @@ def sweep_command(now: str | None, workers: int, dry_run: bool, job: str | None,
     """
     moment = parse_when(now, "--now") or utc_now()  # a malformed time is told before the store
     app = open_app(db)
-    summary = run(app, sweep_job(app, moment, job), workers, dry_run, "sweeping")
+    summary = run(app, sweep_job(app, moment, job), workers, dry_run, _("sweeping"))
     with ReadModel(app) as read_model:
         soon = due_soon(read_model, moment)
     status = print_job(summary, as_json, {"now": moment.isoformat(),
@@ -162,7 +166,7 @@ def migrate_command(kind: str, to_version: int, workers: int, dry_run: bool, job
     who = make_actor(actor, roles) if actor or roles or os.environ.get("CASEWORK_ACTOR") \
         else SYSTEM
     return print_job(run(app, migration_job(app, kind, to_version, who, job), workers,
-                         dry_run, "migrating"), as_json)
+                         dry_run, _("migrating")), as_json)
 
 
 @click.command("reprocess")
@@ -201,4 +205,4 @@ def reprocess_command(conditions: tuple[str, ...], trigger: str, pairs: tuple[st
     moment, fields = parse_when(at, "--at"), parse_fields(pairs)
     app = open_app(db)
     batch_job = reprocess_job(app, where, trigger, make_actor(actor, roles), moment, fields, job)
-    return print_job(run(app, batch_job, workers, dry_run, "reprocessing"), as_json)
+    return print_job(run(app, batch_job, workers, dry_run, _("reprocessing")), as_json)

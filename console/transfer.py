@@ -10,7 +10,7 @@ from casework.transfer.importing import ImportResult, RejectFile, rejects_path_f
 from projections.i18n import _
 
 from .options import check_writable, db_option, json_option, open_app
-from .output import amount, one_line, to_json
+from .output import case_count, line_count, listed, one_line, to_json
 from .progress import progress_bar
 
 SHOWN_REJECTS = 10
@@ -46,11 +46,11 @@ def export_command(fmt: str, output: str, without_keys: bool, db: str | None) ->
     app = open_app(db)
     with (
         click.open_file(output, "w", encoding="utf-8", atomic=output != "-") as out,
-        progress_bar(app.recorded_events(), "exporting") as bar,
+        progress_bar(app.recorded_events(), _("exporting")) as bar,
     ):
         exported = export(app, fmt, out, progress=bar.update, with_keys=not without_keys)
-    click.echo(f"exported {exported} cases" + ("" if output == "-" else f" to {output}"),
-               err=True)
+    done = _("exported {cases}") if output == "-" else _("exported {cases} to {file}")
+    click.echo(done.format(cases=case_count(exported), file=output), err=True)
 
 
 @click.command("import")
@@ -113,15 +113,16 @@ def import_command(file: str, fmt: str, rejects_path: str | None, dry_run: bool,
         check_writable(rejects.path, "--rejects")
     app = open_app(db, create=True)
     plan = FileImport(file, fmt, workers, dry_run, expect_digest)
-    with progress_bar(plan.bytes_to_read(), f"importing {file}") as bar:
+    with progress_bar(plan.bytes_to_read(), _("importing {file}").format(file=file)) as bar:
         try:
             result = plan.run(app, rejects, bar.update)
         finally:
             rejects.close()
     if plan.checked and not result.checked:
-        click.echo(f"note: {file} has no closing line, so nothing checked that it is whole "
-                   "(exported by an older casework, or edited); --expect-digest checks it "
-                   "against casework audit --digest of its source", err=True)
+        click.echo(_("note: {file} has no closing line, so nothing checked that it is whole "
+                     "(exported by an older casework, or edited); --expect-digest checks it "
+                     "against casework audit --digest of its source").format(file=file),
+                   err=True)
     _report_import(result, rejects, as_json, dry_run)
     return 8 if result.rejected else 0
 
@@ -145,31 +146,38 @@ def _report_import(result: ImportResult, rejects: RejectFile, as_json: bool,
                    dry_run: bool = False) -> None:
     where = str(rejects.path) if rejects.written else None
     for line, reason in result.rejected[:SHOWN_REJECTS]:
-        click.echo(f"line {line}: {one_line(reason)}", err=True)
+        click.echo(_("line {line}: {reason}").format(line=line, reason=one_line(reason)),
+                   err=True)
     if len(result.rejected) > SHOWN_REJECTS:
-        click.echo(f"... and {len(result.rejected) - SHOWN_REJECTS} more (all in "
-                   f"{where or 'the summary of --json'})", err=True)
+        more = len(result.rejected) - SHOWN_REJECTS
+        click.echo((_("... and {count} more (all in {file})").format(count=more, file=where)
+                    if where else
+                    _("... and {count} more (all in the summary of --json)").format(
+                        count=more)), err=True)
     if as_json:
         click.echo(to_json({**result.as_dict(), "rejects_file": where, "dry_run": dry_run}))
         return
-    click.echo(import_summary(result, "would import" if dry_run else "imported", where))
+    click.echo(import_summary(result, dry_run, where))
 
 
-def import_summary(result: ImportResult, verb: str, where: str | None) -> str:
+def import_summary(result: ImportResult, dry_run: bool, where: str | None) -> str:
     """One line that accounts for every line of the file."""
-    summary = f"{verb} {amount(result.imported, 'case')}"
+    verb = _("would import {cases}") if dry_run else _("imported {cases}")
+    summary = verb.format(cases=case_count(result.imported))
     if result.keys:
-        summary += f" (and {result.keys} persons' keys)"
-    summary += f", skipped {result.skipped} already present"
+        summary += _(" (and {count} persons' keys)").format(count=result.keys)
+    summary += _(", skipped {count} already present").format(count=result.skipped)
     if result.keys_skipped:
-        summary += f" (and {result.keys_skipped} persons' keys)"
+        summary += _(" (and {count} persons' keys)").format(count=result.keys_skipped)
     if result.rejected:
-        summary += f", rejected {len(result.rejected)}"
-        summary += f" (written to {where})" if where else ""
-    others = [(result.header, "header"), (result.blank, "blank"),
-              (result.continued, "continuing a record"), (result.closing, "closing")]
-    described = ", ".join(f"{count} {what}" for count, what in others if count)
-    summary += f"; {amount(result.lines, 'line')}" + (f" ({described})" if described else "")
+        summary += _(", rejected {count}").format(count=len(result.rejected))
+        summary += _(" (written to {file})").format(file=where) if where else ""
+    others = [(result.header, _("{count} header")), (result.blank, _("{count} blank")),
+              (result.continued, _("{count} continuing a record")),
+              (result.closing, _("{count} closing"))]
+    described = listed([what.format(count=count) for count, what in others if count])
+    summary += _("; {lines}").format(lines=line_count(result.lines))
+    summary += _(" ({described})").format(described=described) if described else ""
     if result.checked:
-        summary += ", checked whole"
+        summary += _(", checked whole")
     return summary

@@ -6,6 +6,8 @@ import os
 
 import click
 
+from projections.i18n import _
+
 from .options import db_option, open_app
 from .output import fail
 
@@ -49,8 +51,8 @@ def serve_command(host: str, port: int, processes: int, pool: int, max_body: int
 
         import service.app  # noqa: F401 (the web stack is an extra: say so now)
     except ImportError as missing:
-        fail(f"the HTTP service needs its extra ({missing.name} is missing): "
-             "pip install 'casework[service]'", 1)
+        fail(_("the HTTP service needs its extra ({module} is missing): "
+               "pip install 'casework[service]'").format(module=missing.name), 1)
     open_app(db, create=True).close()  # a bad URL fails here, in one line
     if db:
         os.environ["CASEWORK_DB"] = db

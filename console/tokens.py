@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import click
 
+from projections.i18n import N_, _
 from projections.rendering import table
 from service.tokens import TokenStore
 
 from .options import actor_options, db_option, json_option, make_actor, open_app
 from .output import to_json, when
+
+TOKEN_HEADERS = [N_("id"), N_("actor"), N_("roles"), N_("unit"), N_("name"), N_("created"),
+                 N_("revoked")]
 
 
 @click.group("tokens")
@@ -33,7 +37,7 @@ def create_command(actor: str | None, roles: tuple[str, ...], name: str, db: str
       casework tokens create --actor hotline@guanlan --role intake --name "12345 hotline"
     """
     if not actor:
-        raise click.UsageError("give --actor ID[@UNIT]: whom the token acts as")
+        raise click.UsageError(_("give --actor ID[@UNIT]: whom the token acts as"))
     app = open_app(db, create=True)
     who = make_actor(actor, roles)
     store = TokenStore(app.storage)
@@ -43,7 +47,7 @@ def create_command(actor: str | None, roles: tuple[str, ...], name: str, db: str
         click.echo(to_json({"token": token, "id": token[3:].partition(".")[0]}))
     else:
         click.echo(token)
-        click.echo("keep it now: it is not stored and cannot be shown again", err=True)
+        click.echo(_("keep it now: it is not stored and cannot be shown again"), err=True)
 
 
 @tokens_group.command("list")
@@ -59,7 +63,7 @@ def list_command(db: str | None, as_json: bool) -> None:
         return
     click.echo(table([[t.id, t.actor.id, ",".join(t.actor.roles), t.actor.unit or "-", t.name,
                        when(t.created_at), when(t.revoked_at)] for t in tokens],
-                     ["id", "actor", "roles", "unit", "name", "created", "revoked"]))
+                     [_(header) for header in TOKEN_HEADERS]))
 
 
 @tokens_group.command("revoke")
@@ -70,4 +74,5 @@ def revoke_command(token_id: str, db: str | None) -> None:
     store = TokenStore(open_app(db).storage)
     info = store.revoke(token_id.removeprefix("cw_").partition(".")[0])
     store.close()
-    click.echo(f"revoked token {info.id} ({info.actor.id}) on {when(info.revoked_at)}")
+    click.echo(_("revoked token {token} ({actor}) on {at}").format(
+        token=info.id, actor=info.actor.id, at=when(info.revoked_at)))

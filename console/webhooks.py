@@ -8,11 +8,16 @@ import threading
 
 import click
 
+from projections.i18n import N_, _
 from projections.rendering import table
 from projections.webhooks import Webhooks
 
 from .options import db_option, json_option, open_app
 from .output import to_json, when
+
+SUBSCRIPTION_HEADERS = [N_("id"), N_("url"), N_("events"), N_("personal"), N_("since")]
+FAILURE_HEADERS = [N_("delivery"), N_("subscription"), N_("event"), N_("attempts"),
+                   N_("status"), N_("error")]
 
 
 @click.group("webhooks")
@@ -48,8 +53,10 @@ def add_command(url: str, events: str, secret: str | None, personal: bool, db: s
     if as_json:
         click.echo(to_json({k: row[k] for k in ("id", "url", "events", "secret", "personal")}))
     else:
-        click.echo(f"subscription {row['id']}: {url} ({events})")
-        click.echo(f"secret {row['secret']} (signs each body: Casework-Signature)")
+        click.echo(_("subscription {id}: {url} ({events})").format(id=row["id"], url=url,
+                                                                   events=events))
+        click.echo(_("secret {secret} (signs each body: Casework-Signature)").format(
+            secret=row["secret"]))
 
 
 @webhooks_group.command("list")
@@ -65,9 +72,9 @@ def list_command(db: str | None, as_json: bool) -> None:
     if as_json:
         click.echo(to_json(shown))
         return
-    click.echo(table([[r["id"], r["url"], r["events"], "yes" if r["personal"] else "no",
+    click.echo(table([[r["id"], r["url"], r["events"], _("yes") if r["personal"] else _("no"),
                        when(r["created_at"])] for r in shown],
-                     ["id", "url", "events", "personal", "since"]))
+                     [_(header) for header in SUBSCRIPTION_HEADERS]))
 
 
 @webhooks_group.command("remove")
@@ -78,7 +85,7 @@ def remove_command(subscription: str, db: str | None) -> None:
     hooks = Webhooks(open_app(db))
     hooks.remove(subscription)
     hooks.close()
-    click.echo(f"removed subscription {subscription}")
+    click.echo(_("removed subscription {subscription}").format(subscription=subscription))
 
 
 @webhooks_group.command("failures")
@@ -89,16 +96,18 @@ def failures_command(retry: bool, db: str | None, as_json: bool) -> None:
     """Deliveries that failed at least once: still retrying (next try), or given up."""
     hooks = Webhooks(open_app(db))
     if retry:
-        click.echo(f"{hooks.retry()} given-up deliveries will be tried again", err=True)
+        click.echo(_("{count} given-up deliveries will be tried again").format(
+            count=hooks.retry()), err=True)
     rows = hooks.failures()
     hooks.close()
     if as_json:
         click.echo(to_json(rows))
         return
     click.echo(table([[r["id"], r["subscription"], r["event"], str(r["attempts"]),
-                       "given up" if r["gave_up"] else f"next {r['next_try']:%H:%M:%S}",
+                       _("given up") if r["gave_up"] else _("next {time}").format(
+                           time=f"{r['next_try']:%H:%M:%S}"),
                        r["last_error"] or ""] for r in rows],
-                     ["delivery", "subscription", "event", "attempts", "status", "error"]))
+                     [_(header) for header in FAILURE_HEADERS]))
 
 
 @webhooks_group.command("deliver")
@@ -117,5 +126,6 @@ def deliver_command(follow: bool, interval: float, db: str | None) -> None:
     else:
         written = hooks.catch_up()
         sent = hooks.deliver_due(limit=10_000)
-        click.echo(f"{written} new deliveries; {sent} tried; {hooks.pending()} pending")
+        click.echo(_("{written} new deliveries; {sent} tried; {pending} pending").format(
+            written=written, sent=sent, pending=hooks.pending()))
     hooks.close()

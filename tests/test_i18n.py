@@ -97,6 +97,57 @@ def test_lists_and_errors_in_chinese(chinese_demo: tuple[str, str]) -> None:
     assert english.stderr.startswith("casework: unknown case 0123456789")
 
 
+def test_the_operator_commands_speak_chinese(chinese_demo: tuple[str, str],
+                                           tmp_path: Path) -> None:
+    db, _ = chinese_demo
+    counted = invoke("audit", "--db", db, "--json")
+    cases, events = (__import__("json").loads(counted.stdout)[key] for key in ("cases", "events"))
+    audited = invoke("audit", "--db", db, "--lang", "zh")
+    assert (audited.exit_code, audited.stderr) == (
+        0, f"已审计 {cases} 件案件、{events} 个事件：未发现问题\n")
+    rebuilt = invoke("rebuild", "--db", db, "--lang", "zh")
+    assert rebuilt.stdout == f"已根据 {events} 个事件重建读模型\n"
+    assert invoke("rebuild", "--dry-run", "--db", db, "--lang", "zh").stdout == "重建会改动 0 行\n"
+    export = tmp_path / "cases.jsonl"
+    exported = invoke("export", "--db", db, "-o", str(export), "--lang", "zh")
+    assert exported.stderr == f"已将 {cases} 件案件导出到 {export}\n"
+    lines = len(export.read_text(encoding="utf-8").splitlines())
+    keys = lines - cases - 2
+    copy = f"sqlite:///{tmp_path / 'copy.db'}"
+    imported = invoke("import", str(export), "--db", copy, "--lang", "zh")
+    assert (imported.exit_code, imported.stdout) == (
+        0, f"已导入 {cases} 件案件（及 {keys} 人的密钥），跳过已有的 0 件；共 {lines} 行"
+           "（表头 1 行，结尾 1 行），已整体核验\n")
+    swept = invoke("sweep", "--db", db, "--now", NOW, "--dry-run", "--lang", "zh")
+    assert swept.stdout.startswith("sweep：检查 ") and "件，将变更 " in swept.stdout
+    # English is as it was.
+    assert invoke("audit", "--db", db).stderr == \
+        f"audited {cases} cases, {events} events: no findings\n"
+    assert invoke("rebuild", "--db", db).stdout == \
+        f"rebuilt the read models from {events} events\n"
+    again = invoke("import", str(export), "--db", copy)
+    assert again.stdout == (f"imported 0 cases, skipped {cases} already present (and {keys} "
+                            f"persons' keys); {lines} lines (1 header, 1 closing), checked whole\n")
+
+
+def test_tokens_and_webhooks_speak_chinese(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'service.db'}"
+    made = invoke("tokens", "create", "--actor", "hotline@guanlan", "--role", "intake",
+                  "--db", db, "--lang", "zh")
+    assert made.stderr == "请立即保存：令牌本身不会存储，之后无法再次显示\n"
+    listed = invoke("tokens", "list", "--db", db, "--lang", "zh")
+    assert listed.stdout.split()[:4] == ["编号", "操作人", "角色", "单位"]
+    added = invoke("webhooks", "add", "https://notify.example.org/h", "--db", db, "--lang", "zh")
+    assert added.stdout.startswith("订阅 ") and "（用于给每个请求体签名：" in added.stdout
+    hooks = invoke("webhooks", "list", "--db", db, "--lang", "zh")
+    assert hooks.stdout.split()[:5] == ["编号", "地址", "事件", "含个人信息", "订阅时间"]
+    assert hooks.stdout.split()[-3] == "否"
+    delivered = invoke("webhooks", "deliver", "--db", db, "--lang", "zh")
+    assert delivered.stdout == "新增投递 0 条；已尝试 0 条；待投递 0 条\n"
+    english = invoke("webhooks", "list", "--db", db)
+    assert english.stdout.split()[:5] == ["id", "url", "events", "personal", "since"]
+
+
 def test_the_locale_chooses_chinese_and_a_setting_or_flag_wins_over_it(
         tmp_path: Path) -> None:
     def language(*args: str, env: dict[str, str]) -> dict[str, str]:

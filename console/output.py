@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 
 import click
 
+from casework.audit import Finding
 from casework.jsonable import json_default
 from projections.i18n import N_, Names, _, ngettext
 from projections.rendering import table, width
@@ -106,8 +107,8 @@ def listed(items: list[str]) -> str:
     return _(", ").join(items)
 
 
-def finding_line(finding: Any) -> str:
-    """An audit's finding (casework.audit.Finding) as one line, case and event first; its
+def finding_line(finding: Finding) -> str:
+    """An audit's finding as one line, case and event first; its
     description is the engine's, as --json gives it."""
     case = finding.case_id or _("(store)")
     if finding.version is None:

@@ -20,11 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
+    Column,
     ColumnElement,
     Connection,
     Engine,
     MetaData,
     Select,
+    String,
     Table,
     create_engine,
     event,
@@ -57,6 +59,14 @@ from those of ``scratch_summary``: only those are kept twice (``projections.what
 scratch_ledger = Table(unit_ledger.name, _metadata,
                        *(column._copy() for column in unit_ledger.columns))
 """The units' accounts of the replay (``projections.unit_ledger``): entries are only added."""
+diverged_ledger = Table("diverged_ledger", _metadata,
+                        *(column._copy() for column in unit_ledger.columns))
+"""The entries a second replay (under a candidate policy) gave the cases of
+``diverged_accounts``, in place of theirs in ``scratch_ledger`` (``overlaid``)."""
+diverged_accounts = Table("diverged_accounts", _metadata,
+                          Column("case_id", String(36), primary_key=True))
+"""The cases whose entries in the units' accounts the second replay made different: all of
+theirs are those of ``diverged_ledger`` (none, when it has none)."""
 _attached = {table.name: Table(table.name, MetaData(), *(c._copy() for c in table.columns),
                                schema="scratch") for table in (case_summary, unit_ledger)}
 """A scratch file's tables as the live database's connection sees it attached
@@ -104,6 +114,16 @@ class ScratchReadModel:
             with self.engine.begin() as conn:
                 _insert(conn, scratch_ledger, entries)
 
+    def replace_entries(self, accounts: dict[str, list[dict[str, Any]]]) -> None:
+        """The entries a second replay gave these cases, each case's whole, to take the
+        place of theirs in the model ``overlaid`` makes (this model's own stay)."""
+        if accounts:
+            with self.engine.begin() as conn:
+                conn.exec_driver_sql("INSERT INTO diverged_accounts (case_id) VALUES (?)",
+                                     [(case_id,) for case_id in accounts])
+                _insert(conn, diverged_ledger,
+                        (entry for entries in accounts.values() for entry in entries))
+
     def flush(self) -> None:
         """Write what the cache holds that the file does not: before reading the file."""
         for cached in self._tables.values():
@@ -111,7 +131,9 @@ class ScratchReadModel:
 
     def overlaid(self) -> ScratchReadModel:
         """A new scratch model: these rows, with the diverged ones in place of their cases'
-        (and the diverged ones again, in its own diverged table). Copied by SQLite."""
+        (and the diverged ones again, in its own diverged table), and these units' accounts,
+        with the diverged entries in place of their cases' (``replace_entries``). Copied by
+        SQLite."""
         self.flush()
         model = ScratchReadModel(self.app)
         for cached in model._tables.values():
@@ -125,8 +147,13 @@ class ScratchReadModel:
                                  "source.diverged_summary")
             conn.exec_driver_sql("INSERT INTO diverged_summary SELECT * FROM "
                                  "source.diverged_summary")
-            # The accounts of the first replay: a candidate policy's are not kept apart.
-            conn.exec_driver_sql("INSERT INTO unit_ledger SELECT * FROM source.unit_ledger")
+            # The accounts of the first replay, with the diverged cases' entries in place of
+            # theirs.
+            conn.exec_driver_sql(
+                "INSERT INTO unit_ledger SELECT * FROM source.unit_ledger WHERE case_id NOT IN "
+                "(SELECT case_id FROM source.diverged_accounts)")
+            conn.exec_driver_sql("INSERT INTO unit_ledger SELECT * FROM "
+                                 "source.diverged_ledger")
             conn.commit()
             conn.exec_driver_sql("DETACH DATABASE source")
         return model

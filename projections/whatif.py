@@ -12,10 +12,12 @@ cases that diverged are folded, whole, as recorded and under the candidate
 (``projections.whatif_replay``), and only the rows that come out different are kept a second
 time. Without a live read model to copy (PostgreSQL, or one that cannot catch up) the walk
 folds the period's events as recorded into the scratch model as it goes. The candidate's
-rows are then the recorded ones with the diverged ones in their place; the report over each
-is computed by the report's own code (the three rates by each side's settings; the units'
-accounts are the recorded ones on both sides), the figures are compared leaf by leaf, and
-the diverged cases row by row for the verdicts that change on each clock.
+rows are then the recorded ones with the diverged ones in their place, and so are its units'
+accounts: a diverged case's entries are those its fold under the candidate gives, where they
+differ from the recorded ones (a deadline met or breached otherwise, a contact made in time
+or late). The report over each is computed by the report's own code (the three rates by each
+side's settings), the figures are compared leaf by leaf, and the diverged cases row by row
+for the verdicts that change on each clock.
 
 What the candidate changes is what a policy decides: deadlines, hence what is late, and so
 when the nightly sweep would have escalated a case (and, at ``now``, what it would warn of

@@ -6,10 +6,10 @@ questions need: its kind, workflow version, grade, state, and the resolution clo
 moves (``casework.whatif.refused_by`` and ``under_policy``). A case diverges at the first
 event the candidate would have recorded otherwise, and stays diverged: only those cases are
 read again (by id) and folded, whole, as recorded and under the candidate, as the read model
-folds them. Every other case's row under the candidate is its recorded row, which the live
-read model already holds (``projections.whatif`` copies it); where there is no live read
-model to copy, the walk also folds the period's events as recorded (``fold_into``), as a
-replay as of a time does.
+folds them, entries in the units' accounts included. Every other case's row and entries under
+the candidate are its recorded ones, which the live read model already holds
+(``projections.whatif`` copies them); where there is no live read model to copy, the walk
+also folds the period's events as recorded (``fold_into``), as a replay as of a time does.
 """
 
 from __future__ import annotations
@@ -162,10 +162,13 @@ class Replay:
     def replay_diverged(self, model: ScratchReadModel) -> None:
         """Fold each diverged case's history (read again, up to the last event walked) as
         recorded and under the candidate; note the escalations the candidate would cause or
-        spare, and keep the candidate's row where it ends different (``diverged_summary``)."""
+        spare, and keep the candidate's row where it ends different (``diverged_summary``)
+        and its entries in the units' accounts where they differ from the recorded ones
+        (``ScratchReadModel.replace_entries``)."""
         self._kept = {key: events for key, events in self._kept.items()
                       if key in self.diverged}
         rows: dict[str, dict[str, Any]] = {}
+        accounts: dict[str, list[dict[str, Any]]] = {}
         for case_id in self.diverged:
             kept = self._kept.pop(case_id, None)
             if kept is None:
@@ -174,20 +177,28 @@ class Replay:
                 events = [decoded(self.app, e) for e in stored]
             else:
                 events = [decoded_row(self.app, row) for row in kept]
-            judged = self._replayed(case_id, events)
+            judged, entries = self._replayed(case_id, events)
             if judged is not None:
                 rows[case_id] = judged
-            if len(rows) >= 1000:
+            if entries is not None:
+                accounts[case_id] = entries
+            if len(rows) >= 1000 or len(accounts) >= 1000:
                 model.replace(rows, diverged_summary)
-                rows = {}
+                model.replace_entries(accounts)
+                rows, accounts = {}, {}
         model.replace(rows, diverged_summary)
+        model.replace_entries(accounts)
 
-    def _replayed(self, case_id: str, events: list[Any]) -> dict[str, Any] | None:
+    def _replayed(self, case_id: str, events: list[Any]
+                  ) -> tuple[dict[str, Any] | None, list[dict[str, Any]] | None]:
         """One case folded as recorded and, from where the candidate would have recorded an
         event otherwise, under the candidate: its candidate row, None when it ends as the
-        recorded one."""
+        recorded one; and its candidate entries in the units' accounts, None when they are
+        the recorded ones (before it diverges, the candidate's entries are the recorded)."""
         recorded: dict[str, dict[str, Any]] = {}
         diverged: dict[str, Any] | None = None
+        entries: list[dict[str, Any]] = []
+        judged_entries: list[dict[str, Any]] = []
         for event in events:
             as_recorded = recorded.get(case_id)
             before = as_recorded if diverged is None else diverged
@@ -195,15 +206,17 @@ class Replay:
             version = before["workflow_version"] if before else event.workflow_version
             if diverged is not None:  # alike, the candidate sees what was recorded
                 self._escalation(as_recorded, diverged, event)  # type: ignore[arg-type]
-            fold(self.app, recorded, [event], ledger=False)  # the live rows hold the accounts
+            recorded_entries = fold(self.app, recorded, [event])
+            entries += recorded_entries
             rewritten = under_policy(event, self.candidate, kind, version,
                                      before["grade"] if before else None, diverged, before)
             if rewritten is event and diverged is None:
+                judged_entries += recorded_entries
                 continue  # the same row and the same event: the same fold
             judged = {} if before is None else {case_id: before}
-            fold(self.app, judged, [rewritten], ledger=False)
+            judged_entries += fold(self.app, judged, [rewritten])
             diverged = None if judged[case_id] == recorded[case_id] else judged[case_id]
-        return diverged
+        return diverged, None if judged_entries == entries else judged_entries
 
     def _escalation(self, recorded: dict[str, Any], judged: dict[str, Any], event: Any) -> None:
         """Note an escalation the candidate would have caused before ``event`` (its deadline

@@ -12,10 +12,12 @@ import math
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
 
 from casework import Actor, Casework
 from casework.limits import Limit, parse_limit
@@ -24,6 +26,8 @@ from projections import ReadModel
 from projections.filters import Filters
 from projections.replayed import Cutoff
 from projections.report import report
+from projections.scratch import ScratchReadModel
+from projections.tables import unit_ledger
 from projections.verification import verifiable_report
 from projections.whatif import IN_TIME, LATE, ON_TIME, OVERDUE, what_if
 from workflows import DEFINITIONS
@@ -35,7 +39,7 @@ MAY, JUNE = datetime(2024, 5, 1, tzinfo=UTC), datetime(2024, 6, 1, tzinfo=UTC)
 T0 = datetime(2024, 5, 6, 9, 0, tzinfo=UTC)
 CLERK = Actor("li.na", roles=["intake", "assessor", "dispatcher"])
 HANDLER = Actor("chen.jie", roles=["handler"])
-XINLAN = "guanlan/xinlan"
+XINLAN, GUANCHENG = "guanlan/xinlan", "guanlan/guancheng"
 SIMULATIONS = settings(max_examples=6, deadline=None)
 """Each example simulates a small month: a handful is enough to vary the histories."""
 
@@ -115,6 +119,87 @@ def test_a_shorter_limit_names_the_cases_that_turn_late(tmp_path: Path) -> None:
         (case_id, True, hours(48).replace(tzinfo=None)) for case_id in (resolved, waiting))
     assert ("sla.B.breached", 0, 1) in result.figures
     assert ("sla.B.open_overdue", 0, 1) in result.figures
+
+
+def accounts(result: Any, side: str) -> dict[str, Any]:
+    """A whatif side's units' accounts (``--by unit|community|grid``), by key."""
+    return {account.key: account for account in getattr(result, side).assessment.ranking}
+
+
+def test_the_candidates_units_accounts_count_what_it_would_have_recorded(
+        tmp_path: Path) -> None:
+    """Resolved after 60 hours: on time under the limit in force, late under 48 hours. The
+    candidate's account of the unit that held it counts the breach and no resolution in
+    time; the account in force does not (it is the report's)."""
+    url = f"sqlite:///{tmp_path / 'cases.db'}"
+    app, _, _ = grade_b_petitions(url)
+    candidate = Policy.candidate(app.workflows, overrides=("petition.B.resolve=48h",))
+    filters = Filters(since=MAY, until=JUNE)
+    result = what_if(app, candidate, filters, by="unit", now=hours(50))
+    in_force, judged = accounts(result, "in_force")[XINLAN], accounts(result, "candidate")[XINLAN]
+    assert (in_force.received, in_force.breaches, in_force.resolved_in_time) == (2, 0, 1)
+    assert (judged.received, judged.breaches, judged.resolved_in_time) == (2, 1, 0)
+    assert (f"ranking.{XINLAN}.breaches", 0, 1) in result.figures
+    assert (f"ranking.{XINLAN}.resolved_in_time", 1, 0) in result.figures
+    with ReadModel(app) as read_model:
+        assert result.in_force.as_dict() == report(read_model, filters, by="unit",
+                                                    now=hours(50)).as_dict()
+    app.close()
+    shown = invoke("whatif", "--db", url, "--grade", "petition.B.resolve=48h", "--by",
+                   "community", "--now", hours(50).isoformat(), "--json")
+    assert shown.exit_code == 0, shown.output
+    ranking = {side: {account["key"]: account["breaches"]
+                      for account in json.loads(shown.stdout)[side]["ranking"]}
+               for side in ("in_force", "candidate")}
+    assert ranking == {"in_force": {XINLAN: 0}, "candidate": {XINLAN: 1}}
+
+
+def test_only_the_accounts_of_cases_the_candidate_judges_otherwise_change(
+        tmp_path: Path, monkeypatch) -> None:
+    """Beside the two grade-B cases: one of grade B resolved after 10 hours (it diverges, its
+    deadline moves, but it is on time either way) and one of grade C in another community
+    (it does not diverge). Their entries under the candidate are the recorded ones, row for
+    row; the late one's are the candidate's; the side in force keeps the live accounts."""
+    app, resolved, waiting = grade_b_petitions(f"sqlite:///{tmp_path / 'cases.db'}")
+    quick, other = (app.open_case("petition", CLERK, T0, channel="hotline", title=title)
+                    for title in ("light", "bins"))
+    for case_id, grade, unit in ((quick, "B", XINLAN), (other, "C", GUANCHENG)):
+        app.fire(case_id, "assess", CLERK, T0, grade=grade, category="noise")
+        app.fire(case_id, "dispatch", CLERK, hours(1), unit=unit)
+        app.fire(case_id, "accept", HANDLER, hours(2))
+        app.fire(case_id, "resolve", HANDLER, hours(10), resolution="done")
+    ledgers: dict[str, list[Any]] = {}
+    overlaid = ScratchReadModel.overlaid
+
+    def kept(model: ScratchReadModel) -> ScratchReadModel:
+        replayed = overlaid(model)
+        ledgers["in_force"], ledgers["candidate"] = ledger(model), ledger(replayed)
+        return replayed
+
+    monkeypatch.setattr(ScratchReadModel, "overlaid", kept)
+    candidate = Policy.candidate(app.workflows, overrides=("petition.B.resolve=48h",))
+    result = what_if(app, candidate, Filters(since=MAY, until=JUNE), by="unit", now=hours(50))
+    with ReadModel(app) as read_model:
+        live = ledger(read_model)
+    assert ledgers["in_force"] == live
+    for case_id in (str(quick), str(other), waiting):
+        assert entries_of(ledgers["candidate"], case_id) == entries_of(live, case_id)
+    late = entries_of(ledgers["candidate"], resolved)
+    assert late != entries_of(live, resolved)
+    assert [(entry.unit, entry.breaches) for entry in late if entry.breaches] == [(XINLAN, 1)]
+    assert sum(entry.resolved_in_time for entry in late) == 0
+    assert accounts(result, "candidate")[GUANCHENG] == accounts(result, "in_force")[GUANCHENG]
+
+
+def ledger(model: Any) -> list[Any]:
+    """Every entry of a read model's units' accounts, in the order of their key."""
+    u = unit_ledger.c
+    with model.engine.connect() as conn:
+        return conn.execute(select(unit_ledger).order_by(u.case_id, u.version, u.unit)).all()
+
+
+def entries_of(entries: list[Any], case_id: str) -> list[Any]:
+    return [entry for entry in entries if entry.case_id == case_id]
 
 
 def test_a_candidate_workflow_lists_the_commands_it_would_refuse(tmp_path: Path) -> None:

@@ -94,7 +94,7 @@ def test_a_longer_limit_never_makes_a_case_late_that_was_on_time(
     # Named for petitions: another kind's grade of the same name has a limit of its own.
     candidate = Policy.candidate(app.workflows,
                                  overrides=(f"petition.{grade}.resolve={limit}",))
-    result = what_if(app, candidate, Filters(kind, None, MAY, JUNE), now=JUNE)
+    result = what_if(app, candidate, Filters(kind, None, MAY, JUNE), by="unit", now=JUNE)
     for case in result.changed_cases:
         assert case.in_force in (LATE, OVERDUE), case
         assert case.candidate in (ON_TIME, IN_TIME), case
@@ -105,6 +105,11 @@ def test_a_longer_limit_never_makes_a_case_late_that_was_on_time(
         assert after[key].met >= judged.met
         assert after[key].breached + after[key].open_overdue <= (
             judged.breached + judged.open_overdue)
+    # The units' accounts, summed: no more breaches, no fewer resolutions in time.
+    for name, fewer in (("breaches", True), ("resolved_in_time", False)):
+        sums = [sum(getattr(account, name) for account in accounts(result, side).values())
+                for side in ("in_force", "candidate")]
+        assert (sums[1] <= sums[0]) if fewer else (sums[1] >= sums[0]), (name, sums)
 
 
 def test_a_shorter_limit_names_the_cases_that_turn_late(tmp_path: Path) -> None:

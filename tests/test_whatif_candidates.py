@@ -156,10 +156,12 @@ def test_a_calendar_with_more_days_off_never_makes_a_case_late(seed: int, first:
 
 
 @SIMULATIONS
-@given(seed=st.integers(0, 10_000), kind=st.sampled_from([None, "petition"]))
-def test_the_policy_in_force_as_a_candidate_changes_nothing(seed: int, kind: str | None
-                                                            ) -> None:
-    """The office's own calendar file, the contact limits it has: the same figures."""
+@given(seed=st.integers(0, 10_000), kind=st.sampled_from([None, "petition"]),
+       by=st.sampled_from(["grade", "community"]))
+def test_the_policy_in_force_as_a_candidate_changes_nothing(seed: int, kind: str | None,
+                                                            by: str) -> None:
+    """The office's own calendar file, the contact limits it has: the same figures (the
+    units' accounts included)."""
     app = simulated("sqlite:///:memory:", seed=seed, petitions=24)
     filters = Filters(kind, None, MAY, JUNE)
     same = ("petition.A.contact=1h", "petition.B.contact=24h", "petition.C.contact=24h",
@@ -169,9 +171,9 @@ def test_the_policy_in_force_as_a_candidate_changes_nothing(seed: int, kind: str
     candidate = Policy.candidate(app.workflows, overrides=same,
                                  calendar=office_file(OFFICE_CALENDAR))
     assert not candidate.in_force  # judged again, event by event
-    result = what_if(app, candidate, filters, by="grade", now=JUNE)
+    result = what_if(app, candidate, filters, by=by, now=JUNE)
     with ReadModel(app) as read_model:
-        expected = report(read_model, filters, by="grade", now=JUNE).as_dict()
+        expected = report(read_model, filters, by=by, now=JUNE).as_dict()
     assert result.in_force.as_dict() == expected
     assert result.candidate.as_dict() == expected
     assert (result.figures, result.changed_cases, result.escalations, result.illegal,

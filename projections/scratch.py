@@ -119,8 +119,7 @@ class ScratchReadModel:
         place of theirs in the model ``overlaid`` makes (this model's own stay)."""
         if accounts:
             with self.engine.begin() as conn:
-                conn.exec_driver_sql("INSERT INTO diverged_accounts (case_id) VALUES (?)",
-                                     [(case_id,) for case_id in accounts])
+                _insert(conn, diverged_accounts, ({"case_id": case_id} for case_id in accounts))
                 _insert(conn, diverged_ledger,
                         (entry for entries in accounts.values() for entry in entries))
 
@@ -312,7 +311,8 @@ def _insert(conn: Connection, table: Table, rows: Iterable[dict[str, Any]],
     other unique key), so rows need not be deleted first."""
     columns = _insert_columns(table, conn.dialect)
     names = [name for name, _, _, _, _ in columns]
-    every = itemgetter(*names)
+    picked = itemgetter(*names)  # of one name, the value itself: made a tuple of one
+    every = picked if len(names) > 1 else (lambda row: (picked(row),))
     converted = [(i, process, plain, dated)
                  for i, (_, process, _, plain, dated) in enumerate(columns) if process]
     values: list[list[Any]] = []

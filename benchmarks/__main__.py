@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
                     "ratios and targets.")
     parser.add_argument("--scale", choices=list(SCALES), default="small",
                         help="smoke: seconds; small (default): a few minutes; full: the "
-                             "sizes of the targets, about ten minutes on 2 cores")
+                             "sizes of the targets, about an hour and a half on 2 idle cores")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     parser.add_argument("--only", nargs="+", choices=FIGURES, default=FIGURES,
                         help="run only these figures")

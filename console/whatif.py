@@ -131,11 +131,13 @@ def _print(result: WhatIf, names: Names) -> None:
             in _leaves(result.in_force.as_dict())
             if path in changed or path.startswith(ALWAYS_SHOWN)]
     figure, in_force, candidate_ = _("figure"), _("in force"), _("candidate")
-    click.echo(f"{figure:<{_padded(figure, 40)}} {in_force:>{_padded(in_force, 12)}} "
-               f"{candidate_:>{_padded(candidate_, 12)}}")
+    # As wide as the longest name shown (a unit's path makes some long), at least 40.
+    names_width = max([40, *(len(path) for path, _before, _after in rows)])
+    click.echo(f"{figure:<{_padded(figure, names_width)}} "
+               f"{in_force:>{_padded(in_force, 12)}} {candidate_:>{_padded(candidate_, 12)}}")
     for path, before, after in rows:
         mark = "  *" if path in changed else ""
-        click.echo(f"{path:<40} {_shown(before):>12} {_shown(after):>12}{mark}")
+        click.echo(f"{path:<{names_width}} {_shown(before):>12} {_shown(after):>12}{mark}")
     click.echo(_("cases judged differently: {count}").format(count=len(result.changed_cases)))
     for case in result.changed_cases[:SHOWN_CASES]:
         line = (_("{case} {kind} grade {grade}: {before} -> {after} (deadline "

@@ -42,8 +42,14 @@ def id_range(partition: tuple[int, int]) -> tuple[str, str]:
 def due_clause(rules: tuple[SweepRule, ...]) -> ColumnElement[bool]:
     """The cases some rule may find due: the SQL form of ``SweepRule.due``."""
     c = case_summary.c
+    # ``state || ''``, not ``state``: the same values, but no index on it. Through the state
+    # index, SQLite answered the rules' OR by gathering every due case and sorting them by
+    # id for each page of ``case_ids``: a sweep of N due cases read N² / PAGE rows (100 pages
+    # of 0.48 s each at 100,000 cases). Without it, each page walks the ids from where the
+    # last one stopped, and a sweep reads each row once.
+    state = c.state + ""
     return or_(false(), *(
-        and_(c.kind == rule.kind, c.workflow_version == rule.version, c.state.in_(rule.states),
+        and_(c.kind == rule.kind, c.workflow_version == rule.version, state.in_(rule.states),
              MOMENTS[rule.moment] < naive_utc(rule.before))
         for rule in rules
     ))

@@ -68,10 +68,6 @@ def when(moment: datetime | None) -> str:
     return f"{moment:%Y-%m-%d %H:%M} {zone}".strip()
 
 
-def amount(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
-
-
 def event_count(count: int) -> str:
     return ngettext("{count} event", "{count} events", count).format(count=count)
 
@@ -95,6 +91,10 @@ def line_count(count: int) -> str:
 
 def row_count(count: int) -> str:
     return ngettext("{count} row", "{count} rows", count).format(count=count)
+
+
+def revisit_count(count: int) -> str:
+    return ngettext("{count} revisit", "{count} revisits", count).format(count=count)
 
 
 def finding_count(count: int) -> str:

@@ -18,7 +18,7 @@ from projections.report import report
 from projections.three_rates import Period
 from projections.verification import Verification, saved_assessment, saved_parameters, verify
 
-from .output import amount, case_count, event_count, more_listed, to_json
+from .output import case_count, event_count, more_listed, revisit_count, to_json
 
 SHOWN_CHANGES = 40
 """Changed figures a text verification lists (``--json`` has them all)."""
@@ -138,7 +138,7 @@ def _print_explained(figure: str, explained: Explained, names: Names) -> None:
 
 
 def _print_revisits(figure: str, revisits: list[ExplainedRevisit]) -> None:
-    click.echo(f"{figure}: {amount(len(revisits), 'revisit')}")
+    click.echo(f"{figure}: {revisit_count(len(revisits))}")
     for visit in revisits:
         event = visit.event
         mark = _("  (moved: events recorded since the report)") if visit.moved else ""
